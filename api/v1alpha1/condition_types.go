@@ -1,0 +1,54 @@
+package v1alpha1
+
+// Labels and annotations are part of the API: they are put on every object a
+// FluxConfig creates (as Azure does) and are how the operator finds them
+// again, across namespaces and for cluster-scoped objects.
+const (
+	// LabelIsManaged marks objects created for a FluxConfig ("true").
+	LabelIsManaged = "clusterconfig.azure.com/is-managed"
+	// LabelName is the name of the FluxConfig an object was created for.
+	LabelName = "clusterconfig.azure.com/name"
+	// LabelNamespace is the namespace of the FluxConfig an object was created for.
+	LabelNamespace = "clusterconfig.azure.com/namespace"
+	// LabelManagedBy on a FluxConfig names who owns it: the agent sets it to
+	// ManagedByAgent on the FluxConfigs it writes, and leaves every other
+	// FluxConfig alone.
+	LabelManagedBy = "clusterconfig.azure.com/managed-by"
+	// ManagedByAgent is the LabelManagedBy value of FluxConfigs the agent writes.
+	ManagedByAgent = "fluxconfig-agent"
+
+	// FluxConfigFinalizer lets the operator delete what it created before a
+	// FluxConfig goes away.
+	FluxConfigFinalizer = "clusterconfig.azure.com/finalizer"
+)
+
+// Condition types, as in fluxcd/pkg/apis/meta: Ready is always present,
+// Reconciling and Stalled only while true.
+const (
+	ReadyCondition       = "Ready"
+	ReconcilingCondition = "Reconciling"
+	StalledCondition     = "Stalled"
+)
+
+// Condition reasons.
+const (
+	// ReasonSucceeded: every object exists and is ready for the current spec.
+	ReasonSucceeded = "ReconciliationSucceeded"
+	// ReasonProgressing: objects were written and Flux has not reported on them yet.
+	ReasonProgressing = "Progressing"
+	// ReasonInvalidSpec: the spec cannot be reconciled as written (a dependsOn
+	// cycle, a credential that does not fit the URL, malformed key material).
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonMissingSecret: a referenced Secret does not exist (yet).
+	ReasonMissingSecret = "SecretNotFound"
+	// ReasonApplyFailed: writing a generated object to the API server failed.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonSourceNotReady: Flux reports the source as not ready.
+	ReasonSourceNotReady = "SourceNotReady"
+	// ReasonKustomizationNotReady: Flux reports a Kustomization as not ready.
+	ReasonKustomizationNotReady = "KustomizationNotReady"
+	// ReasonSuspended: the configuration is suspended.
+	ReasonSuspended = "Suspended"
+	// ReasonDeleting: the configuration is being deleted.
+	ReasonDeleting = "Deleting"
+)

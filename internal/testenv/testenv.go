@@ -1,0 +1,143 @@
+// Package testenv starts a real kube-apiserver and etcd (controller-runtime's
+// envtest) with the FluxConfig CRD and Flux's CRDs installed, for integration
+// tests.
+//
+// The binaries and CRDs come from the environment that `make test` sets
+// (KUBEBUILDER_ASSETS, FLUX_CRDS). When they are not set, as under a plain
+// `go test`, Start runs hack/envtest.sh and hack/flux.sh itself, which build
+// or locate them from the pinned modules in hack/tools.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	fluxconfigv1alpha1 "github.com/arcgitops/arcgitops/api/v1alpha1"
+)
+
+// Scheme knows the Kubernetes built-in types, FluxConfig and the Flux
+// source and kustomize types.
+var Scheme = NewScheme()
+
+// NewScheme returns a scheme with every type the operator reads or writes.
+func NewScheme() *k8sruntime.Scheme {
+	s := k8sruntime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	utilruntime.Must(fluxconfigv1alpha1.AddToScheme(s))
+	utilruntime.Must(sourcev1.AddToScheme(s))
+	utilruntime.Must(kustomizev1.AddToScheme(s))
+	return s
+}
+
+// Env is a running API server with the CRDs installed.
+type Env struct {
+	*envtest.Environment
+	// Config is an admin rest.Config for the API server.
+	Config *rest.Config
+	// Client is an uncached admin client with Scheme.
+	Client client.Client
+}
+
+// Start starts kube-apiserver and etcd and installs the CRDs. Call Stop when done.
+func Start() (*Env, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := fromEnvOrScript("KUBEBUILDER_ASSETS", root, "hack/envtest.sh")
+	if err != nil {
+		return nil, err
+	}
+	fluxCRDs, err := fromEnvOrScript("FLUX_CRDS", root, "hack/flux.sh", "crds")
+	if err != nil {
+		return nil, err
+	}
+	crdPaths := []string{filepath.Join(root, "config", "crd", "bases")}
+	for _, p := range strings.FieldsFunc(fluxCRDs, func(r rune) bool { return r == ':' || r == '\n' }) {
+		crdPaths = append(crdPaths, p)
+	}
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     crdPaths,
+		ErrorIfCRDPathMissing: true,
+		Scheme:                Scheme,
+	}
+	// envtest looks up its binaries through KUBEBUILDER_ASSETS first.
+	if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
+		return nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("failed to start kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: Scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("failed to create client: %w", err)
+	}
+	return &Env{Environment: env, Config: cfg, Client: c}, nil
+}
+
+// WriteKubeconfig writes a kubeconfig for a system:masters user to path, for
+// processes (kubectl, Flux controllers) that talk to this API server.
+func (e *Env) WriteKubeconfig(path string) error {
+	user, err := e.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("failed to add admin user: %w", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("failed to render kubeconfig: %w", err)
+	}
+	return os.WriteFile(path, kc, 0o600)
+}
+
+// RepoRoot is the repository's root directory, found from this file's path.
+func RepoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot find the repository root: runtime.Caller failed")
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return "", fmt.Errorf("cannot find the repository root from %s: %w", file, err)
+	}
+	return filepath.Abs(root)
+}
+
+// fromEnvOrScript returns $name, or else the trimmed stdout of the script,
+// whose progress (stderr) is passed through so a slow first build is visible.
+func fromEnvOrScript(name, root string, script ...string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(context.Background(), filepath.Join(root, script[0]), script[1:]...)
+	cmd.Dir = root
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s is not set and %s failed: %w (run the tests with `make test`)",
+			name, strings.Join(script, " "), err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
