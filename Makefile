@@ -51,12 +51,8 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: generate manifests fmt ## Regenerate everything and fail if the tree changed.
-	go mod tidy
-	@if [ -n "$$(git status --porcelain)" ]; then \
-		echo "error: generated files are out of date; run 'make generate manifests fmt' and 'go mod tidy', then commit:" >&2; \
-		git status --porcelain >&2; git --no-pager diff --stat >&2; exit 1; \
-	fi
+verify: controller-gen ## Regenerate code, manifests, formatting and go.mod; fail if any file changed.
+	hack/verify.sh
 
 .PHONY: test
 test: generate manifests fmt vet ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
