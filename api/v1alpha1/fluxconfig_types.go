@@ -763,3 +763,11 @@ type FluxConfigList struct {
 func init() {
 	SchemeBuilder.Register(&FluxConfig{}, &FluxConfigList{})
 }
+
+// GetConditions returns the status conditions (fluxcd/pkg/runtime/conditions.Getter).
+func (in *FluxConfig) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions sets the status conditions (fluxcd/pkg/runtime/conditions.Setter).
+func (in *FluxConfig) SetConditions(conditions []metav1.Condition) {
+	in.Status.Conditions = conditions
+}

@@ -293,7 +293,9 @@ func TestBuildSources(t *testing.T) {
 }
 
 func TestCheckDependencies(t *testing.T) {
-	k := func(deps ...string) v1alpha1.KustomizationDefinition { return v1alpha1.KustomizationDefinition{DependsOn: deps} }
+	k := func(deps ...string) v1alpha1.KustomizationDefinition {
+		return v1alpha1.KustomizationDefinition{DependsOn: deps}
+	}
 	tests := []struct {
 		name    string
 		in      map[string]v1alpha1.KustomizationDefinition

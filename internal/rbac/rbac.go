@@ -98,39 +98,75 @@ func ClusterRoleBinding(namespaces []string) *rbacv1.ClusterRoleBinding {
 	}
 }
 
-// Live reports whether a configuration still holds its RBAC: it exists and
-// is not being deleted.
-func Live(fc *v1alpha1.FluxConfig) bool { return fc.DeletionTimestamp.IsZero() }
+// Live reports whether a configuration still holds its RBAC: it is not
+// being deleted, or its deletion still waits on the operator's finalizer
+// (its Kustomizations may still be pruning with flux-applier).
+func Live(fc *v1alpha1.FluxConfig) bool {
+	return fc.DeletionTimestamp.IsZero() || slices.Contains(fc.Finalizers, v1alpha1.FluxConfigFinalizer)
+}
 
-// ClusterScopeNamespaces returns the namespaces with at least one live
-// cluster-scope configuration, sorted.
+// NamespaceScopes returns, for each namespace with live configurations, the
+// scope of its oldest live configuration: the scope flux-applier has there.
+func NamespaceScopes(configs []v1alpha1.FluxConfig) map[string]v1alpha1.ScopeType {
+	oldest := map[string]*v1alpha1.FluxConfig{}
+	for i := range configs {
+		c := &configs[i]
+		if !Live(c) {
+			continue
+		}
+		if o, ok := oldest[c.Namespace]; !ok || older(c, o) {
+			oldest[c.Namespace] = c
+		}
+	}
+	out := make(map[string]v1alpha1.ScopeType, len(oldest))
+	for ns, c := range oldest {
+		out[ns] = scopeOf(c)
+	}
+	return out
+}
+
+// ClusterScopeNamespaces returns the namespaces whose flux-applier is bound
+// to cluster-admin, sorted: those whose oldest live configuration has
+// cluster scope.
 func ClusterScopeNamespaces(configs []v1alpha1.FluxConfig) []string {
 	var ns []string
-	for i := range configs {
-		if Live(&configs[i]) && configs[i].Spec.Scope == v1alpha1.ScopeCluster {
-			ns = append(ns, configs[i].Namespace)
+	for n, scope := range NamespaceScopes(configs) {
+		if scope == v1alpha1.ScopeCluster {
+			ns = append(ns, n)
 		}
 	}
 	slices.Sort(ns)
-	return slices.Compact(ns)
+	return ns
 }
 
 // ScopeConflict returns an error when self must not run because an older
 // live configuration in its namespace has the other scope. others may
-// include self.
+// include self and configurations of other namespaces.
 func ScopeConflict(self *v1alpha1.FluxConfig, others []v1alpha1.FluxConfig) error {
+	var oldest *v1alpha1.FluxConfig
 	for i := range others {
 		o := &others[i]
-		if o.Namespace != self.Namespace || o.Name == self.Name || !Live(o) || o.Spec.Scope == self.Spec.Scope {
+		if o.Namespace != self.Namespace || o.Name == self.Name || !Live(o) || scopeOf(o) == scopeOf(self) {
 			continue
 		}
-		if older(o, self) {
-			return fmt.Errorf("namespace %s already holds %s-scope configuration %s, and %s is shared by the configurations of a namespace: "+
-				"put this %s-scope configuration in another namespace",
-				self.Namespace, o.Spec.Scope, o.Name, ServiceAccountName, self.Spec.Scope)
+		if older(o, self) && (oldest == nil || older(o, oldest)) {
+			oldest = o
 		}
 	}
-	return nil
+	if oldest == nil {
+		return nil
+	}
+	return fmt.Errorf("namespace %s already holds %s-scope configuration %s, and %s is shared by the configurations of a namespace: "+
+		"put this %s-scope configuration in another namespace",
+		self.Namespace, scopeOf(oldest), oldest.Name, ServiceAccountName, scopeOf(self))
+}
+
+// scopeOf is the configuration's scope, defaulted as the CRD defaults it.
+func scopeOf(fc *v1alpha1.FluxConfig) v1alpha1.ScopeType {
+	if fc.Spec.Scope == "" {
+		return v1alpha1.ScopeCluster
+	}
+	return fc.Spec.Scope
 }
 
 // older orders configurations by creation time, then name.

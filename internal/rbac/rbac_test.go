@@ -88,9 +88,27 @@ func TestClusterScopeNamespaces(t *testing.T) {
 		fc("a", "z", v1alpha1.ScopeCluster, t0, false),
 		fc("c", "n", v1alpha1.ScopeNamespace, t0, false),
 		fc("d", "gone", v1alpha1.ScopeCluster, t0, true),
+		// e: the older namespace-scope configuration decides; the later
+		// cluster-scope one is refused and must not escalate e's applier.
+		fc("e", "first", v1alpha1.ScopeNamespace, t0, false),
+		fc("e", "later", v1alpha1.ScopeCluster, t0.Add(time.Second), false),
 	}
 	if got := strings.Join(ClusterScopeNamespaces(configs), ","); got != "a,b" {
 		t.Errorf("got %s, want a,b", got)
+	}
+	// A configuration being deleted keeps its namespace bound while the
+	// operator's finalizer is on it (its Kustomizations may be pruning).
+	finalizing := fc("f", "pruning", v1alpha1.ScopeCluster, t0, true)
+	finalizing.Finalizers = []string{v1alpha1.FluxConfigFinalizer}
+	if got := strings.Join(ClusterScopeNamespaces(append(configs, finalizing)), ","); got != "a,b,f" {
+		t.Errorf("got %s, want a,b,f", got)
+	}
+	scopes := NamespaceScopes(configs)
+	if scopes["e"] != v1alpha1.ScopeNamespace || scopes["c"] != v1alpha1.ScopeNamespace || scopes["a"] != v1alpha1.ScopeCluster {
+		t.Errorf("NamespaceScopes = %v", scopes)
+	}
+	if _, ok := scopes["d"]; ok {
+		t.Errorf("a deleted configuration's namespace has no scope: %v", scopes)
 	}
 }
 

@@ -1,0 +1,129 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/rbac"
+)
+
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=cluster-admin;admin
+
+// ApplierReconciler keeps the flux-applier ServiceAccount and bindings that
+// the configurations of a namespace share. Its queue has one key per
+// namespace and one for the cluster-wide ClusterRoleBinding, so every shared
+// object has a single writer, computed from all configurations at once:
+// two configurations created or deleted together cannot race.
+type ApplierReconciler struct {
+	client.Client
+	Scheme *runtime.Scheme
+}
+
+// clusterBindingKey is the queue key of the ClusterRoleBinding. Namespace
+// keys are {Namespace: ns, Name: flux-applier}, which it cannot collide with.
+var clusterBindingKey = types.NamespacedName{Name: rbac.BindingName}
+
+// Reconcile applies or deletes the shared RBAC of one namespace, or the
+// ClusterRoleBinding.
+func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var list v1alpha1.FluxConfigList
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	if req.NamespacedName != clusterBindingKey {
+		opts = append(opts, client.InNamespace(req.Namespace))
+	}
+	if err := r.List(ctx, &list, opts...); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list FluxConfigs: %w", err)
+	}
+	a := applier{client: r.Client, scheme: r.Scheme}
+
+	if req.NamespacedName == clusterBindingKey {
+		crb := rbac.ClusterRoleBinding(rbac.ClusterScopeNamespaces(list.Items))
+		if crb == nil {
+			return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.ClusterRoleBinding{})
+		}
+		_, _, err := a.apply(ctx, crb)
+		return ctrl.Result{}, err
+	}
+
+	ns := req.Namespace
+	scope, live := rbac.NamespaceScopes(list.Items)[ns]
+	if !live {
+		if err := r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.deleteIfExists(ctx, &corev1.ServiceAccount{}, ns)
+	}
+	if _, _, err := a.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
+		return ctrl.Result{}, err
+	}
+	if scope == v1alpha1.ScopeNamespace {
+		_, _, err := a.apply(ctx, rbac.RoleBinding(ns))
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns)
+}
+
+// deleteIfExists deletes the shared object of this kind in namespace (the
+// ClusterRoleBinding when no namespace is given), if the operator made it.
+func (r *ApplierReconciler) deleteIfExists(ctx context.Context, obj client.Object, namespace ...string) error {
+	key := client.ObjectKey{Name: rbac.BindingName}
+	if _, ok := obj.(*corev1.ServiceAccount); ok {
+		key.Name = rbac.ServiceAccountName
+	}
+	if len(namespace) > 0 {
+		key.Namespace = namespace[0]
+	}
+	if err := r.Get(ctx, key, obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if obj.GetLabels()[v1alpha1.LabelIsManaged] != "true" || !obj.GetDeletionTimestamp().IsZero() {
+		return nil
+	}
+	if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to delete %T %s: %w", obj, key, err)
+	}
+	return nil
+}
+
+// SetupWithManager watches FluxConfigs (any change of a namespace's set of
+// configurations) and the shared objects themselves (drift).
+func (r *ApplierReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	configToKeys := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		return []reconcile.Request{
+			{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: rbac.ServiceAccountName}},
+			{NamespacedName: clusterBindingKey},
+		}
+	})
+	sharedToKey := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		if obj.GetNamespace() == "" {
+			return []reconcile.Request{{NamespacedName: clusterBindingKey}}
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: rbac.ServiceAccountName}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("flux-applier").
+		// Creation, deletion and spec changes (scope) only; status writes do
+		// not change a namespace's set of configurations.
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&v1alpha1.FluxConfig{}), configToKeys,
+			predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.ServiceAccount{}, sharedToKey).
+		Watches(&rbacv1.RoleBinding{}, sharedToKey).
+		Watches(&rbacv1.ClusterRoleBinding{}, sharedToKey).
+		WithOptions(opts).
+		Complete(r)
+}

@@ -1,0 +1,426 @@
+// Package controller holds the reconcilers: FluxConfig (this file, with
+// its watches in fluxconfig_manager.go and its status in
+// fluxconfig_status.go) and the shared flux-applier RBAC
+// (applier_controller.go). They orchestrate; the decisions are in the plain
+// packages builder, auth, rbac, status and compliance.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/patch"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/builder"
+	"github.com/arcgitops/arcgitops/internal/rbac"
+)
+
+// +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=gitrepositories;buckets;ocirepositories,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=kustomize.toolkit.fluxcd.io,resources=kustomizations,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// FluxConfigReconciler turns FluxConfigs into Flux objects and reports
+// their compliance.
+type FluxConfigReconciler struct {
+	client.Client
+	// APIReader reads uncached: Secrets the operator does not manage, and
+	// generated key Secrets right after a create conflict.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+
+	// KeyAlgorithm is the algorithm of generated SSH key pairs.
+	KeyAlgorithm auth.KeyAlgorithm
+	// MultiTenancy makes Kustomizations apply as flux-applier.
+	MultiTenancy bool
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Reconcile is the skeleton: fetch, patch status once on the way out,
+// then delete, add the finalizer, or reconcile.
+func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	fc := &v1alpha1.FluxConfig{}
+	if err := r.Get(ctx, req.NamespacedName, fc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := fc.DeepCopy()
+	patcher := patch.NewSerialPatcher(fc, r.Client)
+
+	defer func() {
+		if fc.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(fc, v1alpha1.FluxConfigFinalizer) {
+			r.touchStatus(before, fc)
+			if err := patcher.Patch(ctx, fc,
+				patch.WithOwnedConditions{Conditions: ownedConditions},
+				patch.WithFieldOwner(FieldOwner)); err != nil {
+				if !apierrors.IsNotFound(err) {
+					retErr = errors.Join(retErr, fmt.Errorf("failed to patch FluxConfig status: %w", err))
+				}
+			}
+		}
+		r.notify(before, fc)
+	}()
+
+	if !fc.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, fc)
+	}
+	controllerutil.AddFinalizer(fc, v1alpha1.FluxConfigFinalizer)
+	return r.reconcile(ctx, fc)
+}
+
+// reconcile brings the Flux objects of fc in line with its spec and reads
+// their status back.
+func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxConfig) (ctrl.Result, error) {
+	// Scopes cannot mix in a namespace: flux-applier is shared there.
+	var all v1alpha1.FluxConfigList
+	if err := r.List(ctx, &all, client.InNamespace(fc.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list FluxConfigs: %w", err)
+	}
+	if err := rbac.ScopeConflict(fc, all.Items); err != nil {
+		return r.stalled(fc, err)
+	}
+
+	protected, err := r.protectedSettings(ctx, fc)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			markWaiting(fc, v1alpha1.ReasonMissingSecret, "protected settings Secret %s not found: create it, or remove spec.configurationProtectedSettingsRef",
+				fc.Spec.ConfigurationProtectedSettingsRef.Name)
+			// Secrets written by the agent carry the managed label and are
+			// watched; a hand-made one is polled for.
+			return ctrl.Result{RequeueAfter: time.Minute}, nil
+		}
+		return ctrl.Result{}, err
+	}
+
+	var generated *auth.KeyPair
+	fc.Status.RepositoryPublicKey = ""
+	if auth.NeedsGeneratedKey(&fc.Spec, protected) {
+		if generated, err = r.ensureKeyPair(ctx, fc); err != nil {
+			return r.failed(fc, err)
+		}
+		fc.Status.RepositoryPublicKey = string(generated.PublicKey)
+	}
+
+	authData, err := auth.SecretData(auth.Input{Spec: &fc.Spec, Protected: protected, Generated: generated})
+	if err != nil {
+		return r.stalled(fc, err)
+	}
+	objs, err := builder.Build(fc, builder.Options{MultiTenancy: r.MultiTenancy, HasAuthSecret: authData != nil})
+	if err != nil {
+		return r.stalled(fc, err)
+	}
+
+	a := applier{client: r.Client, scheme: r.Scheme}
+	if err := r.applySecret(ctx, a, fc, builder.AuthSecretName(fc.Name), authData); err != nil {
+		return r.failed(fc, err)
+	}
+	if err := r.applySecret(ctx, a, fc, builder.VerifySecretName(fc.Name), objs.VerifySecretData); err != nil {
+		return r.failed(fc, err)
+	}
+	source, _, err := a.apply(ctx, objs.Source)
+	if err != nil {
+		return r.failed(fc, err)
+	}
+	if err := r.deleteStaleSources(ctx, fc, source); err != nil {
+		return r.failed(fc, err)
+	}
+	kustomizations := make([]*kustomizev1.Kustomization, 0, len(objs.Kustomizations))
+	for _, desired := range objs.Kustomizations {
+		live, _, err := a.apply(ctx, desired)
+		if err != nil {
+			return r.failed(fc, err)
+		}
+		kustomizations = append(kustomizations, live.(*kustomizev1.Kustomization))
+	}
+	if err := r.deleteStaleKustomizations(ctx, fc, objs.Kustomizations); err != nil {
+		return r.failed(fc, err)
+	}
+
+	r.setStatus(fc, source, kustomizations)
+	return ctrl.Result{}, nil
+}
+
+// protectedSettings reads the protected settings Secret: from the cache when
+// the agent wrote it (it carries the managed label), else uncached.
+func (r *FluxConfigReconciler) protectedSettings(ctx context.Context, fc *v1alpha1.FluxConfig) (map[string][]byte, error) {
+	ref := fc.Spec.ConfigurationProtectedSettingsRef
+	if ref == nil {
+		return nil, nil
+	}
+	key := client.ObjectKey{Namespace: fc.Namespace, Name: ref.Name}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, secret)
+	}
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("failed to get protected settings Secret %s: %w", key, err)
+	}
+	return secret.Data, nil
+}
+
+// ensureKeyPair returns the configuration's generated SSH key pair, creating
+// it once. The Secret is create-only: a key is never regenerated over an
+// existing one, even when the cache has not seen it yet.
+func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.FluxConfig) (*auth.KeyPair, error) {
+	key := client.ObjectKey{Namespace: fc.Namespace, Name: builder.KeySecretName(fc.Name)}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if err == nil {
+		return auth.KeyPairFromSecretData(secret.Data)
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
+	}
+	// The cache may lag behind a Secret created a moment ago.
+	if err := r.APIReader.Get(ctx, key, secret); err == nil {
+		return auth.KeyPairFromSecretData(secret.Data)
+	} else if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
+	}
+
+	kp, err := auth.GenerateKeyPair(r.KeyAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	secret = &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: key.Name, Namespace: key.Namespace,
+			Labels:          builder.Labels(fc),
+			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(fc)},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: kp.SecretData(),
+	}
+	if err := r.Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			if err := r.APIReader.Get(ctx, key, secret); err != nil {
+				return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
+			}
+			return auth.KeyPairFromSecretData(secret.Data)
+		}
+		return nil, fmt.Errorf("failed to create SSH key Secret %s: %w", key, err)
+	}
+	r.event(fc, corev1.EventTypeNormal, "SSHKeyGenerated",
+		"Generated an %s SSH key pair: add status.repositoryPublicKey to the repository as a deploy key", r.KeyAlgorithm)
+	return kp, nil
+}
+
+// applySecret applies a Secret of fc with data, or deletes it when data is nil.
+func (r *FluxConfigReconciler) applySecret(ctx context.Context, a applier, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
+	if data == nil {
+		return r.deleteIfExists(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fc.Namespace}})
+	}
+	secret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: fc.Namespace,
+			Labels:          builder.Labels(fc),
+			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(fc)},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: data,
+	}
+	_, _, err := a.apply(ctx, secret)
+	return err
+}
+
+// deleteIfExists deletes obj when the cache has it.
+func (r *FluxConfigReconciler) deleteIfExists(ctx context.Context, obj client.Object) error {
+	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return nil
+	}
+	if err := r.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to delete %T %s: %w", obj, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
+
+func ownedBy(fc *v1alpha1.FluxConfig) []client.ListOption {
+	return []client.ListOption{
+		client.InNamespace(fc.Namespace),
+		client.MatchingLabels{v1alpha1.LabelName: fc.Name, v1alpha1.LabelNamespace: fc.Namespace},
+	}
+}
+
+// sourceLists are the kinds a configuration's source may have been.
+func sourceLists() []client.ObjectList {
+	return []client.ObjectList{&sourcev1.GitRepositoryList{}, &sourcev1.BucketList{}, &sourcev1.OCIRepositoryList{}}
+}
+
+// deleteStaleSources deletes sources of fc of another kind than keep (the
+// sourceKind changed).
+func (r *FluxConfigReconciler) deleteStaleSources(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object) error {
+	keepKind := keep.GetObjectKind().GroupVersionKind().Kind
+	for _, list := range sourceLists() {
+		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
+			return fmt.Errorf("failed to list sources: %w", err)
+		}
+		items, err := metaItems(list)
+		if err != nil {
+			return err
+		}
+		for _, obj := range items {
+			if kindOf(r.Scheme, obj) == keepKind && obj.GetName() == keep.GetName() {
+				continue
+			}
+			if err := r.deleteIfExists(ctx, obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteStaleKustomizations deletes the Kustomizations of fc that are no
+// longer in its spec.
+func (r *FluxConfigReconciler) deleteStaleKustomizations(ctx context.Context, fc *v1alpha1.FluxConfig, keep []*kustomizev1.Kustomization) error {
+	var list kustomizev1.KustomizationList
+	if err := r.List(ctx, &list, ownedBy(fc)...); err != nil {
+		return fmt.Errorf("failed to list Kustomizations: %w", err)
+	}
+	for i := range list.Items {
+		k := &list.Items[i]
+		if slices.ContainsFunc(keep, func(d *kustomizev1.Kustomization) bool { return d.Name == k.Name }) {
+			continue
+		}
+		if err := r.deleteIfExists(ctx, k); err != nil {
+			return err
+		}
+		r.event(fc, corev1.EventTypeNormal, "KustomizationDeleted", "Deleted Kustomization %s, removed from the spec", k.Name)
+	}
+	return nil
+}
+
+// finalize deletes what fc created, Kustomizations first (Flux prunes with
+// flux-applier, which stays until the finalizer is gone), then removes the
+// finalizer.
+func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxConfig) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(fc, v1alpha1.FluxConfigFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	fc.Status.ProvisioningState = v1alpha1.ProvisioningDeleting
+	markWaiting(fc, v1alpha1.ReasonDeleting, "deleting the configuration's Flux objects")
+
+	var ks kustomizev1.KustomizationList
+	if err := r.List(ctx, &ks, ownedBy(fc)...); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list Kustomizations: %w", err)
+	}
+	for i := range ks.Items {
+		if err := r.deleteIfExists(ctx, &ks.Items[i]); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if len(ks.Items) > 0 {
+		// Wait for Flux to prune; their deletion is watched, the requeue is a safety net.
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	}
+	for _, list := range sourceLists() {
+		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to list sources: %w", err)
+		}
+		items, err := metaItems(list)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		for _, obj := range items {
+			if err := r.deleteIfExists(ctx, obj); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	var secrets corev1.SecretList
+	if err := r.List(ctx, &secrets, ownedBy(fc)...); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list Secrets: %w", err)
+	}
+	for i := range secrets.Items {
+		if err := r.deleteIfExists(ctx, &secrets.Items[i]); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	controllerutil.RemoveFinalizer(fc, v1alpha1.FluxConfigFinalizer)
+	return ctrl.Result{}, nil
+}
+
+func metaItems(list client.ObjectList) ([]client.Object, error) {
+	var out []client.Object
+	switch l := list.(type) {
+	case *sourcev1.GitRepositoryList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *sourcev1.BucketList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *sourcev1.OCIRepositoryList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	default:
+		return nil, fmt.Errorf("unexpected list %T", list)
+	}
+	return out, nil
+}
+
+func kindOf(s *runtime.Scheme, obj client.Object) string {
+	gvks, _, err := s.ObjectKinds(obj)
+	if err != nil || len(gvks) == 0 {
+		return ""
+	}
+	return gvks[0].Kind
+}
+
+// stalled records an error in the spec: nothing will change until the spec
+// does, so it is terminal.
+func (r *FluxConfigReconciler) stalled(fc *v1alpha1.FluxConfig, err error) (ctrl.Result, error) {
+	markStalled(fc, err.Error())
+	return ctrl.Result{}, reconcile.TerminalError(err)
+}
+
+// failed records a transient error; the queue retries with backoff.
+func (r *FluxConfigReconciler) failed(fc *v1alpha1.FluxConfig, err error) (ctrl.Result, error) {
+	markFailed(fc, v1alpha1.ReasonApplyFailed, err.Error())
+	return ctrl.Result{}, err
+}
+
+func (r *FluxConfigReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// event records an event on fc; action is the reason in lowerCamel form.
+func (r *FluxConfigReconciler) event(fc *v1alpha1.FluxConfig, eventType, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(fc, nil, eventType, reason, "Reconcile", format, args...)
+	}
+}

@@ -1,0 +1,51 @@
+package controller
+
+import (
+	"context"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/predicates"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+)
+
+// SetupWithManager registers the FluxConfig controller and its watches:
+// the FluxConfig itself (spec changes and reconcile requests, never its own
+// status writes), the Flux objects it owns (their status is its status), and
+// the Secrets it reads or writes, mapped back by label.
+func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("fluxconfig").
+		For(&v1alpha1.FluxConfig{}, ctrlbuilder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicates.ReconcileRequestedPredicate{},
+		))).
+		Owns(&sourcev1.GitRepository{}).
+		Owns(&sourcev1.Bucket{}).
+		Owns(&sourcev1.OCIRepository{}).
+		Owns(&kustomizev1.Kustomization{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(configOfLabels)).
+		WithOptions(opts).
+		Complete(r)
+}
+
+// configOfLabels maps an object carrying the clusterconfig.azure.com/name
+// and /namespace labels to its FluxConfig.
+func configOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	name, ns := l[v1alpha1.LabelName], l[v1alpha1.LabelNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}

@@ -1,0 +1,156 @@
+// Package manager wires the operator: scheme, caches, controllers, probes
+// and metrics. cmd/manager runs it; integration tests start the same wiring.
+package manager
+
+import (
+	"flag"
+	"fmt"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/auth"
+	fccontroller "github.com/arcgitops/arcgitops/internal/controller"
+)
+
+// Options are the manager's settings; every one is a flag.
+type Options struct {
+	MetricsAddr      string
+	ProbeAddr        string
+	LeaderElection   bool
+	LeaderElectionNS string
+	Concurrent       int
+	MultiTenancy     bool
+	SSHKeyAlgorithm  string
+	Zap              zap.Options
+}
+
+// DefaultOptions are the flag defaults.
+func DefaultOptions() Options {
+	return Options{
+		MetricsAddr:     ":8080",
+		ProbeAddr:       ":8081",
+		Concurrent:      4,
+		MultiTenancy:    true,
+		SSHKeyAlgorithm: "rsa-4096",
+	}
+}
+
+// BindFlags registers the options as flags on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "The address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the /healthz and /readyz probes bind to; \"0\" turns them off.")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader (a Lease) so that only one of several replicas reconciles.")
+	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "The namespace of the leader election Lease (default: the namespace the manager runs in).")
+	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
+	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce).")
+	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
+	o.Zap.BindFlags(fs)
+}
+
+// Scheme returns a scheme with every type the manager reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(sourcev1.AddToScheme(s))
+	utilruntime.Must(kustomizev1.AddToScheme(s))
+	return s
+}
+
+// managedOnly caches only the objects the operator manages: a cluster's
+// Secrets, ServiceAccounts and bindings are never all held in memory.
+func managedOnly() cache.ByObject {
+	return cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelIsManaged: "true"})}
+}
+
+// New returns a manager with the controllers registered, not started.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	alg, err := auth.ParseKeyAlgorithm(o.SSHKeyAlgorithm)
+	if err != nil {
+		return nil, fmt.Errorf("--ssh-key-algorithm: %w", err)
+	}
+	if o.Concurrent < 1 {
+		return nil, fmt.Errorf("--concurrent must be at least 1, got %d", o.Concurrent)
+	}
+	scheme := Scheme()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "fluxconfig-manager.clusterconfig.azure.com",
+		LeaderElectionNamespace: o.LeaderElectionNS,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:             managedOnly(),
+			&corev1.ServiceAccount{}:     managedOnly(),
+			&rbacv1.RoleBinding{}:        managedOnly(),
+			&rbacv1.ClusterRoleBinding{}: managedOnly(),
+			&sourcev1.GitRepository{}:    managedOnly(),
+			&sourcev1.Bucket{}:           managedOnly(),
+			&sourcev1.OCIRepository{}:    managedOnly(),
+			&kustomizev1.Kustomization{}: managedOnly(),
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the manager: %w", err)
+	}
+	if err := (&fccontroller.FluxConfigReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Scheme:       scheme,
+		Recorder:     mgr.GetEventRecorder("fluxconfig-controller"),
+		KeyAlgorithm: alg,
+		MultiTenancy: o.MultiTenancy,
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.Concurrent}); err != nil {
+		return nil, fmt.Errorf("failed to set up the FluxConfig controller: %w", err)
+	}
+	if err := (&fccontroller.ApplierReconciler{
+		Client: mgr.GetClient(),
+		Scheme: scheme,
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 1}); err != nil {
+		return nil, fmt.Errorf("failed to set up the flux-applier controller: %w", err)
+	}
+	if err := fccontroller.RegisterMetrics(mgr); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("failed to add the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("failed to add the ready check: %w", err)
+	}
+	return mgr, nil
+}
+
+// Run starts the manager against the cluster of $KUBECONFIG (or in-cluster
+// config) and blocks until SIGINT or SIGTERM.
+func Run(o Options) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("failed to load the Kubernetes config: %w", err)
+	}
+	mgr, err := New(cfg, o)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("Starting the manager",
+		"multiTenancy", o.MultiTenancy, "sshKeyAlgorithm", o.SSHKeyAlgorithm, "concurrent", o.Concurrent)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

@@ -1,0 +1,149 @@
+// Package status summarizes the Flux objects of a configuration into the
+// read-only ARM properties of its FluxConfig: statuses[], complianceState,
+// sourceSyncedCommitId, sourceUpdatedAt and errorMessage.
+package status
+
+import (
+	"fmt"
+	"regexp"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/compliance"
+)
+
+// Summary is the status of a configuration's Flux objects.
+type Summary struct {
+	Statuses        []v1alpha1.ObjectStatusDefinition
+	ComplianceState v1alpha1.ComplianceStateType
+	// SourceSyncedCommitID is the source's artifact revision in Azure's form.
+	SourceSyncedCommitID string
+	// SourceUpdatedAt is when the source's artifact last changed.
+	SourceUpdatedAt *metav1.Time
+	// NotReady is the first object, source first, that keeps the
+	// configuration from being Compliant; nil when it is Compliant.
+	NotReady *v1alpha1.ObjectStatusDefinition
+}
+
+// fluxObject is what every Flux object offers.
+type fluxObject interface {
+	client.Object
+	GetConditions() []metav1.Condition
+}
+
+// Summarize computes the Summary of source (nil when it does not exist yet)
+// and kustomizations (those that exist), in that order.
+func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization) Summary {
+	var s Summary
+	var states []v1alpha1.ComplianceStateType
+	if source != nil {
+		st, suspended, observed := sourceFacts(source)
+		obj := objectStatus(source.(fluxObject), source.GetObjectKind().GroupVersionKind().Kind, suspended, observed, nil)
+		s.Statuses = append(s.Statuses, obj)
+		states = append(states, obj.ComplianceState)
+		if st != nil {
+			s.SourceSyncedCommitID = CommitID(st.Revision)
+			t := st.LastUpdateTime
+			s.SourceUpdatedAt = &t
+		}
+	} else {
+		states = append(states, v1alpha1.ComplianceUnknown)
+	}
+	for _, k := range kustomizations {
+		obj := objectStatus(k, kustomizev1.KustomizationKind, k.Spec.Suspend, k.Status.ObservedGeneration, nil)
+		s.Statuses = append(s.Statuses, obj)
+		states = append(states, obj.ComplianceState)
+	}
+	s.ComplianceState = compliance.Worst(states...)
+	for i := range s.Statuses {
+		if s.Statuses[i].ComplianceState != v1alpha1.ComplianceCompliant {
+			s.NotReady = &s.Statuses[i]
+			break
+		}
+	}
+	return s
+}
+
+// sourceFacts reads the artifact, suspend and observedGeneration of a source.
+func sourceFacts(source client.Object) (*meta.Artifact, bool, int64) {
+	switch src := source.(type) {
+	case *sourcev1.GitRepository:
+		return src.Status.Artifact, src.Spec.Suspend, src.Status.ObservedGeneration
+	case *sourcev1.Bucket:
+		return src.Status.Artifact, src.Spec.Suspend, src.Status.ObservedGeneration
+	case *sourcev1.OCIRepository:
+		return src.Status.Artifact, src.Spec.Suspend, src.Status.ObservedGeneration
+	default:
+		return nil, false, 0
+	}
+}
+
+func objectStatus(o fluxObject, kind string, suspended bool, observedGeneration int64, appliedBy *v1alpha1.ObjectReferenceDefinition) v1alpha1.ObjectStatusDefinition {
+	conds := o.GetConditions()
+	out := v1alpha1.ObjectStatusDefinition{
+		Name:      o.GetName(),
+		Namespace: o.GetNamespace(),
+		Kind:      kind,
+		AppliedBy: appliedBy,
+		ComplianceState: compliance.Of(compliance.Object{
+			Suspended:          suspended,
+			Generation:         o.GetGeneration(),
+			ObservedGeneration: observedGeneration,
+			Conditions:         conds,
+		}),
+	}
+	for _, c := range conds {
+		t := c.LastTransitionTime
+		out.StatusConditions = append(out.StatusConditions, v1alpha1.ObjectStatusConditionDefinition{
+			LastTransitionTime: &t,
+			Message:            c.Message,
+			Reason:             c.Reason,
+			Status:             string(c.Status),
+			Type:               c.Type,
+		})
+	}
+	return out
+}
+
+// Message describes why obj is not Compliant, with Flux's own words.
+func Message(obj *v1alpha1.ObjectStatusDefinition) string {
+	var ready *v1alpha1.ObjectStatusConditionDefinition
+	for i := range obj.StatusConditions {
+		if obj.StatusConditions[i].Type == v1alpha1.ReadyCondition {
+			ready = &obj.StatusConditions[i]
+		}
+	}
+	who := fmt.Sprintf("%s %s/%s", obj.Kind, obj.Namespace, obj.Name)
+	switch {
+	case obj.ComplianceState == v1alpha1.ComplianceSuspended:
+		return who + " is suspended"
+	case ready == nil:
+		return who + " has not been reconciled by Flux yet"
+	case obj.ComplianceState == v1alpha1.CompliancePending && ready.Message != "":
+		return fmt.Sprintf("waiting for %s: %s", who, ready.Message)
+	case obj.ComplianceState == v1alpha1.CompliancePending:
+		return "waiting for " + who
+	default:
+		return fmt.Sprintf("%s: %s", who, ready.Message)
+	}
+}
+
+var gitRevision = regexp.MustCompile(`^(.+)@sha1:([0-9a-f]{40})$`)
+
+// CommitID turns a Flux revision into Azure's sourceSyncedCommitId form:
+// "main@sha1:<sha>" becomes "main/<sha>"; "sha1:<sha>" becomes "<sha>";
+// other revisions (bucket and OCI digests) are kept as they are.
+func CommitID(revision string) string {
+	if m := gitRevision.FindStringSubmatch(revision); m != nil {
+		return m[1] + "/" + m[2]
+	}
+	if len(revision) == 45 && revision[:5] == "sha1:" {
+		return revision[5:]
+	}
+	return revision
+}

@@ -1,0 +1,141 @@
+package status
+
+import (
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+)
+
+const sha = "0ba6f0d30760d567de0bac86c8c4eec13ce1a590"
+
+func TestCommitID(t *testing.T) {
+	tests := map[string]string{
+		"main@sha1:" + sha:   "main/" + sha,
+		"v1.2.3@sha1:" + sha: "v1.2.3/" + sha,
+		"sha1:" + sha:        sha,
+		"sha256:abcdef":      "sha256:abcdef",
+		"latest@sha256:abc":  "latest@sha256:abc",
+		"":                   "",
+	}
+	for in, want := range tests {
+		if got := CommitID(in); got != want {
+			t.Errorf("CommitID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func cond(status metav1.ConditionStatus, reason, msg string) []metav1.Condition {
+	return []metav1.Condition{{Type: "Ready", Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}}
+}
+
+func repo(gen, observed int64, conds []metav1.Condition, revision string) *sourcev1.GitRepository {
+	r := &sourcev1.GitRepository{
+		TypeMeta:   metav1.TypeMeta{Kind: "GitRepository", APIVersion: "source.toolkit.fluxcd.io/v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "ns", Generation: gen},
+	}
+	r.Status.ObservedGeneration = observed
+	r.Status.Conditions = conds
+	if revision != "" {
+		r.Status.Artifact = &meta.Artifact{Revision: revision, LastUpdateTime: metav1.NewTime(time.Unix(1700000000, 0))}
+	}
+	return r
+}
+
+func ks(name string, gen, observed int64, suspended bool, conds []metav1.Condition) *kustomizev1.Kustomization {
+	k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Generation: gen}}
+	k.Spec.Suspend = suspended
+	k.Status.ObservedGeneration = observed
+	k.Status.Conditions = conds
+	return k
+}
+
+func TestSummarize(t *testing.T) {
+	readyRepo := repo(1, 1, cond("True", "Succeeded", "stored artifact for revision 'main@sha1:"+sha+"'"), "main@sha1:"+sha)
+	tests := []struct {
+		name         string
+		source       *sourcev1.GitRepository
+		kss          []*kustomizev1.Kustomization
+		want         v1alpha1.ComplianceStateType
+		wantNotReady string
+		wantMessage  string
+	}{
+		{
+			name:   "all ready",
+			source: readyRepo,
+			kss:    []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, false, cond("True", "ReconciliationSucceeded", "Applied"))},
+			want:   v1alpha1.ComplianceCompliant,
+		},
+		{
+			name:         "source missing",
+			want:         v1alpha1.ComplianceUnknown,
+			wantNotReady: "",
+		},
+		{
+			name:         "kustomization failing",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, false, cond("False", "BuildFailed", "kustomize build failed: bad.yaml"))},
+			want:         v1alpha1.ComplianceNonCompliant,
+			wantNotReady: "cfg-a",
+			wantMessage:  "Kustomization ns/cfg-a: kustomize build failed: bad.yaml",
+		},
+		{
+			name:         "new kustomization not reconciled yet",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 0, false, nil)},
+			want:         v1alpha1.ComplianceUnknown,
+			wantNotReady: "cfg-a",
+			wantMessage:  "Kustomization ns/cfg-a has not been reconciled by Flux yet",
+		},
+		{
+			name:         "source progressing",
+			source:       repo(2, 1, cond("Unknown", "Progressing", "cloning"), ""),
+			want:         v1alpha1.CompliancePending,
+			wantNotReady: "cfg",
+			wantMessage:  "waiting for GitRepository ns/cfg: cloning",
+		},
+		{
+			name:         "suspended",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, true, cond("True", "ReconciliationSucceeded", "Applied"))},
+			want:         v1alpha1.ComplianceSuspended,
+			wantNotReady: "cfg-a",
+			wantMessage:  "Kustomization ns/cfg-a is suspended",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var src = tt.source
+			var s Summary
+			if src == nil {
+				s = Summarize(nil, tt.kss)
+			} else {
+				s = Summarize(src, tt.kss)
+			}
+			g.Expect(s.ComplianceState).To(Equal(tt.want))
+			if tt.wantNotReady == "" {
+				if tt.want == v1alpha1.ComplianceCompliant {
+					g.Expect(s.NotReady).To(BeNil())
+				}
+			} else {
+				g.Expect(s.NotReady).NotTo(BeNil())
+				g.Expect(s.NotReady.Name).To(Equal(tt.wantNotReady))
+				g.Expect(Message(s.NotReady)).To(Equal(tt.wantMessage))
+			}
+			if src != nil && src.Status.Artifact != nil {
+				g.Expect(s.SourceSyncedCommitID).To(Equal("main/" + sha))
+				g.Expect(s.SourceUpdatedAt.Unix()).To(Equal(int64(1700000000)))
+				g.Expect(s.Statuses[0].Kind).To(Equal("GitRepository"))
+				g.Expect(s.Statuses[0].StatusConditions[0].Type).To(Equal("Ready"))
+			}
+			g.Expect(s.Statuses).To(HaveLen(len(tt.kss) + map[bool]int{true: 1, false: 0}[src != nil]))
+		})
+	}
+}
