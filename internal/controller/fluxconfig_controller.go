@@ -69,15 +69,12 @@ func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	patcher := patch.NewSerialPatcher(fc, r.Client)
 
 	defer func() {
-		if fc.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(fc, v1alpha1.FluxConfigFinalizer) {
-			r.touchStatus(before, fc)
-			if err := patcher.Patch(ctx, fc,
-				patch.WithOwnedConditions{Conditions: ownedConditions},
-				patch.WithFieldOwner(FieldOwner)); err != nil {
-				if !apierrors.IsNotFound(err) {
-					retErr = errors.Join(retErr, fmt.Errorf("failed to patch FluxConfig status: %w", err))
-				}
-			}
+		r.touchStatus(before, fc)
+		// The object is gone once its finalizer is removed: NotFound is success.
+		if err := patcher.Patch(ctx, fc,
+			patch.WithOwnedConditions{Conditions: ownedConditions},
+			patch.WithFieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("failed to patch FluxConfig: %w", err))
 		}
 		r.notify(before, fc)
 	}()

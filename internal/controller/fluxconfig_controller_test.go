@@ -1,0 +1,634 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/controller"
+)
+
+var ctx = context.Background()
+
+func key(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
+
+func managedLabels(ns, name string) map[string]string {
+	return map[string]string{
+		"clusterconfig.azure.com/is-managed": "true",
+		"clusterconfig.azure.com/name":       name,
+		"clusterconfig.azure.com/namespace":  ns,
+	}
+}
+
+func protectedSecret(ns, name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-protected-parameters"}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	return s
+}
+
+func TestGitOverSSHWithGeneratedKey(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	fc := fluxConfig(ns, "ssh", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "git@github.com:Azure/arc-k8s-demo.git"
+	})
+	g.Expect(k.Create(ctx, fc)).To(Succeed())
+
+	repo := &sourcev1.GitRepository{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "ssh"), repo) }, timeout, interval).Should(Succeed())
+	g.Expect(repo.Spec.URL).To(Equal("ssh://git@github.com/Azure/arc-k8s-demo.git"))
+	g.Expect(repo.Spec.SecretRef.Name).To(Equal("ssh-auth"))
+	g.Expect(repo.Spec.Reference.Branch).To(Equal("main"))
+	g.Expect(repo.Spec.Interval.Duration).To(Equal(10 * time.Minute))
+	g.Expect(repo.Labels).To(Equal(managedLabels(ns, "ssh")))
+	g.Expect(repo.OwnerReferences).To(HaveLen(1))
+	g.Expect(repo.OwnerReferences[0].Name).To(Equal("ssh"))
+
+	keySecret := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "ssh-ssh-key"), keySecret)).To(Succeed())
+	g.Expect(keySecret.Data).To(HaveKey("identity"))
+	g.Expect(keySecret.Data).To(HaveKey("identity.pub"))
+	g.Expect(keySecret.Labels).To(Equal(managedLabels(ns, "ssh")))
+
+	authSecret := &corev1.Secret{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "ssh-auth"), authSecret) }, timeout, interval).Should(Succeed())
+	g.Expect(authSecret.Data).To(HaveLen(3))
+	g.Expect(authSecret.Data["identity"]).To(Equal(keySecret.Data["identity"]))
+	g.Expect(authSecret.Data["identity.pub"]).To(Equal(keySecret.Data["identity.pub"]))
+	g.Expect(string(authSecret.Data["known_hosts"])).To(Equal(auth.BuiltinKnownHosts))
+
+	for _, name := range []string{"ssh-infra", "ssh-apps"} {
+		ks := &kustomizev1.Kustomization{}
+		g.Expect(k.Get(ctx, key(ns, name), ks)).To(Succeed())
+		g.Expect(ks.Spec.SourceRef).To(Equal(kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "ssh"}))
+		g.Expect(ks.Spec.ServiceAccountName).To(Equal("flux-applier"))
+		g.Expect(ks.Labels).To(Equal(managedLabels(ns, "ssh")))
+	}
+	apps := &kustomizev1.Kustomization{}
+	g.Expect(k.Get(ctx, key(ns, "ssh-apps"), apps)).To(Succeed())
+	g.Expect(apps.Spec.DependsOn).To(Equal([]kustomizev1.DependencyReference{{Name: "ssh-infra"}}))
+
+	// The public key is in status; no private key anywhere in it.
+	g.Eventually(func(g Gomega) {
+		got := getFC(g, ns, "ssh")
+		g.Expect(got.Status.RepositoryPublicKey).To(Equal(string(keySecret.Data["identity.pub"])))
+		g.Expect(got.Status.RepositoryPublicKey).To(HavePrefix("ecdsa-sha2-nistp256 "))
+		g.Expect(got.Finalizers).To(ContainElement(v1alpha1.FluxConfigFinalizer))
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	}, timeout, interval).Should(Succeed())
+
+	// flux-applier, bound to cluster-admin.
+	g.Eventually(func(g Gomega) {
+		sa := &corev1.ServiceAccount{}
+		g.Expect(k.Get(ctx, key(ns, "flux-applier"), sa)).To(Succeed())
+		crb := &rbacv1.ClusterRoleBinding{}
+		g.Expect(k.Get(ctx, key("", "flux-applier-binding"), crb)).To(Succeed())
+		g.Expect(crb.RoleRef.Name).To(Equal("cluster-admin"))
+		g.Expect(crb.Subjects).To(ContainElement(rbacv1.Subject{Kind: "ServiceAccount", Name: "flux-applier", Namespace: ns}))
+	}, timeout, interval).Should(Succeed())
+
+	// The key is kept across reconciles: a requested reconcile does not regenerate it.
+	requestReconcile(g, ns, "ssh", "first")
+	g.Eventually(func(g Gomega) {
+		g.Expect(getFC(g, ns, "ssh").Status.LastHandledReconcileAt).To(Equal("first"))
+	}, timeout, interval).Should(Succeed())
+	again := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "ssh-ssh-key"), again)).To(Succeed())
+	g.Expect(again.Data["identity"]).To(Equal(keySecret.Data["identity"]))
+}
+
+func requestReconcile(g Gomega, ns, name, value string) {
+	fc := getFC(g, ns, name)
+	patch := client.MergeFrom(fc.DeepCopy())
+	if fc.Annotations == nil {
+		fc.Annotations = map[string]string{}
+	}
+	fc.Annotations[meta.ReconcileRequestAnnotation] = value
+	g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+}
+
+func TestGitOverHTTPSWithToken(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, protectedSecret(ns, "https", map[string]string{"httpsKey": "ghp_TOPSECRETTOKEN"}))).To(Succeed())
+	fc := fluxConfig(ns, "https", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.HTTPSUser = "git-bot"
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "https-protected-parameters"}
+	})
+	g.Expect(k.Create(ctx, fc)).To(Succeed())
+
+	authSecret := &corev1.Secret{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "https-auth"), authSecret) }, timeout, interval).Should(Succeed())
+	g.Expect(authSecret.Data).To(Equal(map[string][]byte{"username": []byte("git-bot"), "password": []byte("ghp_TOPSECRETTOKEN")}))
+	g.Expect(authSecret.Type).To(Equal(corev1.SecretTypeOpaque))
+
+	repo := &sourcev1.GitRepository{}
+	g.Expect(k.Get(ctx, key(ns, "https"), repo)).To(Succeed())
+	g.Expect(repo.Spec.URL).To(Equal("https://github.com/Azure/arc-k8s-demo"))
+	g.Expect(repo.Spec.SecretRef.Name).To(Equal("https-auth"))
+	g.Expect(k.Get(ctx, key(ns, "https-ssh-key"), &corev1.Secret{})).To(Satisfy(apierrors.IsNotFound), "no key is generated for https")
+	g.Eventually(func(g Gomega) {
+		g.Expect(getFC(g, ns, "https").Status.RepositoryPublicKey).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+}
+
+func TestBucketAzureBlobAndOCISources(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+
+	g.Expect(k.Create(ctx, protectedSecret(ns, "bucket", map[string]string{"bucketSecretKey": "s3-secret"}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "bucket", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.SourceKind = v1alpha1.SourceKindBucket
+		fc.Spec.GitRepository = nil
+		fc.Spec.Bucket = &v1alpha1.BucketDefinition{URL: "https://s3.example.com", BucketName: "configs", AccessKey: "AKIAEXAMPLE"}
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "bucket-protected-parameters"}
+	}))).To(Succeed())
+
+	g.Expect(k.Create(ctx, protectedSecret(ns, "blob", map[string]string{"accountKey": "blob-account-key"}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "blob", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.SourceKind = v1alpha1.SourceKindAzureBlob
+		fc.Spec.GitRepository = nil
+		fc.Spec.AzureBlob = &v1alpha1.AzureBlobDefinition{URL: "https://acct.blob.core.windows.net", ContainerName: "configs"}
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "blob-protected-parameters"}
+	}))).To(Succeed())
+
+	g.Expect(k.Create(ctx, fluxConfig(ns, "oci", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.SourceKind = v1alpha1.SourceKindOCIRepository
+		fc.Spec.GitRepository = nil
+		fc.Spec.OCIRepository = &v1alpha1.OCIRepositoryDefinition{URL: "oci://registry.example.com/manifests",
+			RepositoryRef: &v1alpha1.OCIRepositoryRefDefinition{Semver: ">=1.0.0"}}
+	}))).To(Succeed())
+
+	b := &sourcev1.Bucket{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "bucket"), b) }, timeout, interval).Should(Succeed())
+	g.Expect(b.Spec.Provider).To(Equal("generic"))
+	g.Expect(b.Spec.Endpoint).To(Equal("s3.example.com"))
+	g.Expect(b.Spec.BucketName).To(Equal("configs"))
+	g.Expect(b.Spec.SecretRef.Name).To(Equal("bucket-auth"))
+	g.Expect(b.Labels).To(Equal(managedLabels(ns, "bucket")))
+	s := &corev1.Secret{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "bucket-auth"), s) }, timeout, interval).Should(Succeed())
+	g.Expect(s.Data).To(Equal(map[string][]byte{"accesskey": []byte("AKIAEXAMPLE"), "secretkey": []byte("s3-secret")}))
+	ks := &kustomizev1.Kustomization{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "bucket-infra"), ks) }, timeout, interval).Should(Succeed())
+	g.Expect(ks.Spec.SourceRef.Kind).To(Equal("Bucket"))
+
+	blob := &sourcev1.Bucket{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "blob"), blob) }, timeout, interval).Should(Succeed())
+	g.Expect(blob.Spec.Provider).To(Equal("azure"))
+	g.Expect(blob.Spec.Endpoint).To(Equal("https://acct.blob.core.windows.net"))
+	g.Expect(blob.Spec.BucketName).To(Equal("configs"))
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "blob-auth"), s) }, timeout, interval).Should(Succeed())
+	g.Expect(s.Data).To(Equal(map[string][]byte{"accountKey": []byte("blob-account-key")}))
+
+	oci := &sourcev1.OCIRepository{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "oci"), oci) }, timeout, interval).Should(Succeed())
+	g.Expect(oci.Spec.URL).To(Equal("oci://registry.example.com/manifests"))
+	g.Expect(oci.Spec.Reference.SemVer).To(Equal(">=1.0.0"))
+	g.Expect(oci.Spec.SecretRef).To(BeNil())
+	g.Expect(k.Get(ctx, key(ns, "oci-auth"), &corev1.Secret{})).To(Satisfy(apierrors.IsNotFound))
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "oci-apps"), ks) }, timeout, interval).Should(Succeed())
+	g.Expect(ks.Spec.SourceRef.Kind).To(Equal("OCIRepository"))
+}
+
+// setReady sets the Ready condition of a Flux object's status by hand, as
+// the Flux controllers (not running here) would.
+func setReady(g Gomega, obj client.Object, status metav1.ConditionStatus, reason, msg string) {
+	g.Expect(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	cond := metav1.Condition{Type: "Ready", Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now(),
+		ObservedGeneration: obj.GetGeneration()}
+	switch o := obj.(type) {
+	case *sourcev1.GitRepository:
+		o.Status.Conditions = []metav1.Condition{cond}
+		o.Status.ObservedGeneration = o.Generation
+		o.Status.Artifact = &meta.Artifact{Path: "gitrepository/x.tar.gz", URL: "http://source/x.tar.gz",
+			Revision: "main@sha1:0ba6f0d30760d567de0bac86c8c4eec13ce1a590", Digest: "sha256:abc", LastUpdateTime: metav1.Now()}
+	case *kustomizev1.Kustomization:
+		o.Status.Conditions = []metav1.Condition{cond}
+		o.Status.ObservedGeneration = o.Generation
+	}
+	g.Expect(k.Status().Update(ctx, obj)).To(Succeed())
+}
+
+func TestStatusMappingSuspendAndRequestedAt(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "status"))).To(Succeed())
+
+	repo := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "status"}}
+	infra := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "status-infra"}}
+	apps := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "status-apps"}}
+	g.Eventually(func() error { return k.Get(ctx, client.ObjectKeyFromObject(apps), apps) }, timeout, interval).Should(Succeed())
+
+	// Nothing reported yet: not compliant, Ready Unknown, Reconciling.
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "status")
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceUnknown))
+		g.Expect(condition(fc, "Ready").Status).To(Equal(metav1.ConditionUnknown))
+		g.Expect(condition(fc, "Reconciling").Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(fc, "Stalled")).To(BeNil())
+		g.Expect(fc.Status.Statuses).To(HaveLen(3))
+	}, timeout, interval).Should(Succeed())
+
+	// Compliant.
+	setReady(g, repo, metav1.ConditionTrue, "Succeeded", "stored artifact for revision 'main@sha1:0ba6f0d30760d567de0bac86c8c4eec13ce1a590'")
+	setReady(g, infra, metav1.ConditionTrue, "ReconciliationSucceeded", "Applied revision: main@sha1:0ba6f0d3")
+	setReady(g, apps, metav1.ConditionTrue, "ReconciliationSucceeded", "Applied revision: main@sha1:0ba6f0d3")
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "status")
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceCompliant))
+		g.Expect(condition(fc, "Ready").Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(condition(fc, "Reconciling")).To(BeNil())
+		g.Expect(fc.Status.SourceSyncedCommitID).To(Equal("main/0ba6f0d30760d567de0bac86c8c4eec13ce1a590"))
+		g.Expect(fc.Status.SourceUpdatedAt).NotTo(BeNil())
+		g.Expect(fc.Status.StatusUpdatedAt).NotTo(BeNil())
+		g.Expect(fc.Status.ProvisioningState).To(Equal(v1alpha1.ProvisioningSucceeded))
+		g.Expect(fc.Status.ErrorMessage).To(BeEmpty())
+		g.Expect(fc.Status.Statuses[0].Kind).To(Equal("GitRepository"))
+		g.Expect(fc.Status.Statuses[0].ComplianceState).To(Equal(v1alpha1.ComplianceCompliant))
+	}, timeout, interval).Should(Succeed())
+
+	// Non-Compliant, with Flux's message.
+	setReady(g, apps, metav1.ConditionFalse, "BuildFailed", "kustomization path not found: ./apps")
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "status")
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceNonCompliant))
+		ready := condition(fc, "Ready")
+		g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(ready.Reason).To(Equal(v1alpha1.ReasonKustomizationNotReady))
+		g.Expect(ready.Message).To(ContainSubject("kustomization path not found: ./apps"))
+		g.Expect(fc.Status.ErrorMessage).To(Equal("Kustomization " + ns + "/status-apps: kustomization path not found: ./apps"))
+	}, timeout, interval).Should(Succeed())
+
+	// Pending: progressing.
+	setReady(g, apps, metav1.ConditionUnknown, "Progressing", "reconciliation in progress")
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "status")
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.CompliancePending))
+		g.Expect(condition(fc, "Reconciling").Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(fc.Status.ErrorMessage).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+	setReady(g, apps, metav1.ConditionTrue, "ReconciliationSucceeded", "Applied revision: main@sha1:0ba6f0d3")
+
+	// requestedAt reaches the source and every Kustomization.
+	requestReconcile(g, ns, "status", "2026-11-22T12:00:00Z")
+	g.Eventually(func(g Gomega) {
+		for _, obj := range []client.Object{repo, infra, apps} {
+			g.Expect(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+			g.Expect(obj.GetAnnotations()).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, "2026-11-22T12:00:00Z"))
+		}
+		g.Expect(getFC(g, ns, "status").Status.LastHandledReconcileAt).To(Equal("2026-11-22T12:00:00Z"))
+	}, timeout, interval).Should(Succeed())
+
+	// Suspend reaches every Flux object; the configuration is Suspended.
+	fc := getFC(g, ns, "status")
+	patch := client.MergeFrom(fc.DeepCopy())
+	fc.Spec.Suspend = true
+	g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, client.ObjectKeyFromObject(repo), repo)).To(Succeed())
+		g.Expect(repo.Spec.Suspend).To(BeTrue())
+		for _, ks := range []*kustomizev1.Kustomization{infra, apps} {
+			g.Expect(k.Get(ctx, client.ObjectKeyFromObject(ks), ks)).To(Succeed())
+			g.Expect(ks.Spec.Suspend).To(BeTrue())
+		}
+		fc := getFC(g, ns, "status")
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceSuspended))
+		g.Expect(condition(fc, "Ready").Reason).To(Equal(v1alpha1.ReasonSuspended))
+	}, timeout, interval).Should(Succeed())
+
+	// Resume: suspend is cleared again.
+	fc = getFC(g, ns, "status")
+	patch = client.MergeFrom(fc.DeepCopy())
+	fc.Spec.Suspend = false
+	g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, client.ObjectKeyFromObject(apps), apps)).To(Succeed())
+		g.Expect(apps.Spec.Suspend).To(BeFalse())
+	}, timeout, interval).Should(Succeed())
+}
+
+// ContainSubject is ContainSubstring, named for readability in messages.
+func ContainSubject(s string) OmegaMatcher { return ContainSubstring(s) }
+
+func condition(fc *v1alpha1.FluxConfig, t string) *metav1.Condition {
+	for i := range fc.Status.Conditions {
+		if fc.Status.Conditions[i].Type == t {
+			return &fc.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func TestKustomizationRemovalAndDeletion(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	fc := fluxConfig(ns, "lifecycle", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+	})
+	g.Expect(k.Create(ctx, fc)).To(Succeed())
+	g.Eventually(func() error {
+		return k.Get(ctx, key(ns, "lifecycle-apps"), &kustomizev1.Kustomization{})
+	}, timeout, interval).Should(Succeed())
+
+	// Remove "apps" from the spec: its Kustomization goes, infra stays.
+	fc = getFC(g, ns, "lifecycle")
+	patch := client.MergeFrom(fc.DeepCopy())
+	delete(fc.Spec.Kustomizations, "apps")
+	g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k.Get(ctx, key(ns, "lifecycle-apps"), &kustomizev1.Kustomization{}))
+	}, timeout, interval).Should(BeTrue())
+	g.Expect(k.Get(ctx, key(ns, "lifecycle-infra"), &kustomizev1.Kustomization{})).To(Succeed())
+
+	// Delete: the finalizer removes every object it made, then the RBAC goes.
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "flux-applier"), &corev1.ServiceAccount{}) }, timeout, interval).Should(Succeed())
+	g.Expect(k.Delete(ctx, getFC(g, ns, "lifecycle"))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		for _, obj := range []client.Object{
+			&v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle"}},
+			&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-infra"}},
+			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle"}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-auth"}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-ssh-key"}},
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "flux-applier"}},
+		} {
+			err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", obj, obj.GetName())
+		}
+		crb := &rbacv1.ClusterRoleBinding{}
+		if err := k.Get(ctx, key("", "flux-applier-binding"), crb); err == nil {
+			g.Expect(crb.Subjects).NotTo(ContainElement(HaveField("Namespace", ns)))
+		}
+	}, timeout, interval).Should(Succeed())
+}
+
+func TestNamespaceScopeAndScopeConflict(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "tenant", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.Scope = v1alpha1.ScopeNamespace
+	}))).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		rb := &rbacv1.RoleBinding{}
+		g.Expect(k.Get(ctx, key(ns, "flux-applier-binding"), rb)).To(Succeed())
+		g.Expect(rb.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"}))
+		g.Expect(rb.Subjects).To(Equal([]rbacv1.Subject{{Kind: "ServiceAccount", Name: "flux-applier", Namespace: ns}}))
+		ks := &kustomizev1.Kustomization{}
+		g.Expect(k.Get(ctx, key(ns, "tenant-apps"), ks)).To(Succeed())
+		g.Expect(ks.Spec.TargetNamespace).To(Equal(ns))
+		g.Expect(ks.Spec.ServiceAccountName).To(Equal("flux-applier"))
+	}, timeout, interval).Should(Succeed())
+
+	// A later cluster-scope configuration in the same namespace is refused
+	// and does not bind this namespace's applier to cluster-admin.
+	time.Sleep(1100 * time.Millisecond) // creation timestamps have second resolution
+	g.Expect(k.Create(ctx, fluxConfig(ns, "escalate"))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "escalate")
+		g.Expect(condition(fc, "Stalled")).NotTo(BeNil())
+		g.Expect(condition(fc, "Stalled").Message).To(ContainSubstring("already holds namespace-scope configuration tenant"))
+		g.Expect(fc.Status.ProvisioningState).To(Equal(v1alpha1.ProvisioningFailed))
+	}, timeout, interval).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(k.Get(ctx, key(ns, "escalate"), &sourcev1.GitRepository{})).To(Satisfy(apierrors.IsNotFound))
+		crb := &rbacv1.ClusterRoleBinding{}
+		if err := k.Get(ctx, key("", "flux-applier-binding"), crb); err == nil {
+			g.Expect(crb.Subjects).NotTo(ContainElement(HaveField("Namespace", ns)))
+		}
+	}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+}
+
+func TestInvalidSpecStalls(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "cycle", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.Kustomizations = map[string]v1alpha1.KustomizationDefinition{
+			"a": {DependsOn: []string{"b"}}, "b": {DependsOn: []string{"a"}},
+		}
+	}))).To(Succeed())
+	g.Expect(k.Create(ctx, protectedSecret(ns, "wrongkey", map[string]string{"sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n-----END OPENSSH PRIVATE KEY-----"}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "wrongkey", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "wrongkey-protected-parameters"}
+	}))).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "cycle")
+		g.Expect(condition(fc, "Stalled")).NotTo(BeNil())
+		g.Expect(condition(fc, "Ready").Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(fc.Status.ErrorMessage).To(Equal("kustomizations depend on each other in a cycle: a -> b -> a: remove one of these dependsOn"))
+		g.Expect(fc.Status.ObservedGeneration).To(Equal(fc.Generation))
+
+		fc = getFC(g, ns, "wrongkey")
+		g.Expect(fc.Status.ErrorMessage).To(Equal("protected setting sshPrivateKey applies to SSH URLs only: remove it, or use an ssh:// URL"))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(k.Get(ctx, key(ns, "cycle"), &sourcev1.GitRepository{})).To(Satisfy(apierrors.IsNotFound))
+}
+
+// countingClient counts the write requests sent through it.
+type countingClient struct {
+	client.Client
+	writes *atomic.Int64
+}
+
+func (c countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	c.writes.Add(1)
+	return c.Client.Create(ctx, obj, opts...)
+}
+
+func (c countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	c.writes.Add(1)
+	return c.Client.Update(ctx, obj, opts...)
+}
+
+func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	c.writes.Add(1)
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func (c countingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	c.writes.Add(1)
+	return c.Client.Apply(ctx, obj, opts...)
+}
+
+func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	c.writes.Add(1)
+	return c.Client.Delete(ctx, obj, opts...)
+}
+
+func (c countingClient) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
+	c.writes.Add(1)
+	return c.Client.DeleteAllOf(ctx, obj, opts...)
+}
+
+func (c countingClient) Status() client.SubResourceWriter { return c.SubResource("status") }
+
+func (c countingClient) SubResource(sub string) client.SubResourceClient {
+	return countingSubResource{SubResourceClient: c.Client.SubResource(sub), writes: c.writes}
+}
+
+type countingSubResource struct {
+	client.SubResourceClient
+	writes *atomic.Int64
+}
+
+func (c countingSubResource) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
+	c.writes.Add(1)
+	return c.SubResourceClient.Create(ctx, obj, sub, opts...)
+}
+
+func (c countingSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	c.writes.Add(1)
+	return c.SubResourceClient.Update(ctx, obj, opts...)
+}
+
+func (c countingSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	c.writes.Add(1)
+	return c.SubResourceClient.Patch(ctx, obj, patch, opts...)
+}
+
+func (c countingSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	c.writes.Add(1)
+	return c.SubResourceClient.Apply(ctx, obj, opts...)
+}
+
+func TestNoOpReconcileWritesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, protectedSecret(ns, "noop", map[string]string{"httpsKey": "token"}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "noop", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.HTTPSUser = "bot"
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "noop-protected-parameters"}
+		fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{
+			Path: "./apps", DependsOn: []string{"infra"}, RetryIntervalInSeconds: ptr.To[int64](60),
+			PostBuild: &v1alpha1.PostBuildDefinition{Substitute: map[string]string{"env": "prod"}},
+		}
+	}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "noopssh", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+	}))).To(Succeed())
+
+	// Let the manager converge, with Flux objects reporting Ready.
+	for _, name := range []string{"noop", "noopssh"} {
+		g.Eventually(func() error {
+			return k.Get(ctx, key(ns, name+"-apps"), &kustomizev1.Kustomization{})
+		}, timeout, interval).Should(Succeed())
+		setReady(g, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, "True", "Succeeded", "ok")
+		setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-infra"}}, "True", "ReconciliationSucceeded", "ok")
+		setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-apps"}}, "True", "ReconciliationSucceeded", "ok")
+		g.Eventually(func(g Gomega) {
+			g.Expect(getFC(g, ns, name).Status.ComplianceState).To(Equal(v1alpha1.ComplianceCompliant))
+		}, timeout, interval).Should(Succeed())
+	}
+	// Wait until the manager's cache has the converged state.
+	g.Eventually(func(g Gomega) {
+		for _, name := range []string{"noop", "noopssh"} {
+			fc := &v1alpha1.FluxConfig{}
+			g.Expect(mgrClient.Get(ctx, key(ns, name), fc)).To(Succeed())
+			g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceCompliant))
+		}
+	}, timeout, interval).Should(Succeed())
+
+	var writes atomic.Int64
+	counting := countingClient{Client: mgrClient, writes: &writes}
+	r := &controller.FluxConfigReconciler{
+		Client: counting, APIReader: k, Scheme: mgrScheme,
+		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true,
+	}
+	applier := &controller.ApplierReconciler{Client: counting, Scheme: mgrScheme}
+	for i := 0; i < 3; i++ {
+		for _, name := range []string{"noop", "noopssh"} {
+			_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, name)})
+			g.Expect(err).NotTo(HaveOccurred())
+		}
+		_, err := applier.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "flux-applier")})
+		g.Expect(err).NotTo(HaveOccurred())
+		_, err = applier.Reconcile(ctx, ctrl.Request{NamespacedName: key("", "flux-applier-binding")})
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(writes.Load()).To(BeZero(), "a reconcile with nothing to change must send no write request")
+
+	// The counter does count: a changed spec is written.
+	fc := getFC(g, ns, "noop")
+	patch := client.MergeFrom(fc.DeepCopy())
+	fc.Spec.GitRepository.SyncIntervalInSeconds = ptr.To[int64](120)
+	g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		fc := &v1alpha1.FluxConfig{}
+		g.Expect(mgrClient.Get(ctx, key(ns, "noop"), fc)).To(Succeed())
+		g.Expect(*fc.Spec.GitRepository.SyncIntervalInSeconds).To(Equal(int64(120)))
+	}, timeout, interval).Should(Succeed())
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "noop")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(writes.Load()).To(BeNumerically(">", 0))
+}
+
+func TestNoSecretsInLogsOrEvents(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	const token = "ghp_NEVERLOGTHISTOKEN"
+	g.Expect(k.Create(ctx, protectedSecret(ns, "secretive", map[string]string{"httpsKey": token}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "secretive", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.HTTPSUser = "bot"
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "secretive-protected-parameters"}
+	}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "keyed", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+	}))).To(Succeed())
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "secretive-auth"), &corev1.Secret{}) }, timeout, interval).Should(Succeed())
+	keySecret := &corev1.Secret{}
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "keyed-ssh-key"), keySecret) }, timeout, interval).Should(Succeed())
+	// And a failure that carries a message.
+	g.Expect(k.Create(ctx, protectedSecret(ns, "badkey", map[string]string{"sshPrivateKey": "-----BEGIN PRIVATE KEY-----\nMIIsecretmaterial\n-----END PRIVATE KEY-----"}))).To(Succeed())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "badkey", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: "badkey-protected-parameters"}
+	}))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(getFC(g, ns, "badkey").Status.ErrorMessage).To(ContainSubstring("not a PEM private key"))
+	}, timeout, interval).Should(Succeed())
+
+	privateKey := strings.TrimSpace(string(keySecret.Data["identity"]))
+	keyBody := strings.Split(privateKey, "\n")[1]
+	var events corev1.EventList
+	g.Expect(k.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+	var all strings.Builder
+	all.WriteString(logs.String())
+	for _, e := range events.Items {
+		all.WriteString(e.Message + "\n")
+	}
+	for _, name := range []string{"secretive", "keyed", "badkey"} {
+		fc := getFC(g, ns, name)
+		all.WriteString(fc.Status.ErrorMessage)
+		for _, c := range fc.Status.Conditions {
+			all.WriteString(c.Message)
+		}
+	}
+	text := all.String()
+	g.Expect(text).NotTo(ContainSubstring(token))
+	g.Expect(text).NotTo(ContainSubstring(keyBody))
+	g.Expect(text).NotTo(ContainSubstring("MIIsecretmaterial"))
+	g.Expect(text).NotTo(ContainSubstring("PRIVATE KEY-----"))
+	g.Expect(logs.String()).NotTo(BeEmpty(), "the manager's logs are captured")
+}
