@@ -72,7 +72,10 @@ func TestCELValidation(t *testing.T) {
 		{"second source block", func(fc *v1alpha1.FluxConfig) {
 			fc.Spec.Bucket = &v1alpha1.BucketDefinition{URL: "https://s3.example.com", BucketName: "configs"}
 		}, "bucket is set but sourceKind is GitRepository: remove bucket or set sourceKind to Bucket"},
-		{"bucket kind without bucket", func(fc *v1alpha1.FluxConfig) { fc.Spec.SourceKind = v1alpha1.SourceKindBucket; fc.Spec.GitRepository = nil },
+		{"bucket kind without bucket", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.SourceKind = v1alpha1.SourceKindBucket
+			fc.Spec.GitRepository = nil
+		},
 			"sourceKind is Bucket: set bucket"},
 		{"oci block with azure blob kind", func(fc *v1alpha1.FluxConfig) {
 			fc.Spec.SourceKind = v1alpha1.SourceKindAzureBlob
@@ -82,7 +85,9 @@ func TestCELValidation(t *testing.T) {
 		}, "ociRepository is set but sourceKind is AzureBlob: remove ociRepository or set sourceKind to OCIRepository"},
 		{"branch and tag", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.RepositoryRef.Tag = "v1.0.0" },
 			"set only one of branch, tag and semver"},
-		{"empty repositoryRef", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.RepositoryRef = &v1alpha1.RepositoryRefDefinition{} },
+		{"empty repositoryRef", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.GitRepository.RepositoryRef = &v1alpha1.RepositoryRefDefinition{}
+		},
 			"set one of branch, tag, semver or commit"},
 		{"commit with a tag", func(fc *v1alpha1.FluxConfig) {
 			fc.Spec.GitRepository.RepositoryRef = &v1alpha1.RepositoryRefDefinition{Tag: "v1", Commit: "0ba6f0d30760d567de0bac86c8c4eec13ce1a590"}
@@ -104,13 +109,21 @@ func TestCELValidation(t *testing.T) {
 		{"kustomization name longer than 30", func(fc *v1alpha1.FluxConfig) {
 			fc.Spec.Kustomizations[strings.Repeat("k", 31)] = v1alpha1.KustomizationDefinition{}
 		}, "kustomization names must be 1-30 characters"},
-		{"path escaping the source", func(fc *v1alpha1.FluxConfig) { fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "./apps/../../etc"} },
+		{"path escaping the source", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "./apps/../../etc"}
+		},
 			"path cannot contain a '..' segment: it must stay inside the source"},
-		{"absolute path", func(fc *v1alpha1.FluxConfig) { fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "/etc"} },
+		{"absolute path", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "/etc"}
+		},
 			"path must be relative to the source root: remove the leading '/'"},
-		{"percent-encoded dots", func(fc *v1alpha1.FluxConfig) { fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "%2e%2e/x"} },
+		{"percent-encoded dots", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: "%2e%2e/x"}
+		},
 			"path cannot contain backslashes or percent-encoding: use plain '/'-separated directory names"},
-		{"backslash path", func(fc *v1alpha1.FluxConfig) { fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: `apps\..\x`} },
+		{"backslash path", func(fc *v1alpha1.FluxConfig) {
+			fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{Path: `apps\..\x`}
+		},
 			"path cannot contain backslashes or percent-encoding"},
 		{"dependsOn an unknown kustomization", func(fc *v1alpha1.FluxConfig) {
 			fc.Spec.Kustomizations["apps"] = v1alpha1.KustomizationDefinition{DependsOn: []string{"nope"}}
@@ -210,7 +223,7 @@ func TestDefaults(t *testing.T) {
 	fc := &v1alpha1.FluxConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
 		Spec: v1alpha1.FluxConfigSpec{
-			GitRepository: &v1alpha1.GitRepositoryDefinition{URL: "https://github.com/o/r", RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
+			GitRepository:  &v1alpha1.GitRepositoryDefinition{URL: "https://github.com/o/r", RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
 			Kustomizations: map[string]v1alpha1.KustomizationDefinition{"k": {}},
 		},
 	}
