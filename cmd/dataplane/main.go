@@ -1,0 +1,65 @@
+// Command dataplane serves the stand-in for Azure's Kubernetes Configuration
+// data plane: the ARM API for fluxConfigurations and cluster registration,
+// and the API the agents poll.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/zapr"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "dataplane:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	opts := dataplane.DefaultOptions()
+	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on.")
+	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the key that encrypts protected settings (protected-settings.key, created 0600 on first start).")
+	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
+	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
+	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
+	flag.Float64Var(&opts.RatePerSecond, "rate-limit", opts.RatePerSecond, "Requests per second allowed per client or agent (0: no limit); over it the answer is 429 with Retry-After.")
+	flag.IntVar(&opts.Burst, "rate-burst", opts.Burst, "Requests a client or agent may send at once before the rate limit applies.")
+	verbose := flag.Bool("access-log", true, "Log one line per request (method, path, status, duration).")
+	flag.Parse()
+
+	cfg := zap.NewProductionConfig()
+	if *verbose {
+		cfg.Level = zap.NewAtomicLevelAt(zapcore.Level(-1))
+	}
+	zl, err := cfg.Build()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = zl.Sync() }()
+	opts.Log = zapr.NewLogger(zl)
+
+	srv, err := dataplane.New(opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.Close() }()
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("failed to listen on %s: %w", *listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts.Log.Info("Serving the data plane", "address", l.Addr().String(), "dataDir", opts.DataDir)
+	return srv.Serve(ctx, l)
+}

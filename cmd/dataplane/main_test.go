@@ -1,0 +1,146 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const cluster = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1"
+
+// buildDataplane builds this command into a temporary directory.
+func buildDataplane(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dataplane")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs the data plane and waits until /healthz answers.
+func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the data plane did not become healthy")
+	return nil
+}
+
+func put(addr, path, body string) (int, error) {
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addr+path+"?api-version=2024-11-01", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// TestAcknowledgedWritesSurviveKill9 streams writes, kills the process with
+// SIGKILL right after the last acknowledgement, restarts it, and finds every
+// acknowledged write.
+func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
+	bin := buildDataplane(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cmd := start(t, bin, addr, dir)
+
+	if code, err := put(addr, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, err)
+	}
+	body := `{"properties":{"gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}},` +
+		`"kustomizations":{"apps":{"path":"./apps","syncIntervalInSeconds":%d}}}}`
+	var acked []string
+	for i := 0; i < 200; i++ {
+		name := fmt.Sprintf("cfg-%03d", i)
+		code, err := put(addr, cluster+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/"+name, fmt.Sprintf(body, 60+i))
+		if err != nil {
+			t.Fatalf("PUT %s: %v", name, err)
+		}
+		if code != http.StatusCreated {
+			t.Fatalf("PUT %s: %d", name, code)
+		}
+		acked = append(acked, name)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = cmd.Process.Wait()
+
+	start(t, bin, addr, dir)
+	found := map[string]int{}
+	next := "http://" + addr + cluster + "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations?api-version=2024-11-01"
+	for next != "" {
+		resp, err := http.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Value []struct {
+				Name       string `json:"name"`
+				Properties struct {
+					Kustomizations map[string]struct {
+						SyncIntervalInSeconds int `json:"syncIntervalInSeconds"`
+					} `json:"kustomizations"`
+				} `json:"properties"`
+			} `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		err = json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&page)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range page.Value {
+			found[v.Name] = v.Properties.Kustomizations["apps"].SyncIntervalInSeconds
+		}
+		next = page.NextLink
+	}
+	for i, name := range acked {
+		if got, ok := found[name]; !ok || got != 60+i {
+			t.Errorf("acknowledged write %s lost after SIGKILL (found=%v, interval=%d)", name, ok, got)
+		}
+	}
+	t.Logf("%d acknowledged writes, %d found after SIGKILL and restart", len(acked), len(found))
+	if _, err := os.Stat(filepath.Join(dir, "protected-settings.key")); err != nil {
+		t.Errorf("key file: %v", err)
+	}
+}

@@ -1,0 +1,232 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+// authenticateAgent checks the bearer token and that it belongs to the
+// cluster in the path. A missing or unknown token is 401; a valid token for
+// another cluster is 404, so that one cluster cannot learn about another.
+func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *apiError) {
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || token == "" {
+		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed", "The request needs the cluster's agent token as 'Authorization: Bearer <token>'."}
+	}
+	var clusterKey string
+	err := s.store.View(func(tx store.Tx) (err error) { clusterKey, err = tx.ClusterIDByToken(hashToken(token)); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed", "The agent token is not valid: register the cluster again or regenerate its token."}
+	}
+	if err != nil {
+		return "", internalError(err)
+	}
+	if clusterKey != store.Key(ref.ID()) {
+		return "", clusterNotFound(ref)
+	}
+	return clusterKey, nil
+}
+
+// agentList returns the cluster's desired state; with If-None-Match and
+// ?wait=, it holds the request until the state changes or wait passes.
+func (s *Server) agentList(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	wait := time.Duration(0)
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, &apiError{http.StatusBadRequest, "InvalidParameter", "wait must be a duration such as 30s."})
+			return
+		}
+		wait = min(d, agentapi.MaxWait)
+	}
+	key := store.Key(ref.ID())
+	inm := r.Header.Get("If-None-Match")
+	var deadline <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		// Subscribe before reading, so that no change slips between them.
+		changed := s.notify.wait(key)
+		state, err := s.desiredState(ref)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		etag := agentapi.ETag(state.Revision)
+		if inm != etag {
+			w.Header().Set("ETag", etag)
+			writeJSON(w, http.StatusOK, state)
+			return
+		}
+		if deadline == nil {
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		s.metrics.polling.Inc()
+		select {
+		case <-changed:
+			s.metrics.polling.Dec()
+		case <-deadline:
+			s.metrics.polling.Dec()
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		case <-r.Context().Done():
+			s.metrics.polling.Dec()
+			return
+		}
+	}
+}
+
+func (s *Server) desiredState(ref clusterRef) (*agentapi.DesiredState, error) {
+	state := &agentapi.DesiredState{Configurations: []agentapi.Configuration{}}
+	err := s.store.View(func(tx store.Tx) error {
+		rev, err := tx.Revision(ref.ID())
+		if err != nil {
+			return err
+		}
+		state.Revision = rev
+		configs, err := tx.Configs(ref.ID())
+		if err != nil {
+			return err
+		}
+		for _, cfg := range configs {
+			c := agentapi.Configuration{Name: cfg.Name, Generation: cfg.Generation, Deleting: cfg.Deleting, Properties: cfg.Properties}
+			if p := cfg.Protected; p != nil {
+				values, err := s.sealer.open(p.Sealed, store.Key(ref.ID())+"/"+cfg.Name)
+				if err != nil {
+					return err
+				}
+				c.ProtectedSettings = &agentapi.ProtectedSettings{Version: p.Version, Values: values}
+			}
+			state.Configurations = append(state.Configurations, c)
+		}
+		return nil
+	})
+	return state, err
+}
+
+func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	raw, e := readBody(r, s.opts.MaxBodyBytes)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var report agentapi.StatusReport
+	if e := decodeStrict(raw, &report); e != nil {
+		writeError(w, e)
+		return
+	}
+	if len(report.Statuses) > 0 {
+		var list []json.RawMessage
+		if err := json.Unmarshal(report.Statuses, &list); err != nil {
+			writeError(w, invalidContent("statuses must be an array."))
+			return
+		}
+	}
+	err := s.store.Update(func(tx store.Tx) error {
+		cfg, err := tx.Config(ref.ID(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAPI{configNotFound(ref, name)}
+		}
+		if err != nil {
+			return err
+		}
+		cfg.Status = &store.Status{
+			Generation: report.Generation, ComplianceState: report.ComplianceState,
+			ProvisioningState: report.ProvisioningState, ErrorMessage: report.ErrorMessage,
+			RepositoryPublicKey: report.RepositoryPublicKey, SourceSyncedCommitID: report.SourceSyncedCommitID,
+			SourceUpdatedAt: report.SourceUpdatedAt, StatusUpdatedAt: report.StatusUpdatedAt,
+			Statuses: report.Statuses, ReportedAt: s.opts.Now().UTC(),
+		}
+		return tx.PutConfig(cfg)
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) agentAck(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	raw, e := readBody(r, s.opts.MaxBodyBytes)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var ack agentapi.Ack
+	if e := decodeStrict(raw, &ack); e != nil {
+		writeError(w, e)
+		return
+	}
+	changed := false
+	err := s.store.Update(func(tx store.Tx) error {
+		cfg, err := tx.Config(ref.ID(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAPI{configNotFound(ref, name)}
+		}
+		if err != nil {
+			return err
+		}
+		// An older version is already superseded: acknowledging it is a no-op.
+		if cfg.Protected == nil || cfg.Protected.Version != ack.Version {
+			return nil
+		}
+		cfg.Protected = nil
+		if err := tx.PutConfig(cfg); err != nil {
+			return err
+		}
+		changed = true
+		_, err = tx.BumpRevision(ref.ID())
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if changed {
+		s.notify.changed(store.Key(ref.ID()))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) agentDeleted(w http.ResponseWriter, _ *http.Request, ref clusterRef, name string) {
+	changed := false
+	err := s.store.Update(func(tx store.Tx) error {
+		cfg, err := tx.Config(ref.ID(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // already gone: confirming twice is fine
+		}
+		if err != nil {
+			return err
+		}
+		if !cfg.Deleting {
+			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is not being deleted."}}
+		}
+		if err := tx.DeleteConfig(ref.ID(), name); err != nil {
+			return err
+		}
+		changed = true
+		_, err = tx.BumpRevision(ref.ID())
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if changed {
+		s.notify.changed(store.Key(ref.ID()))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,691 @@
+package dataplane
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/validation"
+)
+
+// FluxConfigAPIVersions are the fluxConfigurations api-versions served.
+var FluxConfigAPIVersions = []string{
+	"2021-11-01-preview", "2022-01-01-preview", "2022-03-01", "2022-07-01", "2022-11-01",
+	"2023-05-01", "2024-04-01-preview", "2024-06-01-preview", "2024-11-01", "2025-04-01",
+}
+
+var clusterAPIVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
+
+// ResourceType of fluxConfigurations.
+const ResourceType = "Microsoft.KubernetesConfiguration/fluxConfigurations"
+
+// ProtectedSettingKeys are the accepted configurationProtectedSettings keys.
+var ProtectedSettingKeys = []string{
+	"sshPrivateKey", "httpsKey", "bucketSecretKey", "accountKey", "sasToken", "clientSecret",
+	"clientCertificate", "clientCertificatePassword", "tlsClientCertificate", "tlsPrivateKey", "tlsCaCertificate",
+}
+
+func checkAPIVersion(r *http.Request, allowed []string, pattern *regexp.Regexp) *apiError {
+	v := r.URL.Query().Get("api-version")
+	if v == "" {
+		return &apiError{http.StatusBadRequest, "MissingApiVersionParameter",
+			"The api-version query parameter (?api-version=) is required for all requests."}
+	}
+	if (allowed != nil && slices.Contains(allowed, v)) || (pattern != nil && pattern.MatchString(v)) {
+		return nil
+	}
+	supported := "a date such as 2024-11-01"
+	if allowed != nil {
+		supported = "'" + strings.Join(allowed, ", ") + "'"
+	}
+	return &apiError{http.StatusBadRequest, "InvalidApiVersionParameter",
+		fmt.Sprintf("The api-version '%s' is invalid. The supported versions are %s.", v, supported)}
+}
+
+// ---- clusters ----
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func renderCluster(c *store.Cluster, token string) map[string]any {
+	props := map[string]any{"provisioningState": "Succeeded"}
+	if token != "" {
+		props["agentToken"] = token
+	}
+	t := "Microsoft.Kubernetes/connectedClusters"
+	if c.Type == "managedClusters" {
+		t = "Microsoft.ContainerService/managedClusters"
+	}
+	out := map[string]any{"id": c.ID, "name": c.Name, "type": t, "properties": props}
+	if c.Location != "" {
+		out["location"] = c.Location
+	}
+	return out
+}
+
+func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, nil, clusterAPIVersion); e != nil {
+		writeError(w, e)
+		return
+	}
+	var body struct {
+		Location string `json:"location"`
+	}
+	if r.ContentLength != 0 {
+		raw, e := readBody(r, s.opts.MaxBodyBytes)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		if err := checkDuplicateKeys(raw); err != nil {
+			writeError(w, invalidContent(err.Error()))
+			return
+		}
+		// Lenient: az sends identity, tags and agent certificates we do not use.
+		if err := json.Unmarshal(raw, &body); err != nil {
+			writeError(w, invalidContent(describeJSONError(err)))
+			return
+		}
+	}
+	var token string
+	created := false
+	var cluster *store.Cluster
+	err := s.store.Update(func(tx store.Tx) error {
+		c, err := tx.Cluster(ref.ID())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if token, err = newToken(); err != nil {
+				return err
+			}
+			c = &store.Cluster{ID: ref.ID(), Subscription: ref.Subscription, ResourceGroup: ref.ResourceGroup,
+				Type: ref.Type, Name: ref.Name, TokenHash: hashToken(token), CreatedAt: s.opts.Now().UTC()}
+			created = true
+		case err != nil:
+			return err
+		}
+		if body.Location != "" {
+			c.Location = body.Location
+		}
+		cluster = c
+		return tx.PutCluster(c)
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, renderCluster(cluster, token))
+}
+
+func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, nil, clusterAPIVersion); e != nil {
+		writeError(w, e)
+		return
+	}
+	token, err := newToken()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var cluster *store.Cluster
+	err = s.store.Update(func(tx store.Tx) error {
+		c, err := tx.Cluster(ref.ID())
+		if err != nil {
+			return err
+		}
+		c.TokenHash = hashToken(token)
+		cluster = c
+		return tx.PutCluster(c)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, clusterNotFound(ref))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, renderCluster(cluster, token))
+}
+
+func clusterNotFound(ref clusterRef) *apiError {
+	return &apiError{http.StatusNotFound, "ResourceNotFound",
+		fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found: register it with connectedk8s connect first.",
+			ref.ResourceType(), ref.Name, ref.ResourceGroup)}
+}
+
+func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, nil, clusterAPIVersion); e != nil {
+		writeError(w, e)
+		return
+	}
+	var c *store.Cluster
+	err := s.store.View(func(tx store.Tx) (err error) { c, err = tx.Cluster(ref.ID()); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, clusterNotFound(ref))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, renderCluster(c, ""))
+}
+
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, nil, clusterAPIVersion); e != nil {
+		writeError(w, e)
+		return
+	}
+	var all []store.Cluster
+	if err := s.store.View(func(tx store.Tx) (err error) { all, err = tx.Clusters(); return err }); err != nil {
+		s.fail(w, err)
+		return
+	}
+	value := []map[string]any{}
+	for i := range all {
+		c := &all[i]
+		if strings.EqualFold(c.Subscription, ref.Subscription) && strings.EqualFold(c.ResourceGroup, ref.ResourceGroup) && c.Type == ref.Type {
+			value = append(value, renderCluster(c, ""))
+		}
+	}
+	sort.Slice(value, func(i, j int) bool { return value[i]["name"].(string) < value[j]["name"].(string) })
+	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+}
+
+func (s *Server) deleteCluster(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, nil, clusterAPIVersion); e != nil {
+		writeError(w, e)
+		return
+	}
+	err := s.store.Update(func(tx store.Tx) error { return tx.DeleteCluster(ref.ID()) })
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		w.WriteHeader(http.StatusNoContent)
+	case err != nil:
+		s.fail(w, err)
+	default:
+		s.notify.changed(store.Key(ref.ID()))
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// ---- fluxConfigurations ----
+
+// armProperties are the ARM properties of a fluxConfiguration: the
+// FluxConfig spec, the namespace, the write-only protected settings, and
+// the read-only fields, which a client may send back and which are ignored.
+type armProperties struct {
+	v1alpha1.FluxConfigSpec
+	Namespace                      string            `json:"namespace,omitempty"`
+	ConfigurationProtectedSettings map[string]string `json:"configurationProtectedSettings,omitempty"`
+
+	Statuses             json.RawMessage `json:"statuses,omitempty"`
+	ComplianceState      json.RawMessage `json:"complianceState,omitempty"`
+	ProvisioningState    json.RawMessage `json:"provisioningState,omitempty"`
+	ErrorMessage         json.RawMessage `json:"errorMessage,omitempty"`
+	RepositoryPublicKey  json.RawMessage `json:"repositoryPublicKey,omitempty"`
+	SourceSyncedCommitID json.RawMessage `json:"sourceSyncedCommitId,omitempty"`
+	SourceUpdatedAt      json.RawMessage `json:"sourceUpdatedAt,omitempty"`
+	StatusUpdatedAt      json.RawMessage `json:"statusUpdatedAt,omitempty"`
+}
+
+// armBody is a PUT or PATCH body; id, name, type and systemData of a GET
+// body are accepted and ignored.
+type armBody struct {
+	Properties json.RawMessage `json:"properties"`
+	ID         json.RawMessage `json:"id,omitempty"`
+	Name       json.RawMessage `json:"name,omitempty"`
+	Type       json.RawMessage `json:"type,omitempty"`
+	SystemData json.RawMessage `json:"systemData,omitempty"`
+}
+
+// desired is what is stored: the spec and the namespace.
+type desired struct {
+	v1alpha1.FluxConfigSpec
+	Namespace string `json:"namespace"`
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// parseProperties decodes and validates properties for config name. It
+// returns the defaulted desired state and the protected settings (nil when
+// the body has none).
+func parseProperties(name string, raw json.RawMessage) (*desired, map[string]string, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, invalidContent("The request body must have a properties object.")
+	}
+	var p armProperties
+	if e := decodeStrict(raw, &p); e != nil {
+		return nil, nil, e
+	}
+	if p.ConfigurationProtectedSettingsRef != nil {
+		return nil, nil, invalidContent(`The request body has an unknown field "configurationProtectedSettingsRef": send the values in configurationProtectedSettings.`)
+	}
+	d := &desired{FluxConfigSpec: p.FluxConfigSpec, Namespace: p.Namespace}
+	if d.Namespace == "" {
+		d.Namespace = "default"
+	}
+	if !dnsLabel.MatchString(d.Namespace) {
+		return nil, nil, invalidParameter("properties.namespace", "must be 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+	}
+	if err := validation.Validate(name, &d.FluxConfigSpec); err != nil {
+		return nil, nil, invalidParameter("properties", err.Error())
+	}
+	validation.Default(&d.FluxConfigSpec)
+	for k, v := range p.ConfigurationProtectedSettings {
+		if !slices.Contains(ProtectedSettingKeys, k) {
+			return nil, nil, invalidParameter("properties.configurationProtectedSettings",
+				fmt.Sprintf("%q is not a protected setting: use %s", k, strings.Join(ProtectedSettingKeys, ", ")))
+		}
+		if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+			return nil, nil, invalidParameter("properties.configurationProtectedSettings."+k, "must be base64-encoded")
+		}
+	}
+	return d, p.ConfigurationProtectedSettings, nil
+}
+
+func invalidParameter(field, msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "InvalidParameter", fmt.Sprintf("%s: %s", field, msg)}
+}
+
+func configNotFound(ref clusterRef, name string) *apiError {
+	return &apiError{http.StatusNotFound, "ResourceNotFound",
+		fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found.", ResourceType, name, ref.ResourceGroup)}
+}
+
+// errAPI carries an apiError out of a store transaction.
+type errAPI struct{ e *apiError }
+
+func (e errAPI) Error() string { return e.e.Error() }
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var ae errAPI
+	if errors.As(err, &ae) {
+		writeError(w, ae.e)
+		return
+	}
+	s.opts.Log.Error(err, "Request failed")
+	writeError(w, internalError(err))
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	raw, e := readBody(r, s.opts.MaxBodyBytes)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var body armBody
+	if e := decodeStrict(raw, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	d, protected, e := parseProperties(name, body.Properties)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.write(w, r, ref, name, func(old *store.Config) (*desired, map[string]string, bool, *apiError) {
+		return d, protected, protected != nil, nil
+	})
+}
+
+func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	raw, e := readBody(r, s.opts.MaxBodyBytes)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var body armBody
+	if e := decodeStrict(raw, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	var patch map[string]json.RawMessage
+	if err := json.Unmarshal(body.Properties, &patch); err != nil || patch == nil {
+		writeError(w, invalidContent("The request body must have a properties object."))
+		return
+	}
+	var protected map[string]string
+	protectedSet := false
+	if ps, ok := patch["configurationProtectedSettings"]; ok {
+		protectedSet = true
+		if err := json.Unmarshal(ps, &protected); err != nil {
+			writeError(w, invalidContent("properties.configurationProtectedSettings must be an object of strings."))
+			return
+		}
+		delete(patch, "configurationProtectedSettings")
+	}
+	patchJSON, _ := json.Marshal(patch)
+	s.write(w, r, ref, name, func(old *store.Config) (*desired, map[string]string, bool, *apiError) {
+		if old == nil {
+			return nil, nil, false, configNotFound(ref, name)
+		}
+		merged, err := jsonpatch.MergePatch(old.Properties, patchJSON)
+		if err != nil {
+			return nil, nil, false, invalidContent("The merge patch could not be applied: " + err.Error())
+		}
+		if protected != nil {
+			// Validated with the properties; re-encoded below.
+			withProtected := map[string]json.RawMessage{}
+			_ = json.Unmarshal(merged, &withProtected)
+			withProtected["configurationProtectedSettings"], _ = json.Marshal(protected)
+			merged, _ = json.Marshal(withProtected)
+		}
+		d, p, e := parseProperties(name, merged)
+		return d, p, protectedSet, e
+	})
+}
+
+// write creates or updates a configuration in one transaction. build sees
+// the stored configuration (nil when new) and returns the new desired
+// state, the protected settings and whether they replace the stored ones.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string,
+	build func(old *store.Config) (*desired, map[string]string, bool, *apiError)) {
+	now := s.opts.Now().UTC()
+	created := false
+	var result *store.Config
+	err := s.store.Update(func(tx store.Tx) error {
+		if _, err := tx.Cluster(ref.ID()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errAPI{clusterNotFound(ref)}
+			}
+			return err
+		}
+		old, err := tx.Config(ref.ID(), name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d, protected, replaceProtected, e := build(old)
+		if e != nil {
+			return errAPI{e}
+		}
+		cfg := &store.Config{ClusterID: ref.ID(), Name: name, SystemData: store.SystemData{
+			CreatedAt: now, CreatedByType: "User", LastModifiedAt: now, LastModifiedByType: "User"}}
+		if old != nil {
+			if old.Deleting {
+				return errAPI{&apiError{http.StatusConflict, "Conflict",
+					"The configuration is being deleted: wait until it is gone, or delete it with forceDelete=true, then create it again."}}
+			}
+			var prev desired
+			if err := json.Unmarshal(old.Properties, &prev); err != nil {
+				return err
+			}
+			if err := validation.ValidateUpdate(&prev.FluxConfigSpec, &d.FluxConfigSpec); err != nil {
+				return errAPI{invalidParameter("properties.scope", validation.MsgScopeImmutable)}
+			}
+			if prev.Namespace != d.Namespace {
+				return errAPI{invalidParameter("properties.namespace", "namespace cannot be changed after creation: delete the configuration and create it again")}
+			}
+			cfg.Generation = old.Generation
+			cfg.Protected = old.Protected
+			cfg.Status = old.Status
+			cfg.SystemData.CreatedAt = old.SystemData.CreatedAt
+			cfg.SystemData.CreatedByType = old.SystemData.CreatedByType
+		} else {
+			created = true
+		}
+		cfg.Generation++
+		if cfg.Properties, err = json.Marshal(d); err != nil {
+			return err
+		}
+		if replaceProtected {
+			// The generation is unique and increasing: a fine version.
+			version := cfg.Generation
+			if protected == nil {
+				protected = map[string]string{}
+			}
+			sealed, err := s.sealer.seal(protected, store.Key(ref.ID())+"/"+name)
+			if err != nil {
+				return err
+			}
+			cfg.Protected = &store.Protected{Version: version, Sealed: sealed, CreatedAt: now}
+		}
+		if err := tx.PutConfig(cfg); err != nil {
+			return err
+		}
+		if _, err := tx.BumpRevision(ref.ID()); err != nil {
+			return err
+		}
+		result = cfg
+		return nil
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.notify.changed(store.Key(ref.ID()))
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	out, err := renderConfig(ref, result)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, status, out)
+}
+
+// renderConfig returns a configuration in ARM's GET shape; protected
+// settings are never part of it.
+func renderConfig(ref clusterRef, cfg *store.Config) (map[string]any, error) {
+	var props map[string]any
+	if err := json.Unmarshal(cfg.Properties, &props); err != nil {
+		return nil, err
+	}
+	if ks, ok := props["kustomizations"].(map[string]any); ok {
+		for name, k := range ks {
+			if km, ok := k.(map[string]any); ok {
+				km["name"] = name
+			}
+		}
+	}
+	st := cfg.Status
+	current := st != nil && st.Generation == cfg.Generation
+	props["provisioningState"] = provisioningState(cfg, current)
+	props["complianceState"] = string(v1alpha1.CompliancePending)
+	props["statuses"] = []any{}
+	props["errorMessage"] = cfg.Error
+	props["repositoryPublicKey"] = ""
+	props["sourceSyncedCommitId"] = ""
+	if st != nil {
+		if st.ComplianceState != "" {
+			props["complianceState"] = st.ComplianceState
+		}
+		if len(st.Statuses) > 0 {
+			props["statuses"] = st.Statuses
+		}
+		if cfg.Error == "" {
+			props["errorMessage"] = st.ErrorMessage
+		}
+		props["repositoryPublicKey"] = st.RepositoryPublicKey
+		props["sourceSyncedCommitId"] = st.SourceSyncedCommitID
+		if st.SourceUpdatedAt != nil {
+			props["sourceUpdatedAt"] = st.SourceUpdatedAt.UTC().Format(time.RFC3339)
+		}
+		if st.StatusUpdatedAt != nil {
+			props["statusUpdatedAt"] = st.StatusUpdatedAt.UTC().Format(time.RFC3339)
+		}
+	}
+	return map[string]any{
+		"id":         ref.ID() + "/providers/" + ResourceType + "/" + cfg.Name,
+		"name":       cfg.Name,
+		"type":       ResourceType,
+		"systemData": cfg.SystemData,
+		"properties": props,
+	}, nil
+}
+
+func provisioningState(cfg *store.Config, current bool) string {
+	switch {
+	case cfg.Deleting:
+		return string(v1alpha1.ProvisioningDeleting)
+	case cfg.Error != "":
+		return string(v1alpha1.ProvisioningFailed)
+	case current && cfg.Status.ProvisioningState != "":
+		return cfg.Status.ProvisioningState
+	case cfg.Status == nil && cfg.Generation <= 1:
+		return string(v1alpha1.ProvisioningCreating)
+	case cfg.Status == nil:
+		return string(v1alpha1.ProvisioningCreating)
+	default:
+		return string(v1alpha1.ProvisioningUpdating)
+	}
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	var cfg *store.Config
+	err := s.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(ref.ID(), name); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, configNotFound(ref, name))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out, err := renderConfig(ref, cfg)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref clusterRef) {
+	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	var configs []store.Config
+	err := s.store.View(func(tx store.Tx) error {
+		if _, err := tx.Cluster(ref.ID()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errAPI{clusterNotFound(ref)}
+			}
+			return err
+		}
+		var err error
+		configs, err = tx.Configs(ref.ID())
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
+	skip := r.URL.Query().Get("$skipToken")
+	start := sort.Search(len(configs), func(i int) bool { return configs[i].Name > skip })
+	if skip == "" {
+		start = 0
+	}
+	end := min(start+s.opts.PageSize, len(configs))
+	value := make([]map[string]any, 0, end-start)
+	for i := start; i < end; i++ {
+		out, err := renderConfig(ref, &configs[i])
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		value = append(value, out)
+	}
+	resp := map[string]any{"value": value}
+	if end < len(configs) {
+		q := url.Values{}
+		q.Set("api-version", r.URL.Query().Get("api-version"))
+		q.Set("$skipToken", configs[end-1].Name)
+		resp["nextLink"] = requestBase(r) + r.URL.Path + "?" + q.Encode()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	force := strings.EqualFold(r.URL.Query().Get("forceDelete"), "true")
+	found := false
+	err := s.store.Update(func(tx store.Tx) error {
+		cfg, err := tx.Config(ref.ID(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if force {
+			err = tx.DeleteConfig(ref.ID(), name)
+		} else {
+			if cfg.Deleting {
+				return nil
+			}
+			cfg.Deleting = true
+			cfg.SystemData.LastModifiedAt = s.opts.Now().UTC()
+			err = tx.PutConfig(cfg)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.BumpRevision(ref.ID())
+		return err
+	})
+	switch {
+	case err != nil:
+		s.fail(w, err)
+	case !found:
+		w.WriteHeader(http.StatusNoContent)
+	case force:
+		s.notify.changed(store.Key(ref.ID()))
+		w.WriteHeader(http.StatusOK)
+	default:
+		s.notify.changed(store.Key(ref.ID()))
+		// Asynchronous, as in ARM: GET shows Deleting until the cluster confirms.
+		w.Header().Set("Location", requestBase(r)+r.URL.Path+"?api-version="+url.QueryEscape(r.URL.Query().Get("api-version")))
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusAccepted)
+	}
+}

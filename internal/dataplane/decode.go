@@ -1,0 +1,162 @@
+package dataplane
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// errTooLarge marks a body over the limit.
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads at most limit bytes of a JSON body, checking its content
+// type. PATCH also accepts application/merge-patch+json.
+func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !(r.Method == http.MethodPatch && mt == "application/merge-patch+json")) {
+		return nil, &apiError{http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			fmt.Sprintf("The content type %q is not supported: send the body as application/json.", ct)}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, &apiError{http.StatusBadRequest, "InvalidRequestContent", "The request body could not be read."}
+	}
+	if int64(len(body)) > limit {
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			fmt.Sprintf("The request body is larger than %d bytes.", limit)}
+	}
+	return body, nil
+}
+
+// decodeStrict decodes a JSON object into v, refusing syntax errors,
+// duplicate keys, unknown fields and trailing data, with messages that name
+// what is wrong.
+func decodeStrict(data []byte, v any) *apiError {
+	if err := checkDuplicateKeys(data); err != nil {
+		return invalidContent(err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalidContent(describeJSONError(err))
+	}
+	if dec.More() {
+		return invalidContent("The request body holds more than one JSON value.")
+	}
+	return nil
+}
+
+func invalidContent(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "InvalidRequestContent", msg}
+}
+
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("The request body is not valid JSON: %s at byte %d.", syntax.Error(), syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("The field %q must be a %s, not a JSON %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "The request body is not valid JSON: it ends too early."
+	case errors.Is(err, io.EOF):
+		return "The request body is empty: send a JSON object."
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Sprintf("The request body has an unknown field %s: remove it or check its spelling.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return "The request body could not be decoded: " + err.Error()
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int32", "int64", "uint", "uint64", "float64":
+		return "number"
+	case "map", "struct", "ptr":
+		return "object"
+	case "slice", "array":
+		return "array"
+	default:
+		return goKind
+	}
+}
+
+// checkDuplicateKeys refuses an object that has the same key twice, which
+// encoding/json would silently resolve as last-wins.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		path   string // where this object or array is
+		key    string // the key whose value comes next (objects)
+		inKey  bool   // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if len(stack) > 0 {
+				return errors.New("The request body is not valid JSON: it ends before its last object or array is closed.")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("The request body is not valid JSON: %s.", err.Error())
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].inKey = true
+			}
+			continue
+		}
+		if s, ok := tok.(string); ok && top != nil && top.object && top.inKey {
+			if top.keys[s] {
+				return fmt.Errorf("The request body has the key %q twice in %s: keep one.", s, orRoot(top.path))
+			}
+			top.keys[s] = true
+			top.key = s
+			top.inKey = false
+			continue
+		}
+		// A value.
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
+			path := ""
+			if top != nil {
+				path = top.path
+				if top.object {
+					path = strings.TrimPrefix(path+"."+top.key, ".")
+				}
+			}
+			stack = append(stack, &frame{object: d == '{', keys: map[string]bool{}, path: path, inKey: true})
+			continue
+		}
+		if top != nil && top.object {
+			top.inKey = true
+		}
+	}
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "the top-level object"
+	}
+	return p
+}

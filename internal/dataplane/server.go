@@ -1,0 +1,358 @@
+// Package dataplane is the stand-in for Azure's Kubernetes Configuration
+// data plane: the ARM-shaped API for fluxConfigurations and cluster
+// registration, and the API the agents in the clusters poll and report to.
+//
+// Handlers are thin: decode, validate (internal/validation, the CRD's own
+// rules), call the store, encode.
+package dataplane
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	// DataDir holds the store and the encryption key.
+	DataDir string
+	// ProtectedSettingsTTL is how long protected settings wait for their
+	// cluster (Azure: 48 hours).
+	ProtectedSettingsTTL time.Duration
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64
+	// PageSize is the number of items per LIST page.
+	PageSize int
+	// RatePerSecond and Burst limit requests per identity (agent cluster or
+	// client address); 0 turns the limit off.
+	RatePerSecond float64
+	Burst         int
+	// Log receives access logs and errors; never request bodies or tokens.
+	Log logr.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// DefaultOptions are the defaults of the command's flags.
+func DefaultOptions() Options {
+	return Options{
+		ProtectedSettingsTTL: 48 * time.Hour,
+		MaxBodyBytes:         1 << 20,
+		PageSize:             100,
+		RatePerSecond:        50,
+		Burst:                100,
+		Log:                  logr.Discard(),
+	}
+}
+
+// Server serves the data plane API.
+type Server struct {
+	opts    Options
+	store   store.Store
+	sealer  *sealer
+	notify  *notifier
+	limiter *limiters
+	metrics *serverMetrics
+	handler http.Handler
+}
+
+// New opens the store in opts.DataDir and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	st, err := store.OpenBolt(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := loadOrCreateSealer(opts.DataDir)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s := &Server{
+		opts:    opts,
+		store:   st,
+		sealer:  sl,
+		notify:  newNotifier(),
+		limiter: newLimiters(opts.RatePerSecond, opts.Burst),
+		metrics: newServerMetrics(),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", s.route)
+	s.handler = s.accessLog(mux)
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// Serve serves on l until ctx ends, then shuts down gracefully, and expires
+// protected settings meanwhile.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long polls last up to agentapi.MaxWait.
+		WriteTimeout: 90 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		BaseContext:  func(net.Listener) context.Context { return ctx },
+	}
+	go s.expireLoop(ctx)
+	errCh := make(chan error, 1)
+	go func() { errCh <- srv.Serve(l) }()
+	select {
+	case err := <-errCh:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	}
+}
+
+// apiError is an ARM error response.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, map[string]any{"error": map[string]string{"code": e.code, "message": e.message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func internalError(err error) *apiError {
+	return &apiError{http.StatusInternalServerError, "InternalServerError", "The data plane failed to process the request; it has been logged."}
+}
+
+// hashToken returns the stored form of an agent token.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// notifier wakes long polls when a cluster's desired state changes.
+type notifier struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+func newNotifier() *notifier { return &notifier{waiters: map[string]chan struct{}{}} }
+
+// wait returns a channel closed at the next change of clusterKey.
+func (n *notifier) wait(clusterKey string) <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ch, ok := n.waiters[clusterKey]
+	if !ok {
+		ch = make(chan struct{})
+		n.waiters[clusterKey] = ch
+	}
+	return ch
+}
+
+// changed wakes every waiter of clusterKey.
+func (n *notifier) changed(clusterKey string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ch, ok := n.waiters[clusterKey]; ok {
+		close(ch)
+		delete(n.waiters, clusterKey)
+	}
+}
+
+// limiters rate-limits per identity.
+type limiters struct {
+	mu    sync.Mutex
+	rps   rate.Limit
+	burst int
+	by    map[string]*rate.Limiter
+}
+
+func newLimiters(rps float64, burst int) *limiters {
+	return &limiters{rps: rate.Limit(rps), burst: burst, by: map[string]*rate.Limiter{}}
+}
+
+func (l *limiters) allow(identity string) bool {
+	if l.rps <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	lim, ok := l.by[identity]
+	if !ok {
+		if len(l.by) > 100000 {
+			l.by = map[string]*rate.Limiter{} // bound memory; forgets old identities
+		}
+		lim = rate.NewLimiter(l.rps, l.burst)
+		l.by[identity] = lim
+	}
+	l.mu.Unlock()
+	return lim.Allow()
+}
+
+type serverMetrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	polling  prometheus.Gauge
+}
+
+func newServerMetrics() *serverMetrics {
+	m := &serverMetrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dataplane_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dataplane_http_request_duration_seconds", Help: "HTTP request durations by route and method (long polls included).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 60},
+		}, []string{"route", "method"}),
+		polling: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dataplane_long_polls", Help: "Agent long polls waiting for a change.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.polling,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// statusRecorder remembers the status code for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// routeKey labels a request for metrics and logs, without IDs.
+type routeKey struct{}
+
+func setRoute(r *http.Request, route string) {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+		*p = route
+	}
+}
+
+// accessLog logs one structured line per request: method, path, status,
+// duration. Never headers (tokens) or bodies (protected settings).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.opts.Now()
+		route := "other"
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		d := s.opts.Now().Sub(start)
+		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+		s.metrics.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+		s.opts.Log.V(1).Info("Request", "method", r.Method, "path", r.URL.Path, "route", route,
+			"status", rec.status, "durationMs", d.Milliseconds(), "remote", r.RemoteAddr)
+	})
+}
+
+// expireLoop drops protected settings that waited longer than the TTL.
+func (s *Server) expireLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := s.ExpireProtectedSettings(); err != nil {
+			s.opts.Log.Error(err, "Failed to expire protected settings")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ExpireProtectedSettings drops protected settings older than the TTL and
+// marks their configurations Failed, as Azure does after 48 hours.
+func (s *Server) ExpireProtectedSettings() error {
+	now := s.opts.Now()
+	var changed []string
+	err := s.store.Update(func(tx store.Tx) error {
+		clusters, err := tx.Clusters()
+		if err != nil {
+			return err
+		}
+		for _, c := range clusters {
+			configs, err := tx.Configs(c.ID)
+			if err != nil {
+				return err
+			}
+			bumped := false
+			for i := range configs {
+				cfg := &configs[i]
+				if cfg.Protected == nil || now.Sub(cfg.Protected.CreatedAt) < s.opts.ProtectedSettingsTTL {
+					continue
+				}
+				cfg.Protected = nil
+				cfg.Error = fmt.Sprintf("The protected settings expired after %s without reaching the cluster: "+
+					"re-apply the configuration with its protected settings once the cluster is connected.", s.opts.ProtectedSettingsTTL)
+				if err := tx.PutConfig(cfg); err != nil {
+					return err
+				}
+				if !bumped {
+					if _, err := tx.BumpRevision(c.ID); err != nil {
+						return err
+					}
+					bumped = true
+					changed = append(changed, store.Key(c.ID))
+				}
+			}
+		}
+		return nil
+	})
+	for _, k := range changed {
+		s.notify.changed(k)
+	}
+	return err
+}

@@ -1,0 +1,561 @@
+package dataplane
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+const (
+	apiVersion = "2024-11-01"
+	clusterA   = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/cluster-a"
+	clusterB   = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/cluster-b"
+	fluxPath   = "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations"
+)
+
+type fixture struct {
+	t   *testing.T
+	srv *Server
+	ts  *httptest.Server
+	now time.Time
+	mu  sync.Mutex
+}
+
+func newFixture(t *testing.T, mut ...func(*Options)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	opts := DefaultOptions()
+	opts.DataDir = t.TempDir()
+	opts.RatePerSecond = 0
+	opts.Now = func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+	for _, m := range mut {
+		m(&opts)
+	}
+	srv, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	f.ts = httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { f.ts.Close(); _ = srv.Close() })
+	return f
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON (%d): %s", r.status, r.body)
+	}
+	return m
+}
+
+func (r response) code() string {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &e)
+	return e.Error.Code
+}
+
+func (r response) message() string {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &e)
+	return e.Error.Message
+}
+
+func (f *fixture) do(method, path, body string, headers ...string) response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func av(path string) string {
+	if strings.Contains(path, "?") {
+		return path + "&api-version=" + apiVersion
+	}
+	return path + "?api-version=" + apiVersion
+}
+
+// register registers a cluster and returns its agent token.
+func (f *fixture) register(id string) string {
+	f.t.Helper()
+	r := f.do(http.MethodPut, av(id), `{"location":"eastus"}`)
+	if r.status != http.StatusCreated {
+		f.t.Fatalf("register %s: %d %s", id, r.status, r.body)
+	}
+	return r.json(f.t)["properties"].(map[string]any)["agentToken"].(string)
+}
+
+func example(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../test/fixtures/azure-examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// snapshot dumps every record of the store, to prove a request changed nothing.
+func (f *fixture) snapshot() string {
+	var b strings.Builder
+	err := f.srv.store.View(func(tx store.Tx) error {
+		clusters, err := tx.Clusters()
+		if err != nil {
+			return err
+		}
+		for _, c := range clusters {
+			j, _ := json.Marshal(c)
+			b.Write(j)
+			rev, _ := tx.Revision(c.ID)
+			fmt.Fprintf(&b, " rev=%d\n", rev)
+			configs, err := tx.Configs(c.ID)
+			if err != nil {
+				return err
+			}
+			for _, cfg := range configs {
+				j, _ := json.Marshal(cfg)
+				b.Write(j)
+				b.WriteByte('\n')
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestAzureExamplesWithARMSemantics(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	f.register(clusterA)
+	cfgPath := clusterA + fluxPath + "/srs-fluxconfig"
+
+	r := f.do(http.MethodPut, av(cfgPath), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	created := r.json(t)
+	g.Expect(created["id"]).To(Equal(clusterA + fluxPath + "/srs-fluxconfig"))
+	g.Expect(created["type"]).To(Equal("Microsoft.KubernetesConfiguration/fluxConfigurations"))
+	props := created["properties"].(map[string]any)
+	g.Expect(props["provisioningState"]).To(Equal("Creating"))
+	g.Expect(props["complianceState"]).To(Equal("Pending"))
+	g.Expect(props["namespace"]).To(Equal("srs-namespace"))
+	g.Expect(props).NotTo(HaveKey("configurationProtectedSettings"))
+
+	r = f.do(http.MethodGet, av(cfgPath), "")
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	props = r.json(t)["properties"].(map[string]any)
+	ks := props["kustomizations"].(map[string]any)
+	g.Expect(ks).To(HaveLen(2))
+	k1 := ks["srs-kustomization1"].(map[string]any)
+	g.Expect(k1["name"]).To(Equal("srs-kustomization1"))
+	g.Expect(k1["path"]).To(Equal("./test/path"))
+	g.Expect(k1["timeoutInSeconds"]).To(BeNumerically("==", 600))
+	g.Expect(ks["srs-kustomization2"].(map[string]any)["dependsOn"]).To(Equal([]any{"srs-kustomization1"}))
+
+	// PUT again updates.
+	r = f.do(http.MethodPut, av(cfgPath), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusOK))
+
+	// PATCH with JSON merge patch semantics.
+	r = f.do(http.MethodPatch, av(cfgPath), example(t, "patch.json"))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	props = r.json(t)["properties"].(map[string]any)
+	g.Expect(props["suspend"]).To(BeTrue())
+	g.Expect(props["gitRepository"].(map[string]any)["url"]).To(Equal("https://github.com/jonathan-innis/flux2-kustomize-helm-example.git"))
+	g.Expect(props["gitRepository"].(map[string]any)["repositoryRef"]).To(Equal(map[string]any{"branch": "master"}), "omitted fields keep their values")
+	ks = props["kustomizations"].(map[string]any)
+	g.Expect(ks).NotTo(HaveKey("srs-kustomization1"), "null removes a kustomization")
+	k2 := ks["srs-kustomization2"].(map[string]any)
+	g.Expect(k2["path"]).To(Equal("./test/alt-path"))
+	g.Expect(k2["syncIntervalInSeconds"]).To(BeNumerically("==", 300))
+	g.Expect(k2).NotTo(HaveKey("dependsOn"), "dependsOn: null clears the list")
+	g.Expect(k2["retryIntervalInSeconds"]).To(BeNumerically("==", 600), "omitted fields keep their values")
+	k3 := ks["srs-kustomization3"].(map[string]any)
+	g.Expect(k3["path"]).To(Equal("./test/another-path"))
+	g.Expect(k3["timeoutInSeconds"]).To(BeNumerically("==", 600), "a new kustomization is defaulted")
+
+	// The GET body of Azure's example is accepted as a PUT body (read-only fields ignored).
+	r = f.do(http.MethodPut, av(clusterA+fluxPath+"/from-get"), example(t, "get-response.json"))
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	g.Expect(r.json(t)["properties"].(map[string]any)["complianceState"]).To(Equal("Pending"), "read-only fields in a PUT are ignored")
+
+	// Scope and namespace cannot change.
+	r = f.do(http.MethodPatch, av(cfgPath), `{"properties":{"scope":"namespace"}}`)
+	g.Expect(r.status).To(Equal(http.StatusBadRequest))
+	g.Expect(string(r.body)).To(ContainSubstring("scope cannot be changed after creation"))
+	r = f.do(http.MethodPatch, av(cfgPath), `{"properties":{"namespace":"other"}}`)
+	g.Expect(r.status).To(Equal(http.StatusBadRequest))
+	g.Expect(string(r.body)).To(ContainSubstring("namespace cannot be changed"))
+}
+
+func TestListPagingAndDelete(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, func(o *Options) { o.PageSize = 2 })
+	f.register(clusterA)
+	for _, n := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		r := f.do(http.MethodPut, av(clusterA+fluxPath+"/"+n), example(t, "create-git.json"))
+		g.Expect(r.status).To(Equal(http.StatusCreated))
+	}
+	var names []string
+	next := f.ts.URL + av(clusterA+fluxPath)
+	for pages := 0; next != ""; pages++ {
+		g.Expect(pages).To(BeNumerically("<", 5))
+		r := f.do(http.MethodGet, strings.TrimPrefix(next, f.ts.URL), "")
+		g.Expect(r.status).To(Equal(http.StatusOK))
+		page := r.json(t)
+		for _, v := range page["value"].([]any) {
+			names = append(names, v.(map[string]any)["name"].(string))
+		}
+		next, _ = page["nextLink"].(string)
+	}
+	g.Expect(names).To(Equal([]string{"c1", "c2", "c3", "c4", "c5"}))
+
+	// Asynchronous delete: Deleting until the agent confirms.
+	r := f.do(http.MethodDelete, av(clusterA+fluxPath+"/c1"), "")
+	g.Expect(r.status).To(Equal(http.StatusAccepted))
+	g.Expect(r.header.Get("Location")).NotTo(BeEmpty())
+	r = f.do(http.MethodGet, av(clusterA+fluxPath+"/c1"), "")
+	g.Expect(r.json(t)["properties"].(map[string]any)["provisioningState"]).To(Equal("Deleting"))
+	r = f.do(http.MethodPut, av(clusterA+fluxPath+"/c1"), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusConflict))
+	// forceDelete skips the cluster.
+	r = f.do(http.MethodDelete, av(clusterA+fluxPath+"/c2?forceDelete=true"), "")
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodGet, av(clusterA+fluxPath+"/c2"), "").status).To(Equal(http.StatusNotFound))
+	// Deleting what is not there is fine.
+	g.Expect(f.do(http.MethodDelete, av(clusterA+fluxPath+"/nope"), "").status).To(Equal(http.StatusNoContent))
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxBodyBytes = 16 << 10 })
+	f.register(clusterA)
+	good := example(t, "create-git.json")
+	cfg := clusterA + fluxPath + "/existing"
+	if r := f.do(http.MethodPut, av(cfg), good); r.status != http.StatusCreated {
+		t.Fatalf("setup: %d %s", r.status, r.body)
+	}
+	withProps := func(replace func(p map[string]any)) string {
+		var body map[string]any
+		_ = json.Unmarshal([]byte(good), &body)
+		replace(body["properties"].(map[string]any))
+		b, _ := json.Marshal(body)
+		return string(b)
+	}
+	git := func(p map[string]any) map[string]any { return p["gitRepository"].(map[string]any) }
+	ks := func(p map[string]any) map[string]any { return p["kustomizations"].(map[string]any) }
+	k1 := func(p map[string]any) map[string]any { return ks(p)["srs-kustomization1"].(map[string]any) }
+	newPath := clusterA + fluxPath + "/newconfig"
+
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		body        string
+		contentType string
+		status      int
+		code        string
+		message     string
+	}{
+		{"missing api-version", "PUT", newPath, good, "", 400, "MissingApiVersionParameter", "api-version"},
+		{"unknown api-version", "PUT", newPath + "?api-version=1999-01-01", good, "", 400, "InvalidApiVersionParameter", "supported versions"},
+		{"malformed JSON", "PUT", av(newPath), `{"properties": {`, "", 400, "InvalidRequestContent", "not valid JSON"},
+		{"empty body", "PUT", av(newPath), ``, "application/json", 400, "InvalidRequestContent", "empty"},
+		{"not an object", "PUT", av(newPath), `[1,2]`, "", 400, "InvalidRequestContent", ""},
+		{"wrong content type", "PUT", av(newPath), good, "text/plain", 415, "UnsupportedMediaType", "application/json"},
+		{"oversized body", "PUT", av(newPath), `{"properties":{"suspend":false,"x":"` + strings.Repeat("a", 20<<10) + `"}}`, "", 413, "RequestEntityTooLarge", "larger than"},
+		{"duplicate top-level key", "PUT", av(newPath), `{"properties":{},"properties":{}}`, "", 400, "InvalidRequestContent", `key "properties" twice`},
+		{"duplicate nested key", "PUT", av(newPath), `{"properties":{"scope":"cluster","scope":"namespace"}}`, "", 400, "InvalidRequestContent", `key "scope" twice in properties`},
+		{"unknown field", "PUT", av(newPath), withProps(func(p map[string]any) { p["sourceKindd"] = "Bucket" }), "", 400, "InvalidRequestContent", "unknown field"},
+		{"wrong type", "PUT", av(newPath), withProps(func(p map[string]any) { p["suspend"] = "yes" }), "", 400, "InvalidRequestContent", "must be a boolean"},
+		{"no properties", "PUT", av(newPath), `{}`, "", 400, "InvalidRequestContent", "properties"},
+		{"name with capitals", "PUT", av(clusterA + fluxPath + "/MyConfig"), good, "", 400, "InvalidParameter", "1-30 characters"},
+		{"name too long", "PUT", av(clusterA + fluxPath + "/" + strings.Repeat("a", 31)), good, "", 400, "InvalidParameter", "1-30 characters"},
+		{"kustomization name too long", "PUT", av(newPath), withProps(func(p map[string]any) { ks(p)[strings.Repeat("k", 31)] = map[string]any{} }), "", 400, "InvalidParameter", "kustomization names must be 1-30 characters"},
+		{"ftp url", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["url"] = "ftp://example.com/x" }), "", 400, "InvalidParameter", "url must start with http://"},
+		{"path escaping the source", "PUT", av(newPath), withProps(func(p map[string]any) { k1(p)["path"] = "../../etc" }), "", 400, "InvalidParameter", "'..' segment"},
+		{"absolute path", "PUT", av(newPath), withProps(func(p map[string]any) { k1(p)["path"] = "/etc" }), "", 400, "InvalidParameter", "relative"},
+		{"unknown dependsOn", "PUT", av(newPath), withProps(func(p map[string]any) { k1(p)["dependsOn"] = []string{"ghost"} }), "", 400, "InvalidParameter", "dependsOn must name another kustomization"},
+		{"two sources", "PUT", av(newPath), withProps(func(p map[string]any) {
+			p["bucket"] = map[string]any{"url": "https://s3.example.com", "bucketName": "configs"}
+		}), "", 400, "InvalidParameter", "bucket is set but sourceKind is GitRepository"},
+		{"two refs", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["repositoryRef"] = map[string]any{"branch": "a", "tag": "b"} }), "", 400, "InvalidParameter", "only one of branch, tag and semver"},
+		{"interval zero", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["syncIntervalInSeconds"] = 0 }), "", 400, "InvalidParameter", "greater than or equal to 1"},
+		{"interval too long", "PUT", av(newPath), withProps(func(p map[string]any) { k1(p)["timeoutInSeconds"] = 35791395 }), "", 400, "InvalidParameter", "less than or equal to 35791394"},
+		{"bad scope", "PUT", av(newPath), withProps(func(p map[string]any) { p["scope"] = "global" }), "", 400, "InvalidParameter", "Unsupported value"},
+		{"bad namespace", "PUT", av(newPath), withProps(func(p map[string]any) { p["namespace"] = "Bad_NS" }), "", 400, "InvalidParameter", "properties.namespace"},
+		{"unknown protected key", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettings"] = map[string]string{"password": "eA=="} }), "", 400, "InvalidParameter", "not a protected setting"},
+		{"protected value not base64", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettings"] = map[string]string{"httpsKey": "not base64!"} }), "", 400, "InvalidParameter", "base64"},
+		{"protected ref not accepted", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettingsRef"] = map[string]string{"name": "x"} }), "", 400, "InvalidRequestContent", "configurationProtectedSettingsRef"},
+		{"unregistered cluster", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/ghost" + fluxPath + "/x"), good, "", 404, "ResourceNotFound", "connectedk8s connect"},
+		{"unknown provider", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Foo/bars/c" + fluxPath + "/x"), good, "", 404, "NotFound", ""},
+		{"patch of a missing configuration", "PATCH", av(clusterA + fluxPath + "/ghost"), `{"properties":{"suspend":true}}`, "", 404, "ResourceNotFound", "was not found"},
+		{"patch that makes it invalid", "PATCH", av(cfg), `{"properties":{"gitRepository":{"repositoryRef":{"tag":"v1"}}}}`, "", 400, "InvalidParameter", "only one of branch, tag and semver"},
+		{"patch changing scope", "PATCH", av(cfg), `{"properties":{"scope":"namespace"}}`, "", 400, "InvalidParameter", "scope cannot be changed"},
+		{"method not allowed", "POST", av(cfg), good, "", 405, "MethodNotAllowed", "PUT"},
+		{"get missing", "GET", av(clusterA + fluxPath + "/ghost"), "", "", 404, "ResourceNotFound", "was not found"},
+		{"get without api-version", "GET", cfg, "", "", 400, "MissingApiVersionParameter", ""},
+	}
+	if len(tests) < 30 {
+		t.Fatalf("want at least 30 bad inputs, have %d", len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			before := f.snapshot()
+			req, _ := http.NewRequest(tt.method, f.ts.URL+tt.path, strings.NewReader(tt.body))
+			ct := tt.contentType
+			if ct == "" && tt.body != "" {
+				ct = "application/json"
+			}
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			g.Expect(err).NotTo(HaveOccurred())
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			r := response{status: resp.StatusCode, body: body}
+			g.Expect(r.status).To(Equal(tt.status), string(body))
+			g.Expect(r.code()).To(Equal(tt.code), string(body))
+			g.Expect(r.message()).To(ContainSubstring(tt.message))
+			g.Expect(f.snapshot()).To(Equal(before), "the store changed")
+		})
+	}
+}
+
+func TestAgentAPI(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	tokenA := f.register(clusterA)
+	tokenB := f.register(clusterB)
+	listA := agentapi.PathPrefix + clusterA + "/fluxConfigurations"
+
+	// Authentication and isolation.
+	g.Expect(f.do("GET", listA, "").status).To(Equal(http.StatusUnauthorized))
+	g.Expect(f.do("GET", listA, "", "Authorization", "Bearer nope").status).To(Equal(http.StatusUnauthorized))
+	r := f.do("GET", listA, "", "Authorization", "Bearer "+tokenB)
+	g.Expect(r.status).To(Equal(http.StatusNotFound), "cluster B's token cannot read cluster A")
+	g.Expect(r.code()).To(Equal("ResourceNotFound"))
+
+	// A configuration with protected settings.
+	body := strings.Replace(example(t, "create-git.json"), `"waitForReconciliation"`,
+		`"configurationProtectedSettings": {"httpsKey": "c2VjcmV0LXRva2Vu"}, "waitForReconciliation"`, 1)
+	cfgPath := clusterA + fluxPath + "/cfg"
+	r = f.do("PUT", av(cfgPath), body)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	g.Expect(string(r.body)).NotTo(ContainSubstring("c2VjcmV0LXRva2Vu"))
+	g.Expect(string(f.do("GET", av(cfgPath), "").body)).NotTo(ContainSubstring("c2VjcmV0LXRva2Vu"), "GET never returns protected settings")
+
+	r = f.do("GET", listA, "", "Authorization", "Bearer "+tokenA)
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	etag := r.header.Get("ETag")
+	var state agentapi.DesiredState
+	g.Expect(json.Unmarshal(r.body, &state)).To(Succeed())
+	g.Expect(state.Configurations).To(HaveLen(1))
+	c := state.Configurations[0]
+	g.Expect(c.Name).To(Equal("cfg"))
+	g.Expect(c.Generation).To(Equal(int64(1)))
+	g.Expect(c.ProtectedSettings.Values).To(Equal(map[string]string{"httpsKey": "c2VjcmV0LXRva2Vu"}))
+	var cprops map[string]any
+	g.Expect(json.Unmarshal(c.Properties, &cprops)).To(Succeed())
+	g.Expect(cprops["namespace"]).To(Equal("srs-namespace"))
+
+	// Cluster B sees nothing of A.
+	r = f.do("GET", agentapi.PathPrefix+clusterB+"/fluxConfigurations", "", "Authorization", "Bearer "+tokenB)
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	g.Expect(string(r.body)).NotTo(ContainSubstring("cfg"))
+
+	// Not modified.
+	r = f.do("GET", listA, "", "Authorization", "Bearer "+tokenA, "If-None-Match", etag)
+	g.Expect(r.status).To(Equal(http.StatusNotModified))
+
+	// Long poll returns as soon as something changes.
+	done := make(chan response, 1)
+	go func() {
+		done <- f.do("GET", listA+"?wait=30s", "", "Authorization", "Bearer "+tokenA, "If-None-Match", etag)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":true}}`).status).To(Equal(http.StatusOK))
+	select {
+	case r = <-done:
+		g.Expect(r.status).To(Equal(http.StatusOK))
+		g.Expect(r.header.Get("ETag")).NotTo(Equal(etag))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll did not return after a change")
+	}
+
+	// Acknowledge the protected settings: gone from the list and the store.
+	r = f.do("POST", agentapi.PathPrefix+clusterA+"/fluxConfigurations/cfg/protectedSettings/ack", `{"version":1}`, "Authorization", "Bearer "+tokenA)
+	g.Expect(r.status).To(Equal(http.StatusNoContent), string(r.body))
+	r = f.do("GET", listA, "", "Authorization", "Bearer "+tokenA)
+	g.Expect(string(r.body)).NotTo(ContainSubstring("c2VjcmV0LXRva2Vu"))
+	_ = f.srv.store.View(func(tx store.Tx) error {
+		cfg, err := tx.Config(clusterA, "cfg")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cfg.Protected).To(BeNil())
+		return nil
+	})
+
+	// Status reports show in GET, in ARM's shape.
+	report := `{"generation":2,"complianceState":"Compliant","provisioningState":"Succeeded","sourceSyncedCommitId":"main/0ba6f0d3",
+		"statuses":[{"name":"cfg","namespace":"srs-namespace","kind":"GitRepository","complianceState":"Compliant"}]}`
+	r = f.do("PUT", agentapi.PathPrefix+clusterA+"/fluxConfigurations/cfg/status", report, "Authorization", "Bearer "+tokenA)
+	g.Expect(r.status).To(Equal(http.StatusNoContent), string(r.body))
+	props := f.do("GET", av(cfgPath), "").json(t)["properties"].(map[string]any)
+	g.Expect(props["complianceState"]).To(Equal("Compliant"))
+	g.Expect(props["provisioningState"]).To(Equal("Succeeded"))
+	g.Expect(props["sourceSyncedCommitId"]).To(Equal("main/0ba6f0d3"))
+	g.Expect(props["statuses"]).To(HaveLen(1))
+	// B cannot report for A's configuration.
+	r = f.do("PUT", agentapi.PathPrefix+clusterA+"/fluxConfigurations/cfg/status", report, "Authorization", "Bearer "+tokenB)
+	g.Expect(r.status).To(Equal(http.StatusNotFound))
+
+	// A newer desired state makes the old report stale: Updating.
+	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":false}}`).status).To(Equal(http.StatusOK))
+	props = f.do("GET", av(cfgPath), "").json(t)["properties"].(map[string]any)
+	g.Expect(props["provisioningState"]).To(Equal("Updating"))
+
+	// Deletion: the agent confirms, the resource disappears.
+	g.Expect(f.do("DELETE", av(cfgPath), "").status).To(Equal(http.StatusAccepted))
+	r = f.do("GET", listA, "", "Authorization", "Bearer "+tokenA)
+	g.Expect(string(r.body)).To(ContainSubstring(`"deleting": true`))
+	r = f.do("POST", agentapi.PathPrefix+clusterA+"/fluxConfigurations/cfg/deleted", "", "Authorization", "Bearer "+tokenA)
+	g.Expect(r.status).To(Equal(http.StatusNoContent))
+	g.Expect(f.do("GET", av(cfgPath), "").status).To(Equal(http.StatusNotFound))
+}
+
+func TestProtectedSettingsExpireAndAreEncrypted(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, func(o *Options) { o.ProtectedSettingsTTL = time.Hour })
+	f.register(clusterA)
+	const secret = "dG9wLXNlY3JldC12YWx1ZQ==" // base64 of top-secret-value
+	body := strings.Replace(example(t, "create-git.json"), `"waitForReconciliation"`,
+		`"configurationProtectedSettings": {"httpsKey": "`+secret+`"}, "waitForReconciliation"`, 1)
+	g.Expect(f.do("PUT", av(clusterA+fluxPath+"/cfg"), body).status).To(Equal(http.StatusCreated))
+
+	// At rest, neither the base64 nor the plain value is in the database file.
+	g.Expect(f.srv.store.Close()).To(Succeed())
+	raw, err := os.ReadFile(filepath.Join(f.srv.opts.DataDir, "dataplane.db"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(bytes.Contains(raw, []byte(secret))).To(BeFalse())
+	g.Expect(bytes.Contains(raw, []byte("top-secret-value"))).To(BeFalse())
+	info, err := os.Stat(filepath.Join(f.srv.opts.DataDir, keyFile))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)))
+	f.srv.store, err = store.OpenBolt(f.srv.opts.DataDir)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	f.advance(59 * time.Minute)
+	g.Expect(f.srv.ExpireProtectedSettings()).To(Succeed())
+	g.Expect(f.do("GET", av(clusterA+fluxPath+"/cfg"), "").json(t)["properties"].(map[string]any)["provisioningState"]).To(Equal("Creating"))
+
+	f.advance(2 * time.Minute)
+	g.Expect(f.srv.ExpireProtectedSettings()).To(Succeed())
+	props := f.do("GET", av(clusterA+fluxPath+"/cfg"), "").json(t)["properties"].(map[string]any)
+	g.Expect(props["provisioningState"]).To(Equal("Failed"))
+	g.Expect(props["errorMessage"]).To(ContainSubstring("re-apply the configuration with its protected settings"))
+	_ = f.srv.store.View(func(tx store.Tx) error {
+		cfg, _ := tx.Config(clusterA, "cfg")
+		g.Expect(cfg.Protected).To(BeNil())
+		return nil
+	})
+	// Re-applying clears the failure.
+	g.Expect(f.do("PUT", av(clusterA+fluxPath+"/cfg"), body).status).To(Equal(http.StatusOK))
+	props = f.do("GET", av(clusterA+fluxPath+"/cfg"), "").json(t)["properties"].(map[string]any)
+	g.Expect(props["errorMessage"]).To(BeEmpty())
+}
+
+func TestRateLimit(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, func(o *Options) { o.RatePerSecond = 1; o.Burst = 3 })
+	codes := map[int]int{}
+	var retryAfter string
+	for i := 0; i < 6; i++ {
+		r := f.do("GET", av(clusterA), "")
+		codes[r.status]++
+		if r.status == http.StatusTooManyRequests {
+			retryAfter = r.header.Get("Retry-After")
+		}
+	}
+	g.Expect(codes[http.StatusTooManyRequests]).To(BeNumerically(">=", 2))
+	g.Expect(retryAfter).NotTo(BeEmpty())
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	g.Expect(f.do("GET", "/healthz", "").status).To(Equal(http.StatusOK))
+	f.register(clusterA)
+	r := f.do("GET", "/metrics", "")
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	g.Expect(string(r.body)).To(ContainSubstring(`dataplane_http_requests_total{code="201",method="PUT",route="cluster"} 1`))
+}
+
+func TestServeShutsDown(t *testing.T) {
+	g := NewWithT(t)
+	opts := DefaultOptions()
+	opts.DataDir = t.TempDir()
+	srv, err := New(opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer srv.Close()
+	l, err := netListen()
+	g.Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	resp, err := http.Get("http://" + l.Addr().String() + "/healthz")
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = resp.Body.Close()
+	cancel()
+	g.Eventually(done, 5*time.Second).Should(Receive(BeNil()))
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketClusters  = []byte("clusters")
+	bucketTokens    = []byte("tokens")
+	bucketConfigs   = []byte("configs")
+	bucketRevisions = []byte("revisions")
+)
+
+// Bolt is the embedded default Store: one bbolt file, every write fsynced
+// before Update returns.
+type Bolt struct {
+	db *bolt.DB
+}
+
+// OpenBolt opens (creating if needed) the store in dir.
+func OpenBolt(dir string) (*Bolt, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "dataplane.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s (is another data plane using it?): %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("failed to initialize %s: %w", path, err)
+	}
+	return &Bolt{db: db}, nil
+}
+
+// View implements Store.
+func (b *Bolt) View(fn func(Tx) error) error {
+	return b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+// Update implements Store.
+func (b *Bolt) Update(fn func(Tx) error) error {
+	return b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+// Close implements Store.
+func (b *Bolt) Close() error { return b.db.Close() }
+
+type boltTx struct{ tx *bolt.Tx }
+
+func get[T any](b *bolt.Bucket, key string) (*T, error) {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return nil, ErrNotFound
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("corrupt record %q: %w", key, err)
+	}
+	return &v, nil
+}
+
+func put(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), raw)
+}
+
+func (t boltTx) Cluster(id string) (*Cluster, error) {
+	return get[Cluster](t.tx.Bucket(bucketClusters), Key(id))
+}
+
+func (t boltTx) Clusters() ([]Cluster, error) {
+	var out []Cluster
+	err := t.tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
+		var c Cluster
+		if err := json.Unmarshal(v, &c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+func (t boltTx) PutCluster(c *Cluster) error {
+	old, err := t.Cluster(c.ID)
+	if err != nil && err != ErrNotFound {
+		return err
+	}
+	tokens := t.tx.Bucket(bucketTokens)
+	if old != nil && old.TokenHash != c.TokenHash {
+		if err := tokens.Delete([]byte(old.TokenHash)); err != nil {
+			return err
+		}
+	}
+	if err := tokens.Put([]byte(c.TokenHash), []byte(Key(c.ID))); err != nil {
+		return err
+	}
+	return put(t.tx.Bucket(bucketClusters), Key(c.ID), c)
+}
+
+func (t boltTx) DeleteCluster(id string) error {
+	c, err := t.Cluster(id)
+	if err != nil {
+		return err
+	}
+	if err := t.tx.Bucket(bucketTokens).Delete([]byte(c.TokenHash)); err != nil {
+		return err
+	}
+	configs, err := t.Configs(id)
+	if err != nil {
+		return err
+	}
+	for _, cfg := range configs {
+		if err := t.DeleteConfig(id, cfg.Name); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.Bucket(bucketRevisions).Delete([]byte(Key(id))); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketClusters).Delete([]byte(Key(id)))
+}
+
+func (t boltTx) ClusterIDByToken(tokenHash string) (string, error) {
+	v := t.tx.Bucket(bucketTokens).Get([]byte(tokenHash))
+	if v == nil {
+		return "", ErrNotFound
+	}
+	return string(v), nil
+}
+
+// configKey orders a cluster's configurations together.
+func configKey(clusterID, name string) string { return Key(clusterID) + "\x00" + name }
+
+func (t boltTx) Config(clusterID, name string) (*Config, error) {
+	return get[Config](t.tx.Bucket(bucketConfigs), configKey(clusterID, name))
+}
+
+func (t boltTx) Configs(clusterID string) ([]Config, error) {
+	prefix := []byte(Key(clusterID) + "\x00")
+	var out []Config
+	c := t.tx.Bucket(bucketConfigs).Cursor()
+	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+		var cfg Config
+		if err := json.Unmarshal(v, &cfg); err != nil {
+			return nil, fmt.Errorf("corrupt record %q: %w", k, err)
+		}
+		out = append(out, cfg)
+	}
+	return out, nil
+}
+
+func (t boltTx) PutConfig(c *Config) error {
+	return put(t.tx.Bucket(bucketConfigs), configKey(c.ClusterID, c.Name), c)
+}
+
+func (t boltTx) DeleteConfig(clusterID, name string) error {
+	return t.tx.Bucket(bucketConfigs).Delete([]byte(configKey(clusterID, name)))
+}
+
+func (t boltTx) Revision(clusterID string) (uint64, error) {
+	v := t.tx.Bucket(bucketRevisions).Get([]byte(Key(clusterID)))
+	if v == nil {
+		return 0, nil
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (t boltTx) BumpRevision(clusterID string) (uint64, error) {
+	r, err := t.Revision(clusterID)
+	if err != nil {
+		return 0, err
+	}
+	r++
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], r)
+	return r, t.tx.Bucket(bucketRevisions).Put([]byte(Key(clusterID)), buf[:])
+}

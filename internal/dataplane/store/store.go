@@ -1,0 +1,117 @@
+// Package store keeps the data plane's state: registered clusters, their
+// fluxConfigurations (desired state, encrypted protected settings, reported
+// status) and a per-cluster revision of the desired state.
+//
+// Store is a small transactional interface so that a networked database can
+// replace the embedded default (bbolt, in bolt.go) later. Every Update is
+// durable when it returns: a process killed right after a successful write
+// loses nothing.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned for a missing cluster or configuration.
+var ErrNotFound = errors.New("not found")
+
+// Store runs transactions.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(fn func(Tx) error) error
+	// Update runs fn in a read-write transaction, committed durably when fn
+	// returns nil and rolled back otherwise.
+	Update(fn func(Tx) error) error
+	Close() error
+}
+
+// Tx reads and writes inside one transaction.
+type Tx interface {
+	Cluster(id string) (*Cluster, error)
+	Clusters() ([]Cluster, error)
+	PutCluster(c *Cluster) error
+	DeleteCluster(id string) error
+	ClusterIDByToken(tokenHash string) (string, error)
+
+	Config(clusterID, name string) (*Config, error)
+	Configs(clusterID string) ([]Config, error)
+	PutConfig(c *Config) error
+	DeleteConfig(clusterID, name string) error
+
+	// Revision is the revision of the cluster's desired state.
+	Revision(clusterID string) (uint64, error)
+	// BumpRevision increments and returns it.
+	BumpRevision(clusterID string) (uint64, error)
+}
+
+// Cluster is a registered cluster.
+type Cluster struct {
+	// ID is the ARM resource ID, with the casing it was created with.
+	ID            string    `json:"id"`
+	Subscription  string    `json:"subscription"`
+	ResourceGroup string    `json:"resourceGroup"`
+	Type          string    `json:"type"` // connectedClusters or managedClusters
+	Name          string    `json:"name"`
+	Location      string    `json:"location,omitempty"`
+	TokenHash     string    `json:"tokenHash"`
+	CreatedAt     time.Time `json:"createdAt"`
+}
+
+// Config is one fluxConfiguration.
+type Config struct {
+	ClusterID string `json:"clusterId"`
+	Name      string `json:"name"`
+	// Properties is the desired state in ARM's properties shape, validated
+	// and defaulted, without protected settings or read-only fields.
+	Properties json.RawMessage `json:"properties"`
+	// Generation increases with every change of the desired state.
+	Generation int64 `json:"generation"`
+	// Deleting is set by DELETE; the record goes when the agent confirms.
+	Deleting bool `json:"deleting,omitempty"`
+	// Protected holds the sealed protected settings until the agent
+	// acknowledges them or they expire.
+	Protected *Protected `json:"protected,omitempty"`
+	// Status is the last status the agent reported.
+	Status *Status `json:"status,omitempty"`
+	// Error is a data plane side failure (protected settings expired).
+	Error      string     `json:"error,omitempty"`
+	SystemData SystemData `json:"systemData"`
+}
+
+// Protected are sealed (encrypted) protected settings.
+type Protected struct {
+	Version   int64     `json:"version"`
+	Sealed    []byte    `json:"sealed"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Status is what the agent reports, in ARM's read-only properties.
+type Status struct {
+	// Generation is the configuration generation the report is about.
+	Generation           int64           `json:"generation"`
+	ComplianceState      string          `json:"complianceState,omitempty"`
+	ProvisioningState    string          `json:"provisioningState,omitempty"`
+	ErrorMessage         string          `json:"errorMessage,omitempty"`
+	RepositoryPublicKey  string          `json:"repositoryPublicKey,omitempty"`
+	SourceSyncedCommitID string          `json:"sourceSyncedCommitId,omitempty"`
+	SourceUpdatedAt      *time.Time      `json:"sourceUpdatedAt,omitempty"`
+	StatusUpdatedAt      *time.Time      `json:"statusUpdatedAt,omitempty"`
+	Statuses             json.RawMessage `json:"statuses,omitempty"`
+	ReportedAt           time.Time       `json:"reportedAt"`
+}
+
+// SystemData is ARM's systemData.
+type SystemData struct {
+	CreatedBy          string    `json:"createdBy,omitempty"`
+	CreatedByType      string    `json:"createdByType,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	LastModifiedBy     string    `json:"lastModifiedBy,omitempty"`
+	LastModifiedByType string    `json:"lastModifiedByType,omitempty"`
+	LastModifiedAt     time.Time `json:"lastModifiedAt"`
+}
+
+// Key normalizes an ARM resource ID: ARM IDs are case-insensitive.
+func Key(id string) string { return strings.ToLower(id) }
