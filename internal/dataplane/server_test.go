@@ -332,7 +332,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad scope", "PUT", av(newPath), withProps(func(p map[string]any) { p["scope"] = "global" }), "", 400, "InvalidParameter", "Unsupported value"},
 		{"bad namespace", "PUT", av(newPath), withProps(func(p map[string]any) { p["namespace"] = "Bad_NS" }), "", 400, "InvalidParameter", "properties.namespace"},
 		{"unknown protected key", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettings"] = map[string]string{"password": "eA=="} }), "", 400, "InvalidParameter", "not a protected setting"},
-		{"protected value not base64", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettings"] = map[string]string{"httpsKey": "not base64!"} }), "", 400, "InvalidParameter", "base64"},
+		{"protected value not base64", "PUT", av(newPath), withProps(func(p map[string]any) {
+			p["configurationProtectedSettings"] = map[string]string{"httpsKey": "not base64!"}
+		}), "", 400, "InvalidParameter", "base64"},
 		{"protected ref not accepted", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettingsRef"] = map[string]string{"name": "x"} }), "", 400, "InvalidRequestContent", "configurationProtectedSettingsRef"},
 		{"unregistered cluster", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/ghost" + fluxPath + "/x"), good, "", 404, "ResourceNotFound", "connectedk8s connect"},
 		{"unknown provider", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Foo/bars/c" + fluxPath + "/x"), good, "", 404, "NotFound", ""},

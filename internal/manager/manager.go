@@ -5,6 +5,9 @@ package manager
 import (
 	"flag"
 	"fmt"
+	"net/url"
+	"os"
+	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -24,6 +27,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agent"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/auth"
 	fccontroller "github.com/arcgitops/arcgitops/internal/controller"
 )
@@ -38,6 +43,12 @@ type Options struct {
 	MultiTenancy     bool
 	SSHKeyAlgorithm  string
 	Zap              zap.Options
+
+	// The agent runs when DataPlaneURL is set.
+	DataPlaneURL   string
+	AgentTokenFile string
+	ClusterID      string
+	Agent          agent.Options
 }
 
 // DefaultOptions are the flag defaults.
@@ -48,6 +59,7 @@ func DefaultOptions() Options {
 		Concurrent:      4,
 		MultiTenancy:    true,
 		SSHKeyAlgorithm: "rsa-4096",
+		Agent:           agent.DefaultOptions(),
 	}
 }
 
@@ -60,6 +72,12 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
 	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce).")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
+	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. http://127.0.0.1:8090; the agent is off when empty.")
+	fs.StringVar(&o.AgentTokenFile, "agent-token-file", o.AgentTokenFile, "A file holding the cluster's agent token (printed by connectedk8s connect).")
+	fs.StringVar(&o.ClusterID, "cluster-resource-id", o.ClusterID, "The cluster's ARM resource ID, e.g. /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Kubernetes/connectedClusters/NAME.")
+	fs.DurationVar(&o.Agent.LongPoll, "agent-long-poll", o.Agent.LongPoll, "How long the data plane may hold the agent's list request before answering 'not modified' (at most 60s).")
+	fs.DurationVar(&o.Agent.PollInterval, "agent-poll-interval", o.Agent.PollInterval, "The pause between lists, with jitter, when the data plane answers at once instead of holding the request.")
+	fs.DurationVar(&o.Agent.MaxBackoff, "agent-max-backoff", o.Agent.MaxBackoff, "The longest wait between retries while the data plane cannot be reached.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -126,6 +144,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 1}); err != nil {
 		return nil, fmt.Errorf("failed to set up the flux-applier controller: %w", err)
 	}
+	if o.DataPlaneURL != "" {
+		if err := setupAgent(mgr, o); err != nil {
+			return nil, err
+		}
+	}
 	if err := fccontroller.RegisterMetrics(mgr); err != nil {
 		return nil, err
 	}
@@ -153,4 +176,33 @@ func Run(o Options) error {
 	ctrl.Log.WithName("setup").Info("Starting the manager",
 		"multiTenancy", o.MultiTenancy, "sshKeyAlgorithm", o.SSHKeyAlgorithm, "concurrent", o.Concurrent)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// setupAgent adds the agent to mgr.
+func setupAgent(mgr ctrl.Manager, o Options) error {
+	if o.AgentTokenFile == "" || o.ClusterID == "" {
+		return fmt.Errorf("--dataplane-url needs --agent-token-file and --cluster-resource-id")
+	}
+	raw, err := os.ReadFile(o.AgentTokenFile)
+	if err != nil {
+		return fmt.Errorf("--agent-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if token == "" {
+		return fmt.Errorf("--agent-token-file %s is empty", o.AgentTokenFile)
+	}
+	if _, err := url.Parse(o.DataPlaneURL); err != nil || !strings.HasPrefix(o.DataPlaneURL, "http") {
+		return fmt.Errorf("--dataplane-url %q must be an http(s) URL", o.DataPlaneURL)
+	}
+	a := &agent.Agent{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, Token: token},
+		Options:   o.Agent,
+		Log:       ctrl.Log.WithName("agent"),
+	}
+	if err := a.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the agent: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,368 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agent"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/manager"
+	"github.com/arcgitops/arcgitops/internal/testenv"
+)
+
+const (
+	clusterA = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/cluster-a"
+	clusterB = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/cluster-b"
+	fluxPath = "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/"
+	apiVer   = "?api-version=2024-11-01"
+	timeout  = 30 * time.Second
+	interval = 100 * time.Millisecond
+)
+
+var (
+	env    *testenv.Env
+	k      client.Client
+	dp     *dataPlane
+	tokenA string
+	tokenB string
+)
+
+// dataPlane runs the real data plane in-process on 127.0.0.1, and can be
+// stopped and started again on the same address and data.
+type dataPlane struct {
+	mu     sync.Mutex
+	addr   string
+	dir    string
+	srv    *dataplane.Server
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (d *dataPlane) start() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	opts := dataplane.DefaultOptions()
+	opts.DataDir = d.dir
+	opts.RatePerSecond = 0
+	srv, err := dataplane.New(opts)
+	if err != nil {
+		return err
+	}
+	var l net.Listener
+	for i := 0; i < 50; i++ { // the port may take a moment to be free again
+		if l, err = net.Listen("tcp", d.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	d.addr = l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	d.srv, d.cancel, d.done = srv, cancel, make(chan error, 1)
+	go func() { d.done <- srv.Serve(ctx, l) }()
+	return nil
+}
+
+func (d *dataPlane) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cancel()
+	<-d.done
+	_ = d.srv.Close()
+}
+
+func (d *dataPlane) url() string { return "http://" + d.addr }
+
+func (d *dataPlane) do(method, path, body string) (int, map[string]any) {
+	req, _ := http.NewRequest(method, d.url()+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	var err error
+	if env, err = testenv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	k = env.Client
+
+	tmp, _ := os.MkdirTemp("", "agent-test-")
+	defer os.RemoveAll(tmp)
+	// The manager's logs go to a file, shown when a test fails.
+	logFile, _ := os.Create(filepath.Join(tmp, "manager.log"))
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile), zap.UseDevMode(true)))
+	dp = &dataPlane{addr: "127.0.0.1:0", dir: filepath.Join(tmp, "dataplane")}
+	if err := dp.start(); err != nil {
+		fmt.Fprintln(os.Stderr, "data plane:", err)
+		return 1
+	}
+	defer dp.stop()
+	if tokenA, err = register(clusterA); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if tokenB, err = register(clusterB); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tokenFile := filepath.Join(tmp, "token")
+	if err := os.WriteFile(tokenFile, []byte(tokenA+"\n"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	opts := manager.DefaultOptions()
+	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
+	opts.SSHKeyAlgorithm = "ecdsa-p256"
+	opts.DataPlaneURL = dp.url()
+	opts.AgentTokenFile = tokenFile
+	opts.ClusterID = clusterA
+	opts.Agent.LongPoll = 5 * time.Second
+	opts.Agent.MinBackoff = 100 * time.Millisecond
+	opts.Agent.MaxBackoff = time.Second
+	mgr, err := manager.New(env.Config, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	code := m.Run()
+	if code != 0 {
+		b, _ := os.ReadFile(logFile.Name())
+		if len(b) > 20000 {
+			b = b[len(b)-20000:]
+		}
+		fmt.Fprintf(os.Stderr, "--- manager log (tail) ---\n%s\n", b)
+	}
+	return code
+}
+
+func register(id string) (string, error) {
+	status, body := dp.do(http.MethodPut, id+apiVer, `{"location":"westeurope"}`)
+	if status != http.StatusCreated {
+		return "", fmt.Errorf("register %s: %d", id, status)
+	}
+	return body["properties"].(map[string]any)["agentToken"].(string), nil
+}
+
+// configBody is a PUT body in namespace ns; extra is added to properties.
+// With protected settings in extra, the repository gets an https user.
+func configBody(ns, extra string) string {
+	user := ""
+	if strings.Contains(extra, "httpsKey") {
+		user = `,"httpsUser":"bot"`
+	}
+	return `{"properties":{"namespace":"` + ns + `","gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}` + user + `},` +
+		`"kustomizations":{"infra":{"path":"./infra"},"apps":{"path":"./apps","dependsOn":["infra"]}}` + extra + `}}`
+}
+
+func fcKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
+
+func props(g Gomega, cluster, name string) map[string]any {
+	status, body := dp.do(http.MethodGet, cluster+fluxPath+name+apiVer, "")
+	g.Expect(status).To(Equal(http.StatusOK))
+	return body["properties"].(map[string]any)
+}
+
+func setReady(g Gomega, obj client.Object) {
+	g.Expect(k.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	cond := metav1.Condition{Type: "Ready", Status: "True", Reason: "Succeeded", Message: "ok", LastTransitionTime: metav1.Now()}
+	switch o := obj.(type) {
+	case *sourcev1.GitRepository:
+		o.Status.Conditions, o.Status.ObservedGeneration = []metav1.Condition{cond}, o.Generation
+	case *kustomizev1.Kustomization:
+		o.Status.Conditions, o.Status.ObservedGeneration = []metav1.Condition{cond}, o.Generation
+	}
+	g.Expect(k.Status().Update(context.Background(), obj)).To(Succeed())
+}
+
+func TestCreateUpdateStatusDelete(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "team-one" // created by the agent
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"web"+apiVer,
+		configBody(ns, `,"configurationProtectedSettings":{"httpsKey":"c2VjcmV0LXRva2Vu"}`))
+	g.Expect(status).To(Equal(http.StatusCreated))
+
+	// The FluxConfig appears, owned by the agent, with its protected settings in a Secret.
+	fc := &v1alpha1.FluxConfig{}
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "web"), fc) }, timeout, interval).Should(Succeed())
+	g.Expect(fc.Labels).To(HaveKeyWithValue(v1alpha1.LabelManagedBy, v1alpha1.ManagedByAgent))
+	g.Expect(fc.Annotations).To(HaveKeyWithValue(agent.GenerationAnnotation, "1"))
+	g.Expect(fc.Spec.GitRepository.HTTPSUser).To(Equal("bot"))
+	g.Expect(fc.Spec.ConfigurationProtectedSettingsRef.Name).To(Equal("web-protected-parameters"))
+	secret := &corev1.Secret{}
+	g.Expect(k.Get(ctx, fcKey(ns, "web-protected-parameters"), secret)).To(Succeed())
+	g.Expect(string(secret.Data["httpsKey"])).To(Equal("c2VjcmV0LXRva2Vu"))
+	// The controller used them.
+	auth := &corev1.Secret{}
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "web-auth"), auth) }, timeout, interval).Should(Succeed())
+	g.Expect(string(auth.Data["password"])).To(Equal("secret-token"))
+
+	// Acknowledged: gone from the data plane's answers.
+	g.Eventually(func(g Gomega) {
+		c := &agentapi.Client{BaseURL: dp.url(), ClusterID: clusterA, Token: tokenA}
+		state, _, _, err := c.List(ctx, "", 0)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(state.Configurations).To(ContainElement(HaveField("ProtectedSettings", BeNil())))
+	}, timeout, interval).Should(Succeed())
+
+	// Status flows back to ARM: Flux objects ready -> Compliant.
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "web-apps"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
+	setReady(g, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}})
+	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-infra"}})
+	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-apps"}})
+	g.Eventually(func(g Gomega) {
+		p := props(g, clusterA, "web")
+		g.Expect(p["complianceState"]).To(Equal("Compliant"))
+		g.Expect(p["provisioningState"]).To(Equal("Succeeded"))
+		g.Expect(p["statuses"]).To(HaveLen(3))
+	}, timeout, interval).Should(Succeed())
+
+	// Update.
+	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"web"+apiVer, `{"properties":{"kustomizations":{"apps":null}}}`)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, fcKey(ns, "web"), fc)).To(Succeed())
+		g.Expect(fc.Spec.Kustomizations).To(HaveLen(1))
+		g.Expect(fc.Annotations).To(HaveKeyWithValue(agent.GenerationAnnotation, "2"))
+		g.Expect(fc.Spec.ConfigurationProtectedSettingsRef).NotTo(BeNil(), "delivered protected settings stay in use")
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k.Get(ctx, fcKey(ns, "web-apps"), &kustomizev1.Kustomization{}))
+	}, timeout, interval).Should(BeTrue())
+
+	// Delete: the cluster cleans up, then the ARM resource disappears.
+	status, _ = dp.do(http.MethodDelete, clusterA+fluxPath+"web"+apiVer, "")
+	g.Expect(status).To(Equal(http.StatusAccepted))
+	g.Eventually(func(g Gomega) {
+		g.Expect(apierrors.IsNotFound(k.Get(ctx, fcKey(ns, "web"), &v1alpha1.FluxConfig{}))).To(BeTrue())
+		st, _ := dp.do(http.MethodGet, clusterA+fluxPath+"web"+apiVer, "")
+		g.Expect(st).To(Equal(http.StatusNotFound))
+	}, timeout, interval).Should(Succeed())
+}
+
+func TestIsolationAndTokens(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	// A configuration of cluster B never reaches cluster A.
+	status, _ := dp.do(http.MethodPut, clusterB+fluxPath+"only-b"+apiVer, configBody("team-b", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"marker-a"+apiVer, configBody("team-a", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey("team-a", "marker-a"), &v1alpha1.FluxConfig{}) }, timeout, interval).Should(Succeed())
+	var all v1alpha1.FluxConfigList
+	g.Expect(k.List(ctx, &all)).To(Succeed())
+	for _, fc := range all.Items {
+		g.Expect(fc.Name).NotTo(Equal("only-b"))
+	}
+
+	// Wrong token: 401; B's token on A's path: 404.
+	bad := &agentapi.Client{BaseURL: dp.url(), ClusterID: clusterA, Token: "wrong"}
+	_, _, _, err := bad.List(ctx, "", 0)
+	g.Expect(err).To(MatchError(ContainSubstring("401")))
+	other := &agentapi.Client{BaseURL: dp.url(), ClusterID: clusterA, Token: tokenB}
+	_, _, _, err = other.List(ctx, "", 0)
+	g.Expect(err).To(MatchError(ContainSubstring("404")))
+	g.Expect(other.ReportStatus(ctx, "marker-a", &agentapi.StatusReport{ComplianceState: "Compliant"})).To(MatchError(ContainSubstring("404")))
+}
+
+func TestHandAppliedFluxConfigIsLeftAlone(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "by-hand"}})).To(Succeed())
+	manual := &v1alpha1.FluxConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "by-hand", Name: "mine"},
+		Spec: v1alpha1.FluxConfigSpec{
+			GitRepository: &v1alpha1.GitRepositoryDefinition{URL: "https://example.com/mine", RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
+		},
+	}
+	g.Expect(k.Create(ctx, manual)).To(Succeed())
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine"+apiVer, configBody("by-hand", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func(g Gomega) {
+		p := props(g, clusterA, "mine")
+		g.Expect(p["provisioningState"]).To(Equal("Failed"))
+		g.Expect(p["errorMessage"]).To(ContainSubstring("that the agent does not manage exists in the cluster"))
+	}, timeout, interval).Should(Succeed())
+	got := &v1alpha1.FluxConfig{}
+	g.Expect(k.Get(ctx, fcKey("by-hand", "mine"), got)).To(Succeed())
+	g.Expect(got.Spec.GitRepository.URL).To(Equal("https://example.com/mine"))
+	g.Expect(got.Labels).NotTo(HaveKey(v1alpha1.LabelManagedBy))
+}
+
+// TestDataPlaneOutage stops the data plane: nothing in the cluster is
+// deleted, status changes are reported once it is back, and new desired
+// state arrives within one poll.
+func TestDataPlaneOutage(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "outage"
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"steady"+apiVer, configBody(ns, ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "steady-apps"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
+
+	dp.stop()
+	// Status changes while the data plane is away.
+	setReady(g, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "steady"}})
+	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "steady-infra"}})
+	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "steady-apps"}})
+	g.Consistently(func(g Gomega) {
+		g.Expect(k.Get(ctx, fcKey(ns, "steady"), &v1alpha1.FluxConfig{})).To(Succeed())
+		g.Expect(k.Get(ctx, fcKey(ns, "steady-apps"), &kustomizev1.Kustomization{})).To(Succeed())
+	}, 3*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	g.Expect(dp.start()).To(Succeed())
+	// The latest status is reported after reconnecting.
+	g.Eventually(func(g Gomega) {
+		g.Expect(props(g, clusterA, "steady")["complianceState"]).To(Equal("Compliant"))
+	}, timeout, interval).Should(Succeed())
+	// And new desired state arrives within one poll (+ the capped backoff).
+	start := time.Now()
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-outage"+apiVer, configBody(ns, ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "after-outage"), &v1alpha1.FluxConfig{}) }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+	t.Logf("desired state reached the cluster %s after the PUT", time.Since(start).Round(time.Millisecond))
+}

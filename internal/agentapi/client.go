@@ -1,0 +1,156 @@
+package agentapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client is the agent's client of the data plane.
+type Client struct {
+	// BaseURL of the data plane, e.g. http://127.0.0.1:8090.
+	BaseURL string
+	// ClusterID is the cluster's ARM resource ID.
+	ClusterID string
+	// Token is the cluster's agent token.
+	Token string
+	// HTTP is the client to use (a default with timeouts when nil).
+	HTTP *http.Client
+}
+
+// StatusError is a non-success answer of the data plane.
+type StatusError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+func (e *StatusError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("data plane answered %d %s: %s", e.StatusCode, e.Code, e.Message)
+	}
+	return fmt.Sprintf("data plane answered %d", e.StatusCode)
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: MaxWait + 30*time.Second}
+}
+
+func (c *Client) url(parts ...string) string {
+	p := PathPrefix + c.ClusterID + "/fluxConfigurations"
+	for _, s := range parts {
+		p += "/" + url.PathEscape(s)
+	}
+	return strings.TrimSuffix(c.BaseURL, "/") + p
+}
+
+func (c *Client) do(ctx context.Context, method, u string, body any, header http.Header) (*http.Response, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		// The URL, not the request (which holds the token), is in the error.
+		return nil, fmt.Errorf("failed to reach the data plane at %s: %w", c.BaseURL, unwrapURLError(err))
+	}
+	return resp, nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func statusError(resp *http.Response) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = json.Unmarshal(b, &e)
+	return &StatusError{StatusCode: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// List returns the desired state. With etag and wait, the data plane holds
+// the request until the state changes; notModified is true when it did not.
+func (c *Client) List(ctx context.Context, etag string, wait time.Duration) (state *DesiredState, newETag string, notModified bool, err error) {
+	u := c.url()
+	if wait > 0 {
+		u += "?wait=" + url.QueryEscape(wait.String())
+	}
+	h := http.Header{}
+	if etag != "" {
+		h.Set("If-None-Match", etag)
+	}
+	resp, err := c.do(ctx, http.MethodGet, u, nil, h)
+	if err != nil {
+		return nil, "", false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		return nil, etag, true, nil
+	case http.StatusOK:
+		state = &DesiredState{}
+		if err := json.NewDecoder(resp.Body).Decode(state); err != nil {
+			return nil, "", false, fmt.Errorf("failed to decode the desired state: %w", err)
+		}
+		return state, resp.Header.Get("ETag"), false, nil
+	default:
+		return nil, "", false, statusError(resp)
+	}
+}
+
+func (c *Client) expectNoContent(ctx context.Context, method, u string, body any) error {
+	resp, err := c.do(ctx, method, u, body, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return statusError(resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+// ReportStatus reports the status of configuration name.
+func (c *Client) ReportStatus(ctx context.Context, name string, report *StatusReport) error {
+	return c.expectNoContent(ctx, http.MethodPut, c.url(name, "status"), report)
+}
+
+// Ack acknowledges protected settings version of configuration name.
+func (c *Client) Ack(ctx context.Context, name string, version int64) error {
+	return c.expectNoContent(ctx, http.MethodPost, c.url(name, "protectedSettings", "ack"), Ack{Version: version})
+}
+
+// ConfirmDeleted tells the data plane that the cluster removed configuration name.
+func (c *Client) ConfirmDeleted(ctx context.Context, name string) error {
+	return c.expectNoContent(ctx, http.MethodPost, c.url(name, "deleted"), nil)
+}
