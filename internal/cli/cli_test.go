@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// recorded is one write request the CLI sent.
+type recorded struct {
+	Method string          `json:"method"`
+	Path   string          `json:"path"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// testDataPlane is the real data plane in-process, recording the writes.
+type testDataPlane struct {
+	mu     sync.Mutex
+	writes []recorded
+	all    int
+	url    string
+}
+
+func newTestDataPlane(t *testing.T) *testDataPlane {
+	t.Helper()
+	opts := dataplane.DefaultOptions()
+	opts.DataDir = t.TempDir()
+	opts.RatePerSecond = 0
+	srv, err := dataplane.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &testDataPlane{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		d.mu.Lock()
+		d.all++
+		if r.Method != http.MethodGet {
+			rec := recorded{Method: r.Method, Path: r.URL.RequestURI()}
+			if len(body) > 0 {
+				var buf bytes.Buffer
+				_ = json.Indent(&buf, body, "", "  ")
+				rec.Body = buf.Bytes()
+			}
+			d.writes = append(d.writes, rec)
+		}
+		d.mu.Unlock()
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+	d.url = ts.URL
+	return d
+}
+
+func (d *testDataPlane) take() []recorded {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.writes
+	d.writes = nil
+	return w
+}
+
+func (d *testDataPlane) requests() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.all
+}
+
+// run runs the CLI and returns exit code, stdout, stderr.
+func run(t *testing.T, d *testDataPlane, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: t.TempDir(),
+		Getenv: func(k string) string {
+			if k == "ARCGITOPS_DATAPLANE" {
+				return d.url
+			}
+			return ""
+		}}
+	code := app.Run(args)
+	return code, out.String(), errOut.String()
+}
+
+func golden(t *testing.T, name string, got []recorded) {
+	t.Helper()
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/cli -update to record it)", err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("%s: the request sent differs from the golden file:\n--- got\n%s\n--- want\n%s", name, b, want)
+	}
+}
+
+const cluster = "-g rg1 -c cluster1 -t connectedClusters"
+
+func args(s string) []string { return strings.Fields(s) }
+
+func TestGoldenRequests(t *testing.T) {
+	d := newTestDataPlane(t)
+	code, _, stderr := run(t, d, args("connectedk8s connect -n cluster1 -g rg1 -l westeurope")...)
+	if code != 0 {
+		t.Fatalf("connect: %d %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "--agent-token-file") {
+		t.Errorf("connect does not say how to start the agent:\n%s", stderr)
+	}
+	d.take()
+
+	steps := []struct {
+		golden string
+		args   string
+	}{
+		{"create-ssh-two-kustomizations", "k8s-configuration flux create " + cluster + " -n cluster-config --namespace cluster-config --scope cluster" +
+			" -u git@github.com:Azure/gitops-flux2-kustomize-helm-mt.git --branch main --ssh-private-key-file testdata/id_test_key" +
+			" --kustomization name=infra path=./infrastructure prune=true" +
+			" --kustomization name=apps path=./apps/staging prune=true depends_on=infra"},
+		{"create-https-pat", "k8s-configuration flux create " + cluster + " -n private-repo --namespace team-a --scope namespace" +
+			" -u https://dev.azure.com/org/project/_git/repo --branch main --https-user git --https-key s3cr3t-pat --interval 1m"},
+		{"create-bucket", "k8s-configuration flux create " + cluster + " -n bucket-config --kind bucket -u https://s3.amazonaws.com" +
+			" --bucket-name my-configs --bucket-access-key AKIAEXAMPLE --bucket-secret-key bucket-s3cr3t --timeout 2m"},
+		{"update-interval", "k8s-configuration flux update " + cluster + " -n cluster-config --interval 5m"},
+		{"kustomization-create", "k8s-configuration flux kustomization create " + cluster + " -n cluster-config -k monitoring" +
+			" --path ./monitoring --depends infra,apps --prune --sync-interval 3m"},
+		{"kustomization-delete", "k8s-configuration flux kustomization delete " + cluster + " -n cluster-config -k monitoring --yes"},
+		{"delete", "k8s-configuration flux delete " + cluster + " -n private-repo --yes"},
+	}
+	for _, s := range steps {
+		t.Run(s.golden, func(t *testing.T) {
+			code, stdout, stderr := run(t, d, args(s.args)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			for _, secret := range []string{"s3cr3t-pat", "bucket-s3cr3t", "dGhpcyBpcyBhIHRlc3Q"} {
+				if strings.Contains(stdout+stderr, secret) {
+					t.Errorf("a secret was echoed: %s", secret)
+				}
+			}
+			golden(t, s.golden, d.take())
+		})
+	}
+}
+
+func TestBadFlagsSendNothing(t *testing.T) {
+	d := newTestDataPlane(t)
+	tests := []struct {
+		name string
+		args string
+		want string
+	}{
+		{"two refs", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --tag v1", "--branch and --tag cannot be combined"},
+		{"ssh key with https url", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --ssh-private-key-file testdata/id_test_key", "--ssh-private-key applies to SSH URLs only"},
+		{"https user with ssh url", "k8s-configuration flux create " + cluster + " -n c1 -u git@github.com:o/r --branch main --https-user me", "apply to https URLs only"},
+		{"unknown kustomization key", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --kustomization name=a pathh=./a", `unknown key "pathh"`},
+		{"bad duration", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --interval 10minutes", `--interval "10minutes" is not a duration`},
+		{"name too long", "k8s-configuration flux create " + cluster + " -n " + strings.Repeat("x", 31) + " -u https://github.com/o/r --branch main", "1-30 characters"},
+		{"no ref", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r", "give one of --branch, --tag, --semver or --commit"},
+		{"unknown kind", "k8s-configuration flux create " + cluster + " -n c1 -u https://x --kind svn --branch main", `--kind "svn"`},
+		{"missing file", "k8s-configuration flux create " + cluster + " -n c1 -u git@github.com:o/r --branch main --ssh-private-key-file /nonexistent", "cannot read /nonexistent"},
+		{"unknown flag", "k8s-configuration flux create " + cluster + " -n c1 --frobnicate", "unknown flag"},
+		{"missing required flag", "k8s-configuration flux create -n c1 -u https://x --branch main", "required flag"},
+		{"bad cluster type", "k8s-configuration flux show -g rg1 -c c1 -t provisionedClusters -n c1", "--cluster-type"},
+		{"bad output", "k8s-configuration flux list " + cluster + " -o xml", `--output "xml"`},
+		{"delete without --yes and no terminal", "k8s-configuration flux delete " + cluster + " -n c1", "pass --yes"},
+		{"update with nothing to change", "k8s-configuration flux update " + cluster + " -n c1", "nothing to update"},
+		{"path escaping the source", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --kustomization name=a path=../x", "'..' segment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := d.requests()
+			code, _, stderr := run(t, d, args(tt.args)...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "ERROR: ") || strings.Count(stderr, "ERROR") != 1 {
+				t.Errorf("errors are one line starting with ERROR: %q", stderr)
+			}
+			if n := d.requests() - before; n != 0 {
+				t.Errorf("%d requests were sent", n)
+			}
+		})
+	}
+}
+
+func TestOutputsAndNotFound(t *testing.T) {
+	d := newTestDataPlane(t)
+	run(t, d, args("connectedk8s connect -n cluster1 -g rg1")...)
+	code, _, stderr := run(t, d, args("k8s-configuration flux create "+cluster+" -n cfg -u https://github.com/o/r --branch main -o none")...)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, _ := run(t, d, args("k8s-configuration flux list "+cluster+" -o table")...)
+	if code != 0 || !strings.Contains(out, "Name") || !strings.Contains(out, "ComplianceState") || !strings.Contains(out, "cfg") || !strings.Contains(out, "Pending") {
+		t.Errorf("table:\n%s", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o tsv")...)
+	if code != 0 || !strings.HasPrefix(out, "cfg\tdefault\tcluster\tGitRepository\tCreating\tPending") {
+		t.Errorf("tsv: %q", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o yaml")...)
+	if code != 0 || !strings.Contains(out, "name: cfg") {
+		t.Errorf("yaml:\n%s", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux kustomization list "+cluster+" -n cfg -o table")...)
+	if code != 0 || !strings.Contains(out, "kustomization-1") {
+		t.Errorf("kustomizations:\n%s", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux deployed-object list "+cluster+" -n cfg")...)
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("deployed objects: %d %q", code, out)
+	}
+	code, _, stderr = run(t, d, args("k8s-configuration flux show "+cluster+" -n ghost")...)
+	if code != 3 || !strings.Contains(stderr, "ERROR: (ResourceNotFound)") {
+		t.Errorf("not found: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, d, append(args("k8s-configuration flux list "+cluster), "--dataplane", "http://127.0.0.1:1")...)
+	if code != 1 || !strings.Contains(stderr, "cannot reach the data plane") {
+		t.Errorf("unreachable: exit %d, %q", code, stderr)
+	}
+}
+
+// TestEveryFlagIsDocumented walks every command's --help.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	app := &App{Out: io.Discard, Err: io.Discard}
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		if c.Short == "" && c.Name() != "help" && c.Name() != "completion" {
+			t.Errorf("command %q has no description", c.CommandPath())
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			n++
+			if strings.TrimSpace(f.Usage) == "" {
+				t.Errorf("%s --%s has no description", c.CommandPath(), f.Name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(app.rootCommand())
+	if n < 60 {
+		t.Errorf("only %d flags found", n)
+	}
+}

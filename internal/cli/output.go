@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"sigs.k8s.io/yaml"
+)
+
+// column is a table column: a header and a path into the object.
+type column struct {
+	Header string
+	Path   string // dotted, e.g. properties.complianceState
+}
+
+// print writes v (an object or a list of objects) in the chosen format;
+// table and tsv show columns.
+func (a *App) print(v any, columns []column) error {
+	switch a.output {
+	case "none":
+		return nil
+	case "json", "jsonc":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(a.Out, string(b))
+		return err
+	case "yaml", "yamlc":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = a.Out.Write(b)
+		return err
+	}
+	rows := asRows(v)
+	if a.output == "tsv" {
+		for _, r := range rows {
+			vals := make([]string, len(columns))
+			for i, c := range columns {
+				vals[i] = lookup(r, c.Path)
+			}
+			fmt.Fprintln(a.Out, strings.Join(vals, "\t"))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
+	headers := make([]string, len(columns))
+	rules := make([]string, len(columns))
+	for i, c := range columns {
+		headers[i] = c.Header
+		rules[i] = strings.Repeat("-", len(c.Header))
+	}
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	fmt.Fprintln(tw, strings.Join(rules, "\t"))
+	for _, r := range rows {
+		vals := make([]string, len(columns))
+		for i, c := range columns {
+			vals[i] = lookup(r, c.Path)
+		}
+		fmt.Fprintln(tw, strings.Join(vals, "\t"))
+	}
+	return tw.Flush()
+}
+
+func asRows(v any) []map[string]any {
+	b, _ := json.Marshal(v)
+	var list []map[string]any
+	if json.Unmarshal(b, &list) == nil {
+		return list
+	}
+	var one map[string]any
+	if json.Unmarshal(b, &one) == nil {
+		return []map[string]any{one}
+	}
+	return nil
+}
+
+func lookup(m map[string]any, path string) string {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[p]
+	}
+	switch t := cur.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case []any, map[string]any:
+		b, _ := json.Marshal(t)
+		return string(b)
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+var fluxColumns = []column{
+	{"Name", "name"},
+	{"Namespace", "properties.namespace"},
+	{"Scope", "properties.scope"},
+	{"SourceKind", "properties.sourceKind"},
+	{"ProvisioningState", "properties.provisioningState"},
+	{"ComplianceState", "properties.complianceState"},
+	{"LastSourceUpdatedAt", "properties.sourceUpdatedAt"},
+	{"SourceSyncedCommitId", "properties.sourceSyncedCommitId"},
+}
+
+var kustomizationColumns = []column{
+	{"Name", "name"},
+	{"Path", "path"},
+	{"DependsOn", "dependsOn"},
+	{"SyncInterval", "syncIntervalInSeconds"},
+	{"Timeout", "timeoutInSeconds"},
+	{"Prune", "prune"},
+	{"Force", "force"},
+}
+
+var objectColumns = []column{
+	{"Kind", "kind"},
+	{"Namespace", "namespace"},
+	{"Name", "name"},
+	{"ComplianceState", "complianceState"},
+	{"AppliedBy", "appliedBy.name"},
+}
+
+var clusterColumns = []column{
+	{"Name", "name"},
+	{"Location", "location"},
+	{"ProvisioningState", "properties.provisioningState"},
+	{"Type", "type"},
+}
