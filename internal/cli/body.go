@@ -180,30 +180,30 @@ func emptyIfNil(l []string) []string {
 
 // sourceFlags are the flags of flux create and update.
 type sourceFlags struct {
-	Scope, Namespace, Kind, URL                string
-	Branch, Tag, Semver, Commit                string
-	Interval, Timeout                          string
-	SSHPrivateKey, SSHPrivateKeyFile           string
-	KnownHosts, KnownHostsFile                 string
-	HTTPSUser, HTTPSKey, HTTPSCACert           string
-	HTTPSCACertFile, LocalAuthRef, Provider    string
-	Suspend                                    bool
-	BucketName, AccessKey, SecretKey           string
-	BucketInsecure                             bool
-	ContainerName, AccountKey, SASToken        string
-	SPClientID, SPTenantID, SPClientSecret     string
-	SPClientCert, SPClientCertPassword         string
-	SPClientCertSendChain                      bool
-	MIClientID                                 string
-	OCITag, OCISemver, OCIDigest               string
-	LayerMediaType, LayerOperation             string
-	UseWorkloadIdentity                        bool
-	ServiceAccountName                         string
-	TLSClientCert, TLSPrivateKey, TLSCACert    string
-	Kustomizations                             []string
-	WaitForReconciliation                      bool
-	ReconciliationWaitDuration                 string
-	changed                                    func(name string) bool
+	Scope, Namespace, Kind, URL             string
+	Branch, Tag, Semver, Commit             string
+	Interval, Timeout                       string
+	SSHPrivateKey, SSHPrivateKeyFile        string
+	KnownHosts, KnownHostsFile              string
+	HTTPSUser, HTTPSKey, HTTPSCACert        string
+	HTTPSCACertFile, LocalAuthRef, Provider string
+	Suspend                                 bool
+	BucketName, AccessKey, SecretKey        string
+	BucketInsecure                          bool
+	ContainerName, AccountKey, SASToken     string
+	SPClientID, SPTenantID, SPClientSecret  string
+	SPClientCert, SPClientCertPassword      string
+	SPClientCertSendChain                   bool
+	MIClientID                              string
+	OCITag, OCISemver, OCIDigest            string
+	LayerMediaType, LayerOperation          string
+	UseWorkloadIdentity                     bool
+	ServiceAccountName                      string
+	TLSClientCert, TLSPrivateKey, TLSCACert string
+	Kustomizations                          []string
+	WaitForReconciliation                   bool
+	ReconciliationWaitDuration              string
+	changed                                 func(name string) bool
 }
 
 var sshURL = regexp.MustCompile(`^(ssh://|[A-Za-z0-9._~-]+@[^/:]+:)`)
