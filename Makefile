@@ -60,12 +60,16 @@ test: generate manifests fmt vet ## Run the unit and envtest integration tests (
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	go test $(GO_TEST_FLAGS) $(TEST_PKGS)
 
-.PHONY: test-e2e
-test-e2e: ## Run the end-to-end suite against real Flux controllers.
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-controller-manager kubectl)" \
+# The environment of the local environment and the end-to-end suite: every
+# binary built (or found in the cache) by the project's own scripts.
+LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-controller-manager kubectl)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	FLUX_BIN="$$(hack/flux.sh build)" \
-	go test -count=1 -timeout 20m ./test/e2e/...
+	BIN_DIR="$(LOCALBIN)"
+
+.PHONY: test-e2e
+test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (starts the local environment).
+	$(LOCALENV) go test -count=1 -timeout 25m -v ./test/e2e/... 2>&1 | tee $(LOCALBIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+e2e_test)' ; exit $${PIPESTATUS[0]}
 
 .PHONY: envtest
 envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.
@@ -74,11 +78,22 @@ envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.
 ##@ Build
 
 .PHONY: build
-build: generate fmt vet ## Build the manager binary into bin/.
+build: generate fmt vet binaries ## Build the manager, data plane and CLI into bin/.
+
+.PHONY: binaries
+binaries: ## Build bin/manager, bin/dataplane and bin/arcgitops.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/dataplane ./cmd/dataplane
+	go build -o $(LOCALBIN)/arcgitops ./cmd/arcgitops
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager against $KUBECONFIG.
+run: binaries ## Run the local environment: API server, Flux, Git server, data plane, manager, a sample configuration.
+	@echo "==> Building (or reusing) kube-apiserver, etcd, kube-controller-manager, kubectl and Flux"
+	go build -o $(LOCALBIN)/localenv ./cmd/localenv
+	$(LOCALENV) $(LOCALBIN)/localenv
+
+.PHONY: run-manager
+run-manager: manifests generate fmt vet ## Run only the manager against $$KUBECONFIG.
 	go run ./cmd/manager
 
 ##@ Tools

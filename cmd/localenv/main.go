@@ -1,0 +1,128 @@
+// Command localenv is `make run`: the whole system on 127.0.0.1, with a
+// sample configuration applied through the CLI, until Ctrl-C.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/arcgitops/arcgitops/internal/localenv"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		os.Exit(1)
+	}
+}
+
+// SampleFiles is the sample repository: a namespace, then a ConfigMap in it.
+var SampleFiles = map[string]string{
+	"infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
+	"apps/configmap.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: demo\ndata:\n  message: Hello from arcgitops\n",
+}
+
+func run() error {
+	dir := flag.String("dir", ".local/run", "Directory for the environment's state and logs (wiped at start).")
+	flag.Parse()
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	_ = os.RemoveAll(abs)
+	bins, crds, err := localenv.BinariesFromEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("==> Stopping every component")
+		env.Stop()
+	}()
+
+	fmt.Println("==> Creating the sample repository and configuration")
+	if _, err := env.Git.Commit("sample", SampleFiles, "sample"); err != nil {
+		return fmt.Errorf("git server: %w", err)
+	}
+	caFile := filepath.Join(abs, "git-ca.pem")
+	if err := os.WriteFile(caFile, env.Git.CACert, 0o644); err != nil {
+		return err
+	}
+	out, err := env.CLI("k8s-configuration", "flux", "create", "-g", "local", "-c", "local", "-t", "connectedClusters",
+		"-n", "sample", "--namespace", "sample", "-u", env.Git.HTTPSRepoURL("sample"), "--branch", "main",
+		"--https-ca-cert-file", caFile, "--interval", "30s",
+		"--kustomization", "name=infra", "path=./infra", "prune=true", "sync_interval=30s",
+		"--kustomization", "name=apps", "path=./apps", "prune=true", "depends_on=infra", "sync_interval=30s", "-o", "none")
+	if err != nil {
+		return fmt.Errorf("CLI flux create: %w: %s", err, out)
+	}
+	fmt.Println("==> Waiting for the sample configuration to be Compliant")
+	last := ""
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, err := env.CLI("k8s-configuration", "flux", "show", "-g", "local", "-c", "local", "-n", "sample")
+		var cfg struct {
+			Properties struct{ ComplianceState, ProvisioningState, ErrorMessage string } `json:"properties"`
+		}
+		if err == nil && json.Unmarshal([]byte(out), &cfg) == nil {
+			state := cfg.Properties.ComplianceState
+			if state != last {
+				fmt.Printf("    complianceState: %s %s\n", state, cfg.Properties.ErrorMessage)
+				last = state
+			}
+			if state == "Compliant" {
+				break
+			}
+		}
+		if name := env.Exited(); name != "" {
+			return fmt.Errorf("%s stopped; its log: %s\n%s", name, env.Components()[name], env.LogTail(name, 20))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the sample configuration is not Compliant after 3 minutes (state %q); logs are in %s", last, filepath.Join(abs, "logs"))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+
+	fmt.Printf(`
+The local environment is running. Everything listens on 127.0.0.1.
+
+  kubectl:     export KUBECONFIG=%[1]s
+               %[2]s/kubectl get fluxconfigs,gitrepositories,kustomizations -A
+  data plane:  %[3]s
+  CLI:         export ARCGITOPS_DATAPLANE=%[3]s
+               %[4]s k8s-configuration flux show -g local -c local -n sample -o table
+               %[4]s k8s-configuration flux list -g local -c local -o table
+  git:         %[5]s (HTTPS, CA %[6]s), ssh://git@%[7]s
+  logs:        %[8]s
+
+Press Ctrl-C to stop every component.
+`, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"))
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+			if name := env.Exited(); name != "" {
+				return fmt.Errorf("%s stopped; its log: %s", name, env.Components()[name])
+			}
+		}
+	}
+}
