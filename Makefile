@@ -69,7 +69,7 @@ LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-contr
 
 .PHONY: test-e2e
 test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (starts the local environment).
-	$(LOCALENV) go test -count=1 -timeout 25m -v ./test/e2e/... 2>&1 | tee $(LOCALBIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+e2e_test)' ; exit $${PIPESTATUS[0]}
+	$(LOCALENV) go test -count=1 -timeout 25m -v ./test/e2e/...
 
 .PHONY: envtest
 envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.

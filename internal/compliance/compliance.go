@@ -4,7 +4,9 @@
 //   - suspended                                   -> Suspended
 //   - no Ready condition                          -> Unknown
 //   - Ready=True for the current generation       -> Compliant
-//   - Ready=Unknown, or a stale observedGeneration -> Pending
+//   - Ready=Unknown, or a stale observedGeneration -> Pending (the
+//     generation is the newer of status.observedGeneration and the Ready
+//     condition's own observedGeneration)
 //   - Ready=False                                 -> Non-Compliant
 //
 // One refinement Azure does not publish: a Kustomization that is Ready=False
@@ -46,7 +48,11 @@ func Of(o Object) v1alpha1.ComplianceStateType {
 	if ready == nil {
 		return v1alpha1.ComplianceUnknown
 	}
-	if o.ObservedGeneration < o.Generation {
+	// The generation the Ready condition speaks for: Flux records it on the
+	// condition even when a failed attempt leaves status.observedGeneration
+	// behind, so a first apply that fails is Non-Compliant, not Pending.
+	observed := max(o.ObservedGeneration, ready.ObservedGeneration)
+	if observed < o.Generation {
 		return v1alpha1.CompliancePending
 	}
 	switch ready.Status {

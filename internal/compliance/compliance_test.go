@@ -27,6 +27,12 @@ func TestOf(t *testing.T) {
 		{"failed for an older generation", Object{Generation: 3, ObservedGeneration: 2, Conditions: ready("False", "BuildFailed")}, v1alpha1.CompliancePending},
 		{"ready unknown while progressing", Object{Generation: 1, ObservedGeneration: 1, Conditions: ready("Unknown", "Progressing")}, v1alpha1.CompliancePending},
 		{"failed", Object{Generation: 1, ObservedGeneration: 1, Conditions: ready("False", "BuildFailed")}, v1alpha1.ComplianceNonCompliant},
+		{"first apply failed: Flux kept status.observedGeneration but the condition is current",
+			Object{Generation: 1, ObservedGeneration: -1, Conditions: []metav1.Condition{{Type: "Ready", Status: "False", Reason: "ReconciliationFailed", ObservedGeneration: 1}}},
+			v1alpha1.ComplianceNonCompliant},
+		{"condition about an older generation", Object{Generation: 2, ObservedGeneration: 1,
+			Conditions: []metav1.Condition{{Type: "Ready", Status: "False", Reason: "ReconciliationFailed", ObservedGeneration: 1}}},
+			v1alpha1.CompliancePending},
 		{"waiting for a dependency", Object{Generation: 1, ObservedGeneration: 1, Conditions: ready("False", DependencyNotReadyReason)}, v1alpha1.CompliancePending},
 	}
 	for _, tt := range tests {

@@ -51,7 +51,7 @@ type Server struct {
 	sshConfig *ssh.ServerConfig
 
 	mu         sync.Mutex
-	deployKeys map[string]bool   // authorized keys, marshalled
+	deployKeys map[string]bool      // authorized keys, marshalled
 	basicAuth  map[string][2]string // repo -> user, token
 	wg         sync.WaitGroup
 }
@@ -271,7 +271,9 @@ func (s *Server) serveSession(ch ssh.Channel, requests <-chan *ssh.Request) {
 func (s *Server) HTTPSRepoURL(repo string) string { return s.HTTPSURL + "/" + repo + ".git" }
 
 // SSHRepoURL is the ssh:// URL of repo.
-func (s *Server) SSHRepoURL(repo string) string { return "ssh://git@" + s.SSHAddr + "/" + repo + ".git" }
+func (s *Server) SSHRepoURL(repo string) string {
+	return "ssh://git@" + s.SSHAddr + "/" + repo + ".git"
+}
 
 // Commit writes files (path -> content; empty content deletes) into repo's
 // main branch, creating the repository if needed, and returns the commit SHA.
@@ -334,4 +336,3 @@ func (s *Server) run(dir string, args ...string) (string, error) {
 	}
 	return out.String(), nil
 }
-

@@ -113,9 +113,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		}
 	}
 
-	e.step("Starting kube-controller-manager (garbage collection)")
+	e.step("Starting kube-controller-manager (garbage collection, namespace deletion, aggregated roles)")
 	if err := e.startProc("kube-controller-manager", filepath.Join(o.Bins.Assets, "kube-controller-manager"), nil,
-		"--kubeconfig="+e.Kubeconfig, "--controllers=garbage-collector-controller,namespace-controller",
+		"--kubeconfig="+e.Kubeconfig, "--controllers=garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller",
 		"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false"); err != nil {
 		return nil, err
 	}

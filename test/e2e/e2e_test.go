@@ -1,0 +1,336 @@
+// Package e2e runs the whole path on real Flux controllers: data plane and
+// CLI -> agent -> FluxConfig -> Flux objects -> the cluster, and status back.
+// It starts the local environment (internal/localenv) through `make test-e2e`.
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/localenv"
+)
+
+var (
+	env    *localenv.Env
+	k      client.Client
+	caFile string
+	ctx    = context.Background()
+)
+
+const (
+	wait = 3 * time.Minute
+	poll = time.Second
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	bins, crds, err := localenv.BinariesFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, _ := os.MkdirTemp("", "arcgitops-e2e-")
+	start := time.Now()
+	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Bins: bins, CRDPaths: crds, Progress: os.Stdout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local environment:", err)
+		return 1
+	}
+	fmt.Printf("==> Local environment ready in %s (state in %s)\n", time.Since(start).Round(time.Second), dir)
+	defer env.Stop()
+	k = env.Client
+	caFile = filepath.Join(dir, "git-ca.pem")
+	if err := os.WriteFile(caFile, env.Git.CACert, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		_ = os.RemoveAll(dir)
+	}
+	return code
+}
+
+// dumpOnFailure prints FluxConfigs, Flux objects, events and every
+// component's log tail when the test failed.
+func dumpOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var b strings.Builder
+		dump := func(title string, list client.ObjectList) {
+			if err := k.List(ctx, list); err != nil {
+				fmt.Fprintf(&b, "%s: %v\n", title, err)
+				return
+			}
+			j, _ := json.MarshalIndent(list, "", "  ")
+			fmt.Fprintf(&b, "----- %s\n%s\n", title, j)
+		}
+		dump("FluxConfigs", &v1alpha1.FluxConfigList{})
+		dump("GitRepositories", &sourcev1.GitRepositoryList{})
+		dump("Kustomizations", &kustomizev1.KustomizationList{})
+		var events corev1.EventList
+		if err := k.List(ctx, &events); err == nil {
+			fmt.Fprintf(&b, "----- Events\n")
+			for _, e := range events.Items {
+				fmt.Fprintf(&b, "%s %s/%s %s: %s\n", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+			}
+		}
+		for name, log := range env.Components() {
+			fmt.Fprintf(&b, "----- %s (%s), last lines\n%s\n", name, log, env.LogTail(name, 40))
+		}
+		t.Log(b.String())
+	})
+}
+
+// cli runs the CLI and fails the test on a non-zero exit.
+func cli(g Gomega, args ...string) string {
+	out, err := env.CLI(args...)
+	g.Expect(err).NotTo(HaveOccurred(), "arcgitops %s\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+var cluster = []string{"-g", "local", "-c", "local", "-t", "connectedClusters"}
+
+func flux(args ...string) []string {
+	return append(append([]string{"k8s-configuration", "flux"}, args...), cluster...)
+}
+
+// show returns the configuration's ARM properties.
+func show(g Gomega, name string) map[string]any {
+	out := cli(g, flux("show", "-n", name)...)
+	var cfg map[string]any
+	g.Expect(json.Unmarshal([]byte(out), &cfg)).To(Succeed(), out)
+	return cfg["properties"].(map[string]any)
+}
+
+func waitCompliance(t *testing.T, name, state string) map[string]any {
+	t.Helper()
+	g := NewWithT(t)
+	var props map[string]any
+	g.Eventually(func(g Gomega) {
+		props = show(g, name)
+		g.Expect(props["complianceState"]).To(Equal(state), "errorMessage: %v", props["errorMessage"])
+	}, wait, poll).Should(Succeed())
+	return props
+}
+
+func configMap(g Gomega, ns, name string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{}
+	g.Expect(k.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm)).To(Succeed())
+	return cm
+}
+
+func namespaceYAML(name string) string {
+	return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n"
+}
+
+func configMapYAML(ns, name, msg string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: " + ns + "\ndata:\n  message: " + msg + "\n"
+}
+
+// TestSSHLifecycle covers scenarios 1-4, 7 and 8 on one SSH configuration:
+// generated deploy key, dependsOn order, new commits, drift, a broken
+// manifest, removing a kustomization, and deleting the configuration.
+func TestSSHLifecycle(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	sha, err := env.Git.Commit("ssh-repo", map[string]string{
+		"infra/ns.yaml":      namespaceYAML("e2e-ssh"),
+		"apps/config.yaml":   configMapYAML("e2e-ssh", "app", "v1"),
+		"extras/config.yaml": configMapYAML("e2e-ssh", "extra", "x"),
+	}, "initial")
+	g.Expect(err).NotTo(HaveOccurred())
+	khFile := filepath.Join(t.TempDir(), "known_hosts")
+	g.Expect(os.WriteFile(khFile, []byte(env.Git.KnownHosts), 0o600)).To(Succeed())
+
+	// 1. SSH with a generated key.
+	cli(g, flux("create", "-n", "ssh", "--namespace", "e2e-ssh-config", "-u", env.Git.SSHRepoURL("ssh-repo"), "--branch", "main",
+		"--known-hosts-file", khFile, "--interval", "10s",
+		"--kustomization", "name=infra", "path=./infra", "prune=true", "sync_interval=10s", "retry_interval=5s",
+		"--kustomization", "name=apps", "path=./apps", "prune=true", "depends_on=infra", "sync_interval=10s", "retry_interval=5s",
+		"--kustomization", "name=extras", "path=./extras", "prune=true", "depends_on=infra", "sync_interval=10s", "retry_interval=5s",
+		"-o", "none")...)
+	var publicKey string
+	g.Eventually(func(g Gomega) {
+		publicKey, _ = show(g, "ssh")["repositoryPublicKey"].(string)
+		g.Expect(publicKey).To(HavePrefix("ssh-rsa "), "an RSA 4096 key, Azure's default")
+	}, wait, poll).Should(Succeed())
+	g.Expect(env.Git.AddDeployKey(publicKey)).To(Succeed())
+	props := waitCompliance(t, "ssh", "Compliant")
+	g.Expect(props["sourceSyncedCommitId"]).To(Equal("main/" + sha))
+	g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v1"))
+	// dependsOn order: apps became ready after infra.
+	infra, apps := &kustomizev1.Kustomization{}, &kustomizev1.Kustomization{}
+	g.Expect(k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh-config", Name: "ssh-infra"}, infra)).To(Succeed())
+	g.Expect(k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh-config", Name: "ssh-apps"}, apps)).To(Succeed())
+	g.Expect(apps.Spec.DependsOn).To(ConsistOf(kustomizev1.DependencyReference{Name: "ssh-infra"}))
+	appsReady, infraReady := readySince(apps), readySince(infra)
+	g.Expect(appsReady.Before(&infraReady)).To(BeFalse(), "apps was ready before infra")
+
+	// 2. A new commit is followed.
+	sha2, err := env.Git.Commit("ssh-repo", map[string]string{"apps/config.yaml": configMapYAML("e2e-ssh", "app", "v2")}, "v2")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func(g Gomega) {
+		g.Expect(show(g, "ssh")["sourceSyncedCommitId"]).To(Equal("main/" + sha2))
+		g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v2"))
+	}, wait, poll).Should(Succeed())
+	waitCompliance(t, "ssh", "Compliant")
+
+	// 3. Drift: a deleted object comes back.
+	g.Expect(k.Delete(ctx, configMap(g, "e2e-ssh", "app"))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v2"))
+	}, wait, poll).Should(Succeed())
+	waitCompliance(t, "ssh", "Compliant")
+
+	// 4. A broken manifest: Non-Compliant with Flux's message; fixed: Compliant.
+	_, err = env.Git.Commit("ssh-repo", map[string]string{"apps/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, map]\n"}, "broken")
+	g.Expect(err).NotTo(HaveOccurred())
+	props = waitCompliance(t, "ssh", "Non-Compliant")
+	statuses, _ := json.Marshal(props["statuses"])
+	g.Expect(string(statuses)).To(ContainSubstring("ssh-apps"))
+	g.Expect(props["errorMessage"]).To(ContainSubstring("Kustomization e2e-ssh-config/ssh-apps"))
+	t.Logf("broken manifest reported as: %v", props["errorMessage"])
+	_, err = env.Git.Commit("ssh-repo", map[string]string{"apps/broken.yaml": ""}, "fix")
+	g.Expect(err).NotTo(HaveOccurred())
+	waitCompliance(t, "ssh", "Compliant")
+
+	// 7. Removing a kustomization (PATCH with null) prunes its objects.
+	cli(g, append(flux("kustomization", "delete", "-n", "ssh", "-k", "extras"), "--yes")...)
+	g.Eventually(func(g Gomega) {
+		err := k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh-config", Name: "ssh-extras"}, &kustomizev1.Kustomization{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue())
+		err = k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh", Name: "extra"}, &corev1.ConfigMap{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the pruned kustomization's ConfigMap is gone")
+	}, wait, poll).Should(Succeed())
+	g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v2"))
+
+	// 8. Delete: every object goes, then the ARM resource.
+	cli(g, append(flux("delete", "-n", "ssh"), "--yes")...)
+	g.Eventually(func(g Gomega) {
+		for _, obj := range []client.Object{
+			&v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh-config", Name: "ssh"}},
+			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh-config", Name: "ssh"}},
+			&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh-config", Name: "ssh-apps"}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh-config", Name: "ssh-auth"}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh-config", Name: "ssh-ssh-key"}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-ssh", Name: "app"}},
+		} {
+			err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", obj, obj.GetName())
+		}
+		out, err := env.CLI(flux("show", "-n", "ssh")...)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(out).To(ContainSubstring("ResourceNotFound"))
+	}, wait, poll).Should(Succeed())
+}
+
+func readySince(ks *kustomizev1.Kustomization) metav1.Time {
+	for _, c := range ks.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.LastTransitionTime
+		}
+	}
+	return metav1.Time{}
+}
+
+// TestHTTPSWithToken is scenario 5: a private repository over HTTPS with a
+// user and token, then a wrong token.
+func TestHTTPSWithToken(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	_, err := env.Git.Commit("private", map[string]string{"app/config.yaml": configMapYAML("e2e-https", "private", "ok")}, "initial")
+	g.Expect(err).NotTo(HaveOccurred())
+	env.Git.SetBasicAuth("private", "git-bot", "right-token")
+	g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-https"}})).To(Succeed())
+
+	cli(g, flux("create", "-n", "https", "--namespace", "e2e-https", "-u", env.Git.HTTPSRepoURL("private"), "--branch", "main",
+		"--https-user", "git-bot", "--https-key", "right-token", "--https-ca-cert-file", caFile, "--interval", "10s",
+		"--kustomization", "name=app", "path=./app", "prune=true", "sync_interval=10s", "-o", "none")...)
+	waitCompliance(t, "https", "Compliant")
+	g.Expect(configMap(g, "e2e-https", "private").Data["message"]).To(Equal("ok"))
+
+	cli(g, flux("update", "-n", "https", "--https-key", "wrong-token", "-o", "none")...)
+	props := waitCompliance(t, "https", "Non-Compliant")
+	g.Expect(props["errorMessage"]).To(ContainSubstring("GitRepository e2e-https/https"))
+	g.Expect(strings.ToLower(props["errorMessage"].(string))).To(Or(ContainSubstring("authentication"), ContainSubstring("401")))
+	t.Logf("wrong token reported as: %v", props["errorMessage"])
+	// The token never reaches the status.
+	out := cli(g, flux("show", "-n", "https")...)
+	g.Expect(out).NotTo(ContainSubstring("wrong-token"))
+	g.Expect(out).NotTo(ContainSubstring(base64.StdEncoding.EncodeToString([]byte("wrong-token"))))
+}
+
+// TestNamespaceScope is scenario 6: a namespace-scope configuration applies
+// inside its namespace and is refused outside it.
+func TestNamespaceScope(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	_, err := env.Git.Commit("tenant", map[string]string{
+		"inside/config.yaml": configMapYAML("whatever", "tenant-config", "inside"),
+		"outside/ns.yaml":    namespaceYAML("tenant-escape"),
+	}, "initial")
+	g.Expect(err).NotTo(HaveOccurred())
+	cli(g, flux("create", "-n", "tenant", "--namespace", "e2e-tenant", "--scope", "namespace",
+		"-u", env.Git.HTTPSRepoURL("tenant"), "--branch", "main", "--https-ca-cert-file", caFile, "--interval", "10s",
+		"--kustomization", "name=inside", "path=./inside", "sync_interval=10s",
+		"--kustomization", "name=outside", "path=./outside", "sync_interval=10s", "retry_interval=5s", "-o", "none")...)
+	props := waitCompliance(t, "tenant", "Non-Compliant")
+	g.Eventually(func(g Gomega) {
+		// Applied inside the namespace, whatever the manifest says.
+		g.Expect(configMap(g, "e2e-tenant", "tenant-config").Data["message"]).To(Equal("inside"))
+	}, wait, poll).Should(Succeed())
+	g.Expect(props["errorMessage"]).To(ContainSubstring("tenant-outside"))
+	g.Expect(strings.ToLower(props["errorMessage"].(string))).To(ContainSubstring("forbidden"))
+	err = k.Get(ctx, client.ObjectKey{Name: "tenant-escape"}, &corev1.Namespace{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a namespace-scope configuration created a namespace")
+}
+
+// TestKubectlAppliedFluxConfig is scenario 9: no data plane involved.
+func TestKubectlAppliedFluxConfig(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	_, err := env.Git.Commit("plain", map[string]string{"manifests/config.yaml": configMapYAML("e2e-plain", "plain", "hello")}, "initial")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-plain"}})).To(Succeed())
+	interval := int64(10)
+	fc := &v1alpha1.FluxConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "e2e-plain", Name: "plain"},
+		Spec: v1alpha1.FluxConfigSpec{
+			GitRepository: &v1alpha1.GitRepositoryDefinition{
+				URL: env.Git.HTTPSRepoURL("plain"), RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"},
+				HTTPSCACert: base64.StdEncoding.EncodeToString(env.Git.CACert), SyncIntervalInSeconds: &interval,
+			},
+			Kustomizations: map[string]v1alpha1.KustomizationDefinition{"manifests": {Path: "./manifests", SyncIntervalInSeconds: &interval}},
+		},
+	}
+	g.Expect(k.Create(ctx, fc)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &v1alpha1.FluxConfig{}
+		g.Expect(k.Get(ctx, client.ObjectKeyFromObject(fc), got)).To(Succeed())
+		g.Expect(got.Status.ComplianceState).To(Equal(v1alpha1.ComplianceCompliant), "%s", got.Status.ErrorMessage)
+		g.Expect(configMap(g, "e2e-plain", "plain").Data["message"]).To(Equal("hello"))
+	}, wait, poll).Should(Succeed())
+	// The agent leaves it alone: not in the data plane.
+	out := cli(g, append(flux("list"), "-o", "tsv")...)
+	g.Expect(out).NotTo(ContainSubstring("plain"))
+}
