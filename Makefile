@@ -55,14 +55,17 @@ verify: controller-gen ## Regenerate code, manifests, formatting and go.mod; fai
 	hack/verify.sh
 
 .PHONY: test
-test: generate manifests fmt vet ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
+test: test-unit test-e2e ## Run every test: unit, envtest integration and end-to-end (builds what they need on first use).
+
+.PHONY: test-unit
+test-unit: generate manifests fmt vet ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	go test $(GO_TEST_FLAGS) $(TEST_PKGS)
 
 # The environment of the local environment and the end-to-end suite: every
 # binary built (or found in the cache) by the project's own scripts.
-LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-controller-manager kubectl)" \
+LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-controller-manager)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	FLUX_BIN="$$(hack/flux.sh build)" \
 	BIN_DIR="$(LOCALBIN)"
@@ -89,6 +92,7 @@ binaries: ## Build bin/manager, bin/dataplane and bin/arcgitops.
 .PHONY: run
 run: binaries ## Run the local environment: API server, Flux, Git server, data plane, manager, a sample configuration.
 	@echo "==> Building (or reusing) kube-apiserver, etcd, kube-controller-manager, kubectl and Flux"
+	@hack/envtest.sh kubectl >/dev/null
 	go build -o $(LOCALBIN)/localenv ./cmd/localenv
 	$(LOCALENV) $(LOCALBIN)/localenv
 

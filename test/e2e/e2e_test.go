@@ -153,6 +153,8 @@ func configMapYAML(ns, name, msg string) string {
 func TestSSHLifecycle(t *testing.T) {
 	dumpOnFailure(t)
 	g := NewWithT(t)
+	began := time.Now()
+	step := func(name string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), name) }
 	sha, err := env.Git.Commit("ssh-repo", map[string]string{
 		"infra/ns.yaml":      namespaceYAML("e2e-ssh"),
 		"apps/config.yaml":   configMapYAML("e2e-ssh", "app", "v1"),
@@ -162,6 +164,7 @@ func TestSSHLifecycle(t *testing.T) {
 	khFile := filepath.Join(t.TempDir(), "known_hosts")
 	g.Expect(os.WriteFile(khFile, []byte(env.Git.KnownHosts), 0o600)).To(Succeed())
 
+	step("1. create with a generated key")
 	// 1. SSH with a generated key.
 	cli(g, flux("create", "-n", "ssh", "--namespace", "e2e-ssh-config", "-u", env.Git.SSHRepoURL("ssh-repo"), "--branch", "main",
 		"--known-hosts-file", khFile, "--interval", "10s",
@@ -174,6 +177,7 @@ func TestSSHLifecycle(t *testing.T) {
 		publicKey, _ = show(g, "ssh")["repositoryPublicKey"].(string)
 		g.Expect(publicKey).To(HavePrefix("ssh-rsa "), "an RSA 4096 key, Azure's default")
 	}, wait, poll).Should(Succeed())
+	step("deploy key added")
 	g.Expect(env.Git.AddDeployKey(publicKey)).To(Succeed())
 	props := waitCompliance(t, "ssh", "Compliant")
 	g.Expect(props["sourceSyncedCommitId"]).To(Equal("main/" + sha))
@@ -186,6 +190,7 @@ func TestSSHLifecycle(t *testing.T) {
 	appsReady, infraReady := readySince(apps), readySince(infra)
 	g.Expect(appsReady.Before(&infraReady)).To(BeFalse(), "apps was ready before infra")
 
+	step("2. new commit")
 	// 2. A new commit is followed.
 	sha2, err := env.Git.Commit("ssh-repo", map[string]string{"apps/config.yaml": configMapYAML("e2e-ssh", "app", "v2")}, "v2")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -195,6 +200,7 @@ func TestSSHLifecycle(t *testing.T) {
 	}, wait, poll).Should(Succeed())
 	waitCompliance(t, "ssh", "Compliant")
 
+	step("3. drift")
 	// 3. Drift: a deleted object comes back.
 	g.Expect(k.Delete(ctx, configMap(g, "e2e-ssh", "app"))).To(Succeed())
 	g.Eventually(func(g Gomega) {
@@ -202,6 +208,7 @@ func TestSSHLifecycle(t *testing.T) {
 	}, wait, poll).Should(Succeed())
 	waitCompliance(t, "ssh", "Compliant")
 
+	step("4. broken manifest")
 	// 4. A broken manifest: Non-Compliant with Flux's message; fixed: Compliant.
 	_, err = env.Git.Commit("ssh-repo", map[string]string{"apps/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, map]\n"}, "broken")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -214,6 +221,7 @@ func TestSSHLifecycle(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	waitCompliance(t, "ssh", "Compliant")
 
+	step("7. remove a kustomization")
 	// 7. Removing a kustomization (PATCH with null) prunes its objects.
 	cli(g, append(flux("kustomization", "delete", "-n", "ssh", "-k", "extras"), "--yes")...)
 	g.Eventually(func(g Gomega) {
@@ -224,6 +232,7 @@ func TestSSHLifecycle(t *testing.T) {
 	}, wait, poll).Should(Succeed())
 	g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v2"))
 
+	step("8. delete")
 	// 8. Delete: every object goes, then the ARM resource.
 	cli(g, append(flux("delete", "-n", "ssh"), "--yes")...)
 	g.Eventually(func(g Gomega) {
@@ -242,6 +251,7 @@ func TestSSHLifecycle(t *testing.T) {
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(out).To(ContainSubstring("ResourceNotFound"))
 	}, wait, poll).Should(Succeed())
+	step("done")
 }
 
 func readySince(ks *kustomizev1.Kustomization) metav1.Time {
