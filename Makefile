@@ -16,6 +16,8 @@ HELM_VERSION ?= v3.21.4
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
 
 # Packages tested by `make test` (everything but the end-to-end suite).
 TEST_PKGS ?= $(shell go list ./... | grep -v /test/e2e)
@@ -33,6 +35,9 @@ help: ## Show this help.
 manifests: controller-gen ## Generate the CRD and RBAC manifests under config/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@# The Helm chart ships the same CRD and the same least-privilege rules.
+	cp config/crd/bases/*.yaml charts/fluxconfig/crds/
+	awk 'f{print} /^rules:/{f=1}' config/rbac/role.yaml > charts/fluxconfig/files/manager-rules.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate the deepcopy code of the API types.
@@ -58,7 +63,8 @@ verify: controller-gen ## Regenerate code, manifests, formatting and go.mod; fai
 test: test-unit test-e2e ## Run every test: unit, envtest integration and end-to-end (builds what they need on first use).
 
 .PHONY: test-unit
-test-unit: generate manifests fmt vet ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
+test-unit: generate manifests fmt vet helm kustomize ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
+	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" \
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	go test $(GO_TEST_FLAGS) $(TEST_PKGS)
@@ -100,6 +106,17 @@ run: binaries ## Run the local environment: API server, Flux, Git server, data p
 run-manager: manifests generate fmt vet ## Run only the manager against $$KUBECONFIG.
 	go run ./cmd/manager
 
+IMG ?= ghcr.io/arcgitops/fluxconfig-manager:latest
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: install-dry-run
+install-dry-run: helm kustomize ## Render the Helm chart and the Kustomize overlay.
+	$(HELM) template fluxconfig charts/fluxconfig -n flux-system --kube-version 1.36.3 --include-crds >/dev/null
+	$(KUSTOMIZE) build config/default >/dev/null
+
 ##@ Tools
 
 .PHONY: controller-gen
@@ -107,19 +124,34 @@ controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 $(CONTROLLER_GEN): $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 	ln -sf $(notdir $<) $@
 $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION):
-	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_GEN_VERSION))
+	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_GEN_VERSION),controller-gen)
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
 $(GOLANGCI_LINT): $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 	ln -sf $(notdir $<) $@
 $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION):
-	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION),golangci-lint)
 
-# go-install-tool installs package $(2) at version $(3) as the file $(1).
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/.
+$(HELM): $(LOCALBIN)/helm-$(HELM_VERSION)
+	ln -sf $(notdir $<) $@
+$(LOCALBIN)/helm-$(HELM_VERSION):
+	$(call go-install-tool,$@,helm.sh/helm/v3/cmd/helm,$(HELM_VERSION),helm)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
+$(KUSTOMIZE): $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+	ln -sf $(notdir $<) $@
+$(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION):
+	$(call go-install-tool,$@,sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION),kustomize)
+
+# go-install-tool installs package $(2) at version $(3), whose binary is
+# named $(4), as the file $(1).
 define go-install-tool
 @mkdir -p $(LOCALBIN)
 @echo "==> Installing $(2)@$(3)"
 GOBIN=$(LOCALBIN) go install $(2)@$(3)
-mv -f $(LOCALBIN)/$$(basename $(2)) $(1)
+mv -f $(LOCALBIN)/$(4) $(1)
 endef

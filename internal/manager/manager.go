@@ -49,6 +49,9 @@ type Options struct {
 	AgentTokenFile string
 	ClusterID      string
 	Agent          agent.Options
+
+	// SkipNameValidation lets tests start several managers in one process.
+	SkipNameValidation bool
 }
 
 // DefaultOptions are the flag defaults.
@@ -114,6 +117,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "fluxconfig-manager.clusterconfig.azure.com",
 		LeaderElectionNamespace: o.LeaderElectionNS,
+		// A stopping leader hands over at once instead of after the lease.
+		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:             managedOnly(),
 			&corev1.ServiceAccount{}:     managedOnly(),
@@ -135,13 +140,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:     mgr.GetEventRecorder("fluxconfig-controller"),
 		KeyAlgorithm: alg,
 		MultiTenancy: o.MultiTenancy,
-	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.Concurrent}); err != nil {
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.Concurrent, SkipNameValidation: &o.SkipNameValidation}); err != nil {
 		return nil, fmt.Errorf("failed to set up the FluxConfig controller: %w", err)
 	}
 	if err := (&fccontroller.ApplierReconciler{
 		Client: mgr.GetClient(),
 		Scheme: scheme,
-	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 1}); err != nil {
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: &o.SkipNameValidation}); err != nil {
 		return nil, fmt.Errorf("failed to set up the flux-applier controller: %w", err)
 	}
 	if o.DataPlaneURL != "" {
