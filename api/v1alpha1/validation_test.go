@@ -43,22 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func valid(name string) *v1alpha1.FluxConfig {
-	return &v1alpha1.FluxConfig{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: v1alpha1.FluxConfigSpec{
-			GitRepository: &v1alpha1.GitRepositoryDefinition{
-				URL:           "https://github.com/Azure/arc-k8s-demo",
-				RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"},
-			},
-			Kustomizations: map[string]v1alpha1.KustomizationDefinition{
-				"infra": {Path: "./infra"},
-				"apps":  {Path: "./apps", DependsOn: []string{"infra"}},
-			},
-		},
-	}
-}
-
 // TestCELValidation asserts the message a user gets for each invalid spec
 // of the table shared with internal/validation, which the data plane uses:
 // the CRD and the data plane refuse the same specs with the same words.
@@ -81,7 +65,7 @@ func TestCELValidation(t *testing.T) {
 
 func TestScopeIsImmutable(t *testing.T) {
 	g := NewWithT(t)
-	fc := valid("immutable-scope")
+	fc := validation.Valid(ns, "immutable-scope")
 	g.Expect(env.Client.Create(context.Background(), fc)).To(Succeed())
 	fc.Spec.Scope = v1alpha1.ScopeNamespace
 	err := env.Client.Update(context.Background(), fc)

@@ -41,7 +41,7 @@ var (
 	k         client.Client
 	helm      = os.Getenv("HELM")
 	kustomize = os.Getenv("KUSTOMIZE")
-	logs      = &syncBuffer{}
+	logs      = &testenv.LogBuffer{}
 	ctx       = context.Background()
 )
 
