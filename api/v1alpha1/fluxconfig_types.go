@@ -760,10 +760,6 @@ type FluxConfigList struct {
 	Items           []FluxConfig `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&FluxConfig{}, &FluxConfigList{})
-}
-
 // GetConditions returns the status conditions (fluxcd/pkg/runtime/conditions.Getter).
 func (in *FluxConfig) GetConditions() []metav1.Condition { return in.Status.Conditions }
 

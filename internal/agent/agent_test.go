@@ -92,7 +92,9 @@ func (d *dataPlane) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.cancel()
-	<-d.done
+	if err := <-d.done; err != nil {
+		fmt.Fprintln(os.Stderr, "data plane stopped with:", err)
+	}
 	_ = d.srv.Close()
 }
 
@@ -167,7 +169,12 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped with:", err)
+		}
+	}()
 	code := m.Run()
 	if code != 0 {
 		b, _ := os.ReadFile(logFile.Name())

@@ -11,15 +11,13 @@ import (
 	"strings"
 )
 
-// errTooLarge marks a body over the limit.
-var errTooLarge = errors.New("request body too large")
-
 // readBody reads at most limit bytes of a JSON body, checking its content
 // type. PATCH also accepts application/merge-patch+json.
 func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != "application/json" && !(r.Method == http.MethodPatch && mt == "application/merge-patch+json")) {
+	mergePatch := r.Method == http.MethodPatch && mt == "application/merge-patch+json"
+	if ct == "" || err != nil || (mt != "application/json" && !mergePatch) {
 		return nil, &apiError{http.StatusUnsupportedMediaType, "UnsupportedMediaType",
 			fmt.Sprintf("The content type %q is not supported: send the body as application/json.", ct)}
 	}

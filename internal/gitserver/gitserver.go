@@ -53,7 +53,6 @@ type Server struct {
 	mu         sync.Mutex
 	deployKeys map[string]bool      // authorized keys, marshalled
 	basicAuth  map[string][2]string // repo -> user, token
-	wg         sync.WaitGroup
 }
 
 // Start serves root on two free ports of 127.0.0.1.

@@ -72,9 +72,7 @@ func Start() (*Env, error) {
 		return nil, err
 	}
 	crdPaths := []string{filepath.Join(root, "config", "crd", "bases")}
-	for _, p := range strings.FieldsFunc(fluxCRDs, func(r rune) bool { return r == ':' || r == '\n' }) {
-		crdPaths = append(crdPaths, p)
-	}
+	crdPaths = append(crdPaths, strings.FieldsFunc(fluxCRDs, func(r rune) bool { return r == ':' || r == '\n' })...)
 
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
