@@ -632,3 +632,56 @@ func TestNoSecretsInLogsOrEvents(t *testing.T) {
 	g.Expect(text).NotTo(ContainSubstring("PRIVATE KEY-----"))
 	g.Expect(logs.String()).NotTo(BeEmpty(), "the manager's logs are captured")
 }
+
+// failingDeletes fails every Delete, as an API server refusing them would.
+type failingDeletes struct{ client.Client }
+
+func (failingDeletes) Delete(context.Context, client.Object, ...client.DeleteOption) error {
+	return apierrors.NewServiceUnavailable("injected fault: deletes are failing")
+}
+
+// TestDeleteFaultIsReportedAndRecovers gives a configuration a stale
+// Kustomization to delete while every Delete fails: the FluxConfig says so
+// (Ready=False, not Stalled), nothing else is lost, and the next reconcile
+// with deletes working removes it.
+func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "faulty"))).To(Succeed())
+	g.Eventually(func() error {
+		return k.Get(ctx, key(ns, "faulty-apps"), &kustomizev1.Kustomization{})
+	}, timeout, interval).Should(Succeed())
+
+	// A Kustomization of this configuration that is no longer in its spec.
+	// Without an owner reference its creation does not wake the manager.
+	stale := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "faulty-old", Labels: managedLabels(ns, "faulty")},
+		Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: time.Minute},
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "faulty"}},
+	}
+	g.Expect(k.Create(ctx, stale)).To(Succeed())
+	g.Eventually(func() error { return mgrClient.Get(ctx, key(ns, "faulty-old"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
+
+	faulty := &controller.FluxConfigReconciler{Client: failingDeletes{mgrClient}, APIReader: k, Scheme: mgrScheme,
+		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true}
+	_, err := faulty.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "faulty")})
+	g.Expect(err).To(MatchError(ContainSubstring("injected fault: deletes are failing")))
+	got := getFC(g, ns, "faulty")
+	g.Expect(condition(got, "Ready").Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(condition(got, "Ready").Reason).To(Equal(v1alpha1.ReasonApplyFailed))
+	g.Expect(condition(got, "Ready").Message).To(ContainSubstring("failed to delete"))
+	g.Expect(condition(got, "Stalled")).To(BeNil(), "a transient fault is not Stalled")
+	for _, name := range []string{"faulty-old", "faulty-apps", "faulty-infra"} {
+		g.Expect(k.Get(ctx, key(ns, name), &kustomizev1.Kustomization{})).To(Succeed(), "%s was lost", name)
+	}
+
+	healthy := &controller.FluxConfigReconciler{Client: mgrClient, APIReader: k, Scheme: mgrScheme,
+		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true}
+	g.Eventually(func(g Gomega) {
+		_, err := healthy.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "faulty")})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(apierrors.IsNotFound(k.Get(ctx, key(ns, "faulty-old"), &kustomizev1.Kustomization{}))).To(BeTrue())
+		g.Expect(condition(getFC(g, ns, "faulty"), "Ready").Reason).NotTo(Equal(v1alpha1.ReasonApplyFailed))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(k.Get(ctx, key(ns, "faulty-apps"), &kustomizev1.Kustomization{})).To(Succeed())
+}
