@@ -17,8 +17,11 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +32,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/auth"
 	"github.com/arcgitops/arcgitops/internal/builder"
 	"github.com/arcgitops/arcgitops/internal/rbac"
+	"github.com/arcgitops/arcgitops/internal/status"
 )
 
 // +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs,verbs=get;list;watch;update;patch
@@ -36,6 +40,7 @@ import (
 // +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=gitrepositories;buckets;ocirepositories,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=kustomize.toolkit.fluxcd.io,resources=kustomizations,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=helm.toolkit.fluxcd.io,resources=helmreleases,verbs=get
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -154,8 +159,38 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.failed(fc, err)
 	}
 
-	r.setStatus(fc, source, kustomizations)
+	helmReleases, err := r.helmReleaseStatuses(ctx, kustomizations)
+	if err != nil {
+		return r.failed(fc, err)
+	}
+	r.setStatus(fc, source, kustomizations, helmReleases)
 	return ctrl.Result{}, nil
+}
+
+// helmReleaseGVK is helm-controller's HelmRelease, read as unstructured.
+var helmReleaseGVK = schema.GroupVersionKind{Group: status.HelmReleaseGroup, Version: "v2", Kind: status.HelmReleaseKind}
+
+// helmReleaseStatuses reads the HelmReleases the Kustomizations applied, as
+// Azure reports them. They are read uncached (they carry no label of ours,
+// so caching them would mean caching every HelmRelease of the cluster);
+// missing ones, or a cluster without helm-controller, are skipped.
+func (r *FluxConfigReconciler) helmReleaseStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, error) {
+	var out []v1alpha1.ObjectStatusDefinition
+	for _, ks := range kustomizations {
+		for _, ref := range status.HelmReleases(ks) {
+			hr := &unstructured.Unstructured{}
+			hr.SetGroupVersionKind(helmReleaseGVK)
+			err := r.APIReader.Get(ctx, ref, hr)
+			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("failed to get HelmRelease %s: %w", ref, err)
+			}
+			out = append(out, status.HelmReleaseStatus(hr, ks))
+		}
+	}
+	return out, nil
 }
 
 // protectedSettings reads the protected settings Secret: from the cache when

@@ -14,9 +14,12 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -684,4 +687,68 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 		g.Expect(condition(getFC(g, ns, "faulty"), "Ready").Reason).NotTo(Equal(v1alpha1.ReasonApplyFailed))
 	}, timeout, interval).Should(Succeed())
 	g.Expect(k.Get(ctx, key(ns, "faulty-apps"), &kustomizev1.Kustomization{})).To(Succeed())
+}
+
+// TestHelmReleasesInStatuses reports the HelmReleases a Kustomization
+// applied, as Azure's statuses[] do, with appliedBy and Helm properties.
+func TestHelmReleasesInStatuses(t *testing.T) {
+	g := NewWithT(t)
+	// helm-controller's CRD, reduced to what the test needs.
+	preserve := true
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "helmreleases.helm.toolkit.fluxcd.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "helm.toolkit.fluxcd.io", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "helmreleases", Kind: "HelmRelease"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v2", Served: true, Storage: true,
+				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &preserve}}}},
+		},
+	}
+	g.Expect(client.IgnoreAlreadyExists(k.Create(ctx, crd))).To(Succeed())
+	ns := newNamespace(t)
+	hr := &unstructured.Unstructured{}
+	hr.SetGroupVersionKind(schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"})
+	hr.SetNamespace(ns)
+	hr.SetName("podinfo")
+	g.Eventually(func() error { return k.Create(ctx, hr) }, timeout, interval).Should(Succeed())
+	hr.Object["status"] = map[string]any{
+		"observedGeneration": hr.GetGeneration(),
+		"conditions": []any{map[string]any{"type": "Ready", "status": "False", "reason": "InstallFailed",
+			"message": "Helm install failed: timed out waiting for the condition", "lastTransitionTime": "2026-11-22T10:00:00Z"}},
+		"failures": int64(3), "installFailures": int64(2), "upgradeFailures": int64(0),
+		"helmChart": ns + "/" + ns + "-podinfo",
+		"history":   []any{map[string]any{"version": int64(4)}},
+	}
+	g.Expect(k.Status().Update(ctx, hr)).To(Succeed())
+
+	g.Expect(k.Create(ctx, fluxConfig(ns, "helm"))).To(Succeed())
+	apps := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "helm-apps"}}
+	g.Eventually(func() error { return k.Get(ctx, client.ObjectKeyFromObject(apps), apps) }, timeout, interval).Should(Succeed())
+	apps.Status.Inventory = &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{
+		{ID: ns + "_podinfo_helm.toolkit.fluxcd.io_HelmRelease", Version: "v2"},
+		{ID: ns + "_podinfo__Service", Version: "v1"},
+	}}
+	apps.Status.ObservedGeneration = apps.Generation
+	apps.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: "True", Reason: "ReconciliationSucceeded", Message: "ok", LastTransitionTime: metav1.Now()}}
+	g.Expect(k.Status().Update(ctx, apps)).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "helm")
+		var found *v1alpha1.ObjectStatusDefinition
+		for i := range fc.Status.Statuses {
+			if fc.Status.Statuses[i].Kind == "HelmRelease" {
+				found = &fc.Status.Statuses[i]
+			}
+		}
+		g.Expect(found).NotTo(BeNil(), "statuses: %+v", fc.Status.Statuses)
+		g.Expect(found.Name).To(Equal("podinfo"))
+		g.Expect(found.ComplianceState).To(Equal(v1alpha1.ComplianceNonCompliant))
+		g.Expect(found.AppliedBy).To(Equal(&v1alpha1.ObjectReferenceDefinition{Name: "helm-apps", Namespace: ns}))
+		g.Expect(found.HelmReleaseProperties).To(Equal(&v1alpha1.HelmReleasePropertiesDefinition{
+			LastRevisionApplied: 4, FailureCount: 3, InstallFailureCount: 2,
+			HelmChartRef: &v1alpha1.ObjectReferenceDefinition{Name: ns + "-podinfo", Namespace: ns}}))
+		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceNonCompliant))
+	}, timeout, interval).Should(Succeed())
 }

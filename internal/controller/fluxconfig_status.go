@@ -20,8 +20,8 @@ var ownedConditions = []string{v1alpha1.ReadyCondition, v1alpha1.ReconcilingCond
 
 // setStatus records the summary of the Flux objects in fc's status, after
 // every object was applied: this generation is fully handled.
-func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.Object, kustomizations []*kustomizev1.Kustomization) {
-	s := status.Summarize(source, kustomizations)
+func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.Object, kustomizations []*kustomizev1.Kustomization, helmReleases []v1alpha1.ObjectStatusDefinition) {
+	s := status.Summarize(source, kustomizations, helmReleases...)
 	fc.Status.Statuses = s.Statuses
 	fc.Status.ComplianceState = s.ComplianceState
 	fc.Status.SourceSyncedCommitID = s.SourceSyncedCommitID

@@ -4,13 +4,17 @@
 package status
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -36,9 +40,10 @@ type fluxObject interface {
 	GetConditions() []metav1.Condition
 }
 
-// Summarize computes the Summary of source (nil when it does not exist yet)
-// and kustomizations (those that exist), in that order.
-func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization) Summary {
+// Summarize computes the Summary of source (nil when it does not exist yet),
+// kustomizations (those that exist) and the statuses of the HelmReleases
+// they applied (HelmReleaseStatus), in that order.
+func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization, helmReleases ...v1alpha1.ObjectStatusDefinition) Summary {
 	var s Summary
 	var states []v1alpha1.ComplianceStateType
 	if source != nil {
@@ -58,6 +63,10 @@ func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization
 		obj := objectStatus(k, kustomizev1.KustomizationKind, k.Spec.Suspend, k.Status.ObservedGeneration, nil)
 		s.Statuses = append(s.Statuses, obj)
 		states = append(states, obj.ComplianceState)
+	}
+	for _, hr := range helmReleases {
+		s.Statuses = append(s.Statuses, hr)
+		states = append(states, hr.ComplianceState)
 	}
 	s.ComplianceState = compliance.Worst(states...)
 	for i := range s.Statuses {
@@ -147,3 +156,66 @@ func CommitID(revision string) string {
 	}
 	return revision
 }
+
+// HelmReleaseGroup and HelmReleaseKind identify HelmReleases in inventories.
+const (
+	HelmReleaseGroup = "helm.toolkit.fluxcd.io"
+	HelmReleaseKind  = "HelmRelease"
+)
+
+// HelmReleases returns the HelmReleases in a Kustomization's inventory,
+// whose entries are '<namespace>_<name>_<group>_<kind>'.
+func HelmReleases(ks *kustomizev1.Kustomization) []types.NamespacedName {
+	if ks.Status.Inventory == nil {
+		return nil
+	}
+	var out []types.NamespacedName
+	for _, e := range ks.Status.Inventory.Entries {
+		parts := strings.Split(e.ID, "_")
+		if len(parts) == 4 && parts[2] == HelmReleaseGroup && parts[3] == HelmReleaseKind {
+			out = append(out, types.NamespacedName{Namespace: parts[0], Name: parts[1]})
+		}
+	}
+	return out
+}
+
+// HelmReleaseStatus reads a HelmRelease (helm.toolkit.fluxcd.io/v2, as
+// unstructured: this operator does not depend on helm-controller's API)
+// applied by ks into its ARM status.
+func HelmReleaseStatus(hr *unstructured.Unstructured, ks *kustomizev1.Kustomization) v1alpha1.ObjectStatusDefinition {
+	var conds []metav1.Condition
+	if raw, ok, _ := unstructured.NestedSlice(hr.Object, "status", "conditions"); ok {
+		b, _ := json.Marshal(raw)
+		_ = json.Unmarshal(b, &conds)
+	}
+	suspended, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend")
+	observed, _, _ := unstructured.NestedInt64(hr.Object, "status", "observedGeneration")
+	obj := objectStatus(conditioned{Unstructured: hr, conds: conds}, HelmReleaseKind, suspended, observed,
+		&v1alpha1.ObjectReferenceDefinition{Name: ks.Name, Namespace: ks.Namespace})
+	props := &v1alpha1.HelmReleasePropertiesDefinition{}
+	props.FailureCount, _, _ = unstructured.NestedInt64(hr.Object, "status", "failures")
+	props.InstallFailureCount, _, _ = unstructured.NestedInt64(hr.Object, "status", "installFailures")
+	props.UpgradeFailureCount, _, _ = unstructured.NestedInt64(hr.Object, "status", "upgradeFailures")
+	if history, ok, _ := unstructured.NestedSlice(hr.Object, "status", "history"); ok && len(history) > 0 {
+		if latest, ok := history[0].(map[string]any); ok {
+			props.LastRevisionApplied, _, _ = unstructured.NestedInt64(latest, "version")
+		}
+	}
+	if chart, ok, _ := unstructured.NestedString(hr.Object, "status", "helmChart"); ok && chart != "" {
+		ns, name, found := strings.Cut(chart, "/")
+		if !found {
+			ns, name = hr.GetNamespace(), chart
+		}
+		props.HelmChartRef = &v1alpha1.ObjectReferenceDefinition{Name: name, Namespace: ns}
+	}
+	obj.HelmReleaseProperties = props
+	return obj
+}
+
+// conditioned gives an unstructured object the conditions accessor.
+type conditioned struct {
+	*unstructured.Unstructured
+	conds []metav1.Condition
+}
+
+func (c conditioned) GetConditions() []metav1.Condition { return c.conds }

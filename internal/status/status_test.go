@@ -9,6 +9,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 )
@@ -138,4 +139,21 @@ func TestSummarize(t *testing.T) {
 			g.Expect(s.Statuses).To(HaveLen(len(tt.kss) + map[bool]int{true: 1, false: 0}[src != nil]))
 		})
 	}
+}
+
+func TestHelmReleasesFromInventory(t *testing.T) {
+	g := NewWithT(t)
+	ks := &kustomizev1.Kustomization{}
+	g.Expect(HelmReleases(ks)).To(BeEmpty())
+	ks.Status.Inventory = &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{
+		{ID: "apps_podinfo_helm.toolkit.fluxcd.io_HelmRelease"},
+		{ID: "apps_podinfo_apps_Deployment"},
+		{ID: "_demo__Namespace"},
+		{ID: "monitoring_kube-prometheus-stack_helm.toolkit.fluxcd.io_HelmRelease"},
+		{ID: "malformed"},
+	}}
+	g.Expect(HelmReleases(ks)).To(Equal([]types.NamespacedName{
+		{Namespace: "apps", Name: "podinfo"},
+		{Namespace: "monitoring", Name: "kube-prometheus-stack"},
+	}))
 }
