@@ -29,8 +29,9 @@ type Summary struct {
 	SourceSyncedCommitID string
 	// SourceUpdatedAt is when the source's artifact last changed.
 	SourceUpdatedAt *metav1.Time
-	// NotReady is the first object, source first, that keeps the
-	// configuration from being Compliant; nil when it is Compliant.
+	// NotReady is the first object, source first, whose state is the
+	// configuration's (the worst): the one a message should explain; nil
+	// when the configuration is Compliant.
 	NotReady *v1alpha1.ObjectStatusDefinition
 }
 
@@ -69,10 +70,12 @@ func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization
 		states = append(states, hr.ComplianceState)
 	}
 	s.ComplianceState = compliance.Worst(states...)
-	for i := range s.Statuses {
-		if s.Statuses[i].ComplianceState != v1alpha1.ComplianceCompliant {
-			s.NotReady = &s.Statuses[i]
-			break
+	if s.ComplianceState != v1alpha1.ComplianceCompliant {
+		for i := range s.Statuses {
+			if s.Statuses[i].ComplianceState == s.ComplianceState {
+				s.NotReady = &s.Statuses[i]
+				break
+			}
 		}
 	}
 	return s

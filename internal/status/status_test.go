@@ -87,6 +87,17 @@ func TestSummarize(t *testing.T) {
 			wantMessage:  "Kustomization ns/cfg-a: kustomize build failed: bad.yaml",
 		},
 		{
+			name:   "the failing object explains, not an earlier pending one",
+			source: readyRepo,
+			kss: []*kustomizev1.Kustomization{
+				ks("cfg-a", 1, 1, false, cond("Unknown", "Progressing", "reconciliation in progress")),
+				ks("cfg-b", 1, 1, false, cond("False", "ReconciliationFailed", "namespaces is forbidden")),
+			},
+			want:         v1alpha1.ComplianceNonCompliant,
+			wantNotReady: "cfg-b",
+			wantMessage:  "Kustomization ns/cfg-b: namespaces is forbidden",
+		},
+		{
 			name:         "new kustomization not reconciled yet",
 			source:       readyRepo,
 			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 0, false, nil)},
