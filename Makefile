@@ -84,6 +84,13 @@ test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (st
 envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.
 	@hack/envtest.sh
 
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: binaries ## Measure convergence, idle writes, memory and key generation; writes docs/benchmarks.md.
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
+	go run ./cmd/bench --manager $(LOCALBIN)/manager --out docs/benchmarks.md $(BENCH_FLAGS)
+
 ##@ Build
 
 .PHONY: build
