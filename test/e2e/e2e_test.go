@@ -296,13 +296,19 @@ func TestNamespaceScope(t *testing.T) {
 		"-u", env.Git.HTTPSRepoURL("tenant"), "--branch", "main", "--https-ca-cert-file", caFile, "--interval", "10s",
 		"--kustomization", "name=inside", "path=./inside", "sync_interval=10s",
 		"--kustomization", "name=outside", "path=./outside", "sync_interval=10s", "retry_interval=5s", "-o", "none")...)
-	props := waitCompliance(t, "tenant", "Non-Compliant")
+	// Transient failures (the source not fetched yet) may come first: wait
+	// for the refusal of the object outside the namespace.
+	g.Eventually(func(g Gomega) {
+		props := show(g, "tenant")
+		g.Expect(props["complianceState"]).To(Equal("Non-Compliant"))
+		msg, _ := props["errorMessage"].(string)
+		g.Expect(msg).To(ContainSubstring("tenant-outside"))
+		g.Expect(strings.ToLower(msg)).To(ContainSubstring("forbidden"))
+	}, wait, poll).Should(Succeed())
 	g.Eventually(func(g Gomega) {
 		// Applied inside the namespace, whatever the manifest says.
 		g.Expect(configMap(g, "e2e-tenant", "tenant-config").Data["message"]).To(Equal("inside"))
 	}, wait, poll).Should(Succeed())
-	g.Expect(props["errorMessage"]).To(ContainSubstring("tenant-outside"))
-	g.Expect(strings.ToLower(props["errorMessage"].(string))).To(ContainSubstring("forbidden"))
 	err = k.Get(ctx, client.ObjectKey{Name: "tenant-escape"}, &corev1.Namespace{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a namespace-scope configuration created a namespace")
 }
