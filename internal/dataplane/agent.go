@@ -170,54 +170,49 @@ func (s *Server) agentAck(w http.ResponseWriter, r *http.Request, ref clusterRef
 		writeError(w, e)
 		return
 	}
-	changed := false
-	err := s.store.Update(func(tx store.Tx) error {
+	s.changeDesired(w, ref, func(tx store.Tx) (bool, error) {
 		cfg, err := tx.Config(ref.ID(), name)
 		if errors.Is(err, store.ErrNotFound) {
-			return errAPI{configNotFound(ref, name)}
+			return false, errAPI{configNotFound(ref, name)}
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		// An older version is already superseded: acknowledging it is a no-op.
 		if cfg.Protected == nil || cfg.Protected.Version != ack.Version {
-			return nil
+			return false, nil
 		}
 		cfg.Protected = nil
-		if err := tx.PutConfig(cfg); err != nil {
-			return err
-		}
-		changed = true
-		_, err = tx.BumpRevision(ref.ID())
-		return err
+		return true, tx.PutConfig(cfg)
 	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if changed {
-		s.notify.changed(store.Key(ref.ID()))
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) agentDeleted(w http.ResponseWriter, _ *http.Request, ref clusterRef, name string) {
-	changed := false
-	err := s.store.Update(func(tx store.Tx) error {
+	s.changeDesired(w, ref, func(tx store.Tx) (bool, error) {
 		cfg, err := tx.Config(ref.ID(), name)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil // already gone: confirming twice is fine
+			return false, nil // already gone: confirming twice is fine
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !cfg.Deleting {
-			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is not being deleted."}}
+			return false, errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is not being deleted."}}
 		}
-		if err := tx.DeleteConfig(ref.ID(), name); err != nil {
+		return true, tx.DeleteConfig(ref.ID(), name)
+	})
+}
+
+// changeDesired runs fn in a transaction; when it changed the cluster's
+// desired state, the revision is bumped in the same transaction and long
+// polls are woken. It answers 204 or the error.
+func (s *Server) changeDesired(w http.ResponseWriter, ref clusterRef, fn func(tx store.Tx) (bool, error)) {
+	changed := false
+	err := s.store.Update(func(tx store.Tx) error {
+		var err error
+		if changed, err = fn(tx); err != nil || !changed {
 			return err
 		}
-		changed = true
 		_, err = tx.BumpRevision(ref.ID())
 		return err
 	})

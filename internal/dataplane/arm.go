@@ -330,18 +330,25 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	writeError(w, internalError(err))
 }
 
-func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+// readARMBody checks the api-version and decodes a PUT or PATCH body.
+func (s *Server) readARMBody(r *http.Request) (*armBody, *apiError) {
 	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
-		writeError(w, e)
-		return
+		return nil, e
 	}
 	raw, e := readBody(r, s.opts.MaxBodyBytes)
 	if e != nil {
-		writeError(w, e)
-		return
+		return nil, e
 	}
 	var body armBody
 	if e := decodeStrict(raw, &body); e != nil {
+		return nil, e
+	}
+	return &body, nil
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	body, e := s.readARMBody(r)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
@@ -356,17 +363,8 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 }
 
 func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
-	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
-		writeError(w, e)
-		return
-	}
-	raw, e := readBody(r, s.opts.MaxBodyBytes)
+	body, e := s.readARMBody(r)
 	if e != nil {
-		writeError(w, e)
-		return
-	}
-	var body armBody
-	if e := decodeStrict(raw, &body); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -554,8 +552,6 @@ func provisioningState(cfg *store.Config, current bool) string {
 		return string(v1alpha1.ProvisioningFailed)
 	case current && cfg.Status.ProvisioningState != "":
 		return cfg.Status.ProvisioningState
-	case cfg.Status == nil && cfg.Generation <= 1:
-		return string(v1alpha1.ProvisioningCreating)
 	case cfg.Status == nil:
 		return string(v1alpha1.ProvisioningCreating)
 	default:
