@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,7 +202,7 @@ func (a *App) fluxList() *cobra.Command {
 				all = append(all, page.Value...)
 				next = ""
 				if page.NextLink != "" {
-					next = trimBase(page.NextLink, a.dataplane)
+					next = pathOf(page.NextLink)
 				}
 			}
 			if all == nil {
@@ -214,21 +215,13 @@ func (a *App) fluxList() *cobra.Command {
 	return cmd
 }
 
-func trimBase(link, base string) string {
-	if i := indexPath(link); i >= 0 {
-		return link[i:]
+// pathOf returns the path and query of a nextLink, which is sent to the
+// data plane the CLI talks to.
+func pathOf(link string) string {
+	if u, err := url.Parse(link); err == nil && u.Path != "" {
+		return u.RequestURI()
 	}
 	return link
-}
-
-// indexPath finds where the path starts in an absolute URL.
-func indexPath(u string) int {
-	for i := len("https://"); i < len(u); i++ {
-		if u[i] == '/' && i > 7 {
-			return i
-		}
-	}
-	return -1
 }
 
 func (a *App) fluxDelete() *cobra.Command {
