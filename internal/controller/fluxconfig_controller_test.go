@@ -14,7 +14,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -706,25 +705,13 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 func TestHelmReleasesInStatuses(t *testing.T) {
 	g := NewWithT(t)
 	// helm-controller's CRD, reduced to what the test needs.
-	preserve := true
-	crd := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "helmreleases.helm.toolkit.fluxcd.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "helm.toolkit.fluxcd.io", Scope: apiextensionsv1.NamespaceScoped,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "helmreleases", Kind: "HelmRelease"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v2", Served: true, Storage: true,
-				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
-	g.Expect(client.IgnoreAlreadyExists(k.Create(ctx, crd))).To(Succeed())
+	g.Expect(env.InstallOpenCRD(ctx, "helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")).To(Succeed())
 	ns := newNamespace(t)
 	hr := &unstructured.Unstructured{}
 	hr.SetGroupVersionKind(schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"})
 	hr.SetNamespace(ns)
 	hr.SetName("podinfo")
-	g.Eventually(func() error { return k.Create(ctx, hr) }, timeout, interval).Should(Succeed())
+	g.Expect(k.Create(ctx, hr)).To(Succeed())
 	hr.Object["status"] = map[string]any{
 		"observedGeneration": hr.GetGeneration(),
 		"conditions": []any{map[string]any{"type": "Ready", "status": "False", "reason": "InstallFailed",

@@ -19,11 +19,15 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -94,6 +98,40 @@ func Start() (*Env, error) {
 		return nil, fmt.Errorf("failed to create client: %w", err)
 	}
 	return &Env{Environment: env, Config: cfg, Client: c}, nil
+}
+
+// InstallOpenCRD installs a namespaced CRD whose schema keeps every field,
+// with a status subresource: a stand-in for another project's CRD (Helm
+// releases, ServiceMonitors) in tests. It returns once the API serves it.
+func (e *Env) InstallOpenCRD(ctx context.Context, group, version, kind, plural string) error {
+	preserve := true
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: group, Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: plural, Kind: kind},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: version, Served: true, Storage: true,
+				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &preserve}}}},
+		},
+	}
+	if err := client.IgnoreAlreadyExists(e.Client.Create(ctx, crd)); err != nil {
+		return err
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: version, Kind: kind + "List"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := e.Client.List(ctx, list)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("CRD %s is not served: %w", crd.Name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // WriteKubeconfig writes a kubeconfig for a system:masters user to path, for

@@ -20,7 +20,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -119,21 +118,7 @@ func TestHelmLint(t *testing.T) {
 func TestManifestsApplyToARealAPIServer(t *testing.T) {
 	// ServiceMonitor's CRD, as the Prometheus operator would install it.
 	g := NewWithT(t)
-	preserve := true
-	sm := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "monitoring.coreos.com", Scope: apiextensionsv1.NamespaceScoped,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "servicemonitors", Kind: "ServiceMonitor"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
-	g.Expect(k.Create(ctx, sm)).To(Succeed())
-	g.Eventually(func() error {
-		return k.List(ctx, &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitorList"}})
-	}, 20*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(env.InstallOpenCRD(ctx, "monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors")).To(Succeed())
 
 	for name, args := range map[string][]string{
 		"default values":     nil,
