@@ -37,6 +37,7 @@ import (
 type Options struct {
 	MetricsAddr      string
 	ProbeAddr        string
+	PprofAddr        string
 	LeaderElection   bool
 	LeaderElectionNS string
 	Concurrent       int
@@ -59,6 +60,7 @@ func DefaultOptions() Options {
 	return Options{
 		MetricsAddr:     ":8080",
 		ProbeAddr:       ":8081",
+		PprofAddr:       "0",
 		Concurrent:      4,
 		MultiTenancy:    true,
 		SSHKeyAlgorithm: "rsa-4096",
@@ -70,6 +72,7 @@ func DefaultOptions() Options {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "The address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the /healthz and /readyz probes bind to; \"0\" turns them off.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8082; \"0\" (the default) turns them off.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader (a Lease) so that only one of several replicas reconciles.")
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "The namespace of the leader election Lease (default: the namespace the manager runs in).")
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
@@ -114,21 +117,25 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "fluxconfig-manager.clusterconfig.azure.com",
 		LeaderElectionNamespace: o.LeaderElectionNS,
 		// A stopping leader hands over at once instead of after the lease.
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:             managedOnly(),
-			&corev1.ServiceAccount{}:     managedOnly(),
-			&rbacv1.RoleBinding{}:        managedOnly(),
-			&rbacv1.ClusterRoleBinding{}: managedOnly(),
-			&sourcev1.GitRepository{}:    managedOnly(),
-			&sourcev1.Bucket{}:           managedOnly(),
-			&sourcev1.OCIRepository{}:    managedOnly(),
-			&kustomizev1.Kustomization{}: managedOnly(),
-		}},
+		Cache: cache.Options{
+			// managedFields are most of an applied object's size, and unread.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}:             managedOnly(),
+				&corev1.ServiceAccount{}:     managedOnly(),
+				&rbacv1.RoleBinding{}:        managedOnly(),
+				&rbacv1.ClusterRoleBinding{}: managedOnly(),
+				&sourcev1.GitRepository{}:    managedOnly(),
+				&sourcev1.Bucket{}:           managedOnly(),
+				&sourcev1.OCIRepository{}:    managedOnly(),
+				&kustomizev1.Kustomization{}: managedOnly(),
+			}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
