@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/runtime/patch"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,27 +61,32 @@ type FluxConfigReconciler struct {
 	MultiTenancy bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+
+	statusOnce sync.Once
+	status     *statusWriter
 }
 
-// Reconcile is the skeleton: fetch, patch status once on the way out,
-// then delete, add the finalizer, or reconcile.
+// statuses is the status writer, made on first use.
+func (r *FluxConfigReconciler) statuses() *statusWriter {
+	r.statusOnce.Do(func() { r.status = newStatusWriter(r.Client) })
+	return r.status
+}
+
+// Reconcile is the skeleton: fetch, write back what changed on the way
+// out, then delete, add the finalizer, or reconcile.
 func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	fc := &v1alpha1.FluxConfig{}
 	if err := r.Get(ctx, req.NamespacedName, fc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statuses().forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := fc.DeepCopy()
-	patcher := patch.NewSerialPatcher(fc, r.Client)
-
 	defer func() {
-		r.touchStatus(before, fc)
-		// The object is gone once its finalizer is removed: NotFound is success.
-		if err := patcher.Patch(ctx, fc,
-			patch.WithOwnedConditions{Conditions: ownedConditions},
-			patch.WithFieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
-			retErr = errors.Join(retErr, fmt.Errorf("failed to patch FluxConfig: %w", err))
+		if err := r.writeBack(ctx, before, fc); err != nil {
+			retErr = errors.Join(retErr, err)
 		}
-		r.notify(before, fc)
 	}()
 
 	if !fc.DeletionTimestamp.IsZero() {
@@ -89,6 +94,46 @@ func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	controllerutil.AddFinalizer(fc, v1alpha1.FluxConfigFinalizer)
 	return r.reconcile(ctx, fc)
+}
+
+// writeBack writes what the reconcile changed, each part only when it
+// changed: the finalizers (a merge patch) and the status (one apply).
+func (r *FluxConfigReconciler) writeBack(ctx context.Context, before, fc *v1alpha1.FluxConfig) error {
+	if !slices.Equal(before.Finalizers, fc.Finalizers) {
+		// A copy: the answer would overwrite the status computed in fc.
+		if err := r.Patch(ctx, fc.DeepCopy(), client.MergeFrom(before), client.FieldOwner(FieldOwner)); err != nil {
+			return client.IgnoreNotFound(wrapErr("failed to patch FluxConfig finalizers", err))
+		}
+		if !fc.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(fc, v1alpha1.FluxConfigFinalizer) {
+			return nil // the last finalizer is gone, and the object with it
+		}
+	}
+
+	statuses := r.statuses()
+	switch {
+	case statusEqual(&before.Status, &fc.Status):
+		fc.Status.StatusUpdatedAt = before.Status.StatusUpdatedAt
+		statuses.remember(fc, &fc.Status)
+		return nil
+	case statuses.alreadyWritten(fc, &fc.Status):
+		return nil // the cached FluxConfig predates this controller's last write of this status
+	}
+	now := metav1.NewTime(r.now().Truncate(time.Second))
+	fc.Status.StatusUpdatedAt = &now
+	if err := statuses.write(ctx, fc); err != nil {
+		return client.IgnoreNotFound(wrapErr("failed to write FluxConfig status", err))
+	}
+	statuses.remember(fc, &fc.Status)
+	r.notify(before, fc)
+	return nil
+}
+
+// wrapErr wraps err with msg, keeping its API status for IgnoreNotFound.
+func wrapErr(msg string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", msg, err)
 }
 
 // reconcile brings the Flux objects of fc in line with its spec and reads
@@ -228,12 +273,8 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 	if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
 	}
-	// The cache may lag behind a Secret created a moment ago.
-	if err := r.APIReader.Get(ctx, key, secret); err == nil {
-		return auth.KeyPairFromSecretData(secret.Data)
-	} else if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
-	}
+	// The cache may lag behind a Secret created a moment ago: the create
+	// then fails with AlreadyExists, and the real key is read uncached.
 
 	kp, err := auth.GenerateKeyPair(r.KeyAlgorithm)
 	if err != nil {

@@ -596,6 +596,37 @@ func TestNoOpReconcileWritesNothing(t *testing.T) {
 	_, err := differs.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "noop")})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(writes.Load()).To(BeNumerically(">=", 2), "both Kustomizations are rewritten")
+
+	// A cache that lags behind the reconciler's own status write (it hands
+	// out the FluxConfig without a status) does not make it write the same
+	// status again; a reconciler that has not written it does write.
+	stale := staleStatusClient{countingClient: counting}
+	writes.Store(0)
+	r.Client = stale
+	_, err = r.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "noopssh")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(writes.Load()).To(BeZero(), "the status read stale is the one this reconciler found in place")
+	fresh := &controller.FluxConfigReconciler{
+		Client: stale, APIReader: k, Scheme: mgrScheme,
+		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true,
+	}
+	_, err = fresh.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "noopssh")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(writes.Load()).To(BeEquivalentTo(1), "one apply of the whole status")
+}
+
+// staleStatusClient reads FluxConfigs as a cache would just after their
+// creation: without a status.
+type staleStatusClient struct{ countingClient }
+
+func (c staleStatusClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := c.countingClient.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	if fc, ok := obj.(*v1alpha1.FluxConfig); ok {
+		fc.Status = v1alpha1.FluxConfigStatus{}
+	}
+	return nil
 }
 
 func TestNoSecretsInLogsOrEvents(t *testing.T) {

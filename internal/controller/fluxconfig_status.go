@@ -15,9 +15,6 @@ import (
 	"github.com/arcgitops/arcgitops/internal/status"
 )
 
-// ownedConditions are the conditions this controller owns on a FluxConfig.
-var ownedConditions = []string{v1alpha1.ReadyCondition, v1alpha1.ReconcilingCondition, v1alpha1.StalledCondition}
-
 // setStatus records the summary of the Flux objects in fc's status, after
 // every object was applied: this generation is fully handled.
 func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.Object, kustomizations []*kustomizev1.Kustomization, helmReleases []v1alpha1.ObjectStatusDefinition) {
@@ -107,14 +104,12 @@ func markFailed(fc *v1alpha1.FluxConfig, reason, msg string) {
 	fc.Status.ErrorMessage = msg
 }
 
-// touchStatus stamps statusUpdatedAt when anything else in the status changed.
-func (r *FluxConfigReconciler) touchStatus(before, after *v1alpha1.FluxConfig) {
-	a, b := after.Status.DeepCopy(), before.Status.DeepCopy()
-	a.StatusUpdatedAt, b.StatusUpdatedAt = nil, nil
-	if !reflect.DeepEqual(a, b) {
-		now := metav1.NewTime(r.now().Truncate(1e9))
-		after.Status.StatusUpdatedAt = &now
-	}
+// statusEqual compares two statuses but for statusUpdatedAt, which is
+// stamped when the rest changes.
+func statusEqual(a, b *v1alpha1.FluxConfigStatus) bool {
+	x, y := *a, *b
+	x.StatusUpdatedAt, y.StatusUpdatedAt = nil, nil
+	return reflect.DeepEqual(&x, &y)
 }
 
 // notify emits events on meaningful change only: a new Ready state, or a
