@@ -51,4 +51,7 @@ const (
 	ReasonSuspended = "Suspended"
 	// ReasonDeleting: the configuration is being deleted.
 	ReasonDeleting = "Deleting"
+	// ReasonGeneratingKey: the configuration's SSH key pair is queued for
+	// generation (RSA keys are generated in the background).
+	ReasonGeneratingKey = "GeneratingSSHKey"
 )

@@ -93,6 +93,10 @@ func ParseKeyAlgorithm(s string) (KeyAlgorithm, error) {
 	return "", fmt.Errorf("unknown SSH key algorithm %q: use one of %s", s, strings.Join(names, ", "))
 }
 
+// SlowKeyAlgorithm reports whether generating a pair of alg takes long
+// enough (RSA: hundreds of milliseconds) to be done in the background.
+func SlowKeyAlgorithm(alg KeyAlgorithm) bool { return strings.HasPrefix(string(alg), "rsa") }
+
 // KeyPair is an SSH key pair: a PEM private key and its public key in
 // authorized_keys format.
 type KeyPair struct {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +58,9 @@ type FluxConfigReconciler struct {
 
 	// KeyAlgorithm is the algorithm of generated SSH key pairs.
 	KeyAlgorithm auth.KeyAlgorithm
+	// Keys generates slow (RSA) key pairs in the background; nil generates
+	// every key pair inside the reconcile. SetupWithManager sets its Ready.
+	Keys *auth.KeyPool
 	// MultiTenancy makes Kustomizations apply as flux-applier.
 	MultiTenancy bool
 	// Now is the clock (time.Now when nil).
@@ -79,6 +83,7 @@ func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Get(ctx, req.NamespacedName, fc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.statuses().forget(req.NamespacedName)
+			r.forgetKey(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -165,6 +170,11 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	if auth.NeedsGeneratedKey(&fc.Spec, protected) {
 		if generated, err = r.ensureKeyPair(ctx, fc); err != nil {
 			return r.failed(fc, err)
+		}
+		if generated == nil {
+			// The key pool enqueues this FluxConfig when its key is ready.
+			markWaiting(fc, v1alpha1.ReasonGeneratingKey, "generating an %s SSH key pair for the repository", r.KeyAlgorithm)
+			return ctrl.Result{}, nil
 		}
 		fc.Status.RepositoryPublicKey = string(generated.PublicKey)
 	}
@@ -262,7 +272,8 @@ func (r *FluxConfigReconciler) protectedSettings(ctx context.Context, fc *v1alph
 
 // ensureKeyPair returns the configuration's generated SSH key pair, creating
 // it once. The Secret is create-only: a key is never regenerated over an
-// existing one, even when the cache has not seen it yet.
+// existing one, even when the cache has not seen it yet. It returns nil
+// while the key pool is still generating the pair.
 func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.FluxConfig) (*auth.KeyPair, error) {
 	key := client.ObjectKey{Namespace: fc.Namespace, Name: builder.KeySecretName(fc.Name)}
 	secret := &corev1.Secret{}
@@ -276,8 +287,8 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 	// The cache may lag behind a Secret created a moment ago: the create
 	// then fails with AlreadyExists, and the real key is read uncached.
 
-	kp, err := auth.GenerateKeyPair(r.KeyAlgorithm)
-	if err != nil {
+	kp, err := r.generateKeyPair(fc)
+	if kp == nil || err != nil {
 		return nil, err
 	}
 	secret = &corev1.Secret{
@@ -302,6 +313,27 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 		"Generated an %s SSH key pair: add status.repositoryPublicKey to the repository as a deploy key", r.KeyAlgorithm)
 	return kp, nil
 }
+
+// generateKeyPair generates a key pair inside the reconcile when it is
+// cheap (ECDSA, Ed25519: tens of microseconds), else takes it from the
+// key pool, which returns nil until it has generated it.
+func (r *FluxConfigReconciler) generateKeyPair(fc *v1alpha1.FluxConfig) (*auth.KeyPair, error) {
+	if r.Keys == nil || !auth.SlowKeyAlgorithm(r.KeyAlgorithm) {
+		return auth.GenerateKeyPair(r.KeyAlgorithm)
+	}
+	return r.Keys.Take(keyPoolKey(client.ObjectKeyFromObject(fc)))
+}
+
+func (r *FluxConfigReconciler) forgetKey(key types.NamespacedName) {
+	if r.Keys != nil {
+		r.Keys.Forget(keyPoolKey(key))
+	}
+}
+
+// keyPoolKey names a FluxConfig in the key pool. A pair generated for a
+// FluxConfig that is then deleted and created again is still a fresh key
+// nobody has seen, so the name is enough.
+func keyPoolKey(key types.NamespacedName) string { return key.String() }
 
 // applySecret applies a Secret of fc with data, or deletes it when data is nil.
 func (r *FluxConfigReconciler) applySecret(ctx context.Context, a applier, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
@@ -401,6 +433,7 @@ func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxCo
 	}
 	fc.Status.ProvisioningState = v1alpha1.ProvisioningDeleting
 	markWaiting(fc, v1alpha1.ReasonDeleting, "deleting the configuration's Flux objects")
+	r.forgetKey(client.ObjectKeyFromObject(fc))
 
 	var ks kustomizev1.KustomizationList
 	if err := r.List(ctx, &ks, ownedBy(fc)...); err != nil {

@@ -2,19 +2,23 @@ package controller
 
 import (
 	"context"
+	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/runtime/predicates"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 )
@@ -23,8 +27,19 @@ import (
 // the FluxConfig itself (spec changes and reconcile requests, never its own
 // status writes), the Flux objects it owns (their status is its status), and
 // the Secrets it reads or writes, mapped back by label.
+//
+// With a key pool, a pair it finishes enqueues its FluxConfig.
 func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Keys != nil {
+		ready := make(chan event.GenericEvent, 64)
+		r.Keys.Ready = func(key string) {
+			ns, name, _ := strings.Cut(key, "/")
+			ready <- event.GenericEvent{Object: &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}
+		}
+		b = b.WatchesRawSource(source.Channel(ready, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		Named("fluxconfig").
 		For(&v1alpha1.FluxConfig{}, ctrlbuilder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},

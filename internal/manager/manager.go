@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	goruntime "runtime"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -43,6 +44,7 @@ type Options struct {
 	Concurrent       int
 	MultiTenancy     bool
 	SSHKeyAlgorithm  string
+	SSHKeyWorkers    int
 	Zap              zap.Options
 
 	// The agent runs when DataPlaneURL is set.
@@ -53,6 +55,9 @@ type Options struct {
 
 	// SkipNameValidation lets tests start several managers in one process.
 	SkipNameValidation bool
+	// GenerateKeyPair replaces auth.GenerateKeyPair in the background key
+	// pool, for tests.
+	GenerateKeyPair func(auth.KeyAlgorithm) (*auth.KeyPair, error)
 }
 
 // DefaultOptions are the flag defaults.
@@ -64,6 +69,7 @@ func DefaultOptions() Options {
 		Concurrent:      4,
 		MultiTenancy:    true,
 		SSHKeyAlgorithm: "rsa-4096",
+		SSHKeyWorkers:   max(1, goruntime.GOMAXPROCS(0)/2),
 		Agent:           agent.DefaultOptions(),
 	}
 }
@@ -78,6 +84,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
 	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce).")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
+	fs.IntVar(&o.SSHKeyWorkers, "ssh-key-workers", o.SSHKeyWorkers, "How many RSA key pairs are generated at once, in the background (default: half the CPUs); a burst of new SSH configurations waits for them without holding up other reconciles.")
 	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. http://127.0.0.1:8090; the agent is off when empty.")
 	fs.StringVar(&o.AgentTokenFile, "agent-token-file", o.AgentTokenFile, "A file holding the cluster's agent token (printed by connectedk8s connect).")
 	fs.StringVar(&o.ClusterID, "cluster-resource-id", o.ClusterID, "The cluster's ARM resource ID, e.g. /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Kubernetes/connectedClusters/NAME.")
@@ -111,6 +118,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if o.Concurrent < 1 {
 		return nil, fmt.Errorf("--concurrent must be at least 1, got %d", o.Concurrent)
+	}
+	if o.SSHKeyWorkers < 1 {
+		return nil, fmt.Errorf("--ssh-key-workers must be at least 1, got %d", o.SSHKeyWorkers)
+	}
+	generate := auth.GenerateKeyPair
+	if o.GenerateKeyPair != nil {
+		generate = o.GenerateKeyPair
 	}
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -146,6 +160,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme:       scheme,
 		Recorder:     mgr.GetEventRecorder("fluxconfig-controller"),
 		KeyAlgorithm: alg,
+		Keys: &auth.KeyPool{
+			Generate: func() (*auth.KeyPair, error) { return generate(alg) },
+			Workers:  o.SSHKeyWorkers,
+		},
 		MultiTenancy: o.MultiTenancy,
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.Concurrent, SkipNameValidation: &o.SkipNameValidation}); err != nil {
 		return nil, fmt.Errorf("failed to set up the FluxConfig controller: %w", err)
