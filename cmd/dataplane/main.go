@@ -8,9 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
@@ -35,6 +38,7 @@ func run() error {
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
 	flag.Float64Var(&opts.RatePerSecond, "rate-limit", opts.RatePerSecond, "Requests per second allowed per client or agent (0: no limit); over it the answer is 429 with Retry-After.")
 	flag.IntVar(&opts.Burst, "rate-burst", opts.Burst, "Requests a client or agent may send at once before the rate limit applies.")
+	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8092; empty (the default) turns them off.")
 	verbose := flag.Bool("access-log", true, "Log one line per request (method, path, status, duration).")
 	flag.Parse()
 
@@ -60,6 +64,18 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *pprofAddr != "" {
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("failed to listen on %s for pprof: %w", *pprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ps.Serve(pl) }()
+		defer ps.Close()
+	}
 	opts.Log.Info("Serving the data plane", "address", l.Addr().String(), "dataDir", opts.DataDir)
 	return srv.Serve(ctx, l)
 }

@@ -258,8 +258,12 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration) error {
 		return nil // confirmed by the reporter once the finalizer is done
 	}
 
-	if err := a.ensureNamespace(ctx, d.Namespace); err != nil {
-		return err
+	// A FluxConfig in the namespace means the namespace exists: only new
+	// configurations pay for the (uncached) namespace read.
+	if current == nil {
+		if err := a.ensureNamespace(ctx, d.Namespace); err != nil {
+			return err
+		}
 	}
 	secretName := c.Name + "-protected-parameters"
 	hasProtected, err := a.syncProtected(ctx, d.Namespace, c.Name, secretName, c.ProtectedSettings)

@@ -135,7 +135,10 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 			return
 		}
 	}
-	err := s.store.Update(func(tx store.Tx) error {
+	// Status reports are the most frequent write (every agent, every
+	// change): concurrent ones share a transaction. Setting the status is
+	// idempotent, as Batch needs.
+	err := s.store.Batch(func(tx store.Tx) error {
 		cfg, err := tx.Config(ref.ID(), name)
 		if errors.Is(err, store.ErrNotFound) {
 			return errAPI{configNotFound(ref, name)}

@@ -59,6 +59,13 @@ func (b *Bolt) Update(fn func(Tx) error) error {
 	return b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
+// Batch implements Store with bbolt's DB.Batch: concurrent calls within a
+// few milliseconds are committed together; a failing fn is retried alone
+// so that its error does not roll back the others.
+func (b *Bolt) Batch(fn func(Tx) error) error {
+	return b.db.Batch(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
 // Close implements Store.
 func (b *Bolt) Close() error { return b.db.Close() }
 

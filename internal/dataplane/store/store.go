@@ -25,6 +25,11 @@ type Store interface {
 	// Update runs fn in a read-write transaction, committed durably when fn
 	// returns nil and rolled back otherwise.
 	Update(fn func(Tx) error) error
+	// Batch is Update for many small concurrent writers: calls that arrive
+	// together may share one transaction, and so one fsync. fn may run more
+	// than once and must be idempotent; Batch returns once its change is
+	// committed durably, or with fn's error (fn's change then rolled back).
+	Batch(fn func(Tx) error) error
 	Close() error
 }
 
