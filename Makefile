@@ -87,9 +87,9 @@ envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: binaries ## Measure convergence, idle writes, memory and key generation; writes docs/benchmarks.md.
+bench: binaries ## Measure convergence vs a floor, idle writes, memory, status round trip, propagation, data plane capacity, key generation; writes docs/benchmarks.md (BENCH_FLAGS=--help lists the knobs).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
-	go run ./cmd/bench --manager $(LOCALBIN)/manager --out docs/benchmarks.md $(BENCH_FLAGS)
+	go run ./cmd/bench --manager $(LOCALBIN)/manager --dataplane $(LOCALBIN)/dataplane --out docs/benchmarks.md $(BENCH_FLAGS)
 
 ##@ Build
 

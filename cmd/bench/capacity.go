@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// fdHeadroom is the open files a process needs besides its agents'
+// connections (status reports, the store, logs).
+const fdHeadroom = 800
+
+// capacityP99 is the latency bound of "the largest agent count it holds".
+const capacityP99 = 100 * time.Millisecond
+
+// measureCapacity runs measure 6: the data plane serving simulated agents
+// (a separate load process, this binary's `load` mode), at each count of
+// o.agents.
+func measureCapacity(o options, rep *report) error {
+	dir, err := os.MkdirTemp("", "arcgitops-bench-capacity-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	d, err := startDataPlane(o, dir)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	most := slices.Max(o.agents)
+	progress("6. Registering %d clusters with one configuration each", most)
+	lines := make([]string, most)
+	var mu sync.Mutex
+	done := 0
+	started := time.Now()
+	err = parallel(most, 16, func(i int) error {
+		cluster := fmt.Sprintf("agent%05d", i)
+		_, token, err := d.register(dir, cluster)
+		if err != nil {
+			return err
+		}
+		if err := d.call(http.MethodPut, configPath(cluster, "fleet"), armConfig("fleet", "./apps"), nil); err != nil {
+			return err
+		}
+		lines[i] = clusterPath(cluster) + " " + token + " fleet"
+		mu.Lock()
+		if done++; done%2000 == 0 {
+			progress("   %d of %d registered (%s)", done, most, time.Since(started).Round(time.Second))
+		}
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	agentsFile := filepath.Join(dir, "agents")
+	if err := os.WriteFile(agentsFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		return err
+	}
+	largest := 0
+	for step, n := range o.agents {
+		if uint64(n)+fdHeadroom > limit.Cur {
+			rep.note("6. %d agents skipped: each holds a connection, and the open-files limit (ulimit -n) is %d", n, limit.Cur)
+			continue
+		}
+		progress("6. %d agents: starting them over 30 s, then measuring for %s", n, o.window)
+		res, cpu, rssBytes, err := runLoadProcess(self, d, agentsFile, n, o.window, fmt.Sprintf("127.0.%d.1", 1+step), dir, o.profile)
+		if err != nil {
+			return err
+		}
+		rep.add(row{name: fmt.Sprintf("6. data plane with %d agents (long-poll 30 s, status every 30 s)", n),
+			value: fmt.Sprintf("%.0f requests/s, status p99 %.1f ms (p50 %.1f ms), long-poll overshoot p99 %.1f ms, %d errors; RSS %.0f MiB (heap %.0f MiB), CPU %.2f cores",
+				float64(res.Requests)/res.Window, res.StatusP99, res.StatusP50, res.OvershootP99, res.Errors, rssBytes/(1<<20), res.Heap/(1<<20), cpu),
+			target: "p99 < 100 ms"})
+		if res.FirstError != "" {
+			rep.note("6. With %d agents, the first error was: %s", n, res.FirstError)
+		}
+		if res.Errors == 0 && time.Duration(res.StatusP99*float64(time.Millisecond)) < capacityP99 {
+			largest = max(largest, n)
+		}
+	}
+	value := fmt.Sprintf("%d agents", largest)
+	if largest == 0 {
+		value = "none of the counts tried"
+	}
+	rep.add(row{name: fmt.Sprintf("6. largest agent count held with p99 < 100 ms (of %v)", o.agents), value: value})
+	return nil
+}
+
+// runLoadProcess runs `bench load` for n agents and returns its result with
+// the data plane's CPU (cores) and RSS over the measurement window.
+func runLoadProcess(self string, d *dataPlane, agentsFile string, n int, window time.Duration, sourceIP, dir, profileDir string) (*loadResult, float64, float64, error) {
+	log, err := os.Create(filepath.Join(dir, fmt.Sprintf("load-%d.log", n)))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer log.Close()
+	cmd := exec.Command(self, "load", "--url="+d.url, "--agents-file="+agentsFile, fmt.Sprintf("--agents=%d", n),
+		"--window="+window.String(), "--source-ip="+sourceIP)
+	cmd.Stderr = log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, 0, 0, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	s := bufio.NewScanner(out)
+	var cpu0 time.Duration
+	var t0 time.Time
+	for s.Scan() {
+		line := s.Text()
+		if line == "window" {
+			cpu0, _ = cpuTime(d.pid())
+			t0 = time.Now()
+			continue
+		}
+		var res loadResult
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			return nil, 0, 0, fmt.Errorf("load process: %q: %w", line, err)
+		}
+		cpu1, _ := cpuTime(d.pid())
+		rssBytes, err := rss(d.pid())
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if res.Heap, err = metric(d.url+"/metrics", "go_memstats_heap_inuse_bytes", nil); err != nil {
+			return nil, 0, 0, err
+		}
+		if profileDir != "" {
+			if err := download(d.pprof+"heap?gc=1", filepath.Join(profileDir, fmt.Sprintf("dataplane-heap-%d.pprof", n))); err != nil {
+				return nil, 0, 0, err
+			}
+			if err := download(d.pprof+"goroutine", filepath.Join(profileDir, fmt.Sprintf("dataplane-goroutine-%d.pprof", n))); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		return &res, (cpu1 - cpu0).Seconds() / time.Since(t0).Seconds(), rssBytes, nil
+	}
+	b, _ := os.ReadFile(log.Name())
+	return nil, 0, 0, fmt.Errorf("the load process with %d agents ended without a result: %s", n, strings.TrimSpace(string(b)))
+}

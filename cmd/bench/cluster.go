@@ -1,0 +1,596 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/testenv"
+)
+
+func measureKeys(rep *report) error {
+	progress("7. Key generation cost")
+	for _, alg := range []auth.KeyAlgorithm{"rsa-4096", "ecdsa-p256", "ed25519"} {
+		n := 20
+		if alg == "rsa-4096" {
+			n = 5
+		}
+		var d []time.Duration
+		for i := 0; i < n; i++ {
+			t := time.Now()
+			if _, err := auth.GenerateKeyPair(alg); err != nil {
+				return err
+			}
+			d = append(d, time.Since(t))
+		}
+		rep.add(row{name: "7. key generation, " + string(alg) + " (median of " + strconv.Itoa(n) + ")", value: ms(median(d))})
+	}
+	return nil
+}
+
+// cluster is a kube-apiserver with etcd, and a directory for the processes'
+// kubeconfig and logs.
+type cluster struct {
+	env        *testenv.Env
+	dir        string
+	kubeconfig string
+	apiserver  int // pid
+}
+
+func startCluster() (*cluster, error) {
+	progress("Starting kube-apiserver and etcd")
+	env, err := testenv.Start()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "arcgitops-bench-")
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	c := &cluster{env: env, dir: dir, kubeconfig: filepath.Join(dir, "kubeconfig")}
+	if err := env.WriteKubeconfig(c.kubeconfig); err != nil {
+		c.stop()
+		return nil, err
+	}
+	u, err := url.Parse(env.Config.Host)
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	if c.apiserver, err = pidOf("kube-apiserver", "--secure-port="+u.Port()); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *cluster) stop() {
+	_ = c.env.Stop()
+	_ = os.RemoveAll(c.dir)
+}
+
+// profile saves the kube-apiserver's /debug/pprof/<which> to path.
+func (c *cluster) profile(which, path string) error {
+	hc, err := rest.HTTPClientFor(c.env.Config)
+	if err != nil {
+		return err
+	}
+	return save(hc, strings.TrimSuffix(c.env.Config.Host, "/")+"/debug/pprof/"+which, path)
+}
+
+// rig is a cluster with a manager running against it and the bench's
+// watches on it.
+type rig struct {
+	*cluster
+	m      *managerProc
+	w      *watcher
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// withManager starts a manager (with args) and the watches.
+func (c *cluster) withManager(o options, name string, args ...string) (*rig, error) {
+	m, err := startManager(o, c, name, args...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := startWatcher(ctx, c.env.Config)
+	if err != nil {
+		cancel()
+		m.stop()
+		return nil, err
+	}
+	return &rig{cluster: c, m: m, w: w, ctx: ctx, cancel: cancel}, nil
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	r.m.stop()
+}
+
+// managerProc is a running manager with its metrics and pprof endpoints.
+type managerProc struct {
+	*proc
+	metrics, pprof string
+}
+
+// startManager runs the manager against c with args added to the bench's.
+func startManager(o options, c *cluster, name string, args ...string) (*managerProc, error) {
+	metricsAddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(c.dir, name, o.manager, []string{"KUBECONFIG=" + c.kubeconfig},
+		append(append([]string{"--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=0",
+			"--pprof-bind-address=" + pprofAddr, "--zap-log-level=error"}, args...), o.mgrArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	m := &managerProc{proc: p, metrics: "http://" + metricsAddr + "/metrics", pprof: "http://" + pprofAddr + "/debug/pprof/"}
+	if err := waitHTTP(p, m.metrics); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// writes sums the manager's create, update, patch and delete requests.
+func (m *managerProc) writes() (float64, error) {
+	return metric(m.metrics, "rest_client_requests_total", hasLabel(`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`))
+}
+
+func (m *managerProc) requests() (float64, error) {
+	return metric(m.metrics, "rest_client_requests_total", nil)
+}
+
+func (m *managerProc) reconciles() (float64, error) {
+	return metric(m.metrics, "controller_runtime_reconcile_total", hasLabel(`controller="fluxconfig"`))
+}
+
+// memory is the manager's RSS and its live heap: the heap profile asked
+// for first runs a garbage collection (and is saved to profile when set).
+func (m *managerProc) memory(profile string) (rssBytes, heap float64, err error) {
+	if profile == "" {
+		profile = os.DevNull
+	}
+	if err := download(m.pprof+"heap?gc=1", profile); err != nil {
+		return 0, 0, fmt.Errorf("heap profile: %w", err)
+	}
+	if rssBytes, err = rss(m.pid()); err != nil {
+		return 0, 0, err
+	}
+	heap, err = metric(m.metrics, "go_memstats_heap_alloc_bytes", nil)
+	return rssBytes, heap, err
+}
+
+// counters are the manager's cumulative work, read before and after a run.
+type counters struct{ reconciles, requests, writes float64 }
+
+func (m *managerProc) counters() (counters, error) {
+	var c counters
+	var err error
+	if c.reconciles, err = m.reconciles(); err != nil {
+		return c, err
+	}
+	if c.requests, err = m.requests(); err != nil {
+		return c, err
+	}
+	c.writes, err = m.writes()
+	return c, err
+}
+
+// measureCluster runs measures 1 (convergence), 3 (memory) and 2 (idle
+// writes) against one manager, in that order: idle is counted with every
+// FluxConfig of the convergence runs in place.
+func measureCluster(o options, rep *report) error {
+	c, err := startCluster()
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	k := c.env.Client
+	if err := installFloorCRD(context.Background(), k); err != nil {
+		return fmt.Errorf("floor CRD: %w", err)
+	}
+	if o.measures["converge"] {
+		if err := requestCosts(context.Background(), c, rep); err != nil {
+			return err
+		}
+	}
+	progress("Starting the manager (ed25519 keys, so that convergence measures the operator, not key generation)")
+	r, err := c.withManager(o, "manager", "--ssh-key-algorithm=ed25519")
+	if err != nil {
+		return err
+	}
+	defer r.stop()
+	ctx, m, w := r.ctx, r.m, r.w
+	total := 0
+	memory := map[int][2]float64{}
+	largest := slices.Max(o.sizes)
+	for _, n := range o.sizes {
+		if !o.measures["converge"] {
+			break
+		}
+		var op, fl []time.Duration
+		var opCPU, flCPU time.Duration
+		var memRows []row
+		before, err := m.counters()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < o.reps; i++ {
+			progress("1. Converge N=%d, repetition %d of %d", n, i+1, o.reps)
+			var profiled chan error
+			if o.profile != "" && n == largest && i == 0 {
+				profiled = make(chan error, 2)
+				go func() {
+					profiled <- download(m.pprof+"profile?seconds=30", filepath.Join(o.profile, fmt.Sprintf("manager-cpu-N%d.pprof", n)))
+				}()
+				go func() {
+					profiled <- c.profile("profile?seconds=30", filepath.Join(o.profile, fmt.Sprintf("apiserver-cpu-N%d.pprof", n)))
+				}()
+			}
+			cpu0, _ := cpuTime(c.apiserver)
+			d, err := converge(ctx, k, w, fmt.Sprintf("op-%d-%d", n, i), n)
+			if err != nil {
+				return err
+			}
+			cpu1, _ := cpuTime(c.apiserver)
+			opCPU += cpu1 - cpu0
+			for j := 0; profiled != nil && j < 2; j++ {
+				if err := <-profiled; err != nil {
+					return fmt.Errorf("CPU profile: %w", err)
+				}
+			}
+			op = append(op, d)
+			total += n
+			template, err := statusTemplate(ctx, k, fmt.Sprintf("op-%d-%d", n, i))
+			if err != nil {
+				return err
+			}
+			cpu0, _ = cpuTime(c.apiserver)
+			if d, err = floor(ctx, k, fmt.Sprintf("fl-%d-%d", n, i), n, o.floorPar, template); err != nil {
+				return err
+			}
+			cpu1, _ = cpuTime(c.apiserver)
+			flCPU += cpu1 - cpu0
+			fl = append(fl, d)
+
+			// Memory after the first and the last repetition of each size.
+			if i == 0 || i == o.reps-1 {
+				profile := ""
+				if o.profile != "" {
+					profile = filepath.Join(o.profile, fmt.Sprintf("manager-heap-%d.pprof", total))
+				}
+				rssBytes, heap, err := m.memory(profile)
+				if err != nil {
+					return err
+				}
+				memory[total] = [2]float64{rssBytes, heap}
+				memRows = append(memRows, row{name: fmt.Sprintf("3. manager memory with %d FluxConfigs (and their %d Secrets)", total, 2*total),
+					value: fmt.Sprintf("RSS %.0f MiB, live heap %.0f MiB", rssBytes/(1<<20), heap/(1<<20)), target: "< 300 MiB at 5000"})
+			}
+		}
+		after, err := m.counters()
+		if err != nil {
+			return err
+		}
+		mo, mf := median(op), median(fl)
+		rep.add(row{name: fmt.Sprintf("1. converge N=%d (median of %d)", n, o.reps), value: secs(mo), floor: secs(mf),
+			ratio: fmt.Sprintf("%.2f", mo.Seconds()/mf.Seconds()), target: "<= 1.5 at N=1000"})
+		per := float64(n * o.reps)
+		rep.add(row{name: fmt.Sprintf("1. work per FluxConfig at N=%d", n),
+			value: fmt.Sprintf("%.2f reconciles, %.1f API requests (%.1f writes)", (after.reconciles-before.reconciles)/per,
+				(after.requests-before.requests)/per, (after.writes-before.writes)/per),
+			floor: "8 writes"})
+		rep.add(row{name: fmt.Sprintf("1. kube-apiserver CPU per FluxConfig at N=%d", n), value: ms(opCPU / time.Duration(n*o.reps)),
+			floor: ms(flCPU / time.Duration(n*o.reps)), ratio: fmt.Sprintf("%.2f", opCPU.Seconds()/flCPU.Seconds())})
+		for _, r := range memRows {
+			rep.add(r)
+		}
+	}
+	if len(memory) >= 2 {
+		var counts []int
+		for c := range memory {
+			counts = append(counts, c)
+		}
+		slices.Sort(counts)
+		// Between the last two counts: the manager's fixed cost is out of it.
+		lo, hi := counts[len(counts)-2], counts[len(counts)-1]
+		per := (memory[hi][1] - memory[lo][1]) / float64(hi-lo)
+		rep.add(row{name: fmt.Sprintf("3. live heap per FluxConfig (%d -> %d)", lo, hi), value: fmt.Sprintf("%.1f KiB", per/1024)})
+	}
+
+	if !o.measures["idle"] {
+		return nil
+	}
+	progress("2. Counting the manager's writes while idle for %s", o.idle)
+	time.Sleep(5 * time.Second) // let the last statuses settle
+	w0, err := m.writes()
+	if err != nil {
+		return err
+	}
+	time.Sleep(o.idle)
+	w1, err := m.writes()
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: fmt.Sprintf("2. idle writes, %d FluxConfigs, over %s", total, o.idle),
+		value: fmt.Sprintf("%.1f /min", (w1-w0)/o.idle.Minutes()), target: "0"})
+	return nil
+}
+
+// spec is one benchmark configuration: SSH with a generated key, three
+// kustomizations in a dependsOn chain.
+func spec() v1alpha1.FluxConfigSpec {
+	return v1alpha1.FluxConfigSpec{
+		GitRepository: &v1alpha1.GitRepositoryDefinition{URL: "ssh://git@github.com/org/fleet",
+			RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
+		Kustomizations: map[string]v1alpha1.KustomizationDefinition{
+			"infra": {Path: "./infra"}, "apps": {Path: "./apps", DependsOn: []string{"infra"}},
+			"tests": {Path: "./tests", DependsOn: []string{"apps"}},
+		},
+	}
+}
+
+const namespaces = 10
+
+func createNamespaces(ctx context.Context, k client.Client, prefix string) error {
+	for i := 0; i < namespaces; i++ {
+		if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i)}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns the first error.
+func parallel(n, workers int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			return err
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// converged reports whether fc has a status for its generation (with its
+// public key when it has an SSH source).
+func converged(fc *v1alpha1.FluxConfig) bool {
+	return fc.Status.ObservedGeneration == fc.Generation && len(fc.Status.Conditions) > 0 &&
+		(fc.Status.RepositoryPublicKey != "" || !auth.NeedsGeneratedKey(&fc.Spec, nil))
+}
+
+// converge creates n FluxConfigs at once and times until every one has all
+// its objects and a status for its generation.
+func converge(ctx context.Context, k client.Client, w *watcher, prefix string, n int) (time.Duration, error) {
+	if err := createNamespaces(ctx, k, prefix); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err := parallel(n, 8, func(i int) error {
+		return k.Create(ctx, &v1alpha1.FluxConfig{
+			ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("%s-%d", prefix, i%namespaces), Name: fmt.Sprintf("c%d", i)},
+			Spec:       spec(),
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := waitConverged(ctx, w, prefix, n, 20*time.Minute); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// waitConverged waits until the n FluxConfigs in the namespaces of prefix
+// have converged and their 3n Kustomizations exist. It reads from watches,
+// so that waiting costs the API server almost nothing.
+func waitConverged(ctx context.Context, w *watcher, prefix string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		done, ks := 0, 0
+		for i := 0; i < namespaces; i++ {
+			ns := fmt.Sprintf("%s-%d", prefix, i)
+			var list v1alpha1.FluxConfigList
+			if err := w.List(ctx, &list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+				return err
+			}
+			for i := range list.Items {
+				if converged(&list.Items[i]) {
+					done++
+				}
+			}
+			var kl metav1.PartialObjectMetadataList
+			kl.SetGroupVersionKind(kustomizev1.GroupVersion.WithKind("KustomizationList"))
+			if err := w.List(ctx, &kl, client.InNamespace(ns)); err != nil {
+				return err
+			}
+			ks += len(kl.Items)
+		}
+		if done == n && ks == 3*n {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%d FluxConfigs did not converge in %s", n, timeout)
+}
+
+// watcher is the bench's cache of FluxConfigs and Kustomizations
+// (metadata only), filled by watches.
+type watcher struct{ cache.Cache }
+
+func startWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = c.Start(ctx) }()
+	ks := &metav1.PartialObjectMetadata{}
+	ks.SetGroupVersionKind(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind))
+	for _, obj := range []client.Object{&v1alpha1.FluxConfig{}, ks} {
+		if _, err := c.GetInformer(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the bench's watches did not sync")
+	}
+	return &watcher{c}, nil
+}
+
+// floorGroup is the API group of the floor's copy of the FluxConfig CRD:
+// the same schema and validation, but no manager watches it.
+const floorGroup = "floor.clusterconfig.azure.com"
+
+// installFloorCRD copies the FluxConfig CRD into floorGroup.
+func installFloorCRD(ctx context.Context, k client.Client) error {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := k.Get(ctx, client.ObjectKey{Name: "fluxconfigs." + v1alpha1.GroupVersion.Group}, crd); err != nil {
+		return err
+	}
+	floorCRD := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "fluxconfigs." + floorGroup}, Spec: crd.Spec}
+	floorCRD.Spec.Group = floorGroup
+	if err := k.Create(ctx, floorCRD); err != nil {
+		return err
+	}
+	for i := 0; i < 100; i++ {
+		if err := k.Get(ctx, client.ObjectKeyFromObject(floorCRD), floorCRD); err != nil {
+			return err
+		}
+		for _, c := range floorCRD.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the floor's CRD was not established")
+}
+
+// statusTemplate is the status the operator wrote for one configuration of
+// the run with prefix, for the floor to write in its place.
+func statusTemplate(ctx context.Context, k client.Client, prefix string) (map[string]any, error) {
+	fc := &v1alpha1.FluxConfig{}
+	if err := k.Get(ctx, client.ObjectKey{Namespace: prefix + "-0", Name: "c0"}, fc); err != nil {
+		return nil, err
+	}
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(&fc.Status)
+}
+
+// floor reaches the operator's end state directly, as fast as a plain
+// client can: per configuration it creates the FluxConfig (in the floor's
+// copy of the CRD), the key and auth Secrets (with a generated key), the
+// GitRepository and three Kustomizations, then writes the FluxConfig's
+// status once; per namespace it creates the applier's ServiceAccount and
+// binding.
+func floor(ctx context.Context, k client.Client, prefix string, n, workers int, status map[string]any) (time.Duration, error) {
+	if err := createNamespaces(ctx, k, prefix); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := 0; i < namespaces; i++ {
+		ns := fmt.Sprintf("%s-%d", prefix, i)
+		if err := k.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "flux-applier"}}); err != nil {
+			return 0, err
+		}
+		if err := k.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "flux-applier-binding"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flux-applier", Namespace: ns}}}); err != nil {
+			return 0, err
+		}
+	}
+	err := parallel(n, workers, func(i int) error {
+		ns, name := fmt.Sprintf("%s-%d", prefix, i%namespaces), fmt.Sprintf("c%d", i)
+		kp, err := auth.GenerateKeyPair("ed25519")
+		if err != nil {
+			return err
+		}
+		fc := &unstructured.Unstructured{}
+		if fc.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(&v1alpha1.FluxConfig{Spec: spec()}); err != nil {
+			return err
+		}
+		fc.SetGroupVersionKind(schema.GroupVersionKind{Group: floorGroup, Version: v1alpha1.GroupVersion.Version, Kind: "FluxConfig"})
+		fc.SetNamespace(ns)
+		fc.SetName(name)
+		objs := []client.Object{
+			fc,
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ssh-key"}, Data: kp.SecretData()},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-auth"}, Data: map[string][]byte{
+				"identity": kp.PrivateKey, "identity.pub": kp.PublicKey, "known_hosts": []byte(auth.BuiltinKnownHosts)}},
+			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: sourcev1.GitRepositorySpec{
+				URL: "ssh://git@github.com/org/fleet", Interval: metav1.Duration{Duration: 10 * time.Minute},
+				Reference: &sourcev1.GitRepositoryRef{Branch: "main"}, SecretRef: &meta.LocalObjectReference{Name: name + "-auth"}}},
+		}
+		for _, kn := range []string{"infra", "apps", "tests"} {
+			objs = append(objs, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-" + kn},
+				Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./" + kn,
+					SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: name}, ServiceAccountName: "flux-applier"}})
+		}
+		for _, o := range objs {
+			if err := k.Create(ctx, o); err != nil {
+				return err
+			}
+		}
+		st := runtime.DeepCopyJSON(status)
+		st["repositoryPublicKey"] = string(kp.PublicKey)
+		fc.Object["status"] = st
+		return k.Status().Update(ctx, fc)
+	})
+	return time.Since(start), err
+}

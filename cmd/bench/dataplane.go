@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// armAPIVersion is the fluxConfigurations api-version the bench sends.
+const armAPIVersion = "2024-11-01"
+
+// dataPlane is a running data plane process and an ARM client for it.
+type dataPlane struct {
+	*proc
+	url, pprof string
+	hc         *http.Client
+}
+
+// startDataPlane runs the data plane with its store in dir, without rate
+// limits or access log (the bench is one client sending as fast as it can).
+func startDataPlane(o options, dir string) (*dataPlane, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(dir, "dataplane", o.dataplane, nil, "--listen="+addr, "--data-dir="+filepath.Join(dir, "dataplane-data"),
+		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr)
+	if err != nil {
+		return nil, err
+	}
+	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/", hc: &http.Client{Timeout: 2 * time.Minute}}
+	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// clusterPath is the ARM ID of bench cluster name.
+func clusterPath(name string) string {
+	return "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench/providers/Microsoft.Kubernetes/connectedClusters/" + name
+}
+
+// call sends an ARM request and decodes a JSON answer into out (when not nil).
+func (d *dataPlane) call(method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, d.url+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// register registers a cluster and writes its agent token to a file under
+// dir, returning the file's path.
+func (d *dataPlane) register(dir, name string) (tokenFile, token string, err error) {
+	var out struct {
+		Properties struct {
+			AgentToken string `json:"agentToken"`
+		} `json:"properties"`
+	}
+	if err := d.call(http.MethodPut, clusterPath(name)+"?api-version=2024-01-01", map[string]any{"location": "bench"}, &out); err != nil {
+		return "", "", err
+	}
+	if out.Properties.AgentToken == "" {
+		return "", "", fmt.Errorf("registering cluster %s returned no agent token", name)
+	}
+	tokenFile = filepath.Join(dir, name+".token")
+	return tokenFile, out.Properties.AgentToken, os.WriteFile(tokenFile, []byte(out.Properties.AgentToken), 0o600)
+}
+
+func configPath(cluster, name string) string {
+	return clusterPath(cluster) + "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/" + name + "?api-version=" + armAPIVersion
+}
+
+// armConfig is an ARM body: HTTPS Git source, one Kustomization at path.
+func armConfig(namespace, path string) map[string]any {
+	return map[string]any{"properties": map[string]any{
+		"scope": "cluster", "namespace": namespace, "sourceKind": "GitRepository",
+		"gitRepository":  map[string]any{"url": "https://github.com/org/fleet", "repositoryRef": map[string]any{"branch": "main"}},
+		"kustomizations": map[string]any{"apps": map[string]any{"path": path}},
+	}}
+}
+
+// complianceState reads a configuration's complianceState through ARM.
+func (d *dataPlane) complianceState(cluster, name string) (string, error) {
+	var out struct {
+		Properties struct {
+			ComplianceState string `json:"complianceState"`
+		} `json:"properties"`
+	}
+	err := d.call(http.MethodGet, configPath(cluster, name), nil, &out)
+	return out.Properties.ComplianceState, err
+}
