@@ -145,11 +145,14 @@ func wrapErr(msg string, err error) error {
 // their status back.
 func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxConfig) (ctrl.Result, error) {
 	// Scopes cannot mix in a namespace: flux-applier is shared there.
-	var all v1alpha1.FluxConfigList
-	if err := r.List(ctx, &all, client.InNamespace(fc.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	// Only the namespace's configurations of the other scope can conflict;
+	// the index keeps this read independent of how many there are.
+	var other v1alpha1.FluxConfigList
+	if err := r.List(ctx, &other, client.InNamespace(fc.Namespace),
+		client.MatchingFields{scopeIndex: string(rbac.OtherScope(fc))}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to list FluxConfigs: %w", err)
 	}
-	if err := rbac.ScopeConflict(fc, all.Items); err != nil {
+	if err := rbac.ScopeConflict(fc, other.Items); err != nil {
 		return r.stalled(fc, err)
 	}
 
@@ -368,10 +371,11 @@ func (r *FluxConfigReconciler) deleteIfExists(ctx context.Context, obj client.Ob
 	return nil
 }
 
+// ownedBy selects the objects of fc through the owner index.
 func ownedBy(fc *v1alpha1.FluxConfig) []client.ListOption {
 	return []client.ListOption{
 		client.InNamespace(fc.Namespace),
-		client.MatchingLabels{v1alpha1.LabelName: fc.Name, v1alpha1.LabelNamespace: fc.Namespace},
+		client.MatchingFields{ownerIndex: fc.Namespace + "/" + fc.Name},
 	}
 }
 

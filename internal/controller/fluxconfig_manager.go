@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/rbac"
 )
 
 // SetupWithManager registers the FluxConfig controller and its watches:
@@ -30,6 +32,9 @@ import (
 //
 // With a key pool, a pair it finishes enqueues its FluxConfig.
 func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if err := indexFields(mgr); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Keys != nil {
 		ready := make(chan event.GenericEvent, 64)
@@ -52,6 +57,43 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(configOfLabels)).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// Cache indexes, so that a reconcile's reads do not grow with the number of
+// configurations in its namespace.
+const (
+	// ownerIndex is "<namespace>/<name>" of the FluxConfig an object
+	// belongs to, from its clusterconfig.azure.com labels.
+	ownerIndex = "clusterconfig.azure.com/owner"
+	// scopeIndex is a FluxConfig's (defaulted) spec.scope.
+	scopeIndex = "spec.scope"
+)
+
+func indexFields(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	fi := mgr.GetFieldIndexer()
+	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.Bucket{}, &sourcev1.OCIRepository{},
+		&kustomizev1.Kustomization{}, &corev1.Secret{}} {
+		if err := fi.IndexField(ctx, obj, ownerIndex, ownerOf); err != nil {
+			return fmt.Errorf("failed to index %T: %w", obj, err)
+		}
+	}
+	if err := fi.IndexField(ctx, &v1alpha1.FluxConfig{}, scopeIndex, func(obj client.Object) []string {
+		return []string{string(rbac.Scope(obj.(*v1alpha1.FluxConfig)))}
+	}); err != nil {
+		return fmt.Errorf("failed to index FluxConfigs: %w", err)
+	}
+	return nil
+}
+
+// ownerOf is the ownerIndex value of obj, none for an object without the
+// owner labels.
+func ownerOf(obj client.Object) []string {
+	l := obj.GetLabels()
+	if l[v1alpha1.LabelName] == "" || l[v1alpha1.LabelNamespace] == "" {
+		return nil
+	}
+	return []string{l[v1alpha1.LabelNamespace] + "/" + l[v1alpha1.LabelName]}
 }
 
 // configOfLabels maps an object carrying the clusterconfig.azure.com/name

@@ -9,8 +9,8 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -86,7 +86,7 @@ func config(ns, name, url string) *v1alpha1.FluxConfig {
 	return &v1alpha1.FluxConfig{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.FluxConfigSpec{
-			GitRepository: &v1alpha1.GitRepositoryDefinition{URL: url, RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
+			GitRepository:  &v1alpha1.GitRepositoryDefinition{URL: url, RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
 			Kustomizations: map[string]v1alpha1.KustomizationDefinition{"apps": {Path: "./apps"}},
 		},
 	}
@@ -97,4 +97,3 @@ func get(g Gomega, k client.Client, ns, name string) *v1alpha1.FluxConfig {
 	g.Expect(k.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, fc)).To(Succeed())
 	return fc
 }
-

@@ -161,6 +161,17 @@ func ScopeConflict(self *v1alpha1.FluxConfig, others []v1alpha1.FluxConfig) erro
 		self.Namespace, scopeOf(oldest), oldest.Name, ServiceAccountName, scopeOf(self))
 }
 
+// Scope is the configuration's scope, defaulted as the CRD defaults it.
+func Scope(fc *v1alpha1.FluxConfig) v1alpha1.ScopeType { return scopeOf(fc) }
+
+// OtherScope is the scope a configuration of fc's namespace must not have.
+func OtherScope(fc *v1alpha1.FluxConfig) v1alpha1.ScopeType {
+	if scopeOf(fc) == v1alpha1.ScopeCluster {
+		return v1alpha1.ScopeNamespace
+	}
+	return v1alpha1.ScopeCluster
+}
+
 // scopeOf is the configuration's scope, defaulted as the CRD defaults it.
 func scopeOf(fc *v1alpha1.FluxConfig) v1alpha1.ScopeType {
 	if fc.Spec.Scope == "" {

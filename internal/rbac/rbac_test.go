@@ -176,3 +176,23 @@ func TestScopeConflict(t *testing.T) {
 		})
 	}
 }
+
+func TestScopeAndOtherScope(t *testing.T) {
+	t0 := time.Now()
+	for _, tc := range []struct {
+		scope       v1alpha1.ScopeType
+		want, other v1alpha1.ScopeType
+	}{
+		{"", v1alpha1.ScopeCluster, v1alpha1.ScopeNamespace}, // defaulted as the CRD defaults it
+		{v1alpha1.ScopeCluster, v1alpha1.ScopeCluster, v1alpha1.ScopeNamespace},
+		{v1alpha1.ScopeNamespace, v1alpha1.ScopeNamespace, v1alpha1.ScopeCluster},
+	} {
+		c := fc("c", "n", tc.scope, t0, false)
+		if got := Scope(&c); got != tc.want {
+			t.Errorf("Scope(%q) = %q, want %q", tc.scope, got, tc.want)
+		}
+		if got := OtherScope(&c); got != tc.other {
+			t.Errorf("OtherScope(%q) = %q, want %q", tc.scope, got, tc.other)
+		}
+	}
+}
