@@ -371,11 +371,15 @@ func (r *FluxConfigReconciler) deleteIfExists(ctx context.Context, obj client.Ob
 	return nil
 }
 
-// ownedBy selects the objects of fc through the owner index.
+// ownedBy selects the objects of fc by their labels, in the cache: each
+// such read scans the namespace's objects of that kind. An index would not,
+// but registering one starts that kind's informer with the manager, and
+// without RBAC for it the cache never syncs; controller-runtime v0.24.1
+// then spins on shutdown (found by test/install).
 func ownedBy(fc *v1alpha1.FluxConfig) []client.ListOption {
 	return []client.ListOption{
 		client.InNamespace(fc.Namespace),
-		client.MatchingFields{ownerIndex: fc.Namespace + "/" + fc.Name},
+		client.MatchingLabels{v1alpha1.LabelName: fc.Name, v1alpha1.LabelNamespace: fc.Namespace},
 	}
 }
 

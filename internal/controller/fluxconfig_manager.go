@@ -59,41 +59,18 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 		Complete(r)
 }
 
-// Cache indexes, so that a reconcile's reads do not grow with the number of
-// configurations in its namespace.
-const (
-	// ownerIndex is "<namespace>/<name>" of the FluxConfig an object
-	// belongs to, from its clusterconfig.azure.com labels.
-	ownerIndex = "clusterconfig.azure.com/owner"
-	// scopeIndex is a FluxConfig's (defaulted) spec.scope.
-	scopeIndex = "spec.scope"
-)
+// scopeIndex indexes FluxConfigs by their (defaulted) spec.scope, so that
+// the scope-conflict check reads only the namespace's configurations of the
+// other scope instead of all of them on every reconcile.
+const scopeIndex = "spec.scope"
 
 func indexFields(mgr ctrl.Manager) error {
-	ctx := context.Background()
-	fi := mgr.GetFieldIndexer()
-	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.Bucket{}, &sourcev1.OCIRepository{},
-		&kustomizev1.Kustomization{}, &corev1.Secret{}} {
-		if err := fi.IndexField(ctx, obj, ownerIndex, ownerOf); err != nil {
-			return fmt.Errorf("failed to index %T: %w", obj, err)
-		}
-	}
-	if err := fi.IndexField(ctx, &v1alpha1.FluxConfig{}, scopeIndex, func(obj client.Object) []string {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FluxConfig{}, scopeIndex, func(obj client.Object) []string {
 		return []string{string(rbac.Scope(obj.(*v1alpha1.FluxConfig)))}
 	}); err != nil {
 		return fmt.Errorf("failed to index FluxConfigs: %w", err)
 	}
 	return nil
-}
-
-// ownerOf is the ownerIndex value of obj, none for an object without the
-// owner labels.
-func ownerOf(obj client.Object) []string {
-	l := obj.GetLabels()
-	if l[v1alpha1.LabelName] == "" || l[v1alpha1.LabelNamespace] == "" {
-		return nil
-	}
-	return []string{l[v1alpha1.LabelNamespace] + "/" + l[v1alpha1.LabelName]}
 }
 
 // configOfLabels maps an object carrying the clusterconfig.azure.com/name
