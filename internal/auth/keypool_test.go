@@ -91,7 +91,9 @@ func TestKeyPoolBoundsConcurrency(t *testing.T) {
 			p := &KeyPool{Generate: gen.generate, Workers: workers, Ready: log.ready}
 			const keys = 12
 			for i := 0; i < keys; i++ {
-				p.Take(fmt.Sprintf("k%d", i))
+				if kp, err := p.Take(fmt.Sprintf("k%d", i)); kp != nil || err != nil {
+					t.Fatalf("Take before any generation = %v, %v", kp, err)
+				}
 			}
 			if got := p.Pending(); got != keys {
 				t.Errorf("Pending = %d, want %d", got, keys)
@@ -120,12 +122,12 @@ func TestKeyPoolForget(t *testing.T) {
 	gen := &fakeGenerator{gate: make(chan struct{})}
 	log := newReadyLog()
 	p := &KeyPool{Generate: gen.generate, Workers: 1, Ready: log.ready}
-	p.Take("running") // starts at once, blocks on the gate
-	p.Take("queued")
+	_, _ = p.Take("running") // starts at once, blocks on the gate
+	_, _ = p.Take("queued")
 	p.Forget("queued")  // never generated
 	p.Forget("running") // generated, then dropped
 	close(gen.gate)
-	p.Take("after")
+	_, _ = p.Take("after")
 	if got := <-log.ch; got != "after" {
 		t.Fatalf("Ready(%q), want only 'after'", got)
 	}
@@ -141,7 +143,7 @@ func TestKeyPoolReportsErrors(t *testing.T) {
 	gen := &fakeGenerator{err: errors.New("no entropy")}
 	log := newReadyLog()
 	p := &KeyPool{Generate: gen.generate, Workers: 1, Ready: log.ready}
-	p.Take("k")
+	_, _ = p.Take("k")
 	<-log.ch
 	if _, err := p.Take("k"); err == nil || err.Error() != "no entropy" {
 		t.Fatalf("Take after a failed generation: err = %v, want no entropy", err)
