@@ -9,11 +9,11 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/testenv"
 )
 
 // measureRoundTrips runs measures 5 (an ARM PUT -> the FluxConfig in the
@@ -107,34 +107,14 @@ func measureRoundTrips(o options, rep *report) error {
 	return nil
 }
 
-// setReady plays Flux: it sets obj's Ready condition (and, for a source, an
-// artifact) for its current generation.
+// setReady plays Flux: Ready True (Succeeded) or False (Failed) for obj's
+// current generation.
 func setReady(ctx context.Context, k client.Client, obj client.Object, status metav1.ConditionStatus) error {
-	for {
-		if err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		reason := meta.SucceededReason
-		if status != metav1.ConditionTrue {
-			reason = meta.FailedReason
-		}
-		cond := metav1.Condition{Type: meta.ReadyCondition, Status: status, Reason: reason, Message: "set by the bench",
-			LastTransitionTime: metav1.Now(), ObservedGeneration: obj.GetGeneration()}
-		switch o := obj.(type) {
-		case *sourcev1.GitRepository:
-			o.Status.Conditions = []metav1.Condition{cond}
-			o.Status.ObservedGeneration = o.Generation
-			o.Status.Artifact = &meta.Artifact{Path: "gitrepository/x.tar.gz", URL: "http://source/x.tar.gz",
-				Revision: "main@sha1:0ba6f0d30760d567de0bac86c8c4eec13ce1a590", Digest: "sha256:abc", LastUpdateTime: metav1.Now()}
-		case *kustomizev1.Kustomization:
-			o.Status.Conditions = []metav1.Condition{cond}
-			o.Status.ObservedGeneration = o.Generation
-		}
-		err := k.Status().Update(ctx, obj)
-		if !apierrors.IsConflict(err) {
-			return err
-		}
+	reason := meta.SucceededReason
+	if status != metav1.ConditionTrue {
+		reason = meta.FailedReason
 	}
+	return testenv.SetReady(ctx, k, obj, status, reason, "set by the bench")
 }
 
 // waitFor polls done every millisecond until it holds, fails, or timeout

@@ -10,9 +10,9 @@ import (
 // hold a reconcile worker: a burst of new SSH configurations waits in the
 // pool's queue while every other configuration is reconciled.
 //
-// Take asks for the key pair of a key (a FluxConfig's namespace, name and
-// UID); until it is ready Take returns nil and the pool calls Ready(key)
-// when it is. Results wait, one per key, until taken or forgotten.
+// Take asks for the key pair of a key (a FluxConfig's namespace/name);
+// until it is ready Take returns nil and the pool calls Ready(key) when it
+// is. Results wait, one per key, until taken or forgotten.
 type KeyPool struct {
 	// Generate makes one key pair (GenerateKeyPair of the manager's
 	// algorithm in production).

@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,21 +35,12 @@ func (f *fakeGenerator) generate() (*KeyPair, error) {
 	return &KeyPair{PublicKey: []byte(fmt.Sprintf("key-%d", n))}, nil
 }
 
-// readyLog collects Ready calls.
-type readyLog struct {
-	mu   sync.Mutex
-	keys []string
-	ch   chan string
-}
+// readyLog passes Ready calls on.
+type readyLog struct{ ch chan string }
 
 func newReadyLog() *readyLog { return &readyLog{ch: make(chan string, 100)} }
 
-func (l *readyLog) ready(key string) {
-	l.mu.Lock()
-	l.keys = append(l.keys, key)
-	l.mu.Unlock()
-	l.ch <- key
-}
+func (l *readyLog) ready(key string) { l.ch <- key }
 
 func TestKeyPoolDeliversOnceThenForgets(t *testing.T) {
 	gen := &fakeGenerator{gate: make(chan struct{})}
@@ -58,15 +48,15 @@ func TestKeyPoolDeliversOnceThenForgets(t *testing.T) {
 	p := &KeyPool{Generate: gen.generate, Workers: 1, Ready: log.ready}
 
 	for i := 0; i < 3; i++ {
-		if kp, err := p.Take("ns/a/uid1"); kp != nil || err != nil {
+		if kp, err := p.Take("ns/a"); kp != nil || err != nil {
 			t.Fatalf("Take #%d before the key is ready = %v, %v; want nil, nil", i, kp, err)
 		}
 	}
 	close(gen.gate)
-	if got := <-log.ch; got != "ns/a/uid1" {
-		t.Fatalf("Ready(%q), want ns/a/uid1", got)
+	if got := <-log.ch; got != "ns/a" {
+		t.Fatalf("Ready(%q), want ns/a", got)
 	}
-	kp, err := p.Take("ns/a/uid1")
+	kp, err := p.Take("ns/a")
 	if err != nil || kp == nil || string(kp.PublicKey) != "key-1" {
 		t.Fatalf("Take after Ready = %v, %v; want key-1", kp, err)
 	}
@@ -74,7 +64,7 @@ func TestKeyPoolDeliversOnceThenForgets(t *testing.T) {
 		t.Errorf("three Takes of one key generated %d keys, want 1", n)
 	}
 	// Taken means forgotten: the next Take starts a new generation.
-	if kp, _ := p.Take("ns/a/uid1"); kp != nil {
+	if kp, _ := p.Take("ns/a"); kp != nil {
 		t.Fatalf("a taken key was handed out again")
 	}
 	<-log.ch

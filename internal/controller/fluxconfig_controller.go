@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -66,14 +65,8 @@ type FluxConfigReconciler struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	statusOnce sync.Once
-	status     *statusWriter
-}
-
-// statuses is the status writer, made on first use.
-func (r *FluxConfigReconciler) statuses() *statusWriter {
-	r.statusOnce.Do(func() { r.status = newStatusWriter(r.Client) })
-	return r.status
+	// written is the status last written for each FluxConfig.
+	written statusMemo
 }
 
 // Reconcile is the skeleton: fetch, write back what changed on the way
@@ -82,7 +75,7 @@ func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	fc := &v1alpha1.FluxConfig{}
 	if err := r.Get(ctx, req.NamespacedName, fc); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.statuses().forget(req.NamespacedName)
+			r.written.forget(req.NamespacedName)
 			r.forgetKey(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -114,21 +107,19 @@ func (r *FluxConfigReconciler) writeBack(ctx context.Context, before, fc *v1alph
 		}
 	}
 
-	statuses := r.statuses()
 	switch {
 	case statusEqual(&before.Status, &fc.Status):
-		fc.Status.StatusUpdatedAt = before.Status.StatusUpdatedAt
-		statuses.remember(fc, &fc.Status)
+		r.written.remember(fc, &fc.Status)
 		return nil
-	case statuses.alreadyWritten(fc, &fc.Status):
+	case r.written.alreadyWritten(fc, &fc.Status):
 		return nil // the cached FluxConfig predates this controller's last write of this status
 	}
 	now := metav1.NewTime(r.now().Truncate(time.Second))
 	fc.Status.StatusUpdatedAt = &now
-	if err := statuses.write(ctx, fc); err != nil {
+	if err := r.writeStatus(ctx, fc); err != nil {
 		return client.IgnoreNotFound(wrapErr("failed to write FluxConfig status", err))
 	}
-	statuses.remember(fc, &fc.Status)
+	r.written.remember(fc, &fc.Status)
 	r.notify(before, fc)
 	return nil
 }

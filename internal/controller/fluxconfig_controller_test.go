@@ -26,6 +26,7 @@ import (
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/auth"
 	"github.com/arcgitops/arcgitops/internal/controller"
+	"github.com/arcgitops/arcgitops/internal/testenv"
 )
 
 var ctx = context.Background()
@@ -216,20 +217,7 @@ func TestBucketAzureBlobAndOCISources(t *testing.T) {
 // setReady sets the Ready condition of a Flux object's status by hand, as
 // the Flux controllers (not running here) would.
 func setReady(g Gomega, obj client.Object, status metav1.ConditionStatus, reason, msg string) {
-	g.Expect(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-	cond := metav1.Condition{Type: "Ready", Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now(),
-		ObservedGeneration: obj.GetGeneration()}
-	switch o := obj.(type) {
-	case *sourcev1.GitRepository:
-		o.Status.Conditions = []metav1.Condition{cond}
-		o.Status.ObservedGeneration = o.Generation
-		o.Status.Artifact = &meta.Artifact{Path: "gitrepository/x.tar.gz", URL: "http://source/x.tar.gz",
-			Revision: "main@sha1:0ba6f0d30760d567de0bac86c8c4eec13ce1a590", Digest: "sha256:abc", LastUpdateTime: metav1.Now()}
-	case *kustomizev1.Kustomization:
-		o.Status.Conditions = []metav1.Condition{cond}
-		o.Status.ObservedGeneration = o.Generation
-	}
-	g.Expect(k.Status().Update(ctx, obj)).To(Succeed())
+	g.Expect(testenv.SetReady(ctx, k, obj, status, reason, msg)).To(Succeed())
 }
 
 func TestStatusMappingSuspendAndRequestedAt(t *testing.T) {

@@ -16,14 +16,11 @@ import (
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 )
 
-// statusWriter writes a FluxConfig's status as one server-side apply of
-// the whole status (this controller is its only writer), and remembers what
-// it wrote. The cache can hand the next reconcile a FluxConfig older than
-// that write (its children's events often arrive first); the memory keeps
-// such a reconcile from writing the same status again.
-type statusWriter struct {
-	client client.Client
-
+// statusMemo remembers the status this controller last wrote for each
+// FluxConfig. The cache can hand the next reconcile a FluxConfig older than
+// that write (its children's events often arrive first); the memo keeps such
+// a reconcile from writing the same status again. The zero value is ready.
+type statusMemo struct {
 	mu      sync.Mutex
 	written map[types.NamespacedName]writtenStatus
 }
@@ -32,10 +29,6 @@ type statusWriter struct {
 type writtenStatus struct {
 	uid  types.UID
 	hash [sha256.Size]byte
-}
-
-func newStatusWriter(c client.Client) *statusWriter {
-	return &statusWriter{client: c, written: map[types.NamespacedName]writtenStatus{}}
 }
 
 // statusHash hashes st without its timestamps: statusUpdatedAt stamps a
@@ -57,7 +50,7 @@ func statusHash(st *v1alpha1.FluxConfigStatus) ([sha256.Size]byte, error) {
 
 // alreadyWritten reports whether st is the status this controller last
 // wrote for fc: the server has it, whatever the cached copy says.
-func (w *statusWriter) alreadyWritten(fc *v1alpha1.FluxConfig, st *v1alpha1.FluxConfigStatus) bool {
+func (w *statusMemo) alreadyWritten(fc *v1alpha1.FluxConfig, st *v1alpha1.FluxConfigStatus) bool {
 	h, err := statusHash(st)
 	if err != nil {
 		return false
@@ -69,25 +62,29 @@ func (w *statusWriter) alreadyWritten(fc *v1alpha1.FluxConfig, st *v1alpha1.Flux
 }
 
 // remember records st as written (or found in place) for fc.
-func (w *statusWriter) remember(fc *v1alpha1.FluxConfig, st *v1alpha1.FluxConfigStatus) {
+func (w *statusMemo) remember(fc *v1alpha1.FluxConfig, st *v1alpha1.FluxConfigStatus) {
 	h, err := statusHash(st)
 	if err != nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.written == nil {
+		w.written = map[types.NamespacedName]writtenStatus{}
+	}
 	w.written[client.ObjectKeyFromObject(fc)] = writtenStatus{uid: fc.UID, hash: h}
 }
 
 // forget drops what was remembered for a FluxConfig that is gone.
-func (w *statusWriter) forget(key types.NamespacedName) {
+func (w *statusMemo) forget(key types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.written, key)
 }
 
-// write applies fc's status.
-func (w *statusWriter) write(ctx context.Context, fc *v1alpha1.FluxConfig) error {
+// writeStatus applies fc's whole status in one server-side apply: this
+// controller is the status's only writer.
+func (r *FluxConfigReconciler) writeStatus(ctx context.Context, fc *v1alpha1.FluxConfig) error {
 	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&fc.Status)
 	if err != nil {
 		return fmt.Errorf("failed to convert status: %w", err)
@@ -99,6 +96,6 @@ func (w *statusWriter) write(ctx context.Context, fc *v1alpha1.FluxConfig) error
 	// The apply fails instead of creating a status-only object when the
 	// FluxConfig was deleted (and replaced) meanwhile.
 	u.SetUID(fc.UID)
-	return w.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+	return r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(FieldOwner), client.ForceOwnership)
 }

@@ -22,8 +22,10 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -205,4 +207,33 @@ func fromEnvOrScript(name, root string, script ...string) (string, error) {
 			name, strings.Join(script, " "), err)
 	}
 	return strings.TrimSpace(out.String()), nil
+}
+
+// SetReady plays Flux, which does not run under envtest: it sets obj's
+// Ready condition (a GitRepository or Kustomization, for its current
+// generation) with reason and message, and gives a GitRepository an
+// artifact. Conflicts with other writers are retried.
+func SetReady(ctx context.Context, c client.Client, obj client.Object, status metav1.ConditionStatus, reason, msg string) error {
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		cond := metav1.Condition{Type: "Ready", Status: status, Reason: reason, Message: msg,
+			LastTransitionTime: metav1.Now(), ObservedGeneration: obj.GetGeneration()}
+		switch o := obj.(type) {
+		case *sourcev1.GitRepository:
+			o.Status.Conditions = []metav1.Condition{cond}
+			o.Status.ObservedGeneration = o.Generation
+			o.Status.Artifact = &meta.Artifact{Path: "gitrepository/x.tar.gz", URL: "http://source/x.tar.gz",
+				Revision: "main@sha1:0ba6f0d30760d567de0bac86c8c4eec13ce1a590", Digest: "sha256:abc", LastUpdateTime: metav1.Now()}
+		case *kustomizev1.Kustomization:
+			o.Status.Conditions = []metav1.Condition{cond}
+			o.Status.ObservedGeneration = o.Generation
+		default:
+			return fmt.Errorf("SetReady: %T is not a GitRepository or Kustomization", obj)
+		}
+		if err := c.Status().Update(ctx, obj); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
 }
