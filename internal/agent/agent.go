@@ -41,14 +41,6 @@ import (
 // FieldOwner is the server-side apply field manager of the agent.
 const FieldOwner = "fluxconfig-agent"
 
-// GenerationAnnotation on a FluxConfig is the data plane generation of the
-// desired state it holds.
-const GenerationAnnotation = "clusterconfig.azure.com/dataplane-generation"
-
-// ProtectedVersionAnnotation on a protected-parameters Secret is the
-// version of the protected settings it holds.
-const ProtectedVersionAnnotation = "clusterconfig.azure.com/protected-settings-version"
-
 // Options configure the agent.
 type Options struct {
 	// LongPoll is how long the data plane may hold a list request.
@@ -182,12 +174,6 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// desired is a configuration's ARM properties: namespace plus spec.
-type desired struct {
-	v1alpha1.FluxConfigSpec
-	Namespace string `json:"namespace"`
-}
-
 // Sync makes the cluster's agent-managed FluxConfigs match state. It
 // returns the first error after trying every configuration.
 func (a *Agent) Sync(ctx context.Context, state *agentapi.DesiredState) error {
@@ -225,66 +211,49 @@ func (a *Agent) Sync(ctx context.Context, state *agentapi.DesiredState) error {
 }
 
 func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration) error {
-	var d desired
-	if err := json.Unmarshal(c.Properties, &d); err != nil {
+	var props agentapi.Properties
+	if err := json.Unmarshal(c.Properties, &props); err != nil {
 		return fmt.Errorf("failed to decode its properties: %w", err)
 	}
-	if d.Namespace == "" {
+	if props.Namespace == "" {
 		return errors.New("its properties have no namespace")
 	}
-	current, err := a.find(ctx, d.Namespace, c.Name)
+	current, err := a.find(ctx, props.Namespace, c.Name)
 	if err != nil {
 		return err
 	}
-	if current != nil && current.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByAgent {
+	switch planSync(current, c) {
+	case stepRefuse:
 		// Applied by hand: never touched. Say so in the data plane.
-		msg := fmt.Sprintf("A FluxConfig %s/%s that the agent does not manage exists in the cluster: delete it, or give this configuration another name.", d.Namespace, c.Name)
+		msg := fmt.Sprintf("A FluxConfig %s/%s that the agent does not manage exists in the cluster: delete it, or give this configuration another name.", props.Namespace, c.Name)
 		return a.reportOnce(ctx, c.Name, &agentapi.StatusReport{Generation: c.Generation, ProvisioningState: string(v1alpha1.ProvisioningFailed), ErrorMessage: msg})
-	}
-
-	if c.Deleting {
-		if current == nil {
-			if err := a.DataPlane.ConfirmDeleted(ctx, c.Name); err != nil {
-				return err
-			}
-			a.state.setReported(c.Name, "")
-			return nil
+	case stepConfirmDeleted:
+		if err := a.DataPlane.ConfirmDeleted(ctx, c.Name); err != nil {
+			return err
 		}
-		if current.DeletionTimestamp.IsZero() {
-			if err := a.Client.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("failed to delete FluxConfig: %w", err)
-			}
+		a.state.setReported(c.Name, "")
+		return nil
+	case stepDelete:
+		if err := a.Client.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to delete FluxConfig: %w", err)
 		}
 		return nil // confirmed by the reporter once the finalizer is done
-	}
-
-	// A FluxConfig in the namespace means the namespace exists: only new
-	// configurations pay for the (uncached) namespace read.
-	if current == nil {
-		if err := a.ensureNamespace(ctx, d.Namespace); err != nil {
+	case stepWaitForDeletion:
+		return nil
+	case stepCreate:
+		// A FluxConfig in the namespace means the namespace exists: only new
+		// configurations pay for the (uncached) namespace read.
+		if err := a.ensureNamespace(ctx, props.Namespace); err != nil {
 			return err
 		}
 	}
-	secretName := c.Name + "-protected-parameters"
-	hasProtected, err := a.syncProtected(ctx, d.Namespace, c.Name, secretName, c.ProtectedSettings)
+	secretName := v1alpha1.ProtectedSettingsSecretName(c.Name)
+	hasProtected, err := a.syncProtected(ctx, props.Namespace, c.Name, secretName, c.ProtectedSettings)
 	if err != nil {
 		return err
 	}
-	fc := &v1alpha1.FluxConfig{
-		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.Kind},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: c.Name, Namespace: d.Namespace,
-			Labels:      map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent},
-			Annotations: map[string]string{GenerationAnnotation: strconv.FormatInt(c.Generation, 10)},
-		},
-		Spec: d.FluxConfigSpec,
-	}
-	if hasProtected {
-		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: secretName}
-	}
-	upToDate := current != nil && current.Annotations[GenerationAnnotation] == fc.Annotations[GenerationAnnotation] &&
-		refName(current.Spec.ConfigurationProtectedSettingsRef) == refName(fc.Spec.ConfigurationProtectedSettingsRef)
-	if !upToDate {
+	fc := desiredFluxConfig(c, &props, hasProtected)
+	if !upToDate(current, fc) {
 		if err := apply(ctx, a.Client, fc); err != nil {
 			return err
 		}
@@ -295,13 +264,6 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration) error {
 		}
 	}
 	return nil
-}
-
-func refName(r *v1alpha1.LocalSecretReference) string {
-	if r == nil {
-		return ""
-	}
-	return r.Name
 }
 
 // find returns the FluxConfig namespace/name, or nil.
@@ -367,7 +329,7 @@ func (a *Agent) syncProtected(ctx context.Context, namespace, config, name strin
 				v1alpha1.LabelIsManaged: "true", v1alpha1.LabelName: config, v1alpha1.LabelNamespace: namespace,
 				v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent,
 			},
-			Annotations: map[string]string{ProtectedVersionAnnotation: strconv.FormatInt(p.Version, 10)},
+			Annotations: map[string]string{v1alpha1.ProtectedVersionAnnotation: strconv.FormatInt(p.Version, 10)},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: data,

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
-	"github.com/arcgitops/arcgitops/internal/agent"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/manager"
@@ -194,14 +193,10 @@ func register(id string) (string, error) {
 	return body["properties"].(map[string]any)["agentToken"].(string), nil
 }
 
-// configBody is a PUT body in namespace ns; extra is added to properties.
-// With protected settings in extra, the repository gets an https user.
-func configBody(ns, extra string) string {
-	user := ""
-	if strings.Contains(extra, "httpsKey") {
-		user = `,"httpsUser":"bot"`
-	}
-	return `{"properties":{"namespace":"` + ns + `","gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}` + user + `},` +
+// configBody is a PUT body in namespace ns; gitExtra is added to
+// gitRepository and extra to properties.
+func configBody(ns, gitExtra, extra string) string {
+	return `{"properties":{"namespace":"` + ns + `","gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}` + gitExtra + `},` +
 		`"kustomizations":{"infra":{"path":"./infra"},"apps":{"path":"./apps","dependsOn":["infra"]}}` + extra + `}}`
 }
 
@@ -214,15 +209,7 @@ func props(g Gomega, cluster, name string) map[string]any {
 }
 
 func setReady(g Gomega, obj client.Object) {
-	g.Expect(k.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-	cond := metav1.Condition{Type: "Ready", Status: "True", Reason: "Succeeded", Message: "ok", LastTransitionTime: metav1.Now()}
-	switch o := obj.(type) {
-	case *sourcev1.GitRepository:
-		o.Status.Conditions, o.Status.ObservedGeneration = []metav1.Condition{cond}, o.Generation
-	case *kustomizev1.Kustomization:
-		o.Status.Conditions, o.Status.ObservedGeneration = []metav1.Condition{cond}, o.Generation
-	}
-	g.Expect(k.Status().Update(context.Background(), obj)).To(Succeed())
+	g.Expect(testenv.SetReady(context.Background(), k, obj, metav1.ConditionTrue, "Succeeded", "ok")).To(Succeed())
 }
 
 func TestCreateUpdateStatusDelete(t *testing.T) {
@@ -230,14 +217,14 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	ctx := context.Background()
 	ns := "team-one" // created by the agent
 	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"web"+apiVer,
-		configBody(ns, `,"configurationProtectedSettings":{"httpsKey":"c2VjcmV0LXRva2Vu"}`))
+		configBody(ns, `,"httpsUser":"bot"`, `,"configurationProtectedSettings":{"httpsKey":"c2VjcmV0LXRva2Vu"}`))
 	g.Expect(status).To(Equal(http.StatusCreated))
 
 	// The FluxConfig appears, owned by the agent, with its protected settings in a Secret.
 	fc := &v1alpha1.FluxConfig{}
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "web"), fc) }, timeout, interval).Should(Succeed())
 	g.Expect(fc.Labels).To(HaveKeyWithValue(v1alpha1.LabelManagedBy, v1alpha1.ManagedByAgent))
-	g.Expect(fc.Annotations).To(HaveKeyWithValue(agent.GenerationAnnotation, "1"))
+	g.Expect(fc.Annotations).To(HaveKeyWithValue(v1alpha1.DataPlaneGenerationAnnotation, "1"))
 	g.Expect(fc.Spec.GitRepository.HTTPSUser).To(Equal("bot"))
 	g.Expect(fc.Spec.ConfigurationProtectedSettingsRef.Name).To(Equal("web-protected-parameters"))
 	secret := &corev1.Secret{}
@@ -274,7 +261,7 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(k.Get(ctx, fcKey(ns, "web"), fc)).To(Succeed())
 		g.Expect(fc.Spec.Kustomizations).To(HaveLen(1))
-		g.Expect(fc.Annotations).To(HaveKeyWithValue(agent.GenerationAnnotation, "2"))
+		g.Expect(fc.Annotations).To(HaveKeyWithValue(v1alpha1.DataPlaneGenerationAnnotation, "2"))
 		g.Expect(fc.Spec.ConfigurationProtectedSettingsRef).NotTo(BeNil(), "delivered protected settings stay in use")
 	}, timeout, interval).Should(Succeed())
 	g.Eventually(func() bool {
@@ -295,9 +282,9 @@ func TestIsolationAndTokens(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	// A configuration of cluster B never reaches cluster A.
-	status, _ := dp.do(http.MethodPut, clusterB+fluxPath+"only-b"+apiVer, configBody("team-b", ""))
+	status, _ := dp.do(http.MethodPut, clusterB+fluxPath+"only-b"+apiVer, configBody("team-b", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
-	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"marker-a"+apiVer, configBody("team-a", ""))
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"marker-a"+apiVer, configBody("team-a", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey("team-a", "marker-a"), &v1alpha1.FluxConfig{}) }, timeout, interval).Should(Succeed())
 	var all v1alpha1.FluxConfigList
@@ -327,7 +314,7 @@ func TestHandAppliedFluxConfigIsLeftAlone(t *testing.T) {
 		},
 	}
 	g.Expect(k.Create(ctx, manual)).To(Succeed())
-	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine"+apiVer, configBody("by-hand", ""))
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine"+apiVer, configBody("by-hand", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func(g Gomega) {
 		p := props(g, clusterA, "mine")
@@ -347,7 +334,7 @@ func TestDataPlaneOutage(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := "outage"
-	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"steady"+apiVer, configBody(ns, ""))
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"steady"+apiVer, configBody(ns, "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "steady-apps"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
 
@@ -368,7 +355,7 @@ func TestDataPlaneOutage(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 	// And new desired state arrives within one poll (+ the capped backoff).
 	start := time.Now()
-	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-outage"+apiVer, configBody(ns, ""))
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-outage"+apiVer, configBody(ns, "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "after-outage"), &v1alpha1.FluxConfig{}) }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 	t.Logf("desired state reached the cluster %s after the PUT", time.Since(start).Round(time.Millisecond))

@@ -59,7 +59,7 @@ func Report(fc *v1alpha1.FluxConfig) (*agentapi.StatusReport, error) {
 		RepositoryPublicKey:  st.RepositoryPublicKey,
 		SourceSyncedCommitID: st.SourceSyncedCommitID,
 	}
-	if gen, err := strconv.ParseInt(fc.Annotations[GenerationAnnotation], 10, 64); err == nil && st.ObservedGeneration == fc.Generation {
+	if gen, err := strconv.ParseInt(fc.Annotations[v1alpha1.DataPlaneGenerationAnnotation], 10, 64); err == nil && st.ObservedGeneration == fc.Generation {
 		r.Generation = gen
 	}
 	if st.SourceUpdatedAt != nil {

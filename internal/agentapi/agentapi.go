@@ -15,6 +15,8 @@ package agentapi
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
 )
 
 // PathPrefix prefixes every agent path.
@@ -37,10 +39,18 @@ type Configuration struct {
 	Generation int64 `json:"generation"`
 	// Deleting asks the agent to remove the configuration and confirm.
 	Deleting bool `json:"deleting,omitempty"`
-	// Properties are the ARM properties: namespace plus the FluxConfig spec.
+	// Properties are the ARM properties, a Properties in JSON.
 	Properties json.RawMessage `json:"properties"`
 	// ProtectedSettings are present until the agent acknowledges them.
 	ProtectedSettings *ProtectedSettings `json:"protectedSettings,omitempty"`
+}
+
+// Properties are a configuration's ARM properties as the data plane stores
+// and sends them: the namespace and the FluxConfig spec, validated and
+// defaulted, without protected settings or read-only fields.
+type Properties struct {
+	v1alpha1.FluxConfigSpec
+	Namespace string `json:"namespace"`
 }
 
 // ProtectedSettings are the configuration's secrets, base64 values as in ARM.

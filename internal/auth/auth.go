@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -26,23 +25,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
-)
-
-// Protected setting keys, as in ARM's configurationProtectedSettings. The
-// protected-parameters Secret holds each value base64-encoded, as ARM
-// receives it.
-const (
-	SSHPrivateKey             = "sshPrivateKey"
-	HTTPSKey                  = "httpsKey"
-	BucketSecretKey           = "bucketSecretKey"
-	AccountKey                = "accountKey"
-	SASToken                  = "sasToken"
-	ClientSecret              = "clientSecret"
-	ClientCertificate         = "clientCertificate"
-	ClientCertificatePassword = "clientCertificatePassword"
-	TLSClientCertificate      = "tlsClientCertificate"
-	TLSPrivateKey             = "tlsPrivateKey"
-	TLSCACertificate          = "tlsCaCertificate"
 )
 
 // Flux's Secret keys.
@@ -137,12 +119,10 @@ type GitURL struct {
 	Host string
 }
 
-var scpLike = regexp.MustCompile(`^([A-Za-z0-9._~-]+)@([^/:]+):([^/].*)$`)
-
 // ParseGitURL parses and normalizes a Git URL: http(s)://, ssh:// or user@host:path.
 func ParseGitURL(raw string) (GitURL, error) {
-	if m := scpLike.FindStringSubmatch(raw); m != nil && !strings.Contains(raw, "://") {
-		raw = "ssh://" + m[1] + "@" + m[2] + "/" + m[3]
+	if user, host, path, ok := v1alpha1.SplitSCPGitURL(raw); ok {
+		raw = "ssh://" + user + "@" + host + "/" + path
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
@@ -176,7 +156,7 @@ func NeedsGeneratedKey(spec *v1alpha1.FluxConfigSpec, protected map[string][]byt
 		return false
 	}
 	git := spec.GitRepository
-	if git.LocalAuthRef != "" || len(protected[SSHPrivateKey]) > 0 {
+	if git.LocalAuthRef != "" || len(protected[v1alpha1.ProtectedSSHPrivateKey]) > 0 {
 		return false
 	}
 	u, err := ParseGitURL(git.URL)
@@ -253,8 +233,8 @@ func gitData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings, generat
 		return nil, errors.New("sourceKind is GitRepository but gitRepository is not set")
 	}
 	if err := refuse(p, "does not apply to a Git source: remove it",
-		BucketSecretKey, AccountKey, SASToken, ClientSecret, ClientCertificate, ClientCertificatePassword,
-		TLSClientCertificate, TLSPrivateKey, TLSCACertificate); err != nil {
+		v1alpha1.ProtectedBucketSecretKey, v1alpha1.ProtectedAccountKey, v1alpha1.ProtectedSASToken, v1alpha1.ProtectedClientSecret, v1alpha1.ProtectedClientCertificate, v1alpha1.ProtectedClientCertificatePassword,
+		v1alpha1.ProtectedTLSClientCertificate, v1alpha1.ProtectedTLSPrivateKey, v1alpha1.ProtectedTLSCACertificate); err != nil {
 		return nil, err
 	}
 	u, err := ParseGitURL(git.URL)
@@ -263,7 +243,7 @@ func gitData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings, generat
 	}
 	if git.LocalAuthRef != "" {
 		if err := refuse(p, "cannot be combined with gitRepository.localAuthRef, which is used as is: remove one of them",
-			SSHPrivateKey, HTTPSKey); err != nil {
+			v1alpha1.ProtectedSSHPrivateKey, v1alpha1.ProtectedHTTPSKey); err != nil {
 			return nil, err
 		}
 		return nil, nil
@@ -275,7 +255,7 @@ func gitData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings, generat
 }
 
 func sshData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings, generated *KeyPair, host string) (map[string][]byte, error) {
-	if err := refuse(p, "applies to https URLs only: remove it, or use an https:// URL", HTTPSKey); err != nil {
+	if err := refuse(p, "applies to https URLs only: remove it, or use an https:// URL", v1alpha1.ProtectedHTTPSKey); err != nil {
 		return nil, err
 	}
 	if git.HTTPSUser != "" || git.HTTPSCACert != "" {
@@ -283,12 +263,12 @@ func sshData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings, generat
 	}
 	data := map[string][]byte{}
 	switch {
-	case p.has(SSHPrivateKey):
-		pub, err := publicKeyOf(p[SSHPrivateKey])
+	case p.has(v1alpha1.ProtectedSSHPrivateKey):
+		pub, err := publicKeyOf(p[v1alpha1.ProtectedSSHPrivateKey])
 		if err != nil {
 			return nil, err
 		}
-		data[FluxIdentity] = p[SSHPrivateKey]
+		data[FluxIdentity] = p[v1alpha1.ProtectedSSHPrivateKey]
 		data[FluxIdentityPub] = pub
 	case generated != nil:
 		data[FluxIdentity] = generated.PrivateKey
@@ -343,7 +323,7 @@ func publicKeyOf(pemKey []byte) ([]byte, error) {
 }
 
 func httpsData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings) (map[string][]byte, error) {
-	if err := refuse(p, "applies to SSH URLs only: remove it, or use an ssh:// URL", SSHPrivateKey); err != nil {
+	if err := refuse(p, "applies to SSH URLs only: remove it, or use an ssh:// URL", v1alpha1.ProtectedSSHPrivateKey); err != nil {
 		return nil, err
 	}
 	if git.SSHKnownHosts != "" {
@@ -351,12 +331,12 @@ func httpsData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings) (map[
 	}
 	data := map[string][]byte{}
 	switch {
-	case git.HTTPSUser != "" && p.has(HTTPSKey):
+	case git.HTTPSUser != "" && p.has(v1alpha1.ProtectedHTTPSKey):
 		data[FluxUsername] = []byte(git.HTTPSUser)
-		data[FluxPassword] = p[HTTPSKey]
+		data[FluxPassword] = p[v1alpha1.ProtectedHTTPSKey]
 	case git.HTTPSUser != "":
 		return nil, errors.New("gitRepository.httpsUser is set without the protected setting httpsKey: give both, or neither for a public repository")
-	case p.has(HTTPSKey):
+	case p.has(v1alpha1.ProtectedHTTPSKey):
 		return nil, errors.New("protected setting httpsKey is set without gitRepository.httpsUser: give both, or neither for a public repository")
 	}
 	if git.HTTPSCACert != "" {
@@ -403,22 +383,22 @@ func bucketData(b *v1alpha1.BucketDefinition, p protectedSettings) (map[string][
 		return nil, errors.New("sourceKind is Bucket but bucket is not set")
 	}
 	if err := refuse(p, "does not apply to a Bucket source: remove it",
-		SSHPrivateKey, HTTPSKey, AccountKey, SASToken, ClientSecret, ClientCertificate, ClientCertificatePassword,
-		TLSClientCertificate, TLSPrivateKey, TLSCACertificate); err != nil {
+		v1alpha1.ProtectedSSHPrivateKey, v1alpha1.ProtectedHTTPSKey, v1alpha1.ProtectedAccountKey, v1alpha1.ProtectedSASToken, v1alpha1.ProtectedClientSecret, v1alpha1.ProtectedClientCertificate, v1alpha1.ProtectedClientCertificatePassword,
+		v1alpha1.ProtectedTLSClientCertificate, v1alpha1.ProtectedTLSPrivateKey, v1alpha1.ProtectedTLSCACertificate); err != nil {
 		return nil, err
 	}
 	if b.LocalAuthRef != "" {
-		if b.AccessKey != "" || p.has(BucketSecretKey) {
+		if b.AccessKey != "" || p.has(v1alpha1.ProtectedBucketSecretKey) {
 			return nil, errors.New("bucket.accessKey and the protected setting bucketSecretKey cannot be combined with bucket.localAuthRef, which is used as is: remove one of them")
 		}
 		return nil, nil
 	}
 	switch {
-	case b.AccessKey != "" && p.has(BucketSecretKey):
-		return map[string][]byte{FluxAccessKey: []byte(b.AccessKey), FluxSecretKey: p[BucketSecretKey]}, nil
+	case b.AccessKey != "" && p.has(v1alpha1.ProtectedBucketSecretKey):
+		return map[string][]byte{FluxAccessKey: []byte(b.AccessKey), FluxSecretKey: p[v1alpha1.ProtectedBucketSecretKey]}, nil
 	case b.AccessKey != "":
 		return nil, errors.New("bucket.accessKey is set without the protected setting bucketSecretKey: give both, or neither for a public bucket")
-	case p.has(BucketSecretKey):
+	case p.has(v1alpha1.ProtectedBucketSecretKey):
 		return nil, errors.New("protected setting bucketSecretKey is set without bucket.accessKey: give both, or neither for a public bucket")
 	}
 	return nil, nil
@@ -429,39 +409,39 @@ func azureBlobData(b *v1alpha1.AzureBlobDefinition, p protectedSettings) (map[st
 		return nil, errors.New("sourceKind is AzureBlob but azureBlob is not set")
 	}
 	if err := refuse(p, "does not apply to an AzureBlob source: remove it",
-		SSHPrivateKey, HTTPSKey, BucketSecretKey, TLSClientCertificate, TLSPrivateKey, TLSCACertificate); err != nil {
+		v1alpha1.ProtectedSSHPrivateKey, v1alpha1.ProtectedHTTPSKey, v1alpha1.ProtectedBucketSecretKey, v1alpha1.ProtectedTLSClientCertificate, v1alpha1.ProtectedTLSPrivateKey, v1alpha1.ProtectedTLSCACertificate); err != nil {
 		return nil, err
 	}
 	if b.LocalAuthRef != "" {
 		if err := refuse(p, "cannot be combined with azureBlob.localAuthRef, which is used as is: remove one of them",
-			AccountKey, SASToken, ClientSecret, ClientCertificate, ClientCertificatePassword); err != nil {
+			v1alpha1.ProtectedAccountKey, v1alpha1.ProtectedSASToken, v1alpha1.ProtectedClientSecret, v1alpha1.ProtectedClientCertificate, v1alpha1.ProtectedClientCertificatePassword); err != nil {
 			return nil, err
 		}
 		return nil, nil
 	}
 	methods := 0
 	data := map[string][]byte{}
-	if p.has(AccountKey) {
+	if p.has(v1alpha1.ProtectedAccountKey) {
 		methods++
-		data[FluxAccountKey] = p[AccountKey]
+		data[FluxAccountKey] = p[v1alpha1.ProtectedAccountKey]
 	}
-	if p.has(SASToken) {
+	if p.has(v1alpha1.ProtectedSASToken) {
 		methods++
-		data[FluxSASKey] = p[SASToken]
+		data[FluxSASKey] = p[v1alpha1.ProtectedSASToken]
 	}
 	if sp := b.ServicePrincipal; sp != nil {
 		methods++
 		data[FluxTenantID] = []byte(sp.TenantID)
 		data[FluxClientID] = []byte(sp.ClientID)
 		switch {
-		case p.has(ClientSecret) && p.has(ClientCertificate):
+		case p.has(v1alpha1.ProtectedClientSecret) && p.has(v1alpha1.ProtectedClientCertificate):
 			return nil, errors.New("protected settings clientSecret and clientCertificate are both set: a service principal uses one of them")
-		case p.has(ClientSecret):
-			data[FluxClientSecret] = p[ClientSecret]
-		case p.has(ClientCertificate):
-			data[FluxClientCertificate] = p[ClientCertificate]
-			if p.has(ClientCertificatePassword) {
-				data[FluxClientCertificatePassword] = p[ClientCertificatePassword]
+		case p.has(v1alpha1.ProtectedClientSecret):
+			data[FluxClientSecret] = p[v1alpha1.ProtectedClientSecret]
+		case p.has(v1alpha1.ProtectedClientCertificate):
+			data[FluxClientCertificate] = p[v1alpha1.ProtectedClientCertificate]
+			if p.has(v1alpha1.ProtectedClientCertificatePassword) {
+				data[FluxClientCertificatePassword] = p[v1alpha1.ProtectedClientCertificatePassword]
 			}
 			if sp.ClientCertificateSendChain {
 				data[FluxClientCertificateSendChain] = []byte("true")
@@ -470,7 +450,7 @@ func azureBlobData(b *v1alpha1.AzureBlobDefinition, p protectedSettings) (map[st
 			return nil, errors.New("azureBlob.servicePrincipal needs the protected setting clientSecret or clientCertificate")
 		}
 	} else if err := refuse(p, "applies to azureBlob.servicePrincipal, which is not set: set it or remove the setting",
-		ClientSecret, ClientCertificate, ClientCertificatePassword); err != nil {
+		v1alpha1.ProtectedClientSecret, v1alpha1.ProtectedClientCertificate, v1alpha1.ProtectedClientCertificatePassword); err != nil {
 		return nil, err
 	}
 	if mi := b.ManagedIdentity; mi != nil {
@@ -491,32 +471,32 @@ func ociData(o *v1alpha1.OCIRepositoryDefinition, p protectedSettings) (map[stri
 		return nil, errors.New("sourceKind is OCIRepository but ociRepository is not set")
 	}
 	if err := refuse(p, "does not apply to an OCIRepository source: remove it",
-		SSHPrivateKey, HTTPSKey, BucketSecretKey, AccountKey, SASToken, ClientSecret, ClientCertificate, ClientCertificatePassword); err != nil {
+		v1alpha1.ProtectedSSHPrivateKey, v1alpha1.ProtectedHTTPSKey, v1alpha1.ProtectedBucketSecretKey, v1alpha1.ProtectedAccountKey, v1alpha1.ProtectedSASToken, v1alpha1.ProtectedClientSecret, v1alpha1.ProtectedClientCertificate, v1alpha1.ProtectedClientCertificatePassword); err != nil {
 		return nil, err
 	}
 	if o.TLSConfig == nil {
 		if err := refuse(p, "applies to ociRepository.tlsConfig, which is not set: set it or remove the setting",
-			TLSClientCertificate, TLSPrivateKey, TLSCACertificate); err != nil {
+			v1alpha1.ProtectedTLSClientCertificate, v1alpha1.ProtectedTLSPrivateKey, v1alpha1.ProtectedTLSCACertificate); err != nil {
 			return nil, err
 		}
 		return nil, nil
 	}
 	data := map[string][]byte{}
 	switch {
-	case p.has(TLSClientCertificate) != p.has(TLSPrivateKey):
+	case p.has(v1alpha1.ProtectedTLSClientCertificate) != p.has(v1alpha1.ProtectedTLSPrivateKey):
 		return nil, errors.New("protected settings tlsClientCertificate and tlsPrivateKey go together: give both for mutual TLS")
-	case p.has(TLSClientCertificate):
-		if err := checkCertificates(p[TLSClientCertificate], "protected setting tlsClientCertificate"); err != nil {
+	case p.has(v1alpha1.ProtectedTLSClientCertificate):
+		if err := checkCertificates(p[v1alpha1.ProtectedTLSClientCertificate], "protected setting tlsClientCertificate"); err != nil {
 			return nil, err
 		}
-		data[FluxTLSCert] = p[TLSClientCertificate]
-		data[FluxTLSKey] = p[TLSPrivateKey]
+		data[FluxTLSCert] = p[v1alpha1.ProtectedTLSClientCertificate]
+		data[FluxTLSKey] = p[v1alpha1.ProtectedTLSPrivateKey]
 	}
-	if p.has(TLSCACertificate) {
-		if err := checkCertificates(p[TLSCACertificate], "protected setting tlsCaCertificate"); err != nil {
+	if p.has(v1alpha1.ProtectedTLSCACertificate) {
+		if err := checkCertificates(p[v1alpha1.ProtectedTLSCACertificate], "protected setting tlsCaCertificate"); err != nil {
 			return nil, err
 		}
-		data[FluxCACert] = p[TLSCACertificate]
+		data[FluxCACert] = p[v1alpha1.ProtectedTLSCACertificate]
 	}
 	if len(data) == 0 {
 		return nil, errors.New("ociRepository.tlsConfig is set but no TLS material was given: set the protected settings tlsClientCertificate and tlsPrivateKey, and/or tlsCaCertificate")

@@ -177,7 +177,7 @@ func TestNeedsGeneratedKey(t *testing.T) {
 	}{
 		{"ssh url without key", gitSpec("ssh://git@github.com/o/r"), nil, true},
 		{"scp url without key", gitSpec("git@github.com:o/r"), nil, true},
-		{"ssh url with key", gitSpec("ssh://git@github.com/o/r"), map[string][]byte{SSHPrivateKey: []byte("x")}, false},
+		{"ssh url with key", gitSpec("ssh://git@github.com/o/r"), map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: []byte("x")}, false},
 		{"ssh url with localAuthRef", gitSpec("ssh://git@github.com/o/r", func(g *v1alpha1.GitRepositoryDefinition) { g.LocalAuthRef = "mine" }), nil, false},
 		{"https url", gitSpec("https://github.com/o/r"), nil, false},
 		{"bucket", &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindBucket, Bucket: &v1alpha1.BucketDefinition{}}, nil, false},
@@ -218,7 +218,7 @@ func TestSecretData(t *testing.T) {
 		{
 			name:      "https with user and token",
 			spec:      gitSpec("https://github.com/o/r", func(g *v1alpha1.GitRepositoryDefinition) { g.HTTPSUser = "bot" }),
-			protected: map[string][]byte{HTTPSKey: b64([]byte("ghp_token"))},
+			protected: map[string][]byte{v1alpha1.ProtectedHTTPSKey: b64([]byte("ghp_token"))},
 			wantKeys:  []string{FluxPassword, FluxUsername},
 			wantData:  map[string]string{FluxUsername: "bot", FluxPassword: "ghp_token"},
 		},
@@ -243,19 +243,19 @@ func TestSecretData(t *testing.T) {
 		{
 			name:      "https token without user",
 			spec:      gitSpec("https://github.com/o/r"),
-			protected: map[string][]byte{HTTPSKey: b64([]byte("ghp_token"))},
+			protected: map[string][]byte{v1alpha1.ProtectedHTTPSKey: b64([]byte("ghp_token"))},
 			wantErr:   "httpsKey is set without gitRepository.httpsUser",
 		},
 		{
 			name:      "ssh key with an https url",
 			spec:      gitSpec("https://github.com/o/r"),
-			protected: map[string][]byte{SSHPrivateKey: b64(userKeyPEM)},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: b64(userKeyPEM)},
 			wantErr:   "sshPrivateKey applies to SSH URLs only",
 		},
 		{
 			name:      "https token with an ssh url",
 			spec:      gitSpec("ssh://git@github.com/o/r"),
-			protected: map[string][]byte{HTTPSKey: b64([]byte("ghp_token"))},
+			protected: map[string][]byte{v1alpha1.ProtectedHTTPSKey: b64([]byte("ghp_token"))},
 			generated: generated,
 			wantErr:   "httpsKey applies to https URLs only",
 		},
@@ -269,26 +269,26 @@ func TestSecretData(t *testing.T) {
 		{
 			name:      "ssh with the user's key",
 			spec:      gitSpec("ssh://git@ssh.dev.azure.com/v3/o/p/r"),
-			protected: map[string][]byte{SSHPrivateKey: b64(userKeyPEM)},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: b64(userKeyPEM)},
 			wantKeys:  []string{FluxIdentity, FluxIdentityPub, FluxKnownHosts},
 			wantData:  map[string]string{FluxIdentity: string(userKeyPEM)},
 		},
 		{
 			name:      "ssh with a weak RSA key",
 			spec:      gitSpec("ssh://git@github.com/o/r"),
-			protected: map[string][]byte{SSHPrivateKey: b64(weakPEM)},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: b64(weakPEM)},
 			wantErr:   "2048-bit RSA key: use at least 3072 bits",
 		},
 		{
 			name:      "ssh key that is not a key",
 			spec:      gitSpec("ssh://git@github.com/o/r"),
-			protected: map[string][]byte{SSHPrivateKey: b64([]byte("-----BEGIN NOTHING-----"))},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: b64([]byte("-----BEGIN NOTHING-----"))},
 			wantErr:   "sshPrivateKey is not a PEM private key",
 		},
 		{
 			name:      "protected setting that is not base64",
 			spec:      gitSpec("ssh://git@github.com/o/r"),
-			protected: map[string][]byte{SSHPrivateKey: []byte("-----BEGIN PRIVATE KEY-----")},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: []byte("-----BEGIN PRIVATE KEY-----")},
 			wantErr:   "protected setting sshPrivateKey is not valid base64",
 		},
 		{
@@ -320,20 +320,20 @@ func TestSecretData(t *testing.T) {
 		{
 			name:      "localAuthRef with a protected key",
 			spec:      gitSpec("ssh://git@github.com/o/r", func(g *v1alpha1.GitRepositoryDefinition) { g.LocalAuthRef = "my-secret" }),
-			protected: map[string][]byte{SSHPrivateKey: b64(userKeyPEM)},
+			protected: map[string][]byte{v1alpha1.ProtectedSSHPrivateKey: b64(userKeyPEM)},
 			wantErr:   "cannot be combined with gitRepository.localAuthRef",
 		},
 		{
 			name:      "bucket secret key on a git source",
 			spec:      gitSpec("https://github.com/o/r"),
-			protected: map[string][]byte{BucketSecretKey: b64([]byte("x"))},
+			protected: map[string][]byte{v1alpha1.ProtectedBucketSecretKey: b64([]byte("x"))},
 			wantErr:   "bucketSecretKey does not apply to a Git source",
 		},
 		{
 			name: "bucket with keys",
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindBucket, Bucket: &v1alpha1.BucketDefinition{
 				URL: "https://s3.example.com", BucketName: "configs", AccessKey: "AKIA123"}},
-			protected: map[string][]byte{BucketSecretKey: b64([]byte("bucket-secret"))},
+			protected: map[string][]byte{v1alpha1.ProtectedBucketSecretKey: b64([]byte("bucket-secret"))},
 			wantKeys:  []string{FluxAccessKey, FluxSecretKey},
 			wantData:  map[string]string{FluxAccessKey: "AKIA123", FluxSecretKey: "bucket-secret"},
 		},
@@ -351,14 +351,14 @@ func TestSecretData(t *testing.T) {
 		{
 			name:      "azure blob with account key",
 			spec:      &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindAzureBlob, AzureBlob: &v1alpha1.AzureBlobDefinition{URL: "https://acct.blob.core.windows.net", ContainerName: "configs"}},
-			protected: map[string][]byte{AccountKey: b64([]byte("acct-key"))},
+			protected: map[string][]byte{v1alpha1.ProtectedAccountKey: b64([]byte("acct-key"))},
 			wantKeys:  []string{FluxAccountKey},
 			wantData:  map[string]string{FluxAccountKey: "acct-key"},
 		},
 		{
 			name:      "azure blob with sas token",
 			spec:      &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindAzureBlob, AzureBlob: &v1alpha1.AzureBlobDefinition{URL: "https://acct.blob.core.windows.net", ContainerName: "configs"}},
-			protected: map[string][]byte{SASToken: b64([]byte("sv=2024&sig=x"))},
+			protected: map[string][]byte{v1alpha1.ProtectedSASToken: b64([]byte("sv=2024&sig=x"))},
 			wantKeys:  []string{FluxSASKey},
 			wantData:  map[string]string{FluxSASKey: "sv=2024&sig=x"},
 		},
@@ -367,7 +367,7 @@ func TestSecretData(t *testing.T) {
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindAzureBlob, AzureBlob: &v1alpha1.AzureBlobDefinition{
 				URL: "https://acct.blob.core.windows.net", ContainerName: "configs",
 				ServicePrincipal: &v1alpha1.ServicePrincipalDefinition{ClientID: "cid", TenantID: "tid"}}},
-			protected: map[string][]byte{ClientSecret: b64([]byte("sp-secret"))},
+			protected: map[string][]byte{v1alpha1.ProtectedClientSecret: b64([]byte("sp-secret"))},
 			wantKeys:  []string{FluxClientID, FluxClientSecret, FluxTenantID},
 			wantData:  map[string]string{FluxClientID: "cid", FluxTenantID: "tid", FluxClientSecret: "sp-secret"},
 		},
@@ -376,7 +376,7 @@ func TestSecretData(t *testing.T) {
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindAzureBlob, AzureBlob: &v1alpha1.AzureBlobDefinition{
 				URL: "https://acct.blob.core.windows.net", ContainerName: "configs",
 				ServicePrincipal: &v1alpha1.ServicePrincipalDefinition{ClientID: "cid", TenantID: "tid", ClientCertificateSendChain: true}}},
-			protected: map[string][]byte{ClientCertificate: b64([]byte("cert")), ClientCertificatePassword: b64([]byte("pw"))},
+			protected: map[string][]byte{v1alpha1.ProtectedClientCertificate: b64([]byte("cert")), v1alpha1.ProtectedClientCertificatePassword: b64([]byte("pw"))},
 			wantKeys:  []string{FluxClientCertificate, FluxClientCertificatePassword, FluxClientCertificateSendChain, FluxClientID, FluxTenantID},
 			wantData:  map[string]string{FluxClientCertificateSendChain: "true", FluxClientCertificatePassword: "pw"},
 		},
@@ -400,21 +400,21 @@ func TestSecretData(t *testing.T) {
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindAzureBlob, AzureBlob: &v1alpha1.AzureBlobDefinition{
 				URL: "https://acct.blob.core.windows.net", ContainerName: "configs",
 				ManagedIdentity: &v1alpha1.ManagedIdentityDefinition{ClientID: "mi"}}},
-			protected: map[string][]byte{AccountKey: b64([]byte("acct-key"))},
+			protected: map[string][]byte{v1alpha1.ProtectedAccountKey: b64([]byte("acct-key"))},
 			wantErr:   "more than one authentication method",
 		},
 		{
 			name: "oci with mutual TLS",
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindOCIRepository, OCIRepository: &v1alpha1.OCIRepositoryDefinition{
 				URL: "oci://registry.example.com/manifests", TLSConfig: &v1alpha1.TLSConfigDefinition{}}},
-			protected: map[string][]byte{TLSClientCertificate: b64(ca), TLSPrivateKey: b64(userKeyPEM), TLSCACertificate: b64(ca)},
+			protected: map[string][]byte{v1alpha1.ProtectedTLSClientCertificate: b64(ca), v1alpha1.ProtectedTLSPrivateKey: b64(userKeyPEM), v1alpha1.ProtectedTLSCACertificate: b64(ca)},
 			wantKeys:  []string{FluxCACert, FluxTLSCert, FluxTLSKey},
 		},
 		{
 			name: "oci tls certificate without key",
 			spec: &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindOCIRepository, OCIRepository: &v1alpha1.OCIRepositoryDefinition{
 				URL: "oci://registry.example.com/manifests", TLSConfig: &v1alpha1.TLSConfigDefinition{}}},
-			protected: map[string][]byte{TLSClientCertificate: b64(ca)},
+			protected: map[string][]byte{v1alpha1.ProtectedTLSClientCertificate: b64(ca)},
 			wantErr:   "tlsClientCertificate and tlsPrivateKey go together",
 		},
 		{

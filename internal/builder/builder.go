@@ -44,10 +44,6 @@ func KeySecretName(config string) string { return config + "-ssh-key" }
 // VerifySecretName is the name of the Secret with OCI verification keys.
 func VerifySecretName(config string) string { return config + "-verify" }
 
-// ProtectedSettingsSecretName is the Secret the agent writes the protected
-// settings into.
-func ProtectedSettingsSecretName(config string) string { return config + "-protected-parameters" }
-
 // Labels returns the labels of every object created for fc.
 func Labels(fc *v1alpha1.FluxConfig) map[string]string {
 	return map[string]string{
@@ -148,9 +144,6 @@ func secondsPtr(s *int64, def int64) *metav1.Duration {
 	return &d
 }
 
-// DefaultIntervalSeconds is ARM's default for every timeout and interval.
-const DefaultIntervalSeconds = 600
-
 func secretRef(fc *v1alpha1.FluxConfig, localAuthRef string, opts Options) *meta.LocalObjectReference {
 	switch {
 	case localAuthRef != "":
@@ -193,8 +186,8 @@ func gitRepository(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.GitReposito
 			URL:       u.URL,
 			SecretRef: secretRef(fc, git.LocalAuthRef, opts),
 			Provider:  provider,
-			Interval:  seconds(git.SyncIntervalInSeconds, DefaultIntervalSeconds),
-			Timeout:   secondsPtr(git.TimeoutInSeconds, DefaultIntervalSeconds),
+			Interval:  seconds(git.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Timeout:   secondsPtr(git.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
 			Reference: &sourcev1.GitRepositoryRef{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.Semver, Commit: ref.Commit},
 			Suspend:   fc.Spec.Suspend,
 		},
@@ -238,8 +231,8 @@ func bucket(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.Bucket, error) {
 			Endpoint:   endpoint,
 			Insecure:   b.Insecure,
 			SecretRef:  secretRef(fc, b.LocalAuthRef, opts),
-			Interval:   seconds(b.SyncIntervalInSeconds, DefaultIntervalSeconds),
-			Timeout:    secondsPtr(b.TimeoutInSeconds, DefaultIntervalSeconds),
+			Interval:   seconds(b.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Timeout:    secondsPtr(b.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
 			Suspend:    fc.Spec.Suspend,
 		},
 	}, nil
@@ -262,8 +255,8 @@ func azureBlob(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.Bucket, error) 
 			BucketName: b.ContainerName,
 			Endpoint:   strings.TrimSuffix(b.URL, "/"),
 			SecretRef:  secretRef(fc, b.LocalAuthRef, opts),
-			Interval:   seconds(b.SyncIntervalInSeconds, DefaultIntervalSeconds),
-			Timeout:    secondsPtr(b.TimeoutInSeconds, DefaultIntervalSeconds),
+			Interval:   seconds(b.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Timeout:    secondsPtr(b.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
 			Suspend:    fc.Spec.Suspend,
 		},
 	}, nil
@@ -284,8 +277,8 @@ func ociRepository(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.OCIReposito
 			URL:                o.URL,
 			Insecure:           o.Insecure,
 			ServiceAccountName: o.ServiceAccountName,
-			Interval:           seconds(o.SyncIntervalInSeconds, DefaultIntervalSeconds),
-			Timeout:            secondsPtr(o.TimeoutInSeconds, DefaultIntervalSeconds),
+			Interval:           seconds(o.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Timeout:            secondsPtr(o.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
 			Suspend:            fc.Spec.Suspend,
 		},
 	}
@@ -340,8 +333,8 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 		Spec: kustomizev1.KustomizationSpec{
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourceKind, Name: SourceName(fc.Name)},
 			Path:      k.Path,
-			Interval:  seconds(k.SyncIntervalInSeconds, DefaultIntervalSeconds),
-			Timeout:   secondsPtr(k.TimeoutInSeconds, DefaultIntervalSeconds),
+			Interval:  seconds(k.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Timeout:   secondsPtr(k.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
 			Prune:     k.Prune,
 			Force:     k.Force,
 			Wait:      wait,
@@ -349,7 +342,7 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 		},
 	}
 	if k.RetryIntervalInSeconds != nil {
-		ks.Spec.RetryInterval = secondsPtr(k.RetryIntervalInSeconds, DefaultIntervalSeconds)
+		ks.Spec.RetryInterval = secondsPtr(k.RetryIntervalInSeconds, v1alpha1.DefaultIntervalSeconds)
 	}
 	for _, dep := range k.DependsOn {
 		ks.Spec.DependsOn = append(ks.Spec.DependsOn, kustomizev1.DependencyReference{Name: KustomizationName(fc.Name, dep)})

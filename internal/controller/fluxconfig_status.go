@@ -61,7 +61,7 @@ func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.
 		if s.NotReady != nil {
 			msg = status.Message(s.NotReady)
 		}
-		markWaiting(fc, meta.ProgressingReason, "%s", msg)
+		markWaiting(fc, v1alpha1.ReasonProgressing, "%s", msg)
 		fc.Status.ErrorMessage = ""
 		fc.Status.ProvisioningState = v1alpha1.ProvisioningSucceeded
 		if wait {

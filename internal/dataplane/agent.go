@@ -146,13 +146,7 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 		if err != nil {
 			return err
 		}
-		cfg.Status = &store.Status{
-			Generation: report.Generation, ComplianceState: report.ComplianceState,
-			ProvisioningState: report.ProvisioningState, ErrorMessage: report.ErrorMessage,
-			RepositoryPublicKey: report.RepositoryPublicKey, SourceSyncedCommitID: report.SourceSyncedCommitID,
-			SourceUpdatedAt: report.SourceUpdatedAt, StatusUpdatedAt: report.StatusUpdatedAt,
-			Statuses: report.Statuses, ReportedAt: s.opts.Now().UTC(),
-		}
+		cfg.Status = &store.Status{StatusReport: report, ReportedAt: s.opts.Now().UTC()}
 		return tx.PutConfig(cfg)
 	})
 	if err != nil {

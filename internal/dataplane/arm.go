@@ -17,26 +17,13 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/validation"
 )
 
-// FluxConfigAPIVersions are the fluxConfigurations api-versions served.
-var FluxConfigAPIVersions = []string{
-	"2021-11-01-preview", "2022-01-01-preview", "2022-03-01", "2022-07-01", "2022-11-01",
-	"2023-05-01", "2024-04-01-preview", "2024-06-01-preview", "2024-11-01", "2025-04-01",
-}
-
 var clusterAPIVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
-
-// ResourceType of fluxConfigurations.
-const ResourceType = "Microsoft.KubernetesConfiguration/fluxConfigurations"
-
-// ProtectedSettingKeys are the accepted configurationProtectedSettings keys.
-var ProtectedSettingKeys = []string{
-	"sshPrivateKey", "httpsKey", "bucketSecretKey", "accountKey", "sasToken", "clientSecret",
-	"clientCertificate", "clientCertificatePassword", "tlsClientCertificate", "tlsPrivateKey", "tlsCaCertificate",
-}
 
 func checkAPIVersion(r *http.Request, allowed []string, pattern *regexp.Regexp) *apiError {
 	v := r.URL.Query().Get("api-version")
@@ -70,9 +57,9 @@ func renderCluster(c *store.Cluster, token string) map[string]any {
 	if token != "" {
 		props["agentToken"] = token
 	}
-	t := "Microsoft.Kubernetes/connectedClusters"
+	t := arm.ConnectedClustersType
 	if c.Type == "managedClusters" {
-		t = "Microsoft.ContainerService/managedClusters"
+		t = arm.ManagedClustersType
 	}
 	out := map[string]any{"id": c.ID, "name": c.Name, "type": t, "properties": props}
 	if c.Location != "" {
@@ -261,18 +248,12 @@ type armBody struct {
 	SystemData json.RawMessage `json:"systemData,omitempty"`
 }
 
-// desired is what is stored: the spec and the namespace.
-type desired struct {
-	v1alpha1.FluxConfigSpec
-	Namespace string `json:"namespace"`
-}
-
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // parseProperties decodes and validates properties for config name. It
 // returns the defaulted desired state and the protected settings (nil when
 // the body has none).
-func parseProperties(name string, raw json.RawMessage) (*desired, map[string]string, *apiError) {
+func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, map[string]string, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil, invalidContent("The request body must have a properties object.")
 	}
@@ -283,7 +264,7 @@ func parseProperties(name string, raw json.RawMessage) (*desired, map[string]str
 	if p.ConfigurationProtectedSettingsRef != nil {
 		return nil, nil, invalidContent(`The request body has an unknown field "configurationProtectedSettingsRef": send the values in configurationProtectedSettings.`)
 	}
-	d := &desired{FluxConfigSpec: p.FluxConfigSpec, Namespace: p.Namespace}
+	d := &agentapi.Properties{FluxConfigSpec: p.FluxConfigSpec, Namespace: p.Namespace}
 	if d.Namespace == "" {
 		d.Namespace = "default"
 	}
@@ -295,9 +276,9 @@ func parseProperties(name string, raw json.RawMessage) (*desired, map[string]str
 	}
 	validation.Default(&d.FluxConfigSpec)
 	for k, v := range p.ConfigurationProtectedSettings {
-		if !slices.Contains(ProtectedSettingKeys, k) {
+		if !slices.Contains(v1alpha1.ProtectedSettingKeys, k) {
 			return nil, nil, invalidParameter("properties.configurationProtectedSettings",
-				fmt.Sprintf("%q is not a protected setting: use %s", k, strings.Join(ProtectedSettingKeys, ", ")))
+				fmt.Sprintf("%q is not a protected setting: use %s", k, strings.Join(v1alpha1.ProtectedSettingKeys, ", ")))
 		}
 		if _, err := base64.StdEncoding.DecodeString(v); err != nil {
 			return nil, nil, invalidParameter("properties.configurationProtectedSettings."+k, "must be base64-encoded")
@@ -312,7 +293,7 @@ func invalidParameter(field, msg string) *apiError {
 
 func configNotFound(ref clusterRef, name string) *apiError {
 	return &apiError{http.StatusNotFound, "ResourceNotFound",
-		fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found.", ResourceType, name, ref.ResourceGroup)}
+		fmt.Sprintf("The Resource '%s/%s' under resource group '%s' was not found.", arm.FluxConfigurationsType, name, ref.ResourceGroup)}
 }
 
 // errAPI carries an apiError out of a store transaction.
@@ -332,7 +313,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 
 // readARMBody checks the api-version and decodes a PUT or PATCH body.
 func (s *Server) readARMBody(r *http.Request) (*armBody, *apiError) {
-	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		return nil, e
 	}
 	raw, e := readBody(r, s.opts.MaxBodyBytes)
@@ -357,7 +338,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 		writeError(w, e)
 		return
 	}
-	s.write(w, r, ref, name, func(old *store.Config) (*desired, map[string]string, bool, *apiError) {
+	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		return d, protected, protected != nil, nil
 	})
 }
@@ -384,7 +365,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		delete(patch, "configurationProtectedSettings")
 	}
 	patchJSON, _ := json.Marshal(patch)
-	s.write(w, r, ref, name, func(old *store.Config) (*desired, map[string]string, bool, *apiError) {
+	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		if old == nil {
 			return nil, nil, false, configNotFound(ref, name)
 		}
@@ -408,7 +389,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 // the stored configuration (nil when new) and returns the new desired
 // state, the protected settings and whether they replace the stored ones.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string,
-	build func(old *store.Config) (*desired, map[string]string, bool, *apiError)) {
+	build func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)) {
 	now := s.opts.Now().UTC()
 	created := false
 	var result *store.Config
@@ -427,35 +408,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, n
 		if e != nil {
 			return errAPI{e}
 		}
-		cfg := &store.Config{ClusterID: ref.ID(), Name: name, SystemData: store.SystemData{
-			CreatedAt: now, CreatedByType: "User", LastModifiedAt: now, LastModifiedByType: "User"}}
-		if old != nil {
-			if old.Deleting {
-				return errAPI{&apiError{http.StatusConflict, "Conflict",
-					"The configuration is being deleted: wait until it is gone, or delete it with forceDelete=true, then create it again."}}
-			}
-			var prev desired
-			if err := json.Unmarshal(old.Properties, &prev); err != nil {
-				return err
-			}
-			if err := validation.ValidateUpdate(&prev.FluxConfigSpec, &d.FluxConfigSpec); err != nil {
-				return errAPI{invalidParameter("properties.scope", validation.MsgScopeImmutable)}
-			}
-			if prev.Namespace != d.Namespace {
-				return errAPI{invalidParameter("properties.namespace", "namespace cannot be changed after creation: delete the configuration and create it again")}
-			}
-			cfg.Generation = old.Generation
-			cfg.Protected = old.Protected
-			cfg.Status = old.Status
-			cfg.SystemData.CreatedAt = old.SystemData.CreatedAt
-			cfg.SystemData.CreatedByType = old.SystemData.CreatedByType
-		} else {
-			created = true
-		}
-		cfg.Generation++
-		if cfg.Properties, err = json.Marshal(d); err != nil {
+		cfg, err := nextConfig(old, ref.ID(), name, d, now)
+		if err != nil {
 			return err
 		}
+		created = old == nil
 		if replaceProtected {
 			// The generation is unique and increasing: a fine version.
 			version := cfg.Generation
@@ -536,9 +493,9 @@ func renderConfig(ref clusterRef, cfg *store.Config) (map[string]any, error) {
 		}
 	}
 	return map[string]any{
-		"id":         ref.ID() + "/providers/" + ResourceType + "/" + cfg.Name,
+		"id":         ref.ID() + "/providers/" + arm.FluxConfigurationsType + "/" + cfg.Name,
 		"name":       cfg.Name,
-		"type":       ResourceType,
+		"type":       arm.FluxConfigurationsType,
 		"systemData": cfg.SystemData,
 		"properties": props,
 	}, nil
@@ -560,7 +517,7 @@ func provisioningState(cfg *store.Config, current bool) string {
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
-	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -583,7 +540,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 }
 
 func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref clusterRef) {
-	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -638,7 +595,7 @@ func requestBase(r *http.Request) string {
 }
 
 func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
-	if e := checkAPIVersion(r, FluxConfigAPIVersions, nil); e != nil {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		writeError(w, e)
 		return
 	}

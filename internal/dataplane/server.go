@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
 
@@ -155,7 +156,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status, map[string]any{"error": map[string]string{"code": e.code, "message": e.message}})
+	writeJSON(w, e.status, arm.ErrorResponse{Error: arm.ErrorDetail{Code: e.code, Message: e.message}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

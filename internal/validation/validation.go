@@ -17,7 +17,6 @@ import (
 const (
 	MinSeconds        = 1
 	MaxSeconds        = 35791394
-	DefaultSeconds    = 600
 	MaxKustomizations = 50
 	MaxNameLength     = 30
 )
@@ -25,8 +24,6 @@ const (
 var (
 	nameRE       = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`)
 	gitURLRE     = regexp.MustCompile(`^(https?|ssh)://[^/]+`)
-	scpURLRE     = regexp.MustCompile(`^[A-Za-z0-9._~-]+@[^/:]+:[^/].*`)
-	scpPrefixRE  = regexp.MustCompile(`^[A-Za-z0-9._~-]+@[^/:]+:`)
 	httpURLRE    = regexp.MustCompile(`^https?://`)
 	endpointRE   = regexp.MustCompile(`^https?://[^/]+`)
 	ociURLRE     = regexp.MustCompile(`^oci://[^/]+/.+`)
@@ -198,13 +195,13 @@ func validateGit(c *checker, g *v1alpha1.GitRepositoryDefinition) {
 	const f = "gitRepository"
 	if g.URL == "" {
 		c.add(f+".url", "Required value")
-	} else if !gitURLRE.MatchString(g.URL) && !scpURLRE.MatchString(g.URL) {
+	} else if !gitURLRE.MatchString(g.URL) && !v1alpha1.IsSCPGitURL(g.URL) {
 		c.add(f+".url", MsgGitURL)
 	}
 	c.maxLen(f+".url", g.URL, 2048)
 	c.seconds(f+".timeoutInSeconds", g.TimeoutInSeconds)
 	c.seconds(f+".syncIntervalInSeconds", g.SyncIntervalInSeconds)
-	ssh := strings.HasPrefix(g.URL, "ssh://") || scpPrefixRE.MatchString(g.URL)
+	ssh := v1alpha1.IsSSHGitURL(g.URL)
 	if ssh && (g.HTTPSUser != "" || g.HTTPSCACert != "") {
 		c.add(f, MsgHTTPSOnSSH)
 	}
@@ -369,7 +366,7 @@ func Default(spec *v1alpha1.FluxConfigSpec) {
 	}
 	def := func(p **int64) {
 		if *p == nil {
-			v := int64(DefaultSeconds)
+			v := v1alpha1.DefaultIntervalSeconds
 			*p = &v
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 )
 
 // ErrNotFound is returned for a missing cluster or configuration.
@@ -93,19 +95,10 @@ type Protected struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-// Status is what the agent reports, in ARM's read-only properties.
+// Status is the last status report of the agent, and when it came.
 type Status struct {
-	// Generation is the configuration generation the report is about.
-	Generation           int64           `json:"generation"`
-	ComplianceState      string          `json:"complianceState,omitempty"`
-	ProvisioningState    string          `json:"provisioningState,omitempty"`
-	ErrorMessage         string          `json:"errorMessage,omitempty"`
-	RepositoryPublicKey  string          `json:"repositoryPublicKey,omitempty"`
-	SourceSyncedCommitID string          `json:"sourceSyncedCommitId,omitempty"`
-	SourceUpdatedAt      *time.Time      `json:"sourceUpdatedAt,omitempty"`
-	StatusUpdatedAt      *time.Time      `json:"statusUpdatedAt,omitempty"`
-	Statuses             json.RawMessage `json:"statuses,omitempty"`
-	ReportedAt           time.Time       `json:"reportedAt"`
+	agentapi.StatusReport
+	ReportedAt time.Time `json:"reportedAt"`
 }
 
 // SystemData is ARM's systemData.

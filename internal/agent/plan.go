@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+)
+
+// step is what the agent does for one desired configuration, decided by
+// planSync from what the cluster holds.
+type step int
+
+const (
+	// stepRefuse: a FluxConfig of that name that the agent does not manage
+	// is in the way; it is left alone and the data plane is told.
+	stepRefuse step = iota
+	// stepConfirmDeleted: the data plane deletes the configuration and the
+	// cluster no longer has it.
+	stepConfirmDeleted
+	// stepDelete: the data plane deletes the configuration; delete the
+	// FluxConfig (its finalizer cleans up, then the reporter confirms).
+	stepDelete
+	// stepWaitForDeletion: the FluxConfig is already being deleted.
+	stepWaitForDeletion
+	// stepCreate: a new configuration; its namespace may not exist yet.
+	stepCreate
+	// stepUpdate: the agent's FluxConfig exists; bring it up to date.
+	stepUpdate
+)
+
+func (s step) String() string {
+	return [...]string{"Refuse", "ConfirmDeleted", "Delete", "WaitForDeletion", "Create", "Update"}[s]
+}
+
+// planSync decides the step for desired configuration c, given the
+// FluxConfig of the same namespace and name in the cluster (nil if none).
+func planSync(current *v1alpha1.FluxConfig, c *agentapi.Configuration) step {
+	switch {
+	case current != nil && current.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByAgent:
+		return stepRefuse
+	case c.Deleting && current == nil:
+		return stepConfirmDeleted
+	case c.Deleting && current.DeletionTimestamp.IsZero():
+		return stepDelete
+	case c.Deleting:
+		return stepWaitForDeletion
+	case current == nil:
+		return stepCreate
+	default:
+		return stepUpdate
+	}
+}
+
+// desiredFluxConfig is the FluxConfig the agent applies for c: the spec of
+// its properties, the agent's label, the data plane generation, and a
+// reference to the protected-parameters Secret when there is one.
+func desiredFluxConfig(c *agentapi.Configuration, props *agentapi.Properties, hasProtected bool) *v1alpha1.FluxConfig {
+	fc := &v1alpha1.FluxConfig{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.Kind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: c.Name, Namespace: props.Namespace,
+			Labels:      map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent},
+			Annotations: map[string]string{v1alpha1.DataPlaneGenerationAnnotation: strconv.FormatInt(c.Generation, 10)},
+		},
+		Spec: props.FluxConfigSpec,
+	}
+	if hasProtected {
+		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: v1alpha1.ProtectedSettingsSecretName(c.Name)}
+	}
+	return fc
+}
+
+// upToDate reports whether current already holds want: the same data plane
+// generation (the spec comes only from there) and the same protected
+// settings reference. Nothing else is compared, so a no-op sync writes
+// nothing.
+func upToDate(current, want *v1alpha1.FluxConfig) bool {
+	return current != nil &&
+		current.Annotations[v1alpha1.DataPlaneGenerationAnnotation] == want.Annotations[v1alpha1.DataPlaneGenerationAnnotation] &&
+		refName(current.Spec.ConfigurationProtectedSettingsRef) == refName(want.Spec.ConfigurationProtectedSettingsRef)
+}
+
+func refName(r *v1alpha1.LocalSecretReference) string {
+	if r == nil {
+		return ""
+	}
+	return r.Name
+}

@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"encoding/json"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+)
+
+func TestPlanSync(t *testing.T) {
+	now := metav1.Now()
+	mine := func(deleting bool) *v1alpha1.FluxConfig {
+		fc := &v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns",
+			Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent}}}
+		if deleting {
+			fc.DeletionTimestamp = &now
+		}
+		return fc
+	}
+	byHand := &v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"}}
+	cases := []struct {
+		name     string
+		current  *v1alpha1.FluxConfig
+		deleting bool
+		want     step
+	}{
+		{"new configuration", nil, false, stepCreate},
+		{"the agent's FluxConfig exists", mine(false), false, stepUpdate},
+		{"a FluxConfig applied by hand is in the way", byHand, false, stepRefuse},
+		{"a FluxConfig applied by hand is never deleted", byHand, true, stepRefuse},
+		{"deleting, gone from the cluster", nil, true, stepConfirmDeleted},
+		{"deleting, still in the cluster", mine(false), true, stepDelete},
+		{"deleting, finalizer at work", mine(true), true, stepWaitForDeletion},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := planSync(tc.current, &agentapi.Configuration{Name: "c", Deleting: tc.deleting})
+			if got != tc.want {
+				t.Errorf("planSync = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDesiredFluxConfigAndUpToDate(t *testing.T) {
+	var props agentapi.Properties
+	raw := `{"namespace":"ns","scope":"cluster","sourceKind":"GitRepository","gitRepository":{"url":"https://example.com/r","repositoryRef":{"branch":"main"}}}`
+	if err := json.Unmarshal([]byte(raw), &props); err != nil {
+		t.Fatal(err)
+	}
+	c := &agentapi.Configuration{Name: "c", Generation: 3}
+	plain := desiredFluxConfig(c, &props, false)
+	withSecret := desiredFluxConfig(c, &props, true)
+
+	if plain.Namespace != "ns" || plain.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByAgent ||
+		plain.Annotations[v1alpha1.DataPlaneGenerationAnnotation] != "3" || plain.Spec.GitRepository.URL != "https://example.com/r" {
+		t.Errorf("desired FluxConfig lacks its namespace, label, generation or spec: %+v", plain.ObjectMeta)
+	}
+	if plain.Spec.ConfigurationProtectedSettingsRef != nil {
+		t.Errorf("a configuration without protected settings references a Secret")
+	}
+	if got := withSecret.Spec.ConfigurationProtectedSettingsRef; got == nil || got.Name != "c-protected-parameters" {
+		t.Errorf("protected settings reference = %v, want c-protected-parameters", got)
+	}
+
+	older := desiredFluxConfig(&agentapi.Configuration{Name: "c", Generation: 2}, &props, false)
+	cases := []struct {
+		name          string
+		current, want *v1alpha1.FluxConfig
+		upToDate      bool
+	}{
+		{"nothing in the cluster", nil, plain, false},
+		{"same generation and reference", plain, plain, true},
+		{"same generation, with a Secret", withSecret, withSecret, true},
+		{"older generation", older, plain, false},
+		{"the Secret appeared", plain, withSecret, false},
+		{"the Secret went", withSecret, plain, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := upToDate(tc.current, tc.want); got != tc.upToDate {
+				t.Errorf("upToDate = %v, want %v", got, tc.upToDate)
+			}
+		})
+	}
+}

@@ -1,0 +1,79 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+func TestNextConfig(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := created.Add(time.Hour)
+	props := func(scope v1alpha1.ScopeType, ns string) *agentapi.Properties {
+		return &agentapi.Properties{Namespace: ns, FluxConfigSpec: v1alpha1.FluxConfigSpec{Scope: scope}}
+	}
+	stored := func(p *agentapi.Properties, deleting bool) *store.Config {
+		raw, _ := json.Marshal(p)
+		return &store.Config{ClusterID: "c", Name: "n", Properties: raw, Generation: 4, Deleting: deleting,
+			Protected: &store.Protected{Version: 3}, Status: &store.Status{ReportedAt: created},
+			SystemData: store.SystemData{CreatedAt: created, CreatedByType: "User", LastModifiedAt: created}}
+	}
+	cases := []struct {
+		name       string
+		old        *store.Config
+		next       *agentapi.Properties
+		wantGen    int64
+		wantStatus int    // of the refusal; 0 when accepted
+		wantField  string // in the refusal's message
+	}{
+		{name: "new", old: nil, next: props("cluster", "ns"), wantGen: 1},
+		{name: "update keeps generation history", old: stored(props("cluster", "ns"), false), next: props("cluster", "ns"), wantGen: 5},
+		{name: "scope is immutable", old: stored(props("cluster", "ns"), false), next: props("namespace", "ns"),
+			wantStatus: http.StatusBadRequest, wantField: "properties.scope"},
+		{name: "namespace is immutable", old: stored(props("cluster", "ns"), false), next: props("cluster", "other"),
+			wantStatus: http.StatusBadRequest, wantField: "properties.namespace"},
+		{name: "being deleted", old: stored(props("cluster", "ns"), true), next: props("cluster", "ns"),
+			wantStatus: http.StatusConflict, wantField: "forceDelete"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := nextConfig(tc.old, "c", "n", tc.next, now)
+			if tc.wantStatus != 0 {
+				var ae errAPI
+				if !errors.As(err, &ae) || ae.e.status != tc.wantStatus || !strings.Contains(ae.e.message, tc.wantField) {
+					t.Fatalf("nextConfig error = %v, want a %d naming %s", err, tc.wantStatus, tc.wantField)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Generation != tc.wantGen {
+				t.Errorf("generation = %d, want %d", cfg.Generation, tc.wantGen)
+			}
+			var got agentapi.Properties
+			if err := json.Unmarshal(cfg.Properties, &got); err != nil || got.Namespace != tc.next.Namespace || got.Scope != tc.next.Scope {
+				t.Errorf("properties = %s, want the new desired state", cfg.Properties)
+			}
+			if cfg.SystemData.LastModifiedAt != now {
+				t.Errorf("lastModifiedAt = %v, want now", cfg.SystemData.LastModifiedAt)
+			}
+			if tc.old == nil {
+				if cfg.SystemData.CreatedAt != now || cfg.Protected != nil || cfg.Status != nil {
+					t.Errorf("a new configuration carries old data: %+v", cfg)
+				}
+				return
+			}
+			if cfg.SystemData.CreatedAt != created || cfg.Protected != tc.old.Protected || cfg.Status != tc.old.Status {
+				t.Errorf("an update lost its creation time, protected settings or status: %+v", cfg)
+			}
+		})
+	}
+}
