@@ -196,14 +196,16 @@ func (c *Client) url(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the path %q is not valid: %w", path, err)
 	}
-	q := ref.Query()
-	if q.Get("api-version") == "" {
+	if ref.Query().Get("api-version") == "" {
 		v := c.APIVersion
 		if v == "" {
 			v = arm.FluxConfigAPIVersion
 		}
-		q.Set("api-version", v)
-		ref.RawQuery = q.Encode()
+		// Appended, so that the query keeps the caller's order.
+		if ref.RawQuery != "" {
+			ref.RawQuery += "&"
+		}
+		ref.RawQuery += "api-version=" + url.QueryEscape(v)
 	}
 	return base.Scheme + "://" + base.Host + base.Path + ref.EscapedPath() + "?" + ref.RawQuery, nil
 }

@@ -53,7 +53,7 @@ func TestDoAddsAPIVersionAndDecodes(t *testing.T) {
 	}{
 		{"/subscriptions/s/x", nil, "GET /subscriptions/s/x?api-version=" + arm.FluxConfigAPIVersion},
 		{"/subscriptions/s/x?api-version=2022-03-01", nil, "GET /subscriptions/s/x?api-version=2022-03-01"},
-		{"/subscriptions/s/x?forceDelete=true", nil, "GET /subscriptions/s/x?api-version=" + arm.FluxConfigAPIVersion + "&forceDelete=true"},
+		{"/subscriptions/s/x?forceDelete=true", nil, "GET /subscriptions/s/x?forceDelete=true&api-version=" + arm.FluxConfigAPIVersion},
 		{"http://elsewhere.example/subscriptions/s/y?$skipToken=b&api-version=2024-11-01", nil, "GET /subscriptions/s/y?$skipToken=b&api-version=2024-11-01"},
 	}
 	for _, tc := range cases {

@@ -8,8 +8,7 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +19,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-)
 
-// DefaultAPIVersion is the fluxConfigurations api-version sent.
-const DefaultAPIVersion = "2024-11-01"
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armclient"
+)
 
 // App is one invocation's environment.
 type App struct {
@@ -42,17 +41,16 @@ type App struct {
 	onlyErrors   bool
 }
 
-// apiError is a data plane error answer: exit code 1, or 3 for not found.
-type apiError struct {
-	status        int
-	code, message string
-}
+// usageError is a mistake in the command line: exit code 2, no request sent.
+type usageError struct{ msg string }
 
-func (e *apiError) Error() string {
-	if e.code == "" {
-		return fmt.Sprintf("the data plane answered %d", e.status)
-	}
-	return fmt.Sprintf("(%s) %s", e.code, e.message)
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// notFoundf is a resource that does not exist: exit code 3, as az's.
+func notFoundf(format string, args ...any) error {
+	return &armclient.Error{StatusCode: http.StatusNotFound, Code: "ResourceNotFound", Message: fmt.Sprintf(format, args...)}
 }
 
 // Run executes args and returns the exit code.
@@ -72,10 +70,10 @@ func (a *App) Run(args []string) int {
 		return 0
 	}
 	fmt.Fprintln(a.Err, "ERROR: "+strings.TrimSpace(err.Error()))
-	var ae *apiError
+	var ae *armclient.Error
 	var ue usageError
 	switch {
-	case errors.As(err, &ae) && ae.status == http.StatusNotFound:
+	case armclient.IsNotFound(err):
 		return 3
 	case errors.As(err, &ae):
 		return 1
@@ -156,10 +154,7 @@ arcgitops data plane, so that scripts written for az work with the program name 
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 
 	k8s := &cobra.Command{Use: "k8s-configuration", Short: "Manage Kubernetes configurations (GitOps)."}
-	flux := &cobra.Command{Use: "flux", Short: "Manage Flux v2 configurations of a cluster."}
-	flux.AddCommand(a.fluxCreate(), a.fluxUpdate(), a.fluxShow(), a.fluxList(), a.fluxDelete(),
-		a.kustomizationCommand(), a.deployedObjectCommand())
-	k8s.AddCommand(flux)
+	k8s.AddCommand(a.fluxCommand())
 	root.AddCommand(k8s, a.connectedk8sCommand())
 	return root
 }
@@ -177,83 +172,41 @@ func (c *clusterFlags) bind(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("resource-group")
 }
 
-func (a *App) clusterPath(c *clusterFlags) (string, error) {
-	var rp string
-	switch strings.ToLower(c.Type) {
-	case "connectedclusters":
-		rp = "Microsoft.Kubernetes/connectedClusters"
-	case "managedclusters":
-		rp = "Microsoft.ContainerService/managedClusters"
-	default:
+// fluxPath is the path of configuration name of the cluster, or of the
+// cluster's fluxConfigurations when name is empty.
+func (a *App) fluxPath(c *clusterFlags, name string) (string, error) {
+	t, ok := arm.ClusterTypeForName(c.Type)
+	if !ok {
 		return "", usagef("--cluster-type %q is not supported: use connectedClusters or managedClusters", c.Type)
 	}
-	return "/subscriptions/" + a.subscription + "/resourceGroups/" + c.ResourceGroup + "/providers/" + rp + "/" + c.Name, nil
+	return arm.FluxConfigID(arm.ClusterID(a.subscription, c.ResourceGroup, t, c.Name), name), nil
 }
 
-func (a *App) fluxPath(c *clusterFlags, name string) (string, error) {
-	p, err := a.clusterPath(c)
-	if err != nil {
-		return "", err
+// client is the ARM client of the data plane.
+func (a *App) client() *armclient.Client {
+	hc := a.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	p += "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations"
-	if name != "" {
-		p += "/" + name
-	}
-	return p, nil
+	return &armclient.Client{BaseURL: a.dataplane, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
 }
 
-// call sends one request and decodes the JSON answer into out (if any).
-func (a *App) call(method, path string, body any, out any) (int, error) {
-	u := strings.TrimSuffix(a.dataplane, "/") + path
-	if !strings.Contains(path, "api-version=") {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		u += sep + "api-version=" + DefaultAPIVersion
+// call sends one request (the fluxConfigurations api-version unless path
+// has one) and decodes the JSON answer into out (if any). A data plane
+// that cannot be reached is said so, with what to do.
+func (a *App) call(method, path string, body any, out any) (*armclient.Response, error) {
+	resp, err := a.client().Do(context.Background(), armclient.Request{Method: method, Path: path, Body: body}, out)
+	return resp, a.reachable(err)
+}
+
+// reachable says what to do when err is a data plane that cannot be
+// reached, and returns any other error as it is.
+func (a *App) reachable(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("cannot reach the data plane at %s: %v (start it, or set --dataplane)", a.dataplane, ue.Err)
 	}
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, r)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := a.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, fmt.Errorf("cannot reach the data plane at %s: %v (start it, or set --dataplane)", a.dataplane, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		return resp.StatusCode, &apiError{status: resp.StatusCode, code: e.Error.Code, message: e.Error.Message}
-	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("the data plane's answer is not JSON: %w", err)
-		}
-	}
-	return resp.StatusCode, nil
+	return err
 }
 
 // confirm asks before a destructive operation unless --yes was given.

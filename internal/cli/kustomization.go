@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+)
+
+// kustomizationSpec is one kustomization, parsed from a --kustomization
+// value or from the flags of kustomization create/update.
+type kustomizationSpec struct {
+	Name string
+	Def  v1alpha1.KustomizationDefinition
+	// Set lists the keys given, so that an update sends only those.
+	Set []string
+}
+
+// kustomizationKeys are the accepted keys of --kustomization, with az's
+// aliases.
+var kustomizationKeys = map[string]string{
+	"name": "name", "path": "path",
+	"depends_on": "depends_on", "dependson": "depends_on", "depends-on": "depends_on", "dependsOn": "depends_on",
+	"timeout": "timeout", "sync_interval": "sync_interval", "interval": "sync_interval", "sync-interval": "sync_interval",
+	"retry_interval": "retry_interval", "retry-interval": "retry_interval",
+	"prune": "prune", "force": "force", "disable_health_check": "disable_health_check", "disable-health-check": "disable_health_check",
+}
+
+// parseKustomization parses "name=apps path=./apps depends_on=infra prune=true"
+// (words joined by spaces or, from joinKustomizationArgs, NULs).
+func parseKustomization(v string) (*kustomizationSpec, error) {
+	k := &kustomizationSpec{}
+	for _, pair := range strings.Fields(strings.ReplaceAll(v, "\x00", " ")) {
+		key, val, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, usagef("--kustomization %q is not key=value: write name=NAME path=PATH ...", pair)
+		}
+		canon, known := kustomizationKeys[key]
+		if !known {
+			return nil, usagef("--kustomization has an unknown key %q: use name, path, depends_on, timeout, sync_interval, retry_interval, prune, force or disable_health_check", key)
+		}
+		if canon == "name" {
+			k.Name = val
+			k.Set = append(k.Set, canon)
+			continue
+		}
+		if err := k.set(canon, "kustomization "+key, val); err != nil {
+			return nil, err
+		}
+	}
+	if k.Name == "" {
+		return nil, usagef("--kustomization needs name=NAME")
+	}
+	return k, nil
+}
+
+// set sets the canonical key to val; flag names it in errors.
+func (k *kustomizationSpec) set(key, flag, val string) error {
+	k.Set = append(k.Set, key)
+	switch key {
+	case "path":
+		k.Def.Path = val
+	case "depends_on":
+		k.Def.DependsOn = splitList(val)
+		if k.Def.DependsOn == nil {
+			k.Def.DependsOn = []string{}
+		}
+	case "timeout", "sync_interval", "retry_interval":
+		n, err := seconds(flag, val)
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "timeout":
+			k.Def.TimeoutInSeconds = &n
+		case "sync_interval":
+			k.Def.SyncIntervalInSeconds = &n
+		default:
+			k.Def.RetryIntervalInSeconds = &n
+		}
+	case "prune", "force", "disable_health_check":
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return usagef("--%s=%q: use true or false", flag, val)
+		}
+		switch key {
+		case "prune":
+			k.Def.Prune = b
+		case "force":
+			k.Def.Force = b
+		default:
+			wait := !b
+			k.Def.Wait = &wait
+		}
+	}
+	return nil
+}
+
+// patchBody is a kustomization in a PATCH body: every key (create) or only
+// those that were set (update).
+func (k *kustomizationSpec) patchBody(onlySet bool) any {
+	whole := newKustomizationRequest(k.Def)
+	if !onlySet {
+		return whole
+	}
+	out := map[string]any{}
+	add := func(key, field string, v any) {
+		if slices.Contains(k.Set, key) {
+			out[field] = v
+		}
+	}
+	add("path", "path", whole.Path)
+	add("depends_on", "dependsOn", whole.DependsOn)
+	if k.Def.TimeoutInSeconds != nil {
+		add("timeout", "timeoutInSeconds", *k.Def.TimeoutInSeconds)
+	}
+	if k.Def.SyncIntervalInSeconds != nil {
+		add("sync_interval", "syncIntervalInSeconds", *k.Def.SyncIntervalInSeconds)
+	}
+	if k.Def.RetryIntervalInSeconds != nil {
+		add("retry_interval", "retryIntervalInSeconds", *k.Def.RetryIntervalInSeconds)
+	}
+	add("prune", "prune", whole.Prune)
+	add("force", "force", whole.Force)
+	add("disable_health_check", "wait", whole.Wait)
+	return out
+}
+
+func (a *App) kustomizationCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "kustomization", Short: "Manage the kustomizations of a Flux v2 configuration."}
+	cmd.AddCommand(a.kustomizationWrite("create"), a.kustomizationWrite("update"), a.kustomizationDelete(),
+		a.kustomizationList(), a.kustomizationShow())
+	return cmd
+}
+
+type kustomizationFlags struct {
+	clusterFlags
+	Config, Name, Path, Depends, Timeout, SyncInterval, RetryInterval string
+	Prune, Force, DisableHealthCheck                                  bool
+}
+
+func (k *kustomizationFlags) bind(cmd *cobra.Command, withSpec bool) {
+	k.clusterFlags.bind(cmd)
+	cmd.Flags().StringVarP(&k.Config, "name", "n", "", "Name of the flux configuration.")
+	cmd.Flags().StringVarP(&k.Name, "kustomization-name", "k", "", "Name of the kustomization.")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("kustomization-name")
+	if !withSpec {
+		return
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&k.Path, "path", "", "Path in the source to apply (default: its root).")
+	fl.StringVar(&k.Depends, "depends", "", "Comma-separated kustomizations that must be ready before this one.")
+	fl.StringVar(&k.Depends, "depends-on", "", "Alias of --depends.")
+	fl.StringVar(&k.Timeout, "timeout", "", "Maximum time to apply, e.g. 10m (default 10m).")
+	fl.StringVar(&k.SyncInterval, "sync-interval", "", "Time between applies, e.g. 10m (default 10m).")
+	fl.StringVar(&k.SyncInterval, "interval", "", "Alias of --sync-interval.")
+	fl.StringVar(&k.RetryInterval, "retry-interval", "", "Time before a failed apply is retried, e.g. 1m.")
+	fl.BoolVar(&k.Prune, "prune", false, "Delete the objects this kustomization applied when they leave the source.")
+	fl.BoolVar(&k.Force, "force", false, "Recreate objects whose immutable fields changed.")
+	fl.BoolVar(&k.DisableHealthCheck, "disable-health-check", false, "Do not wait for the applied objects to become ready.")
+}
+
+// spec turns the flags given into a kustomizationSpec.
+func (k *kustomizationFlags) spec(changed func(string) bool) (*kustomizationSpec, error) {
+	s := &kustomizationSpec{Name: k.Name, Set: []string{"name"}}
+	flags := []struct{ flag, key, val string }{
+		{"path", "path", k.Path},
+		{"depends", "depends_on", k.Depends}, {"depends-on", "depends_on", k.Depends},
+		{"timeout", "timeout", k.Timeout},
+		{"sync-interval", "sync_interval", k.SyncInterval}, {"interval", "sync_interval", k.SyncInterval},
+		{"retry-interval", "retry_interval", k.RetryInterval},
+		{"prune", "prune", strconv.FormatBool(k.Prune)},
+		{"force", "force", strconv.FormatBool(k.Force)},
+		{"disable-health-check", "disable_health_check", strconv.FormatBool(k.DisableHealthCheck)},
+	}
+	for _, f := range flags {
+		if !changed(f.flag) {
+			continue
+		}
+		if f.val == "" && f.key != "path" && f.key != "depends_on" {
+			return nil, usagef("--%s needs a value", f.flag)
+		}
+		if err := s.set(f.key, f.flag, f.val); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (a *App) kustomizationWrite(verb string) *cobra.Command {
+	var k kustomizationFlags
+	cmd := &cobra.Command{
+		Use:   verb,
+		Short: map[string]string{"create": "Add a kustomization to a Flux v2 configuration.", "update": "Change a kustomization of a Flux v2 configuration: only the flags given change."}[verb],
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := k.spec(cmd.Flags().Changed)
+			if err != nil {
+				return err
+			}
+			path, err := a.fluxPath(&k.clusterFlags, k.Config)
+			if err != nil {
+				return err
+			}
+			var current struct {
+				Properties struct {
+					Kustomizations map[string]any `json:"kustomizations"`
+				} `json:"properties"`
+			}
+			if _, err := a.call("GET", path, nil, &current); err != nil {
+				return err
+			}
+			_, exists := current.Properties.Kustomizations[k.Name]
+			switch {
+			case verb == "create" && exists:
+				return usagef("kustomization %s already exists in %s: use kustomization update", k.Name, k.Config)
+			case verb == "update" && !exists:
+				return notFoundf("kustomization %s does not exist in %s: use kustomization create", k.Name, k.Config)
+			}
+			body := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{
+				k.Name: spec.patchBody(verb == "update"),
+			}}}
+			var out map[string]any
+			if _, err := a.call("PATCH", path, body, &out); err != nil {
+				return err
+			}
+			return a.printKustomizations(out, k.Name)
+		},
+	}
+	k.bind(cmd, true)
+	return cmd
+}
+
+func (a *App) kustomizationDelete() *cobra.Command {
+	var k kustomizationFlags
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Remove a kustomization from a Flux v2 configuration (its objects are pruned if it prunes).",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			path, err := a.fluxPath(&k.clusterFlags, k.Config)
+			if err != nil {
+				return err
+			}
+			if err := a.confirm(yes, "delete kustomization "+k.Name); err != nil {
+				return err
+			}
+			body := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{k.Name: nil}}}
+			_, err = a.call("PATCH", path, body, nil)
+			return err
+		},
+	}
+	k.bind(cmd, false)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not prompt for confirmation.")
+	return cmd
+}
+
+func (a *App) kustomizationList() *cobra.Command {
+	var c clusterFlags
+	var config string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the kustomizations of a Flux v2 configuration.",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			out, err := a.getConfig(&c, config)
+			if err != nil {
+				return err
+			}
+			return a.printKustomizations(out, "")
+		},
+	}
+	c.bind(cmd)
+	cmd.Flags().StringVarP(&config, "name", "n", "", "Name of the flux configuration.")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func (a *App) kustomizationShow() *cobra.Command {
+	var k kustomizationFlags
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show one kustomization of a Flux v2 configuration.",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			out, err := a.getConfig(&k.clusterFlags, k.Config)
+			if err != nil {
+				return err
+			}
+			return a.printKustomizations(out, k.Name)
+		},
+	}
+	k.bind(cmd, false)
+	return cmd
+}
+
+// printKustomizations prints the kustomizations of a configuration: all
+// (a list) or the one named only (an object).
+func (a *App) printKustomizations(cfg map[string]any, only string) error {
+	props, _ := cfg["properties"].(map[string]any)
+	ks, _ := props["kustomizations"].(map[string]any)
+	if only != "" {
+		k, ok := ks[only]
+		if !ok {
+			return notFoundf("kustomization %s does not exist", only)
+		}
+		return a.print(k, kustomizationColumns)
+	}
+	names := make([]string, 0, len(ks))
+	for n := range ks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	list := make([]any, 0, len(names))
+	for _, n := range names {
+		list = append(list, ks[n])
+	}
+	return a.print(list, kustomizationColumns)
+}

@@ -1,0 +1,406 @@
+package cli
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/validation"
+)
+
+// sourceFlags are the flags of flux create and update.
+type sourceFlags struct {
+	Scope, Namespace, Kind, URL             string
+	Branch, Tag, Semver, Commit             string
+	Interval, Timeout                       string
+	SSHPrivateKey, SSHPrivateKeyFile        string
+	KnownHosts, KnownHostsFile              string
+	HTTPSUser, HTTPSKey, HTTPSCACert        string
+	HTTPSCACertFile, LocalAuthRef, Provider string
+	Suspend                                 bool
+	BucketName, AccessKey, SecretKey        string
+	BucketInsecure                          bool
+	ContainerName, AccountKey, SASToken     string
+	SPClientID, SPTenantID, SPClientSecret  string
+	SPClientCert, SPClientCertPassword      string
+	SPClientCertSendChain                   bool
+	MIClientID                              string
+	OCITag, OCISemver, OCIDigest            string
+	LayerMediaType, LayerOperation          string
+	UseWorkloadIdentity                     bool
+	ServiceAccountName                      string
+	TLSClientCert, TLSPrivateKey, TLSCACert string
+	Kustomizations                          []string
+	WaitForReconciliation                   bool
+	ReconciliationWaitDuration              string
+	changed                                 func(name string) bool
+}
+
+// bindSourceFlags registers the source flags of create (all) or update.
+func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
+	fl := cmd.Flags()
+	if create {
+		fl.StringVarP(&f.Scope, "scope", "s", "cluster", "Where the configuration may apply objects: cluster or namespace.")
+		fl.StringVar(&f.Namespace, "namespace", "default", "Namespace the configuration and its Flux objects live in.")
+		fl.StringVar(&f.Kind, "kind", "git", "Source kind: git, bucket, azblob or oci.")
+		fl.StringArrayVar(&f.Kustomizations, "kustomization", nil, "A kustomization to create, as space-separated key=value pairs: name, path, depends_on (comma list), timeout, sync_interval, retry_interval, prune, force, disable_health_check. Repeat the flag for more; without it, one named kustomization-1 at the source root is created.")
+		fl.BoolVar(&f.WaitForReconciliation, "wait-for-reconciliation", false, "Report the configuration as provisioned only once its kustomizations have reconciled.")
+		fl.StringVar(&f.ReconciliationWaitDuration, "reconciliation-wait-duration", "", "How long to wait for reconciliation, e.g. 30m.")
+		fl.StringVar(&f.BucketName, "bucket-name", "", "Name of the S3 bucket (kind bucket).")
+		fl.StringVar(&f.ContainerName, "container-name", "", "Name of the Azure Blob container (kind azblob).")
+		fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container.")
+		fl.StringVar(&f.SPTenantID, "sp-tenant-id", "", "Tenant ID of that service principal.")
+		fl.BoolVar(&f.SPClientCertSendChain, "sp-client-cert-send-chain", false, "Send the certificate chain with the service principal's client certificate.")
+		fl.StringVar(&f.MIClientID, "mi-client-id", "", "Client ID of the managed identity that reads the blob container.")
+		fl.StringVar(&f.OCITag, "oci-tag", "", "Tag of the OCI artifact (default latest).")
+		fl.StringVar(&f.OCISemver, "oci-semver", "", "Semver range of OCI artifact tags.")
+		fl.StringVar(&f.OCIDigest, "oci-digest", "", "Digest of the OCI artifact.")
+		fl.StringVar(&f.LayerMediaType, "layer-selector-media-type", "", "Media type of the OCI layer to use.")
+		fl.StringVar(&f.LayerOperation, "layer-selector-operation", "", "What to do with that layer: extract or copy.")
+		fl.BoolVar(&f.UseWorkloadIdentity, "use-workload-identity", false, "Authenticate to the OCI registry with the cluster's workload identity.")
+		fl.StringVar(&f.ServiceAccountName, "service-account-name", "", "ServiceAccount whose image pull secrets authenticate to the OCI registry.")
+		fl.StringVar(&f.TLSClientCert, "tls-client-certificate", "", "File with the PEM client certificate for mutual TLS to the OCI registry.")
+		fl.StringVar(&f.TLSPrivateKey, "tls-private-key", "", "File with the PEM private key of that certificate.")
+		fl.StringVar(&f.TLSCACert, "tls-ca-certificate", "", "File with the PEM CA certificate of the OCI registry.")
+		fl.StringVar(&f.Provider, "provider", "", "Authentication provider of the Git repository: Azure, GitHub or Generic.")
+	}
+	fl.StringVarP(&f.URL, "url", "u", "", "URL of the source: https://, ssh:// or git@host:path for git; the endpoint for bucket and azblob; oci:// for oci.")
+	fl.StringVar(&f.Branch, "branch", "", "Branch of the Git repository to sync.")
+	fl.StringVar(&f.Tag, "tag", "", "Tag of the Git repository to sync.")
+	fl.StringVar(&f.Semver, "semver", "", "Semver range of Git tags to sync the newest match of.")
+	fl.StringVar(&f.Commit, "commit", "", "Commit SHA to sync (optionally with --branch).")
+	fl.StringVar(&f.Interval, "interval", "", "Time between syncs of the source, e.g. 10m (default 10m).")
+	fl.StringVar(&f.Interval, "sync-interval", "", "Alias of --interval.")
+	fl.StringVar(&f.Timeout, "timeout", "", "Maximum time to sync the source, e.g. 10m (default 10m).")
+	fl.StringVar(&f.SSHPrivateKey, "ssh-private-key", "", "Base64 of the PEM private key that reads the Git repository over SSH.")
+	fl.StringVar(&f.SSHPrivateKeyFile, "ssh-private-key-file", "", "File with the PEM private key that reads the Git repository over SSH.")
+	fl.StringVar(&f.KnownHosts, "known-hosts", "", "Base64 of the known_hosts of the SSH Git host (GitHub, GitLab, Bitbucket and Azure DevOps are built in).")
+	fl.StringVar(&f.KnownHostsFile, "known-hosts-file", "", "File with the known_hosts of the SSH Git host.")
+	fl.StringVar(&f.HTTPSUser, "https-user", "", "User name for a Git repository over HTTPS.")
+	fl.StringVar(&f.HTTPSKey, "https-key", "", "Password or personal access token for a Git repository over HTTPS.")
+	fl.StringVar(&f.HTTPSCACert, "https-ca-cert", "", "Base64 of the PEM CA certificate of the Git server.")
+	fl.StringVar(&f.HTTPSCACertFile, "https-ca-cert-file", "", "File with the PEM CA certificate of the Git server.")
+	fl.StringVar(&f.LocalAuthRef, "local-auth-ref", "", "Name of a Secret in the configuration's namespace with Flux's credentials, used instead of the credential flags.")
+	fl.StringVar(&f.LocalAuthRef, "local-ref", "", "Alias of --local-auth-ref.")
+	fl.BoolVar(&f.Suspend, "suspend", false, "Suspend reconciliation of the source and kustomizations.")
+	fl.StringVar(&f.AccessKey, "bucket-access-key", "", "Access key ID of the S3 bucket.")
+	fl.StringVar(&f.AccessKey, "access-key", "", "Alias of --bucket-access-key.")
+	fl.StringVar(&f.SecretKey, "bucket-secret-key", "", "Secret access key of the S3 bucket.")
+	fl.StringVar(&f.SecretKey, "secret-key", "", "Alias of --bucket-secret-key.")
+	fl.BoolVar(&f.BucketInsecure, "bucket-insecure", false, "Allow plain HTTP to the bucket (or OCI registry).")
+	fl.StringVar(&f.AccountKey, "account-key", "", "Shared key of the Azure storage account.")
+	fl.StringVar(&f.SASToken, "sas-token", "", "SAS token of the Azure Blob container.")
+	fl.StringVar(&f.SPClientSecret, "sp-client-secret", "", "Client secret of the service principal.")
+	fl.StringVar(&f.SPClientCert, "sp-client-cert", "", "File with the service principal's client certificate (PEM or PFX).")
+	fl.StringVar(&f.SPClientCertPassword, "sp-client-cert-password", "", "Password of that certificate.")
+}
+
+// protectedSettings collects the secret flags, base64-encoded as ARM wants.
+// Values never leave this map except in the request body.
+func (f *sourceFlags) protectedSettings() (map[string]string, error) {
+	if f.SSHPrivateKey != "" {
+		// az takes the key already base64-encoded.
+		if _, err := base64.StdEncoding.DecodeString(f.SSHPrivateKey); err != nil && f.SSHPrivateKeyFile == "" {
+			return nil, usagef("--ssh-private-key must be the base64 of the PEM key; use --ssh-private-key-file for a key file")
+		}
+	}
+	sshKey, err := fileOrValue("ssh-private-key", f.SSHPrivateKey, "ssh-private-key-file", f.SSHPrivateKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	p := map[string]string{}
+	if sshKey != "" {
+		p[v1alpha1.ProtectedSSHPrivateKey] = sshKey
+	}
+	plain := map[string]string{
+		v1alpha1.ProtectedHTTPSKey: f.HTTPSKey, v1alpha1.ProtectedBucketSecretKey: f.SecretKey,
+		v1alpha1.ProtectedAccountKey: f.AccountKey, v1alpha1.ProtectedSASToken: f.SASToken,
+		v1alpha1.ProtectedClientSecret: f.SPClientSecret, v1alpha1.ProtectedClientCertificatePassword: f.SPClientCertPassword,
+	}
+	for k, v := range plain {
+		if v != "" {
+			p[k] = b64([]byte(v))
+		}
+	}
+	files := []struct{ key, flag, path string }{
+		{v1alpha1.ProtectedClientCertificate, "sp-client-cert", f.SPClientCert},
+		{v1alpha1.ProtectedTLSClientCertificate, "tls-client-certificate", f.TLSClientCert},
+		{v1alpha1.ProtectedTLSPrivateKey, "tls-private-key", f.TLSPrivateKey},
+		{v1alpha1.ProtectedTLSCACertificate, "tls-ca-certificate", f.TLSCACert},
+	}
+	for _, file := range files {
+		if file.path == "" {
+			continue
+		}
+		b, err := readFile(file.flag, file.path)
+		if err != nil {
+			return nil, err
+		}
+		p[file.key] = b64(b)
+	}
+	return p, nil
+}
+
+// validateRefs refuses two of branch, tag and semver, and a commit with a
+// tag or semver, before any request.
+func (f *sourceFlags) validateRefs() error {
+	var given []string
+	for _, r := range [][2]string{{"--branch", f.Branch}, {"--tag", f.Tag}, {"--semver", f.Semver}} {
+		if r[1] != "" {
+			given = append(given, r[0])
+		}
+	}
+	if len(given) > 1 {
+		return usagef("%s cannot be combined: give only one of --branch, --tag and --semver", strings.Join(given, " and "))
+	}
+	if f.Commit != "" && (f.Tag != "" || f.Semver != "") {
+		return usagef("--commit can be combined only with --branch, not with --tag or --semver")
+	}
+	return nil
+}
+
+// kinds maps --kind to sourceKind.
+var kinds = map[string]v1alpha1.SourceKindType{
+	"git": v1alpha1.SourceKindGitRepository, "bucket": v1alpha1.SourceKindBucket,
+	"azblob": v1alpha1.SourceKindAzureBlob, "oci": v1alpha1.SourceKindOCIRepository,
+}
+
+// createRequest builds and validates the PUT body of flux create.
+func (f *sourceFlags) createRequest(name string) (*createRequest, error) {
+	kind, ok := kinds[f.Kind]
+	if !ok {
+		return nil, usagef("--kind %q is not a source kind: use git, bucket, azblob or oci", f.Kind)
+	}
+	if f.URL == "" {
+		return nil, usagef("--url is required")
+	}
+	if err := f.validateRefs(); err != nil {
+		return nil, err
+	}
+	protected, err := f.protectedSettings()
+	if err != nil {
+		return nil, err
+	}
+	interval, timeout := v1alpha1.DefaultIntervalSeconds, v1alpha1.DefaultIntervalSeconds
+	if f.Interval != "" {
+		if interval, err = seconds("interval", f.Interval); err != nil {
+			return nil, err
+		}
+	}
+	if f.Timeout != "" {
+		if timeout, err = seconds("timeout", f.Timeout); err != nil {
+			return nil, err
+		}
+	}
+	spec := &v1alpha1.FluxConfigSpec{Scope: v1alpha1.ScopeType(f.Scope), SourceKind: kind, Suspend: f.Suspend}
+	switch kind {
+	case v1alpha1.SourceKindGitRepository:
+		spec.GitRepository, err = f.gitRepository(interval, timeout, protected)
+	case v1alpha1.SourceKindBucket:
+		spec.Bucket, err = f.bucket(interval, timeout)
+	case v1alpha1.SourceKindAzureBlob:
+		spec.AzureBlob, err = f.azureBlob(interval, timeout)
+	case v1alpha1.SourceKindOCIRepository:
+		spec.OCIRepository = f.ociRepository(interval, timeout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if spec.Kustomizations, err = f.kustomizations(); err != nil {
+		return nil, err
+	}
+	if f.WaitForReconciliation {
+		wait := true
+		spec.WaitForReconciliation = &wait
+	}
+	if f.ReconciliationWaitDuration != "" {
+		n, err := seconds("reconciliation-wait-duration", f.ReconciliationWaitDuration)
+		if err != nil {
+			return nil, err
+		}
+		spec.ReconciliationWaitDuration = isoDuration(n)
+	}
+	// The CRD's rules, before anything is sent.
+	if err := validation.Validate(name, spec); err != nil {
+		return nil, usagef("%v", err)
+	}
+	return newCreateRequest(spec, f.Namespace, protected), nil
+}
+
+func (f *sourceFlags) gitRepository(interval, timeout int64, protected map[string]string) (*v1alpha1.GitRepositoryDefinition, error) {
+	ssh := v1alpha1.IsSSHGitURL(f.URL)
+	if !ssh && protected[v1alpha1.ProtectedSSHPrivateKey] != "" {
+		return nil, usagef("--ssh-private-key applies to SSH URLs only: use an ssh:// or git@host:path URL, or drop the key")
+	}
+	if ssh && (f.HTTPSUser != "" || f.HTTPSKey != "" || f.HTTPSCACert != "" || f.HTTPSCACertFile != "") {
+		return nil, usagef("--https-user, --https-key and --https-ca-cert apply to https URLs only: use an https:// URL, or drop them")
+	}
+	if !ssh && (f.KnownHosts != "" || f.KnownHostsFile != "") {
+		return nil, usagef("--known-hosts applies to SSH URLs only: use an ssh:// or git@host:path URL, or drop it")
+	}
+	if f.Branch == "" && f.Tag == "" && f.Semver == "" && f.Commit == "" {
+		return nil, usagef("give one of --branch, --tag, --semver or --commit")
+	}
+	knownHosts, err := fileOrValue("known-hosts", f.KnownHosts, "known-hosts-file", f.KnownHostsFile)
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := fileOrValue("https-ca-cert", f.HTTPSCACert, "https-ca-cert-file", f.HTTPSCACertFile)
+	if err != nil {
+		return nil, err
+	}
+	return &v1alpha1.GitRepositoryDefinition{
+		URL:                   f.URL,
+		RepositoryRef:         &v1alpha1.RepositoryRefDefinition{Branch: f.Branch, Tag: f.Tag, Semver: f.Semver, Commit: f.Commit},
+		SyncIntervalInSeconds: &interval,
+		TimeoutInSeconds:      &timeout,
+		HTTPSUser:             f.HTTPSUser,
+		SSHKnownHosts:         knownHosts,
+		HTTPSCACert:           caCert,
+		LocalAuthRef:          f.LocalAuthRef,
+		Provider:              f.Provider,
+	}, nil
+}
+
+func (f *sourceFlags) bucket(interval, timeout int64) (*v1alpha1.BucketDefinition, error) {
+	if f.BucketName == "" {
+		return nil, usagef("--kind bucket needs --bucket-name")
+	}
+	return &v1alpha1.BucketDefinition{URL: f.URL, BucketName: f.BucketName, Insecure: f.BucketInsecure,
+		SyncIntervalInSeconds: &interval, TimeoutInSeconds: &timeout, AccessKey: f.AccessKey, LocalAuthRef: f.LocalAuthRef}, nil
+}
+
+func (f *sourceFlags) azureBlob(interval, timeout int64) (*v1alpha1.AzureBlobDefinition, error) {
+	if f.ContainerName == "" {
+		return nil, usagef("--kind azblob needs --container-name")
+	}
+	b := &v1alpha1.AzureBlobDefinition{URL: f.URL, ContainerName: f.ContainerName,
+		SyncIntervalInSeconds: &interval, TimeoutInSeconds: &timeout, LocalAuthRef: f.LocalAuthRef}
+	if f.SPClientID != "" || f.SPTenantID != "" {
+		b.ServicePrincipal = &v1alpha1.ServicePrincipalDefinition{ClientID: f.SPClientID, TenantID: f.SPTenantID,
+			ClientCertificateSendChain: f.SPClientCertSendChain}
+	}
+	if f.MIClientID != "" {
+		b.ManagedIdentity = &v1alpha1.ManagedIdentityDefinition{ClientID: f.MIClientID}
+	}
+	return b, nil
+}
+
+func (f *sourceFlags) ociRepository(interval, timeout int64) *v1alpha1.OCIRepositoryDefinition {
+	o := &v1alpha1.OCIRepositoryDefinition{URL: f.URL, SyncIntervalInSeconds: &interval, TimeoutInSeconds: &timeout,
+		Insecure: f.BucketInsecure, UseWorkloadIdentity: f.UseWorkloadIdentity,
+		ServiceAccountName: f.ServiceAccountName, LocalAuthRef: f.LocalAuthRef}
+	if f.OCITag != "" || f.OCISemver != "" || f.OCIDigest != "" {
+		o.RepositoryRef = &v1alpha1.OCIRepositoryRefDefinition{Tag: f.OCITag, Semver: f.OCISemver, Digest: f.OCIDigest}
+	}
+	if f.LayerMediaType != "" || f.LayerOperation != "" {
+		o.LayerSelector = &v1alpha1.LayerSelectorDefinition{MediaType: f.LayerMediaType, Operation: f.LayerOperation}
+	}
+	if f.TLSClientCert != "" || f.TLSPrivateKey != "" || f.TLSCACert != "" {
+		o.TLSConfig = &v1alpha1.TLSConfigDefinition{}
+	}
+	return o
+}
+
+// kustomizations parses the --kustomization flags; without any, one named
+// kustomization-1 at the source root, as az does.
+func (f *sourceFlags) kustomizations() (map[string]v1alpha1.KustomizationDefinition, error) {
+	values := f.Kustomizations
+	if len(values) == 0 {
+		values = []string{"name=kustomization-1"}
+	}
+	ks := map[string]v1alpha1.KustomizationDefinition{}
+	for _, v := range values {
+		k, err := parseKustomization(v)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := ks[k.Name]; dup {
+			return nil, usagef("--kustomization name=%s is given twice", k.Name)
+		}
+		ks[k.Name] = k.Def
+	}
+	return ks, nil
+}
+
+// updateBody builds the PATCH body of flux update from the flags given. It
+// is a map: only what was given may appear.
+func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, error) {
+	if err := f.validateRefs(); err != nil {
+		return nil, err
+	}
+	protected, err := f.protectedSettings()
+	if err != nil {
+		return nil, err
+	}
+	props := map[string]any{}
+	if f.changed("suspend") {
+		props["suspend"] = f.Suspend
+	}
+	block := map[string]any{}
+	if f.changed("url") {
+		block["url"] = f.URL
+	}
+	if f.changed("interval") || f.changed("sync-interval") {
+		n, err := seconds("interval", f.Interval)
+		if err != nil {
+			return nil, err
+		}
+		block["syncIntervalInSeconds"] = n
+	}
+	if f.changed("timeout") {
+		n, err := seconds("timeout", f.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		block["timeoutInSeconds"] = n
+	}
+	if kind == v1alpha1.SourceKindGitRepository {
+		if f.Branch != "" || f.Tag != "" || f.Semver != "" || f.Commit != "" {
+			// A new ref replaces the old one whole.
+			block["repositoryRef"] = map[string]any{"branch": nilIfEmpty(f.Branch), "tag": nilIfEmpty(f.Tag),
+				"semver": nilIfEmpty(f.Semver), "commit": nilIfEmpty(f.Commit)}
+		}
+		if f.changed("https-user") {
+			block["httpsUser"] = f.HTTPSUser
+		}
+		if f.changed("local-auth-ref") || f.changed("local-ref") {
+			block["localAuthRef"] = f.LocalAuthRef
+		}
+		if f.KnownHostsFile != "" {
+			b, err := readFile("known-hosts-file", f.KnownHostsFile)
+			if err != nil {
+				return nil, err
+			}
+			block["sshKnownHosts"] = b64(b)
+		}
+		if f.KnownHosts != "" {
+			block["sshKnownHosts"] = f.KnownHosts
+		}
+	}
+	if len(block) > 0 {
+		props[sourceBlocks[kind]] = block
+	}
+	if len(protected) > 0 {
+		props["configurationProtectedSettings"] = protected
+	}
+	if len(props) == 0 {
+		return nil, usagef("nothing to update: give at least one flag to change, e.g. --interval 5m or --suspend")
+	}
+	return map[string]any{"properties": props}, nil
+}
+
+// sourceBlocks names the properties block of each source kind.
+var sourceBlocks = map[v1alpha1.SourceKindType]string{
+	v1alpha1.SourceKindGitRepository: "gitRepository", v1alpha1.SourceKindBucket: "bucket",
+	v1alpha1.SourceKindAzureBlob: "azureBlob", v1alpha1.SourceKindOCIRepository: "ociRepository",
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
