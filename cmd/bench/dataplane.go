@@ -1,24 +1,22 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// armAPIVersion is the fluxConfigurations api-version the bench sends.
-const armAPIVersion = "2024-11-01"
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armclient"
+)
 
 // dataPlane is a running data plane process and an ARM client for it.
 type dataPlane struct {
 	*proc
 	url, pprof string
-	hc         *http.Client
+	arm        *armclient.Client
 }
 
 // startDataPlane runs the data plane with its store in dir, without rate
@@ -37,7 +35,8 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/", hc: &http.Client{Timeout: 2 * time.Minute}}
+	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/"}
+	d.arm = &armclient.Client{BaseURL: d.url, APIVersion: arm.FluxConfigAPIVersion, HTTP: &http.Client{Timeout: 2 * time.Minute}}
 	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
 		p.stop()
 		return nil, err
@@ -47,38 +46,14 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 
 // clusterPath is the ARM ID of bench cluster name.
 func clusterPath(name string) string {
-	return "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench/providers/Microsoft.Kubernetes/connectedClusters/" + name
+	return arm.ClusterID("00000000-0000-0000-0000-000000000000", "bench", arm.ConnectedClustersType, name)
 }
 
 // call sends an ARM request and decodes a JSON answer into out (when not nil).
 func (d *dataPlane) call(method, path string, body, out any) error {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, d.url+path, r)
+	_, err := d.arm.Do(context.Background(), armclient.Request{Method: method, Path: path, Body: body}, out)
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := d.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }
@@ -91,7 +66,7 @@ func (d *dataPlane) register(dir, name string) (tokenFile, token string, err err
 			AgentToken string `json:"agentToken"`
 		} `json:"properties"`
 	}
-	if err := d.call(http.MethodPut, clusterPath(name)+"?api-version=2024-01-01", map[string]any{"location": "bench"}, &out); err != nil {
+	if err := d.call(http.MethodPut, clusterPath(name)+"?api-version="+arm.ClusterAPIVersion, map[string]any{"location": "bench"}, &out); err != nil {
 		return "", "", err
 	}
 	if out.Properties.AgentToken == "" {
@@ -102,7 +77,7 @@ func (d *dataPlane) register(dir, name string) (tokenFile, token string, err err
 }
 
 func configPath(cluster, name string) string {
-	return clusterPath(cluster) + "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/" + name + "?api-version=" + armAPIVersion
+	return arm.FluxConfigID(clusterPath(cluster), name)
 }
 
 // armConfig is an ARM body: HTTPS Git source, one Kustomization at path.

@@ -1,8 +1,7 @@
 package main_test
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armclient"
 )
 
 const cluster = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1"
@@ -63,14 +64,11 @@ func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
 }
 
 func put(addr, path, body string) (int, error) {
-	req, _ := http.NewRequest(http.MethodPut, "http://"+addr+path+"?api-version=2024-11-01", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	c := &armclient.Client{BaseURL: "http://" + addr, APIVersion: arm.FluxConfigAPIVersion}
+	resp, err := c.Put(context.Background(), path, []byte(body), nil)
+	if resp == nil {
 		return 0, err
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
 	return resp.StatusCode, nil
 }
 
@@ -91,7 +89,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	var acked []string
 	for i := 0; i < 200; i++ {
 		name := fmt.Sprintf("cfg-%03d", i)
-		code, err := put(addr, cluster+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/"+name, fmt.Sprintf(body, 60+i))
+		code, err := put(addr, arm.FluxConfigID(cluster, name), fmt.Sprintf(body, 60+i))
 		if err != nil {
 			t.Fatalf("PUT %s: %v", name, err)
 		}
@@ -106,33 +104,22 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	_, _ = cmd.Process.Wait()
 
 	start(t, bin, addr, dir)
+	type config struct {
+		Name       string `json:"name"`
+		Properties struct {
+			Kustomizations map[string]struct {
+				SyncIntervalInSeconds int `json:"syncIntervalInSeconds"`
+			} `json:"kustomizations"`
+		} `json:"properties"`
+	}
+	c := &armclient.Client{BaseURL: "http://" + addr, APIVersion: arm.FluxConfigAPIVersion}
+	configs, err := armclient.List[config](context.Background(), c, arm.FluxConfigID(cluster, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	found := map[string]int{}
-	next := "http://" + addr + cluster + "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations?api-version=2024-11-01"
-	for next != "" {
-		resp, err := http.Get(next)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page struct {
-			Value []struct {
-				Name       string `json:"name"`
-				Properties struct {
-					Kustomizations map[string]struct {
-						SyncIntervalInSeconds int `json:"syncIntervalInSeconds"`
-					} `json:"kustomizations"`
-				} `json:"properties"`
-			} `json:"value"`
-			NextLink string `json:"nextLink"`
-		}
-		err = json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&page)
-		_ = resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range page.Value {
-			found[v.Name] = v.Properties.Kustomizations["apps"].SyncIntervalInSeconds
-		}
-		next = page.NextLink
+	for _, v := range configs {
+		found[v.Name] = v.Properties.Kustomizations["apps"].SyncIntervalInSeconds
 	}
 	for i, name := range acked {
 		if got, ok := found[name]; !ok || got != 60+i {

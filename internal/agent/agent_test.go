@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +24,8 @@ import (
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/manager"
 	"github.com/arcgitops/arcgitops/internal/testenv"
@@ -35,7 +35,6 @@ const (
 	clusterA = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/cluster-a"
 	clusterB = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/cluster-b"
 	fluxPath = "/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/"
-	apiVer   = "?api-version=2024-11-01"
 	timeout  = 30 * time.Second
 	interval = 100 * time.Millisecond
 )
@@ -99,19 +98,20 @@ func (d *dataPlane) stop() {
 
 func (d *dataPlane) url() string { return "http://" + d.addr }
 
+// do sends an ARM request and returns the status and the JSON answer (nil
+// when the data plane could not be reached or sent no JSON).
 func (d *dataPlane) do(method, path, body string) (int, map[string]any) {
-	req, _ := http.NewRequest(method, d.url()+path, strings.NewReader(body))
+	c := &armclient.Client{BaseURL: d.url(), APIVersion: arm.FluxConfigAPIVersion}
+	req := armclient.Request{Method: method, Path: path}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		req.Body = []byte(body)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	resp, _ := c.Do(context.Background(), req, nil)
+	if resp == nil {
 		return 0, nil
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	var m map[string]any
-	_ = json.Unmarshal(b, &m)
+	_ = json.Unmarshal(resp.Body, &m)
 	return resp.StatusCode, m
 }
 
@@ -186,7 +186,7 @@ func run(m *testing.M) int {
 }
 
 func register(id string) (string, error) {
-	status, body := dp.do(http.MethodPut, id+apiVer, `{"location":"westeurope"}`)
+	status, body := dp.do(http.MethodPut, id, `{"location":"westeurope"}`)
 	if status != http.StatusCreated {
 		return "", fmt.Errorf("register %s: %d", id, status)
 	}
@@ -203,7 +203,7 @@ func configBody(ns, gitExtra, extra string) string {
 func fcKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
 
 func props(g Gomega, cluster, name string) map[string]any {
-	status, body := dp.do(http.MethodGet, cluster+fluxPath+name+apiVer, "")
+	status, body := dp.do(http.MethodGet, cluster+fluxPath+name, "")
 	g.Expect(status).To(Equal(http.StatusOK))
 	return body["properties"].(map[string]any)
 }
@@ -216,7 +216,7 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := "team-one" // created by the agent
-	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"web"+apiVer,
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"web",
 		configBody(ns, `,"httpsUser":"bot"`, `,"configurationProtectedSettings":{"httpsKey":"c2VjcmV0LXRva2Vu"}`))
 	g.Expect(status).To(Equal(http.StatusCreated))
 
@@ -256,7 +256,7 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 
 	// Update.
-	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"web"+apiVer, `{"properties":{"kustomizations":{"apps":null}}}`)
+	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"web", `{"properties":{"kustomizations":{"apps":null}}}`)
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Eventually(func(g Gomega) {
 		g.Expect(k.Get(ctx, fcKey(ns, "web"), fc)).To(Succeed())
@@ -269,11 +269,11 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	}, timeout, interval).Should(BeTrue())
 
 	// Delete: the cluster cleans up, then the ARM resource disappears.
-	status, _ = dp.do(http.MethodDelete, clusterA+fluxPath+"web"+apiVer, "")
+	status, _ = dp.do(http.MethodDelete, clusterA+fluxPath+"web", "")
 	g.Expect(status).To(Equal(http.StatusAccepted))
 	g.Eventually(func(g Gomega) {
 		g.Expect(apierrors.IsNotFound(k.Get(ctx, fcKey(ns, "web"), &v1alpha1.FluxConfig{}))).To(BeTrue())
-		st, _ := dp.do(http.MethodGet, clusterA+fluxPath+"web"+apiVer, "")
+		st, _ := dp.do(http.MethodGet, clusterA+fluxPath+"web", "")
 		g.Expect(st).To(Equal(http.StatusNotFound))
 	}, timeout, interval).Should(Succeed())
 }
@@ -282,9 +282,9 @@ func TestIsolationAndTokens(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	// A configuration of cluster B never reaches cluster A.
-	status, _ := dp.do(http.MethodPut, clusterB+fluxPath+"only-b"+apiVer, configBody("team-b", "", ""))
+	status, _ := dp.do(http.MethodPut, clusterB+fluxPath+"only-b", configBody("team-b", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
-	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"marker-a"+apiVer, configBody("team-a", "", ""))
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"marker-a", configBody("team-a", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey("team-a", "marker-a"), &v1alpha1.FluxConfig{}) }, timeout, interval).Should(Succeed())
 	var all v1alpha1.FluxConfigList
@@ -314,7 +314,7 @@ func TestHandAppliedFluxConfigIsLeftAlone(t *testing.T) {
 		},
 	}
 	g.Expect(k.Create(ctx, manual)).To(Succeed())
-	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine"+apiVer, configBody("by-hand", "", ""))
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine", configBody("by-hand", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func(g Gomega) {
 		p := props(g, clusterA, "mine")
@@ -334,7 +334,7 @@ func TestDataPlaneOutage(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := "outage"
-	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"steady"+apiVer, configBody(ns, "", ""))
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"steady", configBody(ns, "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "steady-apps"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
 
@@ -355,7 +355,7 @@ func TestDataPlaneOutage(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 	// And new desired state arrives within one poll (+ the capped backoff).
 	start := time.Now()
-	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-outage"+apiVer, configBody(ns, "", ""))
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-outage", configBody(ns, "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "after-outage"), &v1alpha1.FluxConfig{}) }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 	t.Logf("desired state reached the cluster %s after the PUT", time.Since(start).Round(time.Millisecond))

@@ -31,8 +31,8 @@ type Client struct {
 	// BaseURL is the endpoint, e.g. https://management.azure.com or the data
 	// plane's URL.
 	BaseURL string
-	// APIVersion is added to paths that carry no api-version
-	// (arm.FluxConfigAPIVersion when empty).
+	// APIVersion is added to paths that carry no api-version; when empty,
+	// paths are sent as they are.
 	APIVersion string
 	// HTTP is the client (http.DefaultClient when nil).
 	HTTP *http.Client
@@ -196,18 +196,18 @@ func (c *Client) url(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the path %q is not valid: %w", path, err)
 	}
-	if ref.Query().Get("api-version") == "" {
-		v := c.APIVersion
-		if v == "" {
-			v = arm.FluxConfigAPIVersion
-		}
+	if c.APIVersion != "" && ref.Query().Get("api-version") == "" {
 		// Appended, so that the query keeps the caller's order.
 		if ref.RawQuery != "" {
 			ref.RawQuery += "&"
 		}
-		ref.RawQuery += "api-version=" + url.QueryEscape(v)
+		ref.RawQuery += "api-version=" + url.QueryEscape(c.APIVersion)
 	}
-	return base.Scheme + "://" + base.Host + base.Path + ref.EscapedPath() + "?" + ref.RawQuery, nil
+	u := base.Scheme + "://" + base.Host + base.Path + ref.EscapedPath()
+	if ref.RawQuery != "" {
+		u += "?" + ref.RawQuery
+	}
+	return u, nil
 }
 
 // Operation statuses of an Azure-AsyncOperation.

@@ -38,7 +38,7 @@ func newClient(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)
 	rec := &recorder{answer: answer}
 	ts := httptest.NewServer(rec)
 	t.Cleanup(ts.Close)
-	return &Client{BaseURL: ts.URL + "/", PollInterval: time.Millisecond}, rec
+	return &Client{BaseURL: ts.URL + "/", APIVersion: arm.FluxConfigAPIVersion, PollInterval: time.Millisecond}, rec
 }
 
 func TestDoAddsAPIVersionAndDecodes(t *testing.T) {
@@ -67,6 +67,16 @@ func TestDoAddsAPIVersionAndDecodes(t *testing.T) {
 		if got := rec.sent[len(rec.sent)-1]; got != tc.want {
 			t.Errorf("%s: sent %q, want %q", tc.path, got, tc.want)
 		}
+	}
+
+	// Without an APIVersion, paths go as they are.
+	plain := *c
+	plain.APIVersion = ""
+	if _, err := plain.Get(ctx, "/healthz", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.sent[len(rec.sent)-1]; got != "GET /healthz" {
+		t.Errorf("sent %q, want GET /healthz", got)
 	}
 
 	// Bodies: values as JSON, raw bytes as they are, always as JSON.
