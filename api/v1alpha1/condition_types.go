@@ -43,6 +43,13 @@ const (
 	ReasonMissingSecret = "SecretNotFound"
 	// ReasonApplyFailed: writing a generated object to the API server failed.
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonDeleteFailed: deleting an object the configuration no longer
+	// needs (a Kustomization removed from the spec, the source of another
+	// sourceKind) failed.
+	ReasonDeleteFailed = "DeleteFailed"
+	// ReasonReadFailed: reading the state of a deployed object (a HelmRelease)
+	// from the API server failed.
+	ReasonReadFailed = "ReadFailed"
 	// ReasonSourceNotReady: Flux reports the source as not ready.
 	ReasonSourceNotReady = "SourceNotReady"
 	// ReasonKustomizationNotReady: Flux reports a Kustomization as not ready.

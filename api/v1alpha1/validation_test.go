@@ -17,7 +17,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/testenv"
-	"github.com/arcgitops/arcgitops/internal/validation"
+	"github.com/arcgitops/arcgitops/internal/validation/validationtest"
 )
 
 var (
@@ -47,11 +47,11 @@ func TestMain(m *testing.M) {
 // of the table shared with internal/validation, which the data plane uses:
 // the CRD and the data plane refuse the same specs with the same words.
 func TestCELValidation(t *testing.T) {
-	tests := validation.Cases
+	tests := validationtest.Cases
 	for i, tt := range tests {
 		t.Run(tt.Name, func(t *testing.T) {
 			g := NewWithT(t)
-			fc := validation.Valid(ns, fmt.Sprintf("invalid-%d", i))
+			fc := validationtest.Valid(ns, fmt.Sprintf("invalid-%d", i))
 			tt.Mutate(fc)
 			err := env.Client.Create(context.Background(), fc)
 			g.Expect(err).To(HaveOccurred())
@@ -65,7 +65,7 @@ func TestCELValidation(t *testing.T) {
 
 func TestScopeIsImmutable(t *testing.T) {
 	g := NewWithT(t)
-	fc := validation.Valid(ns, "immutable-scope")
+	fc := validationtest.Valid(ns, "immutable-scope")
 	g.Expect(env.Client.Create(context.Background(), fc)).To(Succeed())
 	fc.Spec.Scope = v1alpha1.ScopeNamespace
 	err := env.Client.Update(context.Background(), fc)

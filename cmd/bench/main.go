@@ -1,5 +1,5 @@
 // Command bench measures the operator (`make bench`), each measure numbered
-// as in issue 8:
+// as in the sections of docs/benchmarks.md, which it writes:
 //
 //  1. convergence of N FluxConfigs against a floor (a plain client creating
 //     the same objects),
@@ -9,7 +9,7 @@
 //     plane's GET),
 //  5. propagation (an ARM PUT -> the FluxConfig in the cluster),
 //  6. the data plane's capacity with simulated agents (a separate load
-//     process: this binary with --load-agents),
+//     process: this binary run as `bench load`, see load.go),
 //  7. key generation cost, and reconcile latency of an HTTPS configuration
 //     during a burst of SSH configurations with RSA keys.
 //
@@ -62,7 +62,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 5, "Repetitions of each convergence; the median is reported.")
 	flag.DurationVar(&o.idle, "idle", 5*time.Minute, "How long to count the manager's writes while nothing changes (measure 2).")
 	flag.IntVar(&o.samples, "samples", 100, "Samples of the status round trip and of propagation (measures 4 and 5).")
-	agents := flag.String("agents", "10000,15000,19000", "Simulated agent counts for the data plane's capacity (measure 6); the first is the issue's 10,000, the rest look for the largest held with p99 under 100 ms. Each agent holds a connection, so a count needs about that many open files (ulimit -n) in the data plane and in the load process; counts that do not fit are skipped.")
+	agents := flag.String("agents", "10000,15000,19000", "Simulated agent counts for the data plane's capacity (measure 6); the first is the target's 10,000, the rest look for the largest held with p99 under 100 ms. Each agent holds a connection, so a count needs about that many open files (ulimit -n) in the data plane and in the load process; counts that do not fit are skipped.")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "How long each agent count is measured, after its agents have started (measure 6).")
 	flag.IntVar(&o.burst, "burst", 1000, "SSH configurations with RSA-4096 keys created at once (measure 7).")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "The manager binary.")

@@ -49,14 +49,14 @@ func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.List(ctx, &list, opts...); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to list FluxConfigs: %w", err)
 	}
-	a := applier{client: r.Client, scheme: r.Scheme}
+	w := objectWriter{client: r.Client, scheme: r.Scheme}
 
 	if req.NamespacedName == clusterBindingKey {
 		crb := rbac.ClusterRoleBinding(rbac.ClusterScopeNamespaces(list.Items))
 		if crb == nil {
 			return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.ClusterRoleBinding{})
 		}
-		_, _, err := a.apply(ctx, crb)
+		_, _, err := w.apply(ctx, crb)
 		return ctrl.Result{}, err
 	}
 
@@ -68,11 +68,11 @@ func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		return ctrl.Result{}, r.deleteIfExists(ctx, &corev1.ServiceAccount{}, ns)
 	}
-	if _, _, err := a.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
+	if _, _, err := w.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
 		return ctrl.Result{}, err
 	}
 	if scope == v1alpha1.ScopeNamespace {
-		_, _, err := a.apply(ctx, rbac.RoleBinding(ns))
+		_, _, err := w.apply(ctx, rbac.RoleBinding(ns))
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns)

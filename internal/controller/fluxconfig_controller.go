@@ -163,7 +163,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	fc.Status.RepositoryPublicKey = ""
 	if auth.NeedsGeneratedKey(&fc.Spec, protected) {
 		if generated, err = r.ensureKeyPair(ctx, fc); err != nil {
-			return r.failed(fc, err)
+			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 		}
 		if generated == nil {
 			// The key pool enqueues this FluxConfig when its key is ready.
@@ -182,35 +182,35 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.stalled(fc, err)
 	}
 
-	a := applier{client: r.Client, scheme: r.Scheme}
-	if err := r.applySecret(ctx, a, fc, builder.AuthSecretName(fc.Name), authData); err != nil {
-		return r.failed(fc, err)
+	w := objectWriter{client: r.Client, scheme: r.Scheme}
+	if err := r.applySecret(ctx, w, fc, builder.AuthSecretName(fc.Name), authData); err != nil {
+		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
-	if err := r.applySecret(ctx, a, fc, builder.VerifySecretName(fc.Name), objs.VerifySecretData); err != nil {
-		return r.failed(fc, err)
+	if err := r.applySecret(ctx, w, fc, builder.VerifySecretName(fc.Name), objs.VerifySecretData); err != nil {
+		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
-	source, _, err := a.apply(ctx, objs.Source)
+	source, _, err := w.apply(ctx, objs.Source)
 	if err != nil {
-		return r.failed(fc, err)
+		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
-	if err := r.deleteStaleSources(ctx, fc, source); err != nil {
-		return r.failed(fc, err)
+	if err := r.deleteSources(ctx, fc, source); err != nil {
+		return r.failed(fc, v1alpha1.ReasonDeleteFailed, err)
 	}
 	kustomizations := make([]*kustomizev1.Kustomization, 0, len(objs.Kustomizations))
 	for _, desired := range objs.Kustomizations {
-		live, _, err := a.apply(ctx, desired)
+		live, _, err := w.apply(ctx, desired)
 		if err != nil {
-			return r.failed(fc, err)
+			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 		}
 		kustomizations = append(kustomizations, live.(*kustomizev1.Kustomization))
 	}
 	if err := r.deleteStaleKustomizations(ctx, fc, objs.Kustomizations); err != nil {
-		return r.failed(fc, err)
+		return r.failed(fc, v1alpha1.ReasonDeleteFailed, err)
 	}
 
 	helmReleases, err := r.helmReleaseStatuses(ctx, kustomizations)
 	if err != nil {
-		return r.failed(fc, err)
+		return r.failed(fc, v1alpha1.ReasonReadFailed, err)
 	}
 	r.setStatus(fc, source, kustomizations, helmReleases)
 	return ctrl.Result{}, nil
@@ -330,7 +330,7 @@ func (r *FluxConfigReconciler) forgetKey(key types.NamespacedName) {
 func keyPoolKey(key types.NamespacedName) string { return key.String() }
 
 // applySecret applies a Secret of fc with data, or deletes it when data is nil.
-func (r *FluxConfigReconciler) applySecret(ctx context.Context, a applier, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
+func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
 	if data == nil {
 		return r.deleteIfExists(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fc.Namespace}})
 	}
@@ -344,7 +344,7 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, a applier, fc *v
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
 	}
-	_, _, err := a.apply(ctx, secret)
+	_, _, err := w.apply(ctx, secret)
 	return err
 }
 
@@ -379,20 +379,24 @@ func sourceLists() []client.ObjectList {
 	return []client.ObjectList{&sourcev1.GitRepositoryList{}, &sourcev1.BucketList{}, &sourcev1.OCIRepositoryList{}}
 }
 
-// deleteStaleSources deletes sources of fc of another kind than keep (the
-// sourceKind changed).
-func (r *FluxConfigReconciler) deleteStaleSources(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object) error {
-	keepKind := keep.GetObjectKind().GroupVersionKind().Kind
+// deleteSources deletes the sources of fc but keep: those of another kind
+// than keep (the sourceKind changed), or every one when keep is nil (the
+// configuration is being deleted).
+func (r *FluxConfigReconciler) deleteSources(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object) error {
 	for _, list := range sourceLists() {
 		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
 			return fmt.Errorf("failed to list sources: %w", err)
 		}
-		items, err := metaItems(list)
+		items, err := meta.ExtractList(list)
 		if err != nil {
 			return err
 		}
-		for _, obj := range items {
-			if kindOf(r.Scheme, obj) == keepKind && obj.GetName() == keep.GetName() {
+		for _, item := range items {
+			obj, ok := item.(client.Object)
+			if !ok {
+				return fmt.Errorf("unexpected %T in %T", item, list)
+			}
+			if keep != nil && kindOf(r.Scheme, obj) == keep.GetObjectKind().GroupVersionKind().Kind && obj.GetName() == keep.GetName() {
 				continue
 			}
 			if err := r.deleteIfExists(ctx, obj); err != nil {
@@ -447,19 +451,8 @@ func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxCo
 		// Wait for Flux to prune; their deletion is watched, the requeue is a safety net.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	for _, list := range sourceLists() {
-		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
-			return ctrl.Result{}, fmt.Errorf("failed to list sources: %w", err)
-		}
-		items, err := metaItems(list)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		for _, obj := range items {
-			if err := r.deleteIfExists(ctx, obj); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
+	if err := r.deleteSources(ctx, fc, nil); err != nil {
+		return ctrl.Result{}, err
 	}
 	var secrets corev1.SecretList
 	if err := r.List(ctx, &secrets, ownedBy(fc)...); err != nil {
@@ -472,27 +465,6 @@ func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxCo
 	}
 	controllerutil.RemoveFinalizer(fc, v1alpha1.FluxConfigFinalizer)
 	return ctrl.Result{}, nil
-}
-
-func metaItems(list client.ObjectList) ([]client.Object, error) {
-	var out []client.Object
-	switch l := list.(type) {
-	case *sourcev1.GitRepositoryList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *sourcev1.BucketList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *sourcev1.OCIRepositoryList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	default:
-		return nil, fmt.Errorf("unexpected list %T", list)
-	}
-	return out, nil
 }
 
 func kindOf(s *runtime.Scheme, obj client.Object) string {
@@ -510,9 +482,10 @@ func (r *FluxConfigReconciler) stalled(fc *v1alpha1.FluxConfig, err error) (ctrl
 	return ctrl.Result{}, reconcile.TerminalError(err)
 }
 
-// failed records a transient error; the queue retries with backoff.
-func (r *FluxConfigReconciler) failed(fc *v1alpha1.FluxConfig, err error) (ctrl.Result, error) {
-	markFailed(fc, v1alpha1.ReasonApplyFailed, err.Error())
+// failed records a transient error with the reason of what failed; the
+// queue retries with backoff.
+func (r *FluxConfigReconciler) failed(fc *v1alpha1.FluxConfig, reason string, err error) (ctrl.Result, error) {
+	markFailed(fc, reason, err.Error())
 	return ctrl.Result{}, err
 }
 
@@ -523,7 +496,8 @@ func (r *FluxConfigReconciler) now() time.Time {
 	return time.Now()
 }
 
-// event records an event on fc; action is the reason in lowerCamel form.
+// event records an event on fc of eventType (Normal or Warning) with a
+// CamelCase reason and a message; the action is always Reconcile.
 func (r *FluxConfigReconciler) event(fc *v1alpha1.FluxConfig, eventType, reason, format string, args ...any) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(fc, nil, eventType, reason, "Reconcile", format, args...)

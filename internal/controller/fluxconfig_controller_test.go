@@ -701,7 +701,7 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("injected fault: deletes are failing")))
 	got := getFC(g, ns, "faulty")
 	g.Expect(condition(got, "Ready").Status).To(Equal(metav1.ConditionFalse))
-	g.Expect(condition(got, "Ready").Reason).To(Equal(v1alpha1.ReasonApplyFailed))
+	g.Expect(condition(got, "Ready").Reason).To(Equal(v1alpha1.ReasonDeleteFailed))
 	g.Expect(condition(got, "Ready").Message).To(ContainSubstring("failed to delete"))
 	g.Expect(condition(got, "Stalled")).To(BeNil(), "a transient fault is not Stalled")
 	for _, name := range []string{"faulty-old", "faulty-apps", "faulty-infra"} {
@@ -714,7 +714,7 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 		_, err := healthy.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "faulty")})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(apierrors.IsNotFound(k.Get(ctx, key(ns, "faulty-old"), &kustomizev1.Kustomization{}))).To(BeTrue())
-		g.Expect(condition(getFC(g, ns, "faulty"), "Ready").Reason).NotTo(Equal(v1alpha1.ReasonApplyFailed))
+		g.Expect(condition(getFC(g, ns, "faulty"), "Ready").Reason).NotTo(Equal(v1alpha1.ReasonDeleteFailed))
 	}, timeout, interval).Should(Succeed())
 	g.Expect(k.Get(ctx, key(ns, "faulty-apps"), &kustomizev1.Kustomization{})).To(Succeed())
 }

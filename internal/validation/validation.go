@@ -1,8 +1,8 @@
 // Package validation checks and defaults fluxConfigurations outside the
 // cluster (the data plane, the CLI) with the rules and the exact messages of
 // the FluxConfig CRD's OpenAPI and CEL validation. The shared table in
-// cases.go is run against both this package and a real API server with the
-// CRD installed, which proves that they agree.
+// validationtest/cases.go is run against both this package and a real API
+// server with the CRD installed, which proves that they agree.
 package validation
 
 import (

@@ -9,17 +9,18 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/validation/validationtest"
 )
 
 // TestSharedCases runs the table the CRD is tested with: the data plane
 // refuses the same specs with the same messages.
 func TestSharedCases(t *testing.T) {
-	if len(Cases) < 20 {
-		t.Fatalf("want at least 20 shared cases, have %d", len(Cases))
+	if len(validationtest.Cases) < 20 {
+		t.Fatalf("want at least 20 shared cases, have %d", len(validationtest.Cases))
 	}
-	for _, tt := range Cases {
+	for _, tt := range validationtest.Cases {
 		t.Run(tt.Name, func(t *testing.T) {
-			fc := Valid("ns", "config")
+			fc := validationtest.Valid("ns", "config")
 			tt.Mutate(fc)
 			err := Validate(fc.Name, &fc.Spec)
 			if err == nil {
@@ -33,7 +34,7 @@ func TestSharedCases(t *testing.T) {
 }
 
 func TestValidAndDefaulted(t *testing.T) {
-	fc := Valid("ns", "config")
+	fc := validationtest.Valid("ns", "config")
 	if err := Validate(fc.Name, &fc.Spec); err != nil {
 		t.Fatalf("valid config refused: %v", err)
 	}
@@ -98,7 +99,7 @@ func TestMoreRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fc := Valid("ns", "config")
+			fc := validationtest.Valid("ns", "config")
 			tt.mutate(fc)
 			err := Validate(fc.Name, &fc.Spec)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,4 +1,8 @@
-package validation
+// Package validationtest holds the table of invalid configurations that the
+// FluxConfig CRD (api/v1alpha1's tests, against a real API server) and
+// internal/validation (the data plane's and the CLI's checks) must both
+// refuse with the same messages. It is for tests only.
+package validationtest
 
 import (
 	"strings"

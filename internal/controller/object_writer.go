@@ -23,10 +23,11 @@ const FieldOwner = "fluxconfig-controller"
 // changed, including fields it stopped setting.
 const appliedHashAnnotation = "clusterconfig.azure.com/applied-hash"
 
-// applier writes desired objects with server-side apply, and only when the
-// live object differs from them: a reconcile whose desired state is already
-// in place sends no write request at all.
-type applier struct {
+// objectWriter writes desired objects with server-side apply, and only when
+// the live object differs from them: a reconcile whose desired state is
+// already in place sends no write request at all. (Not to be confused with
+// flux-applier, the ServiceAccount Flux applies as: applier_controller.go.)
+type objectWriter struct {
 	client client.Client
 	scheme *runtime.Scheme
 }
@@ -35,7 +36,7 @@ type applier struct {
 // apiVersion and kind set, and returns the live object: from the cache when
 // nothing had to be written, from the API server's answer otherwise.
 // changed reports whether a write was sent.
-func (a applier) apply(ctx context.Context, desired client.Object) (live client.Object, changed bool, err error) {
+func (a objectWriter) apply(ctx context.Context, desired client.Object) (live client.Object, changed bool, err error) {
 	if err := withAppliedHash(desired); err != nil {
 		return nil, false, err
 	}
@@ -81,7 +82,7 @@ func (a applier) apply(ctx context.Context, desired client.Object) (live client.
 }
 
 // newObject returns an empty object of desired's type.
-func (a applier) newObject(desired client.Object) (client.Object, error) {
+func (a objectWriter) newObject(desired client.Object) (client.Object, error) {
 	gvk := desired.GetObjectKind().GroupVersionKind()
 	o, err := a.scheme.New(gvk)
 	if err != nil {
