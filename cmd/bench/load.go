@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 )
 
 // The load process of measure 6: `bench load` simulates agents, each a
@@ -57,6 +58,7 @@ func loadMode() bool {
 	window := fs.Duration("window", time.Minute, "How long to measure after every agent has started.")
 	source := fs.String("source-ip", "127.0.1.1", "The local address of the agents' long-polls (x.x.x.1; their status reports come from x.x.x.2): each address has its own ports.")
 	_ = fs.Parse(os.Args[2:])
+	cmdutil.MustNoArgs(fs, os.Exit)
 	res, err := runLoad(*url, *agentsFile, *count, *period, *window, *source)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)

@@ -30,6 +30,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 )
 
 type options struct {
@@ -73,6 +75,7 @@ func main() {
 	mgrArgs := flag.String("manager-args", "", "Extra flags for the manager, space-separated, e.g. --concurrent=8.")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
+	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 
 	o.mgrArgs = strings.Fields(*mgrArgs)
 	var err error

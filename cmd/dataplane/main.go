@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 )
 
@@ -41,6 +42,7 @@ func run() error {
 	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8092; empty (the default) turns them off.")
 	verbose := flag.Bool("access-log", true, "Log one line per request (method, path, status, duration).")
 	flag.Parse()
+	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 
 	cfg := zap.NewProductionConfig()
 	if *verbose {

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -129,5 +131,26 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	t.Logf("%d acknowledged writes, %d found after SIGKILL and restart", len(acked), len(found))
 	if _, err := os.Stat(filepath.Join(dir, "protected-settings.key")); err != nil {
 		t.Errorf("key file: %v", err)
+	}
+}
+
+// TestRefusesPositionalArguments: a stray word on the command line (say, a
+// CLI command typed into the wrong binary) is an error with the usage, not
+// a data plane started on the default port.
+func TestRefusesPositionalArguments(t *testing.T) {
+	bin := buildDataplane(t)
+	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "k8s-configuration", "flux", "create", "--help")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want code 2\n%s", err, out)
+	}
+	for _, want := range []string{`unexpected argument "k8s-configuration"`, "-listen"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "Serving the data plane") {
+		t.Error("it started serving")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/localenv"
 )
 
@@ -32,6 +33,7 @@ var SampleFiles = map[string]string{
 func run() error {
 	dir := flag.String("dir", ".local/run", "Directory for the environment's state and logs (wiped at start).")
 	flag.Parse()
+	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/manager"
 )
 
@@ -19,6 +20,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		os.Exit(2)
 	}
+	cmdutil.MustNoArgs(fs, os.Exit)
 	if err := manager.Run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		os.Exit(1)
