@@ -44,8 +44,13 @@ generate: controller-gen ## Generate the deepcopy code of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
 .PHONY: fmt
-fmt: ## Run gofmt on the code.
+fmt: ## Run gofmt on the code (rewrites files).
 	gofmt -s -w $$(git ls-files '*.go' | grep -v '^hack/tools/')
+
+.PHONY: fmt-check
+fmt-check: ## Fail if any Go file is not gofmt'ed (changes nothing).
+	@files=$$(gofmt -s -l $$(git ls-files '*.go' | grep -v '^hack/tools/')); \
+	if [ -n "$$files" ]; then echo "Not gofmt'ed (run make fmt):"; echo "$$files"; exit 1; fi
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -59,11 +64,15 @@ lint: golangci-lint ## Run golangci-lint.
 verify: controller-gen ## Regenerate code, manifests, formatting and go.mod; fail if any file changed.
 	hack/verify.sh
 
+.PHONY: ci
+ci: lint verify test ## What CI runs (.ci/run): lint, verify, every test, then fail if the tree changed.
+	hack/clean-tree.sh
+
 .PHONY: test
-test: test-unit test-e2e ## Run every test: unit, envtest integration and end-to-end (builds what they need on first use).
+test: test-unit test-e2e ## Run every test: unit, envtest integration and end-to-end (builds what they need on first use; rewrites no file).
 
 .PHONY: test-unit
-test-unit: generate manifests fmt vet helm kustomize ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
+test-unit: fmt-check vet helm kustomize ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
 	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" \
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
@@ -89,7 +98,7 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: binaries ## Measure convergence vs a floor, idle writes, memory, status round trip, propagation, data plane capacity, key generation; writes docs/benchmarks.md (BENCH_FLAGS=--help lists the knobs).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
-	go run ./cmd/bench --manager $(LOCALBIN)/manager --dataplane $(LOCALBIN)/dataplane --out docs/benchmarks.md $(BENCH_FLAGS)
+	go run ./test/bench --manager $(LOCALBIN)/manager --dataplane $(LOCALBIN)/dataplane --out docs/benchmarks.md $(BENCH_FLAGS)
 
 ##@ Build
 
@@ -106,7 +115,7 @@ binaries: ## Build bin/manager, bin/dataplane and bin/arcgitops.
 run: binaries ## Run the local environment: API server, Flux, Git server, data plane, manager, a sample configuration.
 	@echo "==> Building (or reusing) kube-apiserver, etcd, kube-controller-manager, kubectl and Flux"
 	@hack/envtest.sh kubectl >/dev/null
-	go build -o $(LOCALBIN)/localenv ./cmd/localenv
+	go build -o $(LOCALBIN)/localenv ./hack/localenv
 	$(LOCALENV) $(LOCALBIN)/localenv
 
 .PHONY: run-manager

@@ -2,7 +2,7 @@
 // real kube-apiserver and etcd, kube-controller-manager (garbage
 // collection), Flux's source-controller and kustomize-controller, a Git
 // server (HTTPS and SSH), the data plane and the manager with its agent.
-// `make run` (cmd/localenv) and the end-to-end tests (test/e2e) start it.
+// `make run` (hack/localenv) and the end-to-end tests (test/e2e) start it.
 package localenv
 
 import (
