@@ -634,17 +634,26 @@ type FluxConfigStatus struct {
 // ComplianceStateType is the compliance of a configuration or object.
 type ComplianceStateType string
 
+// Compliance states, as Azure reports them (api-reference's compliance rules
+// decide which one a configuration is in: internal/compliance).
 const (
-	ComplianceCompliant    ComplianceStateType = "Compliant"
+	// ComplianceCompliant: every object is ready at the current revision.
+	ComplianceCompliant ComplianceStateType = "Compliant"
+	// ComplianceNonCompliant: an object failed (its message is errorMessage).
 	ComplianceNonCompliant ComplianceStateType = "Non-Compliant"
-	CompliancePending      ComplianceStateType = "Pending"
-	ComplianceSuspended    ComplianceStateType = "Suspended"
-	ComplianceUnknown      ComplianceStateType = "Unknown"
+	// CompliancePending: objects are being reconciled or wait for others.
+	CompliancePending ComplianceStateType = "Pending"
+	// ComplianceSuspended: the configuration or an object is suspended.
+	ComplianceSuspended ComplianceStateType = "Suspended"
+	// ComplianceUnknown: Flux has not reported on an object yet.
+	ComplianceUnknown ComplianceStateType = "Unknown"
 )
 
 // ProvisioningStateType is the ARM provisioning state.
 type ProvisioningStateType string
 
+// Provisioning states, ARM's: whether the cluster has taken the
+// configuration, not whether its objects are healthy (that is compliance).
 const (
 	ProvisioningSucceeded ProvisioningStateType = "Succeeded"
 	ProvisioningFailed    ProvisioningStateType = "Failed"

@@ -60,14 +60,15 @@ func run() error {
 		return err
 	}
 	defer func() { _ = srv.Close() }()
-	l, err := net.Listen("tcp", *listen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", *listen, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if *pprofAddr != "" {
-		pl, err := net.Listen("tcp", *pprofAddr)
+		pl, err := lc.Listen(ctx, "tcp", *pprofAddr)
 		if err != nil {
 			return fmt.Errorf("failed to listen on %s for pprof: %w", *pprofAddr, err)
 		}

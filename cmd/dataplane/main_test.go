@@ -25,7 +25,7 @@ const cluster = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernet
 func buildDataplane(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "dataplane")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -53,7 +53,8 @@ func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/healthz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return cmd
@@ -139,7 +140,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 // a data plane started on the default port.
 func TestRefusesPositionalArguments(t *testing.T) {
 	bin := buildDataplane(t)
-	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "k8s-configuration", "flux", "create", "--help")
+	cmd := exec.CommandContext(t.Context(), bin, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "k8s-configuration", "flux", "create", "--help")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {

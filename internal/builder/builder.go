@@ -131,16 +131,19 @@ func OwnerReference(fc *v1alpha1.FluxConfig) metav1.OwnerReference {
 	}
 }
 
-func seconds(s *int64, def int64) metav1.Duration {
-	v := def
+// seconds is an ARM interval or timeout in seconds as a Flux duration, ARM's
+// default (600 s) when unset.
+func seconds(s *int64) metav1.Duration {
+	v := v1alpha1.DefaultIntervalSeconds
 	if s != nil {
 		v = *s
 	}
 	return metav1.Duration{Duration: time.Duration(v) * time.Second}
 }
 
-func secondsPtr(s *int64, def int64) *metav1.Duration {
-	d := seconds(s, def)
+// secondsPtr is seconds, as a pointer.
+func secondsPtr(s *int64) *metav1.Duration {
+	d := seconds(s)
 	return &d
 }
 
@@ -186,8 +189,8 @@ func gitRepository(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.GitReposito
 			URL:       u.URL,
 			SecretRef: secretRef(fc, git.LocalAuthRef, opts),
 			Provider:  provider,
-			Interval:  seconds(git.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
-			Timeout:   secondsPtr(git.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Interval:  seconds(git.SyncIntervalInSeconds),
+			Timeout:   secondsPtr(git.TimeoutInSeconds),
 			Reference: &sourcev1.GitRepositoryRef{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.Semver, Commit: ref.Commit},
 			Suspend:   fc.Spec.Suspend,
 		},
@@ -231,8 +234,8 @@ func bucket(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.Bucket, error) {
 			Endpoint:   endpoint,
 			Insecure:   b.Insecure,
 			SecretRef:  secretRef(fc, b.LocalAuthRef, opts),
-			Interval:   seconds(b.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
-			Timeout:    secondsPtr(b.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Interval:   seconds(b.SyncIntervalInSeconds),
+			Timeout:    secondsPtr(b.TimeoutInSeconds),
 			Suspend:    fc.Spec.Suspend,
 		},
 	}, nil
@@ -255,8 +258,8 @@ func azureBlob(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.Bucket, error) 
 			BucketName: b.ContainerName,
 			Endpoint:   strings.TrimSuffix(b.URL, "/"),
 			SecretRef:  secretRef(fc, b.LocalAuthRef, opts),
-			Interval:   seconds(b.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
-			Timeout:    secondsPtr(b.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Interval:   seconds(b.SyncIntervalInSeconds),
+			Timeout:    secondsPtr(b.TimeoutInSeconds),
 			Suspend:    fc.Spec.Suspend,
 		},
 	}, nil
@@ -277,8 +280,8 @@ func ociRepository(fc *v1alpha1.FluxConfig, opts Options) (*sourcev1.OCIReposito
 			URL:                o.URL,
 			Insecure:           o.Insecure,
 			ServiceAccountName: o.ServiceAccountName,
-			Interval:           seconds(o.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
-			Timeout:            secondsPtr(o.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Interval:           seconds(o.SyncIntervalInSeconds),
+			Timeout:            secondsPtr(o.TimeoutInSeconds),
 			Suspend:            fc.Spec.Suspend,
 		},
 	}
@@ -333,8 +336,8 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 		Spec: kustomizev1.KustomizationSpec{
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourceKind, Name: SourceName(fc.Name)},
 			Path:      k.Path,
-			Interval:  seconds(k.SyncIntervalInSeconds, v1alpha1.DefaultIntervalSeconds),
-			Timeout:   secondsPtr(k.TimeoutInSeconds, v1alpha1.DefaultIntervalSeconds),
+			Interval:  seconds(k.SyncIntervalInSeconds),
+			Timeout:   secondsPtr(k.TimeoutInSeconds),
 			Prune:     k.Prune,
 			Force:     k.Force,
 			Wait:      wait,
@@ -342,7 +345,7 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 		},
 	}
 	if k.RetryIntervalInSeconds != nil {
-		ks.Spec.RetryInterval = secondsPtr(k.RetryIntervalInSeconds, v1alpha1.DefaultIntervalSeconds)
+		ks.Spec.RetryInterval = secondsPtr(k.RetryIntervalInSeconds)
 	}
 	for _, dep := range k.DependsOn {
 		ks.Spec.DependsOn = append(ks.Spec.DependsOn, kustomizev1.DependencyReference{Name: KustomizationName(fc.Name, dep)})

@@ -69,6 +69,7 @@ func newTestDataPlane(t *testing.T) *testDataPlane {
 // canonical indents a JSON body with its object keys sorted, so that golden
 // files compare what was sent, not the order a struct declares its fields in.
 func canonical(t *testing.T, body []byte) json.RawMessage {
+	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any

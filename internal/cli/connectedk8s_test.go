@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestConnectStoresTheTokenAndSaysHowToStartTheAgent(t *testing.T) {
 		t.Error("the agent token is printed with the cluster")
 	}
 	writes := d.take()
-	if len(writes) != 1 || writes[0].Method != "PUT" || !strings.HasSuffix(writes[0].Path, "/connectedClusters/cluster1?api-version=2024-01-01") {
+	if len(writes) != 1 || writes[0].Method != http.MethodPut || !strings.HasSuffix(writes[0].Path, "/connectedClusters/cluster1?api-version=2024-01-01") {
 		t.Errorf("connect sent %+v", writes)
 	}
 

@@ -56,7 +56,7 @@ func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if crb == nil {
 			return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.ClusterRoleBinding{})
 		}
-		_, _, err := w.apply(ctx, crb)
+		_, err := w.apply(ctx, crb)
 		return ctrl.Result{}, err
 	}
 
@@ -68,11 +68,11 @@ func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		return ctrl.Result{}, r.deleteIfExists(ctx, &corev1.ServiceAccount{}, ns)
 	}
-	if _, _, err := w.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
+	if _, err := w.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
 		return ctrl.Result{}, err
 	}
 	if scope == v1alpha1.ScopeNamespace {
-		_, _, err := w.apply(ctx, rbac.RoleBinding(ns))
+		_, err := w.apply(ctx, rbac.RoleBinding(ns))
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns)

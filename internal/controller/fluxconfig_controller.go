@@ -189,7 +189,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	if err := r.applySecret(ctx, w, fc, builder.VerifySecretName(fc.Name), objs.VerifySecretData); err != nil {
 		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
-	source, _, err := w.apply(ctx, objs.Source)
+	source, err := w.apply(ctx, objs.Source)
 	if err != nil {
 		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
@@ -198,7 +198,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	}
 	kustomizations := make([]*kustomizev1.Kustomization, 0, len(objs.Kustomizations))
 	for _, desired := range objs.Kustomizations {
-		live, _, err := w.apply(ctx, desired)
+		live, err := w.apply(ctx, desired)
 		if err != nil {
 			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 		}
@@ -344,7 +344,7 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, 
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
 	}
-	_, _, err := w.apply(ctx, secret)
+	_, err := w.apply(ctx, secret)
 	return err
 }
 

@@ -35,50 +35,49 @@ type objectWriter struct {
 // apply makes the live object match desired, a typed object with its
 // apiVersion and kind set, and returns the live object: from the cache when
 // nothing had to be written, from the API server's answer otherwise.
-// changed reports whether a write was sent.
-func (a objectWriter) apply(ctx context.Context, desired client.Object) (live client.Object, changed bool, err error) {
+func (a objectWriter) apply(ctx context.Context, desired client.Object) (client.Object, error) {
 	if err := withAppliedHash(desired); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	u, err := toUnstructured(desired)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	gvk := desired.GetObjectKind().GroupVersionKind()
 	key := client.ObjectKeyFromObject(desired)
 
-	live, err = a.newObject(desired)
+	live, err := a.newObject(desired)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	err = a.client.Get(ctx, key, live)
 	switch {
 	case err == nil:
 		liveU, err := toUnstructured(live)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if contains(liveU.Object, u.Object) {
 			live.GetObjectKind().SetGroupVersionKind(gvk)
-			return live, false, nil
+			return live, nil
 		}
 	case !apierrors.IsNotFound(err):
-		return nil, false, fmt.Errorf("failed to get %s %s: %w", gvk.Kind, key, err)
+		return nil, fmt.Errorf("failed to get %s %s: %w", gvk.Kind, key, err)
 	}
 
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return nil, false, fmt.Errorf("failed to apply %s %s: %w", gvk.Kind, key, err)
+		return nil, fmt.Errorf("failed to apply %s %s: %w", gvk.Kind, key, err)
 	}
 	live, err = a.newObject(desired)
 	if err != nil {
-		return nil, true, err
+		return nil, err
 	}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, live); err != nil {
-		return nil, true, fmt.Errorf("failed to read back %s %s: %w", gvk.Kind, key, err)
+		return nil, fmt.Errorf("failed to read back %s %s: %w", gvk.Kind, key, err)
 	}
 	live.GetObjectKind().SetGroupVersionKind(gvk)
-	return live, true, nil
+	return live, nil
 }
 
 // newObject returns an empty object of desired's type.

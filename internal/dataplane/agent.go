@@ -26,7 +26,8 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed", "The agent token is not valid: register the cluster again or regenerate its token."}
 	}
 	if err != nil {
-		return "", internalError(err)
+		s.opts.Log.Error(err, "Failed to look up an agent token")
+		return "", internalError()
 	}
 	if clusterKey != store.Key(ref.ID()) {
 		return "", clusterNotFound(ref)

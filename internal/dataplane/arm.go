@@ -308,7 +308,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		return
 	}
 	s.opts.Log.Error(err, "Request failed")
-	writeError(w, internalError(err))
+	writeError(w, internalError())
 }
 
 // readARMBody checks the api-version and decodes a PUT or PATCH body.
@@ -338,7 +338,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 		writeError(w, e)
 		return
 	}
-	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+	s.write(w, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		return d, protected, protected != nil, nil
 	})
 }
@@ -365,7 +365,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		delete(patch, "configurationProtectedSettings")
 	}
 	patchJSON, _ := json.Marshal(patch)
-	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+	s.write(w, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		if old == nil {
 			return nil, nil, false, configNotFound(ref, name)
 		}
@@ -388,7 +388,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 // write creates or updates a configuration in one transaction. build sees
 // the stored configuration (nil when new) and returns the new desired
 // state, the protected settings and whether they replace the stored ones.
-func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string,
+func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 	build func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)) {
 	now := s.opts.Now().UTC()
 	created := false

@@ -167,7 +167,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func internalError(err error) *apiError {
+func internalError() *apiError {
 	return &apiError{http.StatusInternalServerError, "InternalServerError", "The data plane failed to process the request; it has been logged."}
 }
 

@@ -352,7 +352,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
 			before := f.snapshot()
-			req, _ := http.NewRequest(tt.method, f.ts.URL+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequestWithContext(t.Context(), tt.method, f.ts.URL+tt.path, strings.NewReader(tt.body))
 			ct := tt.contentType
 			if ct == "" && tt.body != "" {
 				ct = "application/json"

@@ -78,6 +78,7 @@ func TestHTTPSAndSSH(t *testing.T) {
 }
 
 func writeFile(t *testing.T, content string) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "known_hosts")
 	_ = os.WriteFile(p, []byte(content), 0o600)
 	return p

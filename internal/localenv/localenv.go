@@ -182,16 +182,23 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	return e, nil
 }
 
+// cliTimeout bounds one CLI command, so that a hung one fails its test
+// instead of the whole suite's timeout.
+const cliTimeout = 2 * time.Minute
+
 // CLI runs the arcgitops CLI against the data plane and returns its output.
 func (e *Env) CLI(args ...string) (string, error) {
-	cmd := exec.Command(e.Bins.CLI, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.Bins.CLI, args...)
 	cmd.Env = append(os.Environ(), "ARCGITOPS_DATAPLANE="+e.DataPlaneURL)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
@@ -208,7 +215,9 @@ func (e *Env) startProc(name, bin string, env []string, args ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, args...)
+	// Not CommandContext: a component lives until Stop, which ends it with
+	// SIGTERM and waits; a context would SIGKILL it.
+	cmd := exec.Command(bin, args...) //nolint:noctx // see above
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -236,7 +245,11 @@ func (e *Env) waitHTTP(ctx context.Context, name, url string) error {
 			default:
 			}
 		}
-		resp, err := http.Get(url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

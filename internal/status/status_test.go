@@ -49,8 +49,8 @@ func repo(gen, observed int64, conds []metav1.Condition, revision string) *sourc
 	return r
 }
 
-func ks(name string, gen, observed int64, suspended bool, conds []metav1.Condition) *kustomizev1.Kustomization {
-	k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Generation: gen}}
+func ks(name string, observed int64, suspended bool, conds []metav1.Condition) *kustomizev1.Kustomization {
+	k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Generation: 1}}
 	k.Spec.Suspend = suspended
 	k.Status.ObservedGeneration = observed
 	k.Status.Conditions = conds
@@ -70,7 +70,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:   "all ready",
 			source: readyRepo,
-			kss:    []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, false, cond("True", "ReconciliationSucceeded", "Applied"))},
+			kss:    []*kustomizev1.Kustomization{ks("cfg-a", 1, false, cond("True", "ReconciliationSucceeded", "Applied"))},
 			want:   v1alpha1.ComplianceCompliant,
 		},
 		{
@@ -81,7 +81,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:         "kustomization failing",
 			source:       readyRepo,
-			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, false, cond("False", "BuildFailed", "kustomize build failed: bad.yaml"))},
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, false, cond("False", "BuildFailed", "kustomize build failed: bad.yaml"))},
 			want:         v1alpha1.ComplianceNonCompliant,
 			wantNotReady: "cfg-a",
 			wantMessage:  "Kustomization ns/cfg-a: kustomize build failed: bad.yaml",
@@ -90,8 +90,8 @@ func TestSummarize(t *testing.T) {
 			name:   "the failing object explains, not an earlier pending one",
 			source: readyRepo,
 			kss: []*kustomizev1.Kustomization{
-				ks("cfg-a", 1, 1, false, cond("Unknown", "Progressing", "reconciliation in progress")),
-				ks("cfg-b", 1, 1, false, cond("False", "ReconciliationFailed", "namespaces is forbidden")),
+				ks("cfg-a", 1, false, cond("Unknown", "Progressing", "reconciliation in progress")),
+				ks("cfg-b", 1, false, cond("False", "ReconciliationFailed", "namespaces is forbidden")),
 			},
 			want:         v1alpha1.ComplianceNonCompliant,
 			wantNotReady: "cfg-b",
@@ -100,7 +100,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:         "new kustomization not reconciled yet",
 			source:       readyRepo,
-			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 0, false, nil)},
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 0, false, nil)},
 			want:         v1alpha1.ComplianceUnknown,
 			wantNotReady: "cfg-a",
 			wantMessage:  "Kustomization ns/cfg-a has not been reconciled by Flux yet",
@@ -115,7 +115,7 @@ func TestSummarize(t *testing.T) {
 		{
 			name:         "suspended",
 			source:       readyRepo,
-			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, 1, true, cond("True", "ReconciliationSucceeded", "Applied"))},
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, true, cond("True", "ReconciliationSucceeded", "Applied"))},
 			want:         v1alpha1.ComplianceSuspended,
 			wantNotReady: "cfg-a",
 			wantMessage:  "Kustomization ns/cfg-a is suspended",

@@ -125,8 +125,8 @@ func ValidateName(name string) error {
 }
 
 // ValidateUpdate checks what may not change between old and new.
-func ValidateUpdate(old, new *v1alpha1.FluxConfigSpec) error {
-	if scopeOrDefault(old.Scope) != scopeOrDefault(new.Scope) {
+func ValidateUpdate(old, updated *v1alpha1.FluxConfigSpec) error {
+	if scopeOrDefault(old.Scope) != scopeOrDefault(updated.Scope) {
 		return Error{Field: "scope", Message: MsgScopeImmutable}
 	}
 	return nil

@@ -53,7 +53,7 @@ func measureCapacity(o options, rep *report) error {
 		if err != nil {
 			return err
 		}
-		if err := d.call(http.MethodPut, configPath(cluster, "fleet"), armConfig("fleet", "./apps"), nil); err != nil {
+		if err := d.call(http.MethodPut, configPath(cluster, "fleet"), armConfig("fleet"), nil); err != nil {
 			return err
 		}
 		lines[i] = clusterPath(cluster) + " " + token + " fleet"

@@ -232,92 +232,15 @@ func measureCluster(o options, rep *report) error {
 		return err
 	}
 	defer r.stop()
-	ctx, m, w := r.ctx, r.m, r.w
-	total := 0
-	memory := map[int][2]float64{}
-	largest := slices.Max(o.sizes)
-	for _, n := range o.sizes {
-		if !o.measures["converge"] {
-			break
-		}
-		var op, fl []time.Duration
-		var opCPU, flCPU time.Duration
-		var memRows []row
-		before, err := m.counters()
-		if err != nil {
-			return err
-		}
-		for i := 0; i < o.reps; i++ {
-			progress("1. Converge N=%d, repetition %d of %d", n, i+1, o.reps)
-			var profiled chan error
-			if o.profile != "" && n == largest && i == 0 {
-				profiled = make(chan error, 2)
-				go func() {
-					profiled <- download(m.pprof+"profile?seconds=30", filepath.Join(o.profile, fmt.Sprintf("manager-cpu-N%d.pprof", n)))
-				}()
-				go func() {
-					profiled <- c.profile("profile?seconds=30", filepath.Join(o.profile, fmt.Sprintf("apiserver-cpu-N%d.pprof", n)))
-				}()
-			}
-			cpu0, _ := cpuTime(c.apiserver)
-			d, err := converge(ctx, k, w, fmt.Sprintf("op-%d-%d", n, i), n)
-			if err != nil {
+	conv := &convergence{rig: r, o: o, memory: map[int][2]float64{}}
+	if o.measures["converge"] {
+		for _, n := range o.sizes {
+			if err := conv.size(n, n == slices.Max(o.sizes), rep); err != nil {
 				return err
 			}
-			cpu1, _ := cpuTime(c.apiserver)
-			opCPU += cpu1 - cpu0
-			for j := 0; profiled != nil && j < 2; j++ {
-				if err := <-profiled; err != nil {
-					return fmt.Errorf("CPU profile: %w", err)
-				}
-			}
-			op = append(op, d)
-			total += n
-			template, err := statusTemplate(ctx, k, fmt.Sprintf("op-%d-%d", n, i))
-			if err != nil {
-				return err
-			}
-			cpu0, _ = cpuTime(c.apiserver)
-			if d, err = floor(ctx, k, fmt.Sprintf("fl-%d-%d", n, i), n, o.floorPar, template); err != nil {
-				return err
-			}
-			cpu1, _ = cpuTime(c.apiserver)
-			flCPU += cpu1 - cpu0
-			fl = append(fl, d)
-
-			// Memory after the first and the last repetition of each size.
-			if i == 0 || i == o.reps-1 {
-				profile := ""
-				if o.profile != "" {
-					profile = filepath.Join(o.profile, fmt.Sprintf("manager-heap-%d.pprof", total))
-				}
-				rssBytes, heap, err := m.memory(profile)
-				if err != nil {
-					return err
-				}
-				memory[total] = [2]float64{rssBytes, heap}
-				memRows = append(memRows, row{name: fmt.Sprintf("3. manager memory with %d FluxConfigs (and their %d Secrets)", total, 2*total),
-					value: fmt.Sprintf("RSS %.0f MiB, live heap %.0f MiB", rssBytes/(1<<20), heap/(1<<20)), target: "< 300 MiB at 5000"})
-			}
-		}
-		after, err := m.counters()
-		if err != nil {
-			return err
-		}
-		mo, mf := median(op), median(fl)
-		rep.add(row{name: fmt.Sprintf("1. converge N=%d (median of %d)", n, o.reps), value: secs(mo), floor: secs(mf),
-			ratio: fmt.Sprintf("%.2f", mo.Seconds()/mf.Seconds()), target: "<= 1.5 at N=1000"})
-		per := float64(n * o.reps)
-		rep.add(row{name: fmt.Sprintf("1. work per FluxConfig at N=%d", n),
-			value: fmt.Sprintf("%.2f reconciles, %.1f API requests (%.1f writes)", (after.reconciles-before.reconciles)/per,
-				(after.requests-before.requests)/per, (after.writes-before.writes)/per),
-			floor: "8 writes"})
-		rep.add(row{name: fmt.Sprintf("1. kube-apiserver CPU per FluxConfig at N=%d", n), value: ms(opCPU / time.Duration(n*o.reps)),
-			floor: ms(flCPU / time.Duration(n*o.reps)), ratio: fmt.Sprintf("%.2f", opCPU.Seconds()/flCPU.Seconds())})
-		for _, r := range memRows {
-			rep.add(r)
 		}
 	}
+	memory, total, m := conv.memory, conv.total, r.m
 	if len(memory) >= 2 {
 		var counts []int
 		for c := range memory {
@@ -347,6 +270,126 @@ func measureCluster(o options, rep *report) error {
 	rep.add(row{name: fmt.Sprintf("2. idle writes, %d FluxConfigs, over %s", total, o.idle),
 		value: fmt.Sprintf("%.1f /min", (w1-w0)/o.idle.Minutes()), target: "0"})
 	return nil
+}
+
+// convergence runs measures 1 and 3 on a rig, size after size; the
+// FluxConfigs of every run stay, so total grows.
+type convergence struct {
+	*rig
+	o      options
+	total  int
+	memory map[int][2]float64 // FluxConfigs -> RSS, live heap
+}
+
+// size converges n FluxConfigs o.reps times against the floor and adds the
+// rows of measure 1, and of measure 3 after the first and last repetition.
+// The largest size is profiled (with --profile-dir).
+func (c *convergence) size(n int, largest bool, rep *report) error {
+	var op, fl []time.Duration
+	var opCPU, flCPU time.Duration
+	var memRows []row
+	before, err := c.m.counters()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < c.o.reps; i++ {
+		progress("1. Converge N=%d, repetition %d of %d", n, i+1, c.o.reps)
+		d, cpu, err := c.operator(n, i, largest && i == 0)
+		if err != nil {
+			return err
+		}
+		op, opCPU, c.total = append(op, d), opCPU+cpu, c.total+n
+		if d, cpu, err = c.floor(n, i); err != nil {
+			return err
+		}
+		fl, flCPU = append(fl, d), flCPU+cpu
+		// Memory after the first and the last repetition of each size.
+		if i == 0 || i == c.o.reps-1 {
+			r, err := c.measureMemory()
+			if err != nil {
+				return err
+			}
+			memRows = append(memRows, r)
+		}
+	}
+	after, err := c.m.counters()
+	if err != nil {
+		return err
+	}
+	mo, mf := median(op), median(fl)
+	rep.add(row{name: fmt.Sprintf("1. converge N=%d (median of %d)", n, c.o.reps), value: secs(mo), floor: secs(mf),
+		ratio: fmt.Sprintf("%.2f", mo.Seconds()/mf.Seconds()), target: "<= 1.5 at N=1000"})
+	per := float64(n * c.o.reps)
+	rep.add(row{name: fmt.Sprintf("1. work per FluxConfig at N=%d", n),
+		value: fmt.Sprintf("%.2f reconciles, %.1f API requests (%.1f writes)", (after.reconciles-before.reconciles)/per,
+			(after.requests-before.requests)/per, (after.writes-before.writes)/per),
+		floor: "8 writes"})
+	rep.add(row{name: fmt.Sprintf("1. kube-apiserver CPU per FluxConfig at N=%d", n), value: ms(opCPU / time.Duration(n*c.o.reps)),
+		floor: ms(flCPU / time.Duration(n*c.o.reps)), ratio: fmt.Sprintf("%.2f", opCPU.Seconds()/flCPU.Seconds())})
+	for _, r := range memRows {
+		rep.add(r)
+	}
+	return nil
+}
+
+// operator times repetition i of the manager converging n FluxConfigs, and
+// the kube-apiserver CPU it took; with profile, CPU profiles of the manager
+// and the API server are taken meanwhile.
+func (c *convergence) operator(n, i int, profile bool) (time.Duration, time.Duration, error) {
+	var profiled chan error
+	if profile && c.o.profile != "" {
+		profiled = make(chan error, 2)
+		go func() {
+			profiled <- download(c.m.pprof+"profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("manager-cpu-N%d.pprof", n)))
+		}()
+		go func() {
+			profiled <- c.profile("profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("apiserver-cpu-N%d.pprof", n)))
+		}()
+	}
+	cpu0, _ := cpuTime(c.apiserver)
+	d, err := converge(c.ctx, c.env.Client, c.w, fmt.Sprintf("op-%d-%d", n, i), n)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu1, _ := cpuTime(c.apiserver)
+	for j := 0; profiled != nil && j < 2; j++ {
+		if err := <-profiled; err != nil {
+			return 0, 0, fmt.Errorf("CPU profile: %w", err)
+		}
+	}
+	return d, cpu1 - cpu0, nil
+}
+
+// floor times the plain client reaching the state of repetition i of the
+// operator, and the kube-apiserver CPU it took.
+func (c *convergence) floor(n, i int) (time.Duration, time.Duration, error) {
+	k := c.env.Client
+	template, err := statusTemplate(c.ctx, k, fmt.Sprintf("op-%d-%d", n, i))
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu0, _ := cpuTime(c.apiserver)
+	d, err := floor(c.ctx, k, fmt.Sprintf("fl-%d-%d", n, i), n, c.o.floorPar, template)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu1, _ := cpuTime(c.apiserver)
+	return d, cpu1 - cpu0, nil
+}
+
+// measureMemory records the manager's memory with c.total FluxConfigs.
+func (c *convergence) measureMemory() (row, error) {
+	profile := ""
+	if c.o.profile != "" {
+		profile = filepath.Join(c.o.profile, fmt.Sprintf("manager-heap-%d.pprof", c.total))
+	}
+	rssBytes, heap, err := c.m.memory(profile)
+	if err != nil {
+		return row{}, err
+	}
+	c.memory[c.total] = [2]float64{rssBytes, heap}
+	return row{name: fmt.Sprintf("3. manager memory with %d FluxConfigs (and their %d Secrets)", c.total, 2*c.total),
+		value: fmt.Sprintf("RSS %.0f MiB, live heap %.0f MiB", rssBytes/(1<<20), heap/(1<<20)), target: "< 300 MiB at 5000"}, nil
 }
 
 // spec is one benchmark configuration: SSH with a generated key, three

@@ -80,12 +80,12 @@ func configPath(cluster, name string) string {
 	return arm.FluxConfigID(clusterPath(cluster), name)
 }
 
-// armConfig is an ARM body: HTTPS Git source, one Kustomization at path.
-func armConfig(namespace, path string) map[string]any {
+// armConfig is an ARM body: HTTPS Git source, one Kustomization at ./apps.
+func armConfig(namespace string) map[string]any {
 	return map[string]any{"properties": map[string]any{
 		"scope": "cluster", "namespace": namespace, "sourceKind": "GitRepository",
 		"gitRepository":  map[string]any{"url": "https://github.com/org/fleet", "repositoryRef": map[string]any{"branch": "main"}},
-		"kustomizations": map[string]any{"apps": map[string]any{"path": path}},
+		"kustomizations": map[string]any{"apps": map[string]any{"path": "./apps"}},
 	}}
 }
 

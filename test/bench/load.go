@@ -100,6 +100,18 @@ type latencies struct {
 
 func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
 
+// loadRun is one load process: the agents' HTTP clients and what is
+// recorded inside the measuring window.
+type loadRun struct {
+	url             string
+	period          time.Duration
+	lists, reports  *http.Client
+	measuring       atomic.Bool
+	requests, errs  atomic.Int64
+	firstErr        atomic.Value
+	status, overrun latencies
+}
+
 func runLoad(url, agentsFile string, n int, period, window time.Duration, source string) (*loadResult, error) {
 	agents, err := readAgents(agentsFile, n)
 	if err != nil {
@@ -117,12 +129,13 @@ func runLoad(url, agentsFile string, n int, period, window time.Duration, source
 	if err != nil {
 		return nil, err
 	}
-	lists := &http.Client{Transport: &http.Transport{
+	l := &loadRun{url: url, period: period}
+	l.lists = &http.Client{Transport: &http.Transport{
 		DialContext:         (&net.Dialer{LocalAddr: listAddr, Timeout: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: n,
 		DisableCompression:  true,
 	}, Timeout: period + time.Minute}
-	reports := &http.Client{Transport: &http.Transport{
+	l.reports = &http.Client{Transport: &http.Transport{
 		DialContext:        (&net.Dialer{LocalAddr: reportAddr, Timeout: 30 * time.Second}).DialContext,
 		DisableKeepAlives:  true,
 		DisableCompression: true,
@@ -130,117 +143,138 @@ func runLoad(url, agentsFile string, n int, period, window time.Duration, source
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	var measuring atomic.Bool
-	var requests, errs atomic.Int64
-	var firstErr atomic.Value
-	var status, overshoot latencies
-	record := func(err error) {
-		if !measuring.Load() {
-			return
-		}
-		requests.Add(1)
-		if err != nil {
-			errs.Add(1)
-			firstErr.CompareAndSwap(nil, err.Error())
-		}
-	}
-	hold := period.String()
 	var started sync.WaitGroup
 	started.Add(len(agents))
 	for _, a := range agents {
 		// Agents start spread over one period, as clusters do.
 		offset := time.Duration(rand.Int64N(int64(period)))
-		go func() {
-			time.Sleep(offset)
-			etag := ""
-			first := true
-			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
-					url+agentapi.PathPrefix+a.cluster+"/fluxConfigurations?wait="+hold, nil)
-				req.Header.Set("Authorization", "Bearer "+a.token)
-				if etag != "" {
-					req.Header.Set("If-None-Match", etag)
-				}
-				t := time.Now()
-				resp, err := lists.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						etag = resp.Header.Get("ETag")
-					} else if resp.StatusCode != http.StatusNotModified {
-						err = fmt.Errorf("list: %s", resp.Status)
-					}
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				if err == nil && !first && measuring.Load() {
-					overshoot.add(time.Since(t) - period)
-				}
-				record(err)
-				if first {
-					first = false
-					started.Done()
-				}
-				if err != nil {
-					time.Sleep(time.Second)
-				}
-			}
-		}()
-		go func() {
-			time.Sleep(offset)
-			body, _ := json.Marshal(agentapi.StatusReport{Generation: 1, ComplianceState: "Compliant", ProvisioningState: "Succeeded"})
-			for {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPut,
-					url+agentapi.PathPrefix+a.cluster+"/fluxConfigurations/"+a.config+"/status", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+a.token)
-				req.Header.Set("Content-Type", "application/json")
-				t := time.Now()
-				resp, err := reports.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusNoContent {
-						err = fmt.Errorf("status: %s", resp.Status)
-					}
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				if measuring.Load() {
-					status.add(time.Since(t))
-				}
-				record(err)
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(period - time.Since(t)):
-				}
-			}
-		}()
+		go l.poll(ctx, a, offset, started.Done)
+		go l.report(ctx, a, offset)
 	}
 	started.Wait()
 	// One more period so that every agent is in its steady rhythm.
 	time.Sleep(period)
 	fmt.Println("window")
-	measuring.Store(true)
+	l.measuring.Store(true)
 	time.Sleep(window)
-	measuring.Store(false)
-	res := &loadResult{Agents: n, Window: window.Seconds(), Requests: requests.Load(), Errors: errs.Load()}
-	if v, ok := firstErr.Load().(string); ok {
+	l.measuring.Store(false)
+	return l.result(n, window), nil
+}
+
+// record counts a request inside the window.
+func (l *loadRun) record(err error) {
+	if !l.measuring.Load() {
+		return
+	}
+	l.requests.Add(1)
+	if err != nil {
+		l.errs.Add(1)
+		l.firstErr.CompareAndSwap(nil, err.Error())
+	}
+}
+
+// poll long-polls the desired state of agent a, as the agent does, until
+// ctx ends; started is called after its first answer.
+func (l *loadRun) poll(ctx context.Context, a simAgent, offset time.Duration, started func()) {
+	time.Sleep(offset)
+	etag := ""
+	first := true
+	for ctx.Err() == nil {
+		t := time.Now()
+		newETag, err := l.list(ctx, a, etag)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			etag = newETag
+			if !first && l.measuring.Load() {
+				l.overrun.add(time.Since(t) - l.period)
+			}
+		}
+		l.record(err)
+		if first {
+			first = false
+			started()
+		}
+		if err != nil {
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// list is one long-poll; it returns the ETag to send next.
+func (l *loadRun) list(ctx context.Context, a simAgent, etag string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+		l.url+agentapi.PathPrefix+a.cluster+"/fluxConfigurations?wait="+l.period.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := l.lists.Do(req)
+	if err != nil {
+		return etag, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp.Header.Get("ETag"), nil
+	case http.StatusNotModified:
+		return etag, nil
+	default:
+		return etag, fmt.Errorf("list: %s", resp.Status)
+	}
+}
+
+// report sends agent a's status once a period until ctx ends.
+func (l *loadRun) report(ctx context.Context, a simAgent, offset time.Duration) {
+	time.Sleep(offset)
+	body, _ := json.Marshal(agentapi.StatusReport{Generation: 1, ComplianceState: "Compliant", ProvisioningState: "Succeeded"})
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut,
+			l.url+agentapi.PathPrefix+a.cluster+"/fluxConfigurations/"+a.config+"/status", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Content-Type", "application/json")
+		t := time.Now()
+		resp, err := l.reports.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				err = fmt.Errorf("status: %s", resp.Status)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if l.measuring.Load() {
+			l.status.add(time.Since(t))
+		}
+		l.record(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(l.period - time.Since(t)):
+		}
+	}
+}
+
+// result summarizes the window.
+func (l *loadRun) result(n int, window time.Duration) *loadResult {
+	res := &loadResult{Agents: n, Window: window.Seconds(), Requests: l.requests.Load(), Errors: l.errs.Load()}
+	if v, ok := l.firstErr.Load().(string); ok {
 		res.FirstError = v
 	}
-	status.mu.Lock()
-	if len(status.d) > 0 {
-		res.StatusP50 = float64(percentile(status.d, 50).Microseconds()) / 1000
-		res.StatusP99 = float64(percentile(status.d, 99).Microseconds()) / 1000
+	l.status.mu.Lock()
+	if len(l.status.d) > 0 {
+		res.StatusP50 = float64(percentile(l.status.d, 50).Microseconds()) / 1000
+		res.StatusP99 = float64(percentile(l.status.d, 99).Microseconds()) / 1000
 	}
-	status.mu.Unlock()
-	overshoot.mu.Lock()
-	if len(overshoot.d) > 0 {
-		res.OvershootP99 = float64(percentile(overshoot.d, 99).Microseconds()) / 1000
+	l.status.mu.Unlock()
+	l.overrun.mu.Lock()
+	if len(l.overrun.d) > 0 {
+		res.OvershootP99 = float64(percentile(l.overrun.d, 99).Microseconds()) / 1000
 	}
-	overshoot.mu.Unlock()
-	return res, nil
+	l.overrun.mu.Unlock()
+	return res
 }

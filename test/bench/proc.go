@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -171,7 +172,11 @@ func download(url, path string) error { return save(http.DefaultClient, url, pat
 
 // save GETs url with hc and writes the answer to path.
 func save(hc *http.Client, url, path string) error {
-	resp, err := hc.Get(url)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func measureRoundTrips(o options, rep *report) error {
 		for i := 0; i < o.samples; i++ {
 			name := fmt.Sprintf("p%d", i)
 			start := time.Now()
-			if err := d.call(http.MethodPut, configPath(cluster, name), armConfig("bench-propagation", "./apps"), nil); err != nil {
+			if err := d.call(http.MethodPut, configPath(cluster, name), armConfig("bench-propagation"), nil); err != nil {
 				return err
 			}
 			if err := waitFor(30*time.Second, func() (bool, error) {
@@ -68,7 +68,7 @@ func measureRoundTrips(o options, rep *report) error {
 	if o.measures["roundtrip"] {
 		progress("4. Status round trip: %d Ready changes of a Kustomization, each until the data plane's GET shows it", o.samples)
 		const ns, name = "bench-roundtrip", "rt"
-		if err := d.call(http.MethodPut, configPath(cluster, name), armConfig(ns, "./apps"), nil); err != nil {
+		if err := d.call(http.MethodPut, configPath(cluster, name), armConfig(ns), nil); err != nil {
 			return err
 		}
 		repo := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}

@@ -71,6 +71,7 @@ func run(m *testing.M) int {
 // dumpOnFailure prints FluxConfigs, Flux objects, events and every
 // component's log tail when the test failed.
 func dumpOnFailure(t *testing.T) {
+	t.Helper()
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return

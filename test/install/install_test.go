@@ -78,6 +78,7 @@ func run(t *testing.T, name string, args ...string) (string, error) {
 }
 
 func helmTemplate(t *testing.T, extra ...string) (string, error) {
+	t.Helper()
 	args := append([]string{"template", "fluxconfig", "charts/fluxconfig", "-n", "flux-system", "--kube-version", "1.36.3", "--include-crds"}, extra...)
 	return run(t, helm, args...)
 }
@@ -172,6 +173,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 
 // rendered returns the chart's RBAC objects (default values).
 func rendered(t *testing.T) (*rbacv1.ClusterRole, []*unstructured.Unstructured) {
+	t.Helper()
 	g := NewWithT(t)
 	out, err := helmTemplate(t)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -194,6 +196,7 @@ const managerUser = "system:serviceaccount:flux-system:fluxconfig-manager"
 
 // startManager runs the manager as the chart's ServiceAccount until stop.
 func startManager(t *testing.T) (stop func()) {
+	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: managerUser,
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:flux-system", "system:authenticated"}}
@@ -214,6 +217,7 @@ func startManager(t *testing.T) (stop func()) {
 }
 
 func fluxConfigs(t *testing.T, suffix string) (cluster, namespaced *v1alpha1.FluxConfig) {
+	t.Helper()
 	g := NewWithT(t)
 	for _, ns := range []string{"rbac-c-" + suffix, "rbac-n-" + suffix} {
 		g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
