@@ -81,8 +81,10 @@ func TestGitOverSSHWithGeneratedKey(t *testing.T) {
 	g.Expect(string(authSecret.Data["known_hosts"])).To(Equal(auth.BuiltinKnownHosts))
 
 	for _, name := range []string{"ssh-infra", "ssh-apps"} {
+		// Applied after the source, in the same reconcile: the source alone
+		// may be there yet.
 		ks := &kustomizev1.Kustomization{}
-		g.Expect(k.Get(ctx, key(ns, name), ks)).To(Succeed())
+		g.Eventually(func() error { return k.Get(ctx, key(ns, name), ks) }, timeout, interval).Should(Succeed())
 		g.Expect(ks.Spec.SourceRef).To(Equal(kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "ssh"}))
 		g.Expect(ks.Spec.ServiceAccountName).To(Equal("flux-applier"))
 		g.Expect(ks.Labels).To(Equal(managedLabels(ns, "ssh")))
