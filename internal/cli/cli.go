@@ -161,25 +161,25 @@ arcgitops data plane, so that scripts written for az work with the program name 
 
 // clusterFlags are --cluster-name, --cluster-type, --resource-group.
 type clusterFlags struct {
-	Name, Type, ResourceGroup string
+	Cluster, Type, ResourceGroup string
 }
 
 func (c *clusterFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&c.Name, "cluster-name", "c", "", "Name of the Kubernetes cluster.")
+	cmd.Flags().StringVarP(&c.Cluster, "cluster-name", "c", "", "Name of the Kubernetes cluster.")
 	cmd.Flags().StringVarP(&c.Type, "cluster-type", "t", "connectedClusters", "The cluster's resource type: connectedClusters (Arc-enabled) or managedClusters (AKS).")
 	cmd.Flags().StringVarP(&c.ResourceGroup, "resource-group", "g", "", "Name of the resource group.")
 	_ = cmd.MarkFlagRequired("cluster-name")
 	_ = cmd.MarkFlagRequired("resource-group")
 }
 
-// fluxPath is the path of configuration name of the cluster, or of the
-// cluster's fluxConfigurations when name is empty.
-func (a *App) fluxPath(c *clusterFlags, name string) (string, error) {
+// fluxPath is the path of configuration c, or of the cluster's
+// fluxConfigurations when c has no name.
+func (a *App) fluxPath(c *configFlags) (string, error) {
 	t, ok := arm.ClusterTypeForName(c.Type)
 	if !ok {
 		return "", usagef("--cluster-type %q is not supported: use connectedClusters or managedClusters", c.Type)
 	}
-	return arm.FluxConfigID(arm.ClusterID(a.subscription, c.ResourceGroup, t, c.Name), name), nil
+	return arm.FluxConfigID(arm.ClusterID(a.subscription, c.ResourceGroup, t, c.Cluster), c.Name), nil
 }
 
 // client is the ARM client of the data plane.

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -38,13 +38,7 @@ type testDataPlane struct {
 
 func newTestDataPlane(t *testing.T) *testDataPlane {
 	t.Helper()
-	opts := dataplane.DefaultOptions()
-	opts.DataDir = t.TempDir()
-	opts.RatePerSecond = 0
-	srv, err := dataplane.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := dataplanetest.New(t)
 	d := &testDataPlane{}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -61,7 +55,7 @@ func newTestDataPlane(t *testing.T) *testDataPlane {
 		d.mu.Unlock()
 		srv.Handler().ServeHTTP(w, r)
 	}))
-	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+	t.Cleanup(ts.Close)
 	d.url = ts.URL
 	return d
 }

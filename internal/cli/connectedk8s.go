@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,107 +10,96 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armclient"
 )
 
 func (a *App) connectedk8sCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "connectedk8s", Short: "Register clusters with the data plane (as Azure Arc does)."}
-	var name, rg, location, tokenFile string
-	connect := &cobra.Command{
-		Use:   "connect",
-		Short: "Register a cluster and store its agent token; prints how to start the agent.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			var out map[string]any
-			resp, err := a.call(http.MethodPut, a.connectedPath(rg, name), map[string]any{"location": location}, &out)
-			if err != nil {
-				return err
-			}
-			props, _ := out["properties"].(map[string]any)
-			token, _ := props["agentToken"].(string)
-			delete(props, "agentToken")
-			if resp.StatusCode == http.StatusCreated && token != "" {
-				file, err := a.storeToken(tokenFile, rg, name, token)
-				if err != nil {
-					return err
-				}
-				id, _ := out["id"].(string)
-				if !a.onlyErrors {
-					fmt.Fprintf(a.Err, "Cluster %s registered. Its agent token is in %s (mode 0600).\nStart the agent in the cluster with:\n"+
-						"  manager --dataplane-url %s --cluster-resource-id %s --agent-token-file %s\n"+
-						"or with Helm:\n  helm install fluxconfig charts/fluxconfig -n flux-system --set agent.dataplaneURL=%s --set agent.clusterResourceID=%s --set-file agent.token=%s\n",
-						name, file, a.dataplane, id, file, a.dataplane, id, file)
-				}
-			} else {
-				a.warn("cluster %s was already registered: its agent token is unchanged", name)
-			}
-			return a.print(out, clusterColumns)
-		},
-	}
-	connect.Flags().StringVarP(&name, "name", "n", "", "Name of the cluster.")
-	connect.Flags().StringVarP(&rg, "resource-group", "g", "", "Name of the resource group.")
-	connect.Flags().StringVarP(&location, "location", "l", "", "Location (region) of the cluster.")
-	connect.Flags().StringVar(&tokenFile, "agent-token-file", "", "Where to store the agent token (default: <user config dir>/arcgitops/tokens/<resource-group>_<name>.token).")
-	_ = connect.MarkFlagRequired("name")
-	_ = connect.MarkFlagRequired("resource-group")
+	return group("connectedk8s", "Register clusters with the data plane (as Azure Arc does).",
+		a.connectedConnect(), a.connectedShow(), a.connectedList(), a.connectedDelete())
+}
 
-	show := &cobra.Command{
-		Use:   "show",
-		Short: "Show a registered cluster.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			var out map[string]any
-			if _, err := a.call(http.MethodGet, a.connectedPath(rg, name), nil, &out); err != nil {
-				return err
-			}
-			return a.print(out, clusterColumns)
-		},
-	}
-	show.Flags().StringVarP(&name, "name", "n", "", "Name of the cluster.")
-	show.Flags().StringVarP(&rg, "resource-group", "g", "", "Name of the resource group.")
-	_ = show.MarkFlagRequired("name")
-	_ = show.MarkFlagRequired("resource-group")
+// connectedFlags name one cluster: --name and --resource-group.
+type connectedFlags struct{ Name, ResourceGroup string }
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered clusters of a resource group.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			var out struct {
-				Value []map[string]any `json:"value"`
-			}
-			path := arm.ResourceGroupID(a.subscription, rg) + "/providers/" + arm.ConnectedClustersType + "?api-version=" + arm.ClusterAPIVersion
-			if _, err := a.call(http.MethodGet, path, nil, &out); err != nil {
-				return err
-			}
-			if out.Value == nil {
-				out.Value = []map[string]any{}
-			}
-			return a.print(out.Value, clusterColumns)
-		},
-	}
-	list.Flags().StringVarP(&rg, "resource-group", "g", "", "Name of the resource group.")
-	_ = list.MarkFlagRequired("resource-group")
+func (c *connectedFlags) bind(cmd *cobra.Command) {
+	required(cmd, &c.Name, "name", "n", "Name of the cluster.")
+	required(cmd, &c.ResourceGroup, "resource-group", "g", "Name of the resource group.")
+}
 
-	var yes bool
-	del := &cobra.Command{
-		Use:   "delete",
-		Short: "Unregister a cluster and delete its configurations from the data plane.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := a.confirm(yes, "delete cluster "+name+" and its configurations"); err != nil {
-				return err
-			}
-			_, err := a.call(http.MethodDelete, a.connectedPath(rg, name), nil, nil)
+func (a *App) connectedConnect() *cobra.Command {
+	var c connectedFlags
+	var location, tokenFile string
+	cmd := leaf("connect", "Register a cluster and store its agent token; prints how to start the agent.", func(*cobra.Command) error {
+		var out map[string]any
+		resp, err := a.call(http.MethodPut, a.connectedPath(c.ResourceGroup, c.Name), map[string]any{"location": location}, &out)
+		if err != nil {
 			return err
-		},
-	}
-	del.Flags().StringVarP(&name, "name", "n", "", "Name of the cluster.")
-	del.Flags().StringVarP(&rg, "resource-group", "g", "", "Name of the resource group.")
-	del.Flags().BoolVarP(&yes, "yes", "y", false, "Do not prompt for confirmation.")
-	_ = del.MarkFlagRequired("name")
-	_ = del.MarkFlagRequired("resource-group")
+		}
+		props, _ := out["properties"].(map[string]any)
+		token, _ := props["agentToken"].(string)
+		delete(props, "agentToken")
+		if resp.StatusCode != http.StatusCreated || token == "" {
+			a.warn("cluster %s was already registered: its agent token is unchanged", c.Name)
+			return a.print(out, clusterColumns)
+		}
+		file, err := a.storeToken(tokenFile, c.ResourceGroup, c.Name, token)
+		if err != nil {
+			return err
+		}
+		id, _ := out["id"].(string)
+		if !a.onlyErrors {
+			fmt.Fprintf(a.Err, "Cluster %s registered. Its agent token is in %s (mode 0600).\nStart the agent in the cluster with:\n"+
+				"  manager --dataplane-url %s --cluster-resource-id %s --agent-token-file %s\n"+
+				"or with Helm:\n  helm install fluxconfig charts/fluxconfig -n flux-system --set agent.dataplaneURL=%s --set agent.clusterResourceID=%s --set-file agent.token=%s\n",
+				c.Name, file, a.dataplane, id, file, a.dataplane, id, file)
+		}
+		return a.print(out, clusterColumns)
+	})
+	c.bind(cmd)
+	cmd.Flags().StringVarP(&location, "location", "l", "", "Location (region) of the cluster.")
+	cmd.Flags().StringVar(&tokenFile, "agent-token-file", "", "Where to store the agent token (default: <user config dir>/arcgitops/tokens/<resource-group>_<name>.token).")
+	return cmd
+}
 
-	cmd.AddCommand(connect, show, list, del)
+func (a *App) connectedShow() *cobra.Command {
+	var c connectedFlags
+	cmd := leaf("show", "Show a registered cluster.", func(*cobra.Command) error {
+		var out map[string]any
+		if _, err := a.call(http.MethodGet, a.connectedPath(c.ResourceGroup, c.Name), nil, &out); err != nil {
+			return err
+		}
+		return a.print(out, clusterColumns)
+	})
+	c.bind(cmd)
+	return cmd
+}
+
+func (a *App) connectedList() *cobra.Command {
+	var rg string
+	cmd := leaf("list", "List the registered clusters of a resource group.", func(*cobra.Command) error {
+		path := arm.ResourceGroupID(a.subscription, rg) + "/providers/" + arm.ConnectedClustersType + "?api-version=" + arm.ClusterAPIVersion
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), path)
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, clusterColumns)
+	})
+	required(cmd, &rg, "resource-group", "g", "Name of the resource group.")
+	return cmd
+}
+
+func (a *App) connectedDelete() *cobra.Command {
+	var c connectedFlags
+	var yes bool
+	cmd := leaf("delete", "Unregister a cluster and delete its configurations from the data plane.", func(*cobra.Command) error {
+		if err := a.confirm(yes, "delete cluster "+c.Name+" and its configurations"); err != nil {
+			return err
+		}
+		_, err := a.call(http.MethodDelete, a.connectedPath(c.ResourceGroup, c.Name), nil, nil)
+		return err
+	})
+	c.bind(cmd)
+	bindYes(cmd, &yes)
 	return cmd
 }
 

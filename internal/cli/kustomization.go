@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -131,24 +132,21 @@ func (k *kustomizationSpec) patchBody(onlySet bool) any {
 }
 
 func (a *App) kustomizationCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "kustomization", Short: "Manage the kustomizations of a Flux v2 configuration."}
-	cmd.AddCommand(a.kustomizationWrite("create"), a.kustomizationWrite("update"), a.kustomizationDelete(),
-		a.kustomizationList(), a.kustomizationShow())
-	return cmd
+	return group("kustomization", "Manage the kustomizations of a Flux v2 configuration.",
+		a.kustomizationWrite("create", "Add a kustomization to a Flux v2 configuration."),
+		a.kustomizationWrite("update", "Change a kustomization of a Flux v2 configuration: only the flags given change."),
+		a.kustomizationDelete(), a.kustomizationList(), a.kustomizationShow())
 }
 
 type kustomizationFlags struct {
-	clusterFlags
-	Config, Name, Path, Depends, Timeout, SyncInterval, RetryInterval string
-	Prune, Force, DisableHealthCheck                                  bool
+	configFlags
+	Kustomization, Path, Depends, Timeout, SyncInterval, RetryInterval string
+	Prune, Force, DisableHealthCheck                                   bool
 }
 
 func (k *kustomizationFlags) bind(cmd *cobra.Command, withSpec bool) {
-	k.clusterFlags.bind(cmd)
-	cmd.Flags().StringVarP(&k.Config, "name", "n", "", "Name of the flux configuration.")
-	cmd.Flags().StringVarP(&k.Name, "kustomization-name", "k", "", "Name of the kustomization.")
-	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("kustomization-name")
+	k.configFlags.bind(cmd, configNameUsage)
+	required(cmd, &k.Kustomization, "kustomization-name", "k", "Name of the kustomization.")
 	if !withSpec {
 		return
 	}
@@ -167,7 +165,7 @@ func (k *kustomizationFlags) bind(cmd *cobra.Command, withSpec bool) {
 
 // spec turns the flags given into a kustomizationSpec.
 func (k *kustomizationFlags) spec(changed func(string) bool) (*kustomizationSpec, error) {
-	s := &kustomizationSpec{Name: k.Name, Set: []string{"name"}}
+	s := &kustomizationSpec{Name: k.Kustomization, Set: []string{"name"}}
 	flags := []struct{ flag, key, val string }{
 		{"path", "path", k.Path},
 		{"depends", "depends_on", k.Depends}, {"depends-on", "depends_on", k.Depends},
@@ -192,112 +190,79 @@ func (k *kustomizationFlags) spec(changed func(string) bool) (*kustomizationSpec
 	return s, nil
 }
 
-func (a *App) kustomizationWrite(verb string) *cobra.Command {
+func (a *App) kustomizationWrite(verb, short string) *cobra.Command {
 	var k kustomizationFlags
-	cmd := &cobra.Command{
-		Use:   verb,
-		Short: map[string]string{"create": "Add a kustomization to a Flux v2 configuration.", "update": "Change a kustomization of a Flux v2 configuration: only the flags given change."}[verb],
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := k.spec(cmd.Flags().Changed)
-			if err != nil {
-				return err
-			}
-			path, err := a.fluxPath(&k.clusterFlags, k.Config)
-			if err != nil {
-				return err
-			}
-			var current struct {
-				Properties struct {
-					Kustomizations map[string]any `json:"kustomizations"`
-				} `json:"properties"`
-			}
-			if _, err := a.call("GET", path, nil, &current); err != nil {
-				return err
-			}
-			_, exists := current.Properties.Kustomizations[k.Name]
-			switch {
-			case verb == "create" && exists:
-				return usagef("kustomization %s already exists in %s: use kustomization update", k.Name, k.Config)
-			case verb == "update" && !exists:
-				return notFoundf("kustomization %s does not exist in %s: use kustomization create", k.Name, k.Config)
-			}
-			body := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{
-				k.Name: spec.patchBody(verb == "update"),
-			}}}
-			var out map[string]any
-			if _, err := a.call("PATCH", path, body, &out); err != nil {
-				return err
-			}
-			return a.printKustomizations(out, k.Name)
-		},
-	}
+	cmd := leaf(verb, short, func(cmd *cobra.Command) error {
+		spec, err := k.spec(cmd.Flags().Changed)
+		if err != nil {
+			return err
+		}
+		current, err := a.getConfig(&k.configFlags)
+		if err != nil {
+			return err
+		}
+		props, _ := current["properties"].(map[string]any)
+		ks, _ := props["kustomizations"].(map[string]any)
+		_, exists := ks[k.Kustomization]
+		switch {
+		case verb == "create" && exists:
+			return usagef("kustomization %s already exists in %s: use kustomization update", k.Kustomization, k.Name)
+		case verb == "update" && !exists:
+			return notFoundf("kustomization %s does not exist in %s: use kustomization create", k.Kustomization, k.Name)
+		}
+		out, err := a.patchKustomization(&k.configFlags, k.Kustomization, spec.patchBody(verb == "update"))
+		if err != nil {
+			return err
+		}
+		return a.printKustomizations(out, k.Kustomization)
+	})
 	k.bind(cmd, true)
 	return cmd
+}
+
+// patchKustomization sets kustomization name of configuration c to body
+// (null deletes it) and returns the configuration.
+func (a *App) patchKustomization(c *configFlags, name string, body any) (map[string]any, error) {
+	path, err := a.fluxPath(c)
+	if err != nil {
+		return nil, err
+	}
+	patch := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{name: body}}}
+	var out map[string]any
+	_, err = a.call(http.MethodPatch, path, patch, &out)
+	return out, err
 }
 
 func (a *App) kustomizationDelete() *cobra.Command {
 	var k kustomizationFlags
 	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Remove a kustomization from a Flux v2 configuration (its objects are pruned if it prunes).",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			path, err := a.fluxPath(&k.clusterFlags, k.Config)
-			if err != nil {
-				return err
-			}
-			if err := a.confirm(yes, "delete kustomization "+k.Name); err != nil {
-				return err
-			}
-			body := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{k.Name: nil}}}
-			_, err = a.call("PATCH", path, body, nil)
+	cmd := leaf("delete", "Remove a kustomization from a Flux v2 configuration (its objects are pruned if it prunes).", func(*cobra.Command) error {
+		if _, err := a.fluxPath(&k.configFlags); err != nil {
 			return err
-		},
-	}
+		}
+		if err := a.confirm(yes, "delete kustomization "+k.Kustomization); err != nil {
+			return err
+		}
+		_, err := a.patchKustomization(&k.configFlags, k.Kustomization, nil)
+		return err
+	})
 	k.bind(cmd, false)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not prompt for confirmation.")
+	bindYes(cmd, &yes)
 	return cmd
 }
 
 func (a *App) kustomizationList() *cobra.Command {
-	var c clusterFlags
-	var config string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the kustomizations of a Flux v2 configuration.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			out, err := a.getConfig(&c, config)
-			if err != nil {
-				return err
-			}
-			return a.printKustomizations(out, "")
-		},
-	}
-	c.bind(cmd)
-	cmd.Flags().StringVarP(&config, "name", "n", "", "Name of the flux configuration.")
-	_ = cmd.MarkFlagRequired("name")
-	return cmd
+	return a.readCommand("list", "List the kustomizations of a Flux v2 configuration.", nil,
+		func(_ *configFlags, cfg map[string]any) error { return a.printKustomizations(cfg, "") })
 }
 
 func (a *App) kustomizationShow() *cobra.Command {
-	var k kustomizationFlags
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show one kustomization of a Flux v2 configuration.",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			out, err := a.getConfig(&k.clusterFlags, k.Config)
-			if err != nil {
-				return err
-			}
-			return a.printKustomizations(out, k.Name)
+	var name string
+	return a.readCommand("show", "Show one kustomization of a Flux v2 configuration.",
+		func(cmd *cobra.Command) {
+			required(cmd, &name, "kustomization-name", "k", "Name of the kustomization.")
 		},
-	}
-	k.bind(cmd, false)
-	return cmd
+		func(_ *configFlags, cfg map[string]any) error { return a.printKustomizations(cfg, name) })
 }
 
 // printKustomizations prints the kustomizations of a configuration: all

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -193,7 +194,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	if err != nil {
 		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
-	if err := r.deleteSources(ctx, fc, source); err != nil {
+	if _, err := r.deleteOwned(ctx, fc, source, sourceLists()...); err != nil {
 		return r.failed(fc, v1alpha1.ReasonDeleteFailed, err)
 	}
 	kustomizations := make([]*kustomizev1.Kustomization, 0, len(objs.Kustomizations))
@@ -379,32 +380,34 @@ func sourceLists() []client.ObjectList {
 	return []client.ObjectList{&sourcev1.GitRepositoryList{}, &sourcev1.BucketList{}, &sourcev1.OCIRepositoryList{}}
 }
 
-// deleteSources deletes the sources of fc but keep: those of another kind
-// than keep (the sourceKind changed), or every one when keep is nil (the
-// configuration is being deleted).
-func (r *FluxConfigReconciler) deleteSources(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object) error {
-	for _, list := range sourceLists() {
+// deleteOwned deletes the objects of fc of the kinds of lists but keep (a
+// source of the current kind; nil keeps none), and returns how many it found
+// besides keep, deleted or already being deleted.
+func (r *FluxConfigReconciler) deleteOwned(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object, lists ...client.ObjectList) (int, error) {
+	found := 0
+	for _, list := range lists {
 		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
-			return fmt.Errorf("failed to list sources: %w", err)
+			return found, fmt.Errorf("failed to list %ss: %w", strings.TrimSuffix(kindOf(r.Scheme, list), "List"), err)
 		}
 		items, err := meta.ExtractList(list)
 		if err != nil {
-			return err
+			return found, err
 		}
 		for _, item := range items {
 			obj, ok := item.(client.Object)
 			if !ok {
-				return fmt.Errorf("unexpected %T in %T", item, list)
+				return found, fmt.Errorf("unexpected %T in %T", item, list)
 			}
 			if keep != nil && kindOf(r.Scheme, obj) == keep.GetObjectKind().GroupVersionKind().Kind && obj.GetName() == keep.GetName() {
 				continue
 			}
+			found++
 			if err := r.deleteIfExists(ctx, obj); err != nil {
-				return err
+				return found, err
 			}
 		}
 	}
-	return nil
+	return found, nil
 }
 
 // deleteStaleKustomizations deletes the Kustomizations of fc that are no
@@ -438,36 +441,22 @@ func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxCo
 	markWaiting(fc, v1alpha1.ReasonDeleting, "deleting the configuration's Flux objects")
 	r.forgetKey(client.ObjectKeyFromObject(fc))
 
-	var ks kustomizev1.KustomizationList
-	if err := r.List(ctx, &ks, ownedBy(fc)...); err != nil {
-		return ctrl.Result{}, fmt.Errorf("failed to list Kustomizations: %w", err)
+	n, err := r.deleteOwned(ctx, fc, nil, &kustomizev1.KustomizationList{})
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	for i := range ks.Items {
-		if err := r.deleteIfExists(ctx, &ks.Items[i]); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if len(ks.Items) > 0 {
+	if n > 0 {
 		// Wait for Flux to prune; their deletion is watched, the requeue is a safety net.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	if err := r.deleteSources(ctx, fc, nil); err != nil {
+	if _, err := r.deleteOwned(ctx, fc, nil, append(sourceLists(), &corev1.SecretList{})...); err != nil {
 		return ctrl.Result{}, err
-	}
-	var secrets corev1.SecretList
-	if err := r.List(ctx, &secrets, ownedBy(fc)...); err != nil {
-		return ctrl.Result{}, fmt.Errorf("failed to list Secrets: %w", err)
-	}
-	for i := range secrets.Items {
-		if err := r.deleteIfExists(ctx, &secrets.Items[i]); err != nil {
-			return ctrl.Result{}, err
-		}
 	}
 	controllerutil.RemoveFinalizer(fc, v1alpha1.FluxConfigFinalizer)
 	return ctrl.Result{}, nil
 }
 
-func kindOf(s *runtime.Scheme, obj client.Object) string {
+func kindOf(s *runtime.Scheme, obj runtime.Object) string {
 	gvks, _, err := s.ObjectKinds(obj)
 	if err != nil || len(gvks) == 0 {
 		return ""

@@ -137,7 +137,7 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clu
 	}
 	var cluster *store.Cluster
 	err = s.store.Update(func(tx store.Tx) error {
-		c, err := tx.Cluster(ref.ID())
+		c, err := clusterOf(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -145,15 +145,21 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clu
 		cluster = c
 		return tx.PutCluster(c)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, clusterNotFound(ref))
-		return
-	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, renderCluster(cluster, token))
+}
+
+// clusterOf reads the cluster of ref; a missing one is an errAPI saying
+// how to register it.
+func clusterOf(tx store.Tx, ref clusterRef) (*store.Cluster, error) {
+	c, err := tx.Cluster(ref.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errAPI{clusterNotFound(ref)}
+	}
+	return c, err
 }
 
 func clusterNotFound(ref clusterRef) *apiError {
@@ -168,11 +174,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 		return
 	}
 	var c *store.Cluster
-	err := s.store.View(func(tx store.Tx) (err error) { c, err = tx.Cluster(ref.ID()); return err })
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, clusterNotFound(ref))
-		return
-	}
+	err := s.store.View(func(tx store.Tx) (err error) { c, err = clusterOf(tx, ref); return err })
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -394,10 +396,7 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 	created := false
 	var result *store.Config
 	err := s.store.Update(func(tx store.Tx) error {
-		if _, err := tx.Cluster(ref.ID()); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errAPI{clusterNotFound(ref)}
-			}
+		if _, err := clusterOf(tx, ref); err != nil {
 			return err
 		}
 		old, err := tx.Config(ref.ID(), name)
@@ -546,10 +545,7 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 	}
 	var configs []store.Config
 	err := s.store.View(func(tx store.Tx) error {
-		if _, err := tx.Cluster(ref.ID()); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errAPI{clusterNotFound(ref)}
-			}
+		if _, err := clusterOf(tx, ref); err != nil {
 			return err
 		}
 		var err error

@@ -12,22 +12,15 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
-	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 )
 
 // TestRunLoad runs the load process's agents against the real data plane,
 // in-process, for a short window: every agent long-polls and reports, and
 // no request fails.
 func TestRunLoad(t *testing.T) {
-	opts := dataplane.DefaultOptions()
-	opts.DataDir = t.TempDir()
-	opts.RatePerSecond = 0
-	srv, err := dataplane.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
+	ts := httptest.NewServer(dataplanetest.New(t).Handler())
+	t.Cleanup(ts.Close)
 	c := &armclient.Client{BaseURL: ts.URL, APIVersion: arm.FluxConfigAPIVersion}
 
 	var lines []string
