@@ -22,6 +22,10 @@ import (
 // PathPrefix prefixes every agent path.
 const PathPrefix = "/agent/v1"
 
+// MaxDesiredStateBytes caps the desired state an agent reads: a data plane
+// (or anything posing as one) cannot make the agent hold more.
+const MaxDesiredStateBytes = 64 << 20
+
 // MaxWait is the longest long-poll the data plane holds.
 const MaxWait = 60 * time.Second
 

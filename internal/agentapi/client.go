@@ -117,8 +117,15 @@ func (c *Client) List(ctx context.Context, etag string, wait time.Duration) (sta
 	case http.StatusNotModified:
 		return nil, etag, true, nil
 	case http.StatusOK:
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxDesiredStateBytes+1))
+		if err != nil {
+			return nil, "", false, fmt.Errorf("failed to read the desired state: %w", err)
+		}
+		if len(raw) > MaxDesiredStateBytes {
+			return nil, "", false, fmt.Errorf("the desired state is larger than %d MiB: the agent refuses it (too many or too large configurations for one cluster)", MaxDesiredStateBytes>>20)
+		}
 		state = &DesiredState{}
-		if err := json.NewDecoder(resp.Body).Decode(state); err != nil {
+		if err := json.Unmarshal(raw, state); err != nil {
 			return nil, "", false, fmt.Errorf("failed to decode the desired state: %w", err)
 		}
 		return state, resp.Header.Get("ETag"), false, nil

@@ -90,19 +90,36 @@ func jsonKind(goKind string) string {
 	}
 }
 
+// MaxJSONDepth is how deeply objects and arrays may nest in a request body.
+// ARM bodies of fluxConfigurations need about 7 levels
+// (properties.kustomizations.k.postBuild.substituteFrom[0]); the cap keeps a
+// body of a million brackets from costing more than its size.
+const MaxJSONDepth = 32
+
 // checkDuplicateKeys refuses an object that has the same key twice, which
-// encoding/json would silently resolve as last-wins.
+// encoding/json would silently resolve as last-wins, and nesting deeper
+// than MaxJSONDepth. Its memory is bounded by the depth: only the keys of
+// the objects being read are kept, and a path is built only to report an
+// error.
 func checkDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {
 		object bool
-		keys   map[string]bool
-		path   string // where this object or array is
-		key    string // the key whose value comes next (objects)
-		inKey  bool   // the next string token is a key
+		keys   map[string]bool // objects only
+		key    string          // the key whose value comes next (objects)
+		inKey  bool            // the next string token is a key
 	}
-	var stack []*frame
+	var stack []frame
+	path := func() string {
+		var parts []string
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				parts = append(parts, f.key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -116,7 +133,7 @@ func checkDuplicateKeys(data []byte) error {
 		}
 		var top *frame
 		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+			top = &stack[len(stack)-1]
 		}
 		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			stack = stack[:len(stack)-1]
@@ -127,7 +144,7 @@ func checkDuplicateKeys(data []byte) error {
 		}
 		if s, ok := tok.(string); ok && top != nil && top.object && top.inKey {
 			if top.keys[s] {
-				return fmt.Errorf("The request body has the key %q twice in %s: keep one.", s, orRoot(top.path))
+				return fmt.Errorf("The request body has the key %q twice in %s: keep one.", s, orRoot(path()))
 			}
 			top.keys[s] = true
 			top.key = s
@@ -136,14 +153,14 @@ func checkDuplicateKeys(data []byte) error {
 		}
 		// A value.
 		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
-			path := ""
-			if top != nil {
-				path = top.path
-				if top.object {
-					path = strings.TrimPrefix(path+"."+top.key, ".")
-				}
+			if len(stack) == MaxJSONDepth {
+				return fmt.Errorf("The request body nests objects and arrays deeper than %d levels.", MaxJSONDepth)
 			}
-			stack = append(stack, &frame{object: d == '{', keys: map[string]bool{}, path: path, inKey: true})
+			f := frame{object: d == '{', inKey: d == '{'}
+			if f.object {
+				f.keys = map[string]bool{}
+			}
+			stack = append(stack, f)
 			continue
 		}
 		if top != nil && top.object {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ func FuzzParseBody(f *testing.F) {
 	}
 	f.Add([]byte(`{"properties":{"kustomizations":{"a":{"dependsOn":["a"]}}}}`))
 	f.Add([]byte(`{"properties":{"scope":"cluster","scope":"namespace"}}`))
+	f.Add([]byte(strings.Repeat(`{"a":[`, 40)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var body armBody
 		if e := decodeStrict(data, &body); e != nil {

@@ -38,6 +38,12 @@ type Options struct {
 	ProtectedSettingsTTL time.Duration
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
+	// MaxConcurrentBodies caps the requests with a body (PUT, PATCH, POST)
+	// read and decoded at once, so that body memory stays under
+	// MaxConcurrentBodies x MaxBodyBytes; others wait for a slot (up to
+	// BodySlotWait, then 503 with Retry-After).
+	MaxConcurrentBodies int
+	BodySlotWait        time.Duration
 	// PageSize is the number of items per LIST page.
 	PageSize int
 	// RatePerSecond and Burst limit requests per identity (agent cluster or
@@ -55,6 +61,8 @@ func DefaultOptions() Options {
 	return Options{
 		ProtectedSettingsTTL: 48 * time.Hour,
 		MaxBodyBytes:         1 << 20,
+		MaxConcurrentBodies:  64,
+		BodySlotWait:         10 * time.Second,
 		PageSize:             100,
 		RatePerSecond:        50,
 		Burst:                100,
@@ -69,6 +77,7 @@ type Server struct {
 	sealer  *sealer
 	notify  *notifier
 	limiter *limiters
+	bodies  chan struct{} // a slot per request body being read
 	metrics *serverMetrics
 	handler http.Handler
 }
@@ -83,6 +92,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 100
+	}
+	if opts.MaxConcurrentBodies <= 0 {
+		opts.MaxConcurrentBodies = DefaultOptions().MaxConcurrentBodies
+	}
+	if opts.BodySlotWait <= 0 {
+		opts.BodySlotWait = DefaultOptions().BodySlotWait
 	}
 	st, err := store.OpenBolt(opts.DataDir)
 	if err != nil {
@@ -99,6 +114,7 @@ func New(opts Options) (*Server, error) {
 		sealer:  sl,
 		notify:  newNotifier(),
 		limiter: newLimiters(opts.RatePerSecond, opts.Burst),
+		bodies:  make(chan struct{}, opts.MaxConcurrentBodies),
 		metrics: newServerMetrics(),
 	}
 	mux := http.NewServeMux()
@@ -107,7 +123,9 @@ func New(opts Options) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", s.route)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.withBodySlot(w, r, func() { s.route(w, r) })
+	})
 	s.handler = s.accessLog(mux)
 	return s, nil
 }
@@ -169,6 +187,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func internalError() *apiError {
 	return &apiError{http.StatusInternalServerError, "InternalServerError", "The data plane failed to process the request; it has been logged."}
+}
+
+// withBodySlot runs next for a request that carries a body once a body
+// slot is free; it answers 503 with Retry-After when none frees up within
+// BodySlotWait, and nothing when the client went away meanwhile.
+func (s *Server) withBodySlot(w http.ResponseWriter, r *http.Request, next func()) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodOptions:
+		next()
+		return
+	}
+	t := time.NewTimer(s.opts.BodySlotWait)
+	defer t.Stop()
+	select {
+	case s.bodies <- struct{}{}:
+		defer func() { <-s.bodies }()
+		next()
+	case <-t.C:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, &apiError{http.StatusServiceUnavailable, "ServerBusy",
+			"The data plane is reading as many request bodies as it may at once: retry after a second."})
+	case <-r.Context().Done():
+	}
 }
 
 // hashToken returns the stored form of an agent token.
