@@ -104,26 +104,11 @@ const MaxJSONDepth = 32
 func checkDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	type frame struct {
-		object bool
-		keys   map[string]bool // objects only
-		key    string          // the key whose value comes next (objects)
-		inKey  bool            // the next string token is a key
-	}
-	var stack []frame
-	path := func() string {
-		var parts []string
-		for _, f := range stack[:len(stack)-1] {
-			if f.object {
-				parts = append(parts, f.key)
-			}
-		}
-		return strings.Join(parts, ".")
-	}
+	var st keyStack
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			if len(stack) > 0 {
+			if len(st) > 0 {
 				return errors.New("The request body is not valid JSON: it ends before its last object or array is closed.")
 			}
 			return nil
@@ -131,42 +116,76 @@ func checkDuplicateKeys(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("The request body is not valid JSON: %s.", err.Error())
 		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].object {
-				stack[len(stack)-1].inKey = true
-			}
-			continue
-		}
-		if s, ok := tok.(string); ok && top != nil && top.object && top.inKey {
-			if top.keys[s] {
-				return fmt.Errorf("The request body has the key %q twice in %s: keep one.", s, orRoot(path()))
-			}
-			top.keys[s] = true
-			top.key = s
-			top.inKey = false
-			continue
-		}
-		// A value.
-		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
-			if len(stack) == MaxJSONDepth {
-				return fmt.Errorf("The request body nests objects and arrays deeper than %d levels.", MaxJSONDepth)
-			}
-			f := frame{object: d == '{', inKey: d == '{'}
-			if f.object {
-				f.keys = map[string]bool{}
-			}
-			stack = append(stack, f)
-			continue
-		}
-		if top != nil && top.object {
-			top.inKey = true
+		if err := st.next(tok); err != nil {
+			return err
 		}
 	}
+}
+
+// keyStack is the objects and arrays being read, innermost last.
+type keyStack []keyFrame
+
+type keyFrame struct {
+	object bool
+	keys   map[string]bool // objects only
+	key    string          // the key whose value comes next (objects)
+	inKey  bool            // the next string token is a key
+}
+
+// next takes one token.
+func (st *keyStack) next(tok json.Token) error {
+	s := *st
+	var top *keyFrame
+	if len(s) > 0 {
+		top = &s[len(s)-1]
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '}' || t == ']' {
+			s = s[:len(s)-1]
+			if len(s) > 0 && s[len(s)-1].object {
+				s[len(s)-1].inKey = true
+			}
+			*st = s
+			return nil
+		}
+		if len(s) == MaxJSONDepth {
+			return fmt.Errorf("The request body nests objects and arrays deeper than %d levels.", MaxJSONDepth)
+		}
+		f := keyFrame{object: t == '{', inKey: t == '{'}
+		if f.object {
+			f.keys = map[string]bool{}
+		}
+		*st = append(s, f)
+		return nil
+	case string:
+		if top != nil && top.object && top.inKey {
+			if top.keys[t] {
+				return fmt.Errorf("The request body has the key %q twice in %s: keep one.", t, orRoot(st.path()))
+			}
+			top.keys[t] = true
+			top.key = t
+			top.inKey = false
+			return nil
+		}
+	}
+	// A scalar value.
+	if top != nil && top.object {
+		top.inKey = true
+	}
+	return nil
+}
+
+// path is where the innermost object or array is, as dotted keys (array
+// positions are left out).
+func (st keyStack) path() string {
+	var parts []string
+	for _, f := range st[:len(st)-1] {
+		if f.object {
+			parts = append(parts, f.key)
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 func orRoot(p string) string {

@@ -58,18 +58,25 @@ func TestBodySlotsBoundConcurrentBodies(t *testing.T) {
 	slow, finish := io.Pipe()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, f.ts.URL+av(clusterA+fluxPath+"/slow"), slow)
 	req.Header.Set("Content-Type", "application/json")
-	done := make(chan *http.Response, 1)
+	done := make(chan int, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Error(err)
-			done <- nil
+			done <- 0
 			return
 		}
-		done <- resp
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
 	}()
 	body := example(t, "create-git.json")
 	_, _ = finish.Write([]byte(body[:10])) // the slow client holds the only slot
+	for deadline := time.Now().Add(10 * time.Second); len(f.srv.bodies) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow write never took the slot")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	r := f.do(http.MethodPut, av(clusterA+fluxPath+"/other"), body)
 	if r.status != http.StatusServiceUnavailable || r.code() != "ServerBusy" || r.header.Get("Retry-After") == "" {
@@ -81,10 +88,8 @@ func TestBodySlotsBoundConcurrentBodies(t *testing.T) {
 
 	_, _ = finish.Write([]byte(body[10:]))
 	_ = finish.Close()
-	if resp := <-done; resp == nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("the slow write: %v", resp)
-	} else {
-		_ = resp.Body.Close()
+	if code := <-done; code != http.StatusCreated {
+		t.Fatalf("the slow write: %d", code)
 	}
 	if r := f.do(http.MethodPut, av(clusterA+fluxPath+"/other"), body); r.status != http.StatusCreated {
 		t.Errorf("a write after the slot freed: %d %s", r.status, r.body)
