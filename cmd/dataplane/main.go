@@ -37,6 +37,8 @@ func run() error {
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
 	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
+	flag.StringVar(&opts.ExternalURL, "external-url", "", "The URL clients reach the data plane at, e.g. https://hub.example.com, used in nextLink and Location; empty: the address each connection came in on (never the client's Host header).")
+	flag.IntVar(&opts.MaxConcurrentBodies, "max-concurrent-bodies", opts.MaxConcurrentBodies, "Requests with a body read and handled at once (bounds memory to this many times --max-body-bytes); others wait up to 10s, then get 503.")
 	flag.Float64Var(&opts.RatePerSecond, "rate-limit", opts.RatePerSecond, "Requests per second allowed per client or agent (0: no limit); over it the answer is 429 with Retry-After.")
 	flag.IntVar(&opts.Burst, "rate-burst", opts.Burst, "Requests a client or agent may send at once before the rate limit applies.")
 	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8092; empty (the default) turns them off.")

@@ -50,7 +50,8 @@ type Request struct {
 	// Body is nil (no body), []byte or json.RawMessage (sent as is), or any
 	// other value, sent as JSON.
 	Body any
-	// Header is added to the request.
+	// Header is added to the request; a Host in it sets the request's Host
+	// (which net/http otherwise takes from the URL).
 	Header http.Header
 }
 
@@ -111,6 +112,9 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error
 		for _, v := range vs {
 			hreq.Header.Add(k, v)
 		}
+	}
+	if h := req.Header.Get("Host"); h != "" {
+		hreq.Host = h
 	}
 	if body != nil && hreq.Header.Get("Content-Type") == "" {
 		hreq.Header.Set("Content-Type", "application/json")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -577,17 +578,26 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 		q := url.Values{}
 		q.Set("api-version", r.URL.Query().Get("api-version"))
 		q.Set("$skipToken", configs[end-1].Name)
-		resp["nextLink"] = requestBase(r) + r.URL.Path + "?" + q.Encode()
+		resp["nextLink"] = s.baseURL(r) + r.URL.Path + "?" + q.Encode()
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func requestBase(r *http.Request) string {
+// baseURL is the scheme and host of the links the data plane hands out
+// (nextLink, Location): the configured external URL, else the address the
+// connection came in on. Never the Host header, which the client chooses.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.ExternalURL != "" {
+		return strings.TrimSuffix(s.opts.ExternalURL, "/")
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return scheme + "://" + a.String()
+	}
+	return scheme + "://localhost" // a handler called outside net/http's server
 }
 
 func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
@@ -633,7 +643,7 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref cluste
 	default:
 		s.notify.changed(store.Key(ref.ID()))
 		// Asynchronous, as in ARM: GET shows Deleting until the cluster confirms.
-		w.Header().Set("Location", requestBase(r)+r.URL.Path+"?api-version="+url.QueryEscape(r.URL.Query().Get("api-version")))
+		w.Header().Set("Location", s.baseURL(r)+r.URL.Path+"?api-version="+url.QueryEscape(r.URL.Query().Get("api-version")))
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusAccepted)
 	}

@@ -561,3 +561,50 @@ func TestServeShutsDown(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestLinksIgnoreTheHostHeader: nextLink and Location are built from the
+// configured external URL, or the address the connection came in on, never
+// from a Host header the client chose.
+func TestLinksIgnoreTheHostHeader(t *testing.T) {
+	for _, external := range []string{"", "https://hub.example.com/"} {
+		f := newFixture(t, func(o *Options) { o.PageSize = 1; o.ExternalURL = external })
+		f.register(clusterA)
+		for _, n := range []string{"a", "b"} {
+			f.do(http.MethodPut, av(clusterA+fluxPath+"/"+n), example(t, "create-git.json"))
+		}
+		want := f.ts.URL
+		if external != "" {
+			want = "https://hub.example.com"
+		}
+		list := f.do(http.MethodGet, av(clusterA+fluxPath), "", "Host", "evil.example")
+		next, _ := list.json(t)["nextLink"].(string)
+		del := f.do(http.MethodDelete, av(clusterA+fluxPath+"/a"), "", "Host", "evil.example")
+		for name, link := range map[string]string{"nextLink": next, "Location": del.header.Get("Location")} {
+			if !strings.HasPrefix(link, want+"/subscriptions/") {
+				t.Errorf("external URL %q: %s = %q, want it under %s", external, name, link, want)
+			}
+		}
+	}
+}
+
+// TestMetricsMethodLabelIsBounded: invented methods share one label value.
+func TestMetricsMethodLabelIsBounded(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < 50; i++ {
+		f.do(fmt.Sprintf("INVENTED%d", i), "/subscriptions/x", "")
+	}
+	body := string(f.do(http.MethodGet, "/metrics", "").body)
+	if strings.Contains(body, "INVENTED") || !strings.Contains(body, `method="other"`) {
+		t.Errorf("invented methods reached the metrics labels:\n%s", grepLines(body, "dataplane_http_requests_total"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
