@@ -129,12 +129,14 @@ type LocalSecretReference struct {
 //
 // +kubebuilder:validation:XValidation:rule="!(self.url.startsWith('ssh://') || self.url.matches('^[A-Za-z0-9._~-]+@[^/:]+:')) || (!has(self.httpsUser) && !has(self.httpsCACert))",message="httpsUser and httpsCACert apply to http(s) URLs only: remove them, or use an https:// URL",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!self.url.matches('^https?://') || !has(self.sshKnownHosts)",message="sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// or git@host:path URL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!self.url.startsWith('http://') || !has(self.httpsUser)",message="httpsUser sends credentials, which http:// carries in clear: use an https:// URL",reason=FieldValueForbidden
 type GitRepositoryDefinition struct {
 	// url of the repository: http(s)://host/path, ssh://user@host/path or
 	// the scp-like user@host:path.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(https?|ssh)://[^/]+') || self.matches('^[A-Za-z0-9._~-]+@[^/:]+:[^/].*')",message="url must start with http://, https:// or ssh://, or be of the form user@host:path"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*:[^/@]*@')",message="url must not contain a password: for HTTPS put the user in httpsUser and the token in the protected setting httpsKey, for SSH use the protected setting sshPrivateKey"
 	// +required
 	URL string `json:"url"`
 

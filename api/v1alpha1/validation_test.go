@@ -59,7 +59,7 @@ func TestCELValidation(t *testing.T) {
 		})
 	}
 	if len(tests) < 20 {
-		t.Fatalf("the issue asks for at least 20 invalid specs, have %d", len(tests))
+		t.Fatalf("want at least 20 invalid specs, have %d", len(tests))
 	}
 }
 

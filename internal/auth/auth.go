@@ -138,6 +138,11 @@ func ParseGitURL(raw string) (GitURL, error) {
 		}
 		return GitURL{URL: u.String(), Host: u.Host}, nil
 	case "ssh":
+		if u.User != nil {
+			if _, hasPassword := u.User.Password(); hasPassword {
+				return GitURL{}, errors.New("gitRepository.url must not contain a password: use the protected setting sshPrivateKey")
+			}
+		}
 		if port := u.Port(); port != "" {
 			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 				return GitURL{}, fmt.Errorf("gitRepository.url has an invalid port %q", port)
@@ -328,6 +333,9 @@ func httpsData(git *v1alpha1.GitRepositoryDefinition, p protectedSettings) (map[
 	}
 	if git.SSHKnownHosts != "" {
 		return nil, errors.New("gitRepository.sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// URL")
+	}
+	if strings.HasPrefix(git.URL, "http://") && (git.HTTPSUser != "" || p.has(v1alpha1.ProtectedHTTPSKey)) {
+		return nil, errors.New("gitRepository.url is http://, which would carry httpsUser and httpsKey in clear: use an https:// URL")
 	}
 	data := map[string][]byte{}
 	switch {

@@ -71,6 +71,7 @@ func TestParseGitURL(t *testing.T) {
 		{in: "ssh://git@127.0.0.1:2222/repo", want: GitURL{URL: "ssh://git@127.0.0.1:2222/repo", SSH: true, Host: "127.0.0.1:2222"}},
 		{in: "ftp://host/repo", wantErr: `scheme "ftp" is not supported`},
 		{in: "https://user:s3cr3t@github.com/org/repo", wantErr: "must not contain a password"},
+		{in: "ssh://git:s3cr3t@github.com/org/repo", wantErr: "must not contain a password"},
 		{in: "not a url", wantErr: "is not a valid URL"},
 	}
 	for _, tt := range tests {
@@ -234,6 +235,22 @@ func TestSecretData(t *testing.T) {
 			name:    "https CA that is not PEM (the ARM example's placeholder)",
 			spec:    gitSpec("https://github.com/o/r", func(g *v1alpha1.GitRepositoryDefinition) { g.HTTPSCACert = "ZXhhbXBsZWNlcnRpZmljYXRl" }),
 			wantErr: "gitRepository.httpsCACert is not a PEM certificate",
+		},
+		{
+			name:      "user and token over plain http",
+			spec:      gitSpec("http://git.example.com/o/r", func(g *v1alpha1.GitRepositoryDefinition) { g.HTTPSUser = "bot" }),
+			protected: map[string][]byte{v1alpha1.ProtectedHTTPSKey: b64([]byte("ghp_token"))},
+			wantErr:   "would carry httpsUser and httpsKey in clear",
+		},
+		{
+			name:      "token alone over plain http",
+			spec:      gitSpec("http://git.example.com/o/r"),
+			protected: map[string][]byte{v1alpha1.ProtectedHTTPSKey: b64([]byte("ghp_token"))},
+			wantErr:   "would carry httpsUser and httpsKey in clear",
+		},
+		{
+			name: "public repository over plain http needs no secret",
+			spec: gitSpec("http://git.example.com/o/r"),
 		},
 		{
 			name:    "https user without token",

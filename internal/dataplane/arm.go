@@ -287,6 +287,10 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 			return nil, nil, invalidParameter("properties.configurationProtectedSettings."+k, "must be base64-encoded")
 		}
 	}
+	if _, ok := p.ConfigurationProtectedSettings[v1alpha1.ProtectedHTTPSKey]; ok && d.GitRepository != nil && strings.HasPrefix(d.GitRepository.URL, "http://") {
+		return nil, nil, invalidParameter("properties.configurationProtectedSettings.httpsKey",
+			"http:// would carry the token in clear: use an https:// URL")
+	}
 	return d, p.ConfigurationProtectedSettings, nil
 }
 
@@ -407,6 +411,16 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 		d, protected, replaceProtected, e := build(old)
 		if e != nil {
 			return errAPI{e}
+		}
+		if old != nil && !replaceProtected {
+			// Credentials stay with the endpoint they were given for.
+			moved, err := sourceMoved(old, d)
+			if err != nil {
+				return err
+			}
+			if moved {
+				protected, replaceProtected = map[string]string{}, true
+			}
 		}
 		cfg, err := nextConfig(old, ref.ID(), name, d, now)
 		if err != nil {

@@ -335,6 +335,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"protected value not base64", "PUT", av(newPath), withProps(func(p map[string]any) {
 			p["configurationProtectedSettings"] = map[string]string{"httpsKey": "not base64!"}
 		}), "", 400, "InvalidParameter", "base64"},
+		{"token over plain http", "PUT", av(newPath), withProps(func(p map[string]any) {
+			git(p)["url"] = "http://git.example.com/org/repo"
+			delete(git(p), "httpsCACert")
+			p["configurationProtectedSettings"] = map[string]string{"httpsKey": "dG9rZW4="}
+		}), "", 400, "InvalidParameter", "http:// would carry the token in clear"},
+		{"password in the url", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["url"] = "https://bot:s3cret@github.com/org/repo" }), "", 400, "InvalidParameter", "must not contain a password"},
 		{"protected ref not accepted", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettingsRef"] = map[string]string{"name": "x"} }), "", 400, "InvalidRequestContent", "configurationProtectedSettingsRef"},
 		{"unregistered cluster", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/ghost" + fluxPath + "/x"), good, "", 404, "ResourceNotFound", "connectedk8s connect"},
 		{"unknown provider", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Foo/bars/c" + fluxPath + "/x"), good, "", 404, "NotFound", ""},
@@ -607,4 +613,67 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestCredentialsStayWithTheirEndpoint: a PATCH that moves the source to
+// another host without giving credentials again drops the stored ones, and
+// the agent is told to delete its copy; moving within the host keeps them,
+// and new credentials given with the move are used.
+func TestCredentialsStayWithTheirEndpoint(t *testing.T) {
+	f := newFixture(t)
+	token := f.register(clusterA)
+	cfg := clusterA + fluxPath + "/creds"
+	list := agentapi.PathPrefix + clusterA + "/fluxConfigurations"
+	pending := func() *agentapi.ProtectedSettings {
+		t.Helper()
+		var state agentapi.DesiredState
+		if err := json.Unmarshal(f.do(http.MethodGet, list, "", "Authorization", "Bearer "+token).body, &state); err != nil {
+			t.Fatal(err)
+		}
+		return state.Configurations[0].ProtectedSettings
+	}
+	ack := func(version int64) {
+		t.Helper()
+		r := f.do(http.MethodPost, list+"/creds/protectedSettings/ack", fmt.Sprintf(`{"version":%d}`, version), "Authorization", "Bearer "+token)
+		if r.status != http.StatusNoContent {
+			t.Fatalf("ack: %d %s", r.status, r.body)
+		}
+	}
+	body := `{"properties":{"namespace":"ns","gitRepository":{"url":"https://github.com/org/a","repositoryRef":{"branch":"main"},"httpsUser":"bot"},` +
+		`"configurationProtectedSettings":{"httpsKey":"dG9rZW4="}}}`
+	if r := f.do(http.MethodPut, av(cfg), body); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	p := pending()
+	if p == nil || p.Values["httpsKey"] != "dG9rZW4=" {
+		t.Fatalf("the token is not pending for the agent: %+v", p)
+	}
+	ack(p.Version)
+
+	// Another repository on the same host: nothing to deliver or drop.
+	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://github.com/org/b"}}}`); r.status != http.StatusOK {
+		t.Fatalf("patch within the host: %d %s", r.status, r.body)
+	}
+	if p := pending(); p != nil {
+		t.Errorf("a move within the host changed the credentials: %+v", p)
+	}
+
+	// Another host, no credentials given: the stored ones are dropped.
+	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://evil.example/org/b"}}}`); r.status != http.StatusOK {
+		t.Fatalf("patch to another host: %d %s", r.status, r.body)
+	}
+	p = pending()
+	if p == nil || len(p.Values) != 0 {
+		t.Fatalf("moving to another host kept the credentials: %+v", p)
+	}
+	ack(p.Version)
+
+	// Another host with new credentials: those.
+	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://git.example.com/org/b"},`+
+		`"configurationProtectedSettings":{"httpsKey":"bmV3"}}}`); r.status != http.StatusOK {
+		t.Fatalf("patch with new credentials: %d %s", r.status, r.body)
+	}
+	if p := pending(); p == nil || p.Values["httpsKey"] != "bmV3" {
+		t.Errorf("new credentials given with the move: %+v", p)
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/validation"
@@ -47,4 +50,46 @@ func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Propertie
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// sourceMoved reports whether the source of d is at another endpoint
+// (scheme and host) than that of the stored configuration old, or of another
+// kind. Protected settings are credentials for an endpoint: when it moves
+// and the request brings none, the stored ones are dropped (and the agent
+// deletes the cluster's copy), so that a PATCH of the URL alone cannot send
+// a token to a new host.
+func sourceMoved(old *store.Config, d *agentapi.Properties) (bool, error) {
+	var prev agentapi.Properties
+	if err := json.Unmarshal(old.Properties, &prev); err != nil {
+		return false, fmt.Errorf("failed to decode the stored properties of %s: %w", old.Name, err)
+	}
+	return sourceEndpoint(&prev.FluxConfigSpec) != sourceEndpoint(&d.FluxConfigSpec), nil
+}
+
+// sourceEndpoint is the source kind, scheme and host a spec reads from
+// (lowercased: hosts are case-insensitive); a URL that does not parse is
+// its own endpoint.
+func sourceEndpoint(spec *v1alpha1.FluxConfigSpec) string {
+	raw := ""
+	switch {
+	case spec.GitRepository != nil:
+		raw = spec.GitRepository.URL
+		if user, host, path, ok := v1alpha1.SplitSCPGitURL(raw); ok {
+			raw = "ssh://" + user + "@" + host + "/" + path
+		}
+	case spec.Bucket != nil:
+		raw = spec.Bucket.URL
+		if !strings.Contains(raw, "://") {
+			raw = "https://" + raw // a bare host[:port]
+		}
+	case spec.AzureBlob != nil:
+		raw = spec.AzureBlob.URL
+	case spec.OCIRepository != nil:
+		raw = spec.OCIRepository.URL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return string(spec.SourceKind) + " " + raw
+	}
+	return string(spec.SourceKind) + " " + strings.ToLower(u.Scheme+"://"+u.Host)
 }

@@ -77,3 +77,34 @@ func TestNextConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceEndpoint(t *testing.T) {
+	git := func(url string) *v1alpha1.FluxConfigSpec {
+		return &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindGitRepository, GitRepository: &v1alpha1.GitRepositoryDefinition{URL: url}}
+	}
+	bucket := func(url string) *v1alpha1.FluxConfigSpec {
+		return &v1alpha1.FluxConfigSpec{SourceKind: v1alpha1.SourceKindBucket, Bucket: &v1alpha1.BucketDefinition{URL: url}}
+	}
+	cases := []struct {
+		name string
+		a, b *v1alpha1.FluxConfigSpec
+		same bool
+	}{
+		{"another repository on the same host", git("https://github.com/org/a"), git("https://github.com/org/b"), true},
+		{"host case", git("https://GitHub.com/org/a"), git("https://github.com/org/a"), true},
+		{"scp form and ssh:// of one host", git("git@github.com:org/a"), git("ssh://git@github.com/org/a"), true},
+		{"another host", git("https://github.com/org/a"), git("https://evil.example/org/a"), false},
+		{"https to http", git("https://github.com/org/a"), git("http://github.com/org/a"), false},
+		{"another port", git("https://git.example.com/a"), git("https://git.example.com:8443/a"), false},
+		{"bare bucket host and its https URL", bucket("s3.amazonaws.com"), bucket("https://s3.amazonaws.com"), true},
+		{"another bucket endpoint", bucket("https://s3.amazonaws.com"), bucket("https://minio.example.com"), false},
+		{"another source kind", git("https://s3.amazonaws.com/x"), bucket("https://s3.amazonaws.com"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sourceEndpoint(tc.a) == sourceEndpoint(tc.b); got != tc.same {
+				t.Errorf("%q vs %q: same endpoint = %v, want %v", sourceEndpoint(tc.a), sourceEndpoint(tc.b), got, tc.same)
+			}
+		})
+	}
+}

@@ -22,17 +22,19 @@ const (
 )
 
 var (
-	nameRE       = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`)
-	gitURLRE     = regexp.MustCompile(`^(https?|ssh)://[^/]+`)
-	httpURLRE    = regexp.MustCompile(`^https?://`)
-	endpointRE   = regexp.MustCompile(`^https?://[^/]+`)
-	ociURLRE     = regexp.MustCompile(`^oci://[^/]+/.+`)
-	dotdotRE     = regexp.MustCompile(`(^|/)[.][.](/|$)`)
-	commitRE     = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
-	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
-	containerRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	digestRE     = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,}$`)
-	isoDuration  = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
+	nameRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`)
+	gitURLRE  = regexp.MustCompile(`^(https?|ssh)://[^/]+`)
+	httpURLRE = regexp.MustCompile(`^https?://`)
+	// urlPasswordRE: a URL with user:password@ (the CRD's CEL rule).
+	urlPasswordRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*:[^/@]*@`)
+	endpointRE    = regexp.MustCompile(`^https?://[^/]+`)
+	ociURLRE      = regexp.MustCompile(`^oci://[^/]+/.+`)
+	dotdotRE      = regexp.MustCompile(`(^|/)[.][.](/|$)`)
+	commitRE      = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+	bucketNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+	containerRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	digestRE      = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,}$`)
+	isoDuration   = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
 )
 
 // Messages shared with the CRD's rules (api/v1alpha1/fluxconfig_types.go).
@@ -46,6 +48,8 @@ const (
 	MsgGitURL             = "url must start with http://, https:// or ssh://, or be of the form user@host:path"
 	MsgHTTPSOnSSH         = "httpsUser and httpsCACert apply to http(s) URLs only: remove them, or use an https:// URL"
 	MsgKnownHostsOnHTTPS  = "sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// or git@host:path URL"
+	MsgUserOverHTTP       = "httpsUser sends credentials, which http:// carries in clear: use an https:// URL"
+	MsgURLPassword        = "url must not contain a password: for HTTPS put the user in httpsUser and the token in the protected setting httpsKey, for SSH use the protected setting sshPrivateKey"
 	MsgOneRef             = "set only one of branch, tag and semver"
 	MsgSomeRef            = "set one of branch, tag, semver or commit"
 	MsgCommitWith         = "commit can be combined only with branch, not with tag or semver"
@@ -207,6 +211,12 @@ func validateGit(c *checker, g *v1alpha1.GitRepositoryDefinition) {
 	}
 	if httpURLRE.MatchString(g.URL) && g.SSHKnownHosts != "" {
 		c.add(f, MsgKnownHostsOnHTTPS)
+	}
+	if strings.HasPrefix(g.URL, "http://") && g.HTTPSUser != "" {
+		c.add(f, MsgUserOverHTTP)
+	}
+	if urlPasswordRE.MatchString(g.URL) {
+		c.add(f+".url", MsgURLPassword)
 	}
 	switch g.Provider {
 	case "", "Azure", "GitHub", "Generic":

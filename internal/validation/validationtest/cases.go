@@ -73,6 +73,14 @@ var Cases = []Case{
 	}, "httpsUser and httpsCACert apply to http(s) URLs only: remove them, or use an https:// URL"},
 	{"known hosts with https url", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.SSHKnownHosts = "Z2l0aHViLmNvbQ==" },
 		"sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// or git@host:path URL"},
+	{"https user over plain http", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "http://git.example.com/org/repo"
+		fc.Spec.GitRepository.HTTPSUser = "bot"
+	}, "httpsUser sends credentials, which http:// carries in clear: use an https:// URL"},
+	{"password in an https url", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.URL = "https://bot:s3cret@github.com/org/repo" },
+		"url must not contain a password"},
+	{"password in an ssh url", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.URL = "ssh://git:s3cret@github.com/org/repo" },
+		"url must not contain a password"},
 	{"configuration name longer than 30", func(fc *v1alpha1.FluxConfig) { fc.Name = strings.Repeat("a", 31) },
 		"metadata.name must be 1-30 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (the fluxConfigurations name rule)"},
 	{"configuration name with a dot", func(fc *v1alpha1.FluxConfig) { fc.Name = "my.config" },
