@@ -78,6 +78,10 @@ func Build(fc *v1alpha1.FluxConfig, opts Options) (*Objects, error) {
 	if err := CheckDependencies(fc.Spec.Kustomizations); err != nil {
 		return nil, err
 	}
+	if fc.Spec.Scope == v1alpha1.ScopeNamespace && !opts.MultiTenancy {
+		return nil, errors.New("scope namespace needs multi-tenancy enforcement (manager flag --enforce-multi-tenancy, Helm value multiTenancy.enforce), " +
+			"which is off: without it Kustomizations would apply as kustomize-controller, with its cluster-wide rights. Turn it on, or use scope cluster")
+	}
 	out := &Objects{}
 	var err error
 	switch fc.Spec.SourceKind {

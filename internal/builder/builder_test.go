@@ -237,18 +237,35 @@ func TestBuildSources(t *testing.T) {
 			wantErr: "verificationConfig[k] is not valid base64",
 		},
 		{
-			name: "namespace scope targets the namespace; suspend propagates; no applier without multi-tenancy",
+			name: "namespace scope targets the namespace and applies as flux-applier; suspend propagates",
 			fc: gitConfig(func(fc *v1alpha1.FluxConfig) {
 				fc.Spec.Scope = v1alpha1.ScopeNamespace
 				fc.Spec.Suspend = true
 			}),
-			opts: Options{MultiTenancy: false},
+			opts: Options{MultiTenancy: true},
 			check: func(g Gomega, o *Objects) {
 				g.Expect(o.Source.(*sourcev1.GitRepository).Spec.Suspend).To(BeTrue())
 				k := o.Kustomizations[0]
 				g.Expect(k.Spec.TargetNamespace).To(Equal("team-a"))
 				g.Expect(k.Spec.Suspend).To(BeTrue())
-				g.Expect(k.Spec.ServiceAccountName).To(BeEmpty())
+				g.Expect(k.Spec.ServiceAccountName).To(Equal("flux-applier"))
+			},
+		},
+		{
+			// targetNamespace alone bounds nothing: kustomize-controller's own
+			// ServiceAccount would apply anything the repository holds.
+			name:    "namespace scope without multi-tenancy is refused",
+			fc:      gitConfig(func(fc *v1alpha1.FluxConfig) { fc.Spec.Scope = v1alpha1.ScopeNamespace }),
+			opts:    Options{MultiTenancy: false},
+			wantErr: "scope namespace needs multi-tenancy",
+		},
+		{
+			name: "cluster scope without multi-tenancy applies as kustomize-controller",
+			fc:   gitConfig(func(fc *v1alpha1.FluxConfig) { fc.Spec.Scope = v1alpha1.ScopeCluster }),
+			opts: Options{MultiTenancy: false},
+			check: func(g Gomega, o *Objects) {
+				g.Expect(o.Kustomizations[0].Spec.ServiceAccountName).To(BeEmpty())
+				g.Expect(o.Kustomizations[0].Spec.TargetNamespace).To(BeEmpty())
 			},
 		},
 		{

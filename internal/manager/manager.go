@@ -82,7 +82,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader (a Lease) so that only one of several replicas reconciles.")
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "The namespace of the leader election Lease (default: the namespace the manager runs in).")
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
-	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce).")
+	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce). When off, they apply as kustomize-controller, and namespace-scope configurations are refused (Stalled): nothing would confine them.")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
 	fs.IntVar(&o.SSHKeyWorkers, "ssh-key-workers", o.SSHKeyWorkers, "How many RSA key pairs are generated at once, in the background (default: half the CPUs); a burst of new SSH configurations waits for them without holding up other reconciles.")
 	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. http://127.0.0.1:8090; the agent is off when empty.")
