@@ -90,3 +90,9 @@ func SplitSCPGitURL(url string) (user, host, path string, ok bool) {
 	}
 	return m[1], m[2], m[3], true
 }
+
+// IsSystemNamespace reports whether ns belongs to Kubernetes itself
+// (kube-system, kube-public, kube-node-lease and any other kube-*): no
+// configuration may be placed there, since its flux-applier would act with
+// the rights of the cluster's own components.
+func IsSystemNamespace(ns string) bool { return strings.HasPrefix(ns, "kube-") }

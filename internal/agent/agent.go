@@ -28,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -51,11 +52,15 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait after a failure.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// ClusterScopeNamespaces are the namespaces cluster-scope
+	// configurations may be placed in (AnyNamespace: any but kube-*).
+	ClusterScopeNamespaces []string
 }
 
 // DefaultOptions are the flag defaults.
 func DefaultOptions() Options {
-	return Options{LongPoll: 30 * time.Second, PollInterval: 30 * time.Second, MinBackoff: time.Second, MaxBackoff: 2 * time.Minute}
+	return Options{LongPoll: 30 * time.Second, PollInterval: 30 * time.Second, MinBackoff: time.Second, MaxBackoff: 2 * time.Minute,
+		ClusterScopeNamespaces: []string{"flux-system"}}
 }
 
 // Agent syncs the cluster with the data plane.
@@ -72,22 +77,32 @@ type Agent struct {
 // tracker is what the syncer learned and the reporter needs.
 type tracker struct {
 	mu sync.Mutex
+	// synced is set once the desired state has been read.
+	synced bool
+	// desired is the namespace of each desired configuration, by name (a
+	// name is unique in a cluster's desired state).
+	desired map[string]string
 	// deleting are the configurations the data plane wants gone, by name.
 	deleting map[string]bool
 	// reported is the last status sent per configuration, as JSON.
 	reported map[string]string
 }
 
-func (t *tracker) setDeleting(names map[string]bool) {
+func (t *tracker) setDesired(namespaces map[string]string, deleting map[string]bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.deleting = names
+	t.synced, t.desired, t.deleting = true, namespaces, deleting
 }
 
-func (t *tracker) isDeleting(name string) bool {
+// owner tells whether the FluxConfig key is the one the data plane's
+// configuration of that name lives at (a same-named FluxConfig elsewhere,
+// whatever its labels, is not), and whether that configuration is being
+// deleted. known is false until the desired state has been read.
+func (t *tracker) owner(key types.NamespacedName) (owned, deleting, known bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.deleting[name]
+	ns, ok := t.desired[key.Name]
+	return ok && ns == key.Namespace, ok && ns == key.Namespace && t.deleting[key.Name], t.synced
 }
 
 func (t *tracker) lastReported(name string) string {
@@ -181,26 +196,38 @@ func (a *Agent) Sync(ctx context.Context, state *agentapi.DesiredState) error {
 	if err := a.Client.List(ctx, &owned, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent}); err != nil {
 		return fmt.Errorf("failed to list FluxConfigs: %w", err)
 	}
-	wanted := map[string]bool{}
+	namespaces := map[string]string{}
 	deleting := map[string]bool{}
+	props := make([]*agentapi.Properties, len(state.Configurations))
 	var errs []error
 	for i := range state.Configurations {
 		c := &state.Configurations[i]
-		wanted[c.Name] = true
+		p, err := desiredProperties(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("configuration %s: %w", c.Name, err))
+			continue
+		}
+		props[i] = p
+		namespaces[c.Name] = p.Namespace
 		if c.Deleting {
 			deleting[c.Name] = true
 		}
 	}
-	a.state.setDeleting(deleting)
+	a.state.setDesired(namespaces, deleting)
 	for i := range state.Configurations {
-		if err := a.syncOne(ctx, &state.Configurations[i]); err != nil {
+		if props[i] == nil {
+			continue
+		}
+		if err := a.syncOne(ctx, &state.Configurations[i], props[i]); err != nil {
 			errs = append(errs, fmt.Errorf("configuration %s: %w", state.Configurations[i].Name, err))
 		}
 	}
-	// Agent-managed FluxConfigs that the data plane no longer has (forceDelete).
+	// Agent-managed FluxConfigs that the data plane no longer has
+	// (forceDelete). A same-named one in another namespace is not the
+	// agent's (a configuration's namespace never changes): left alone.
 	for i := range owned.Items {
 		fc := &owned.Items[i]
-		if wanted[fc.Name] || !fc.DeletionTimestamp.IsZero() {
+		if _, desired := namespaces[fc.Name]; desired || !fc.DeletionTimestamp.IsZero() {
 			continue
 		}
 		if err := a.Client.Delete(ctx, fc); client.IgnoreNotFound(err) != nil {
@@ -210,13 +237,22 @@ func (a *Agent) Sync(ctx context.Context, state *agentapi.DesiredState) error {
 	return errors.Join(errs...)
 }
 
-func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration) error {
+// desiredProperties decodes the properties of c.
+func desiredProperties(c *agentapi.Configuration) (*agentapi.Properties, error) {
 	var props agentapi.Properties
 	if err := json.Unmarshal(c.Properties, &props); err != nil {
-		return fmt.Errorf("failed to decode its properties: %w", err)
+		return nil, fmt.Errorf("failed to decode its properties: %w", err)
 	}
 	if props.Namespace == "" {
-		return errors.New("its properties have no namespace")
+		return nil, errors.New("its properties have no namespace")
+	}
+	return &props, nil
+}
+
+func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration, props *agentapi.Properties) error {
+	if msg := namespaceRefusal(props, a.Options.ClusterScopeNamespaces); msg != "" && !c.Deleting {
+		// Nothing is written in the cluster; the data plane shows why.
+		return a.reportOnce(ctx, c.Name, &agentapi.StatusReport{Generation: c.Generation, ProvisioningState: string(v1alpha1.ProvisioningFailed), ErrorMessage: msg})
 	}
 	current, err := a.find(ctx, props.Namespace, c.Name)
 	if err != nil {
@@ -252,7 +288,7 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration) error {
 	if err != nil {
 		return err
 	}
-	fc := desiredFluxConfig(c, &props, hasProtected)
+	fc := desiredFluxConfig(c, props, hasProtected)
 	if !upToDate(current, fc) {
 		if err := apply(ctx, a.Client, fc); err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/agent"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
@@ -160,6 +161,7 @@ func run(m *testing.M) int {
 	opts.Agent.LongPoll = 5 * time.Second
 	opts.Agent.MinBackoff = 100 * time.Millisecond
 	opts.Agent.MaxBackoff = time.Second
+	opts.Agent.ClusterScopeNamespaces = []string{agent.AnyNamespace}
 	mgr, err := manager.New(env.Config, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
@@ -202,8 +204,9 @@ func configBody(ns, gitExtra, extra string) string {
 
 func fcKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
 
-func props(g Gomega, cluster, name string) map[string]any {
-	status, body := dp.do(http.MethodGet, cluster+fluxPath+name, "")
+// props are the ARM properties of cluster A's configuration name.
+func props(g Gomega, name string) map[string]any {
+	status, body := dp.do(http.MethodGet, clusterA+fluxPath+name, "")
 	g.Expect(status).To(Equal(http.StatusOK))
 	return body["properties"].(map[string]any)
 }
@@ -249,7 +252,7 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-infra"}})
 	setReady(g, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-apps"}})
 	g.Eventually(func(g Gomega) {
-		p := props(g, clusterA, "web")
+		p := props(g, "web")
 		g.Expect(p["complianceState"]).To(Equal("Compliant"))
 		g.Expect(p["provisioningState"]).To(Equal("Succeeded"))
 		g.Expect(p["statuses"]).To(HaveLen(3))
@@ -317,7 +320,7 @@ func TestHandAppliedFluxConfigIsLeftAlone(t *testing.T) {
 	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"mine", configBody("by-hand", "", ""))
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func(g Gomega) {
-		p := props(g, clusterA, "mine")
+		p := props(g, "mine")
 		g.Expect(p["provisioningState"]).To(Equal("Failed"))
 		g.Expect(p["errorMessage"]).To(ContainSubstring("that the agent does not manage exists in the cluster"))
 	}, timeout, interval).Should(Succeed())
@@ -351,7 +354,7 @@ func TestDataPlaneOutage(t *testing.T) {
 	g.Expect(dp.start()).To(Succeed())
 	// The latest status is reported after reconnecting.
 	g.Eventually(func(g Gomega) {
-		g.Expect(props(g, clusterA, "steady")["complianceState"]).To(Equal("Compliant"))
+		g.Expect(props(g, "steady")["complianceState"]).To(Equal("Compliant"))
 	}, timeout, interval).Should(Succeed())
 	// And new desired state arrives within one poll (+ the capped backoff).
 	start := time.Now()
@@ -359,4 +362,40 @@ func TestDataPlaneOutage(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusCreated))
 	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "after-outage"), &v1alpha1.FluxConfig{}) }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 	t.Logf("desired state reached the cluster %s after the PUT", time.Since(start).Round(time.Millisecond))
+}
+
+// TestSameNamedFluxConfigElsewhereCannotSpeakForTheFleet: a tenant creates,
+// in its own namespace, a FluxConfig named like a fleet configuration and
+// labelled as the agent's, with an SSH URL so that it gets a generated key.
+// The data plane keeps showing the fleet configuration's own status, never
+// the tenant's public key (an admin adding that as a deploy key would hand
+// the tenant the fleet repository), and the tenant's object is left alone.
+func TestSameNamedFluxConfigElsewhereCannotSpeakForTheFleet(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"spoofed", configBody("fleet-a", "", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey("fleet-a", "spoofed"), &v1alpha1.FluxConfig{}) }, timeout, interval).Should(Succeed())
+
+	g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tenant-a"}})).To(Succeed())
+	tenant := &v1alpha1.FluxConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-a", Name: "spoofed",
+			Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent}},
+		Spec: v1alpha1.FluxConfigSpec{Scope: v1alpha1.ScopeNamespace, GitRepository: &v1alpha1.GitRepositoryDefinition{
+			URL: "git@github.com:org/fleet.git", RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}},
+			Kustomizations: map[string]v1alpha1.KustomizationDefinition{"apps": {Path: "./apps"}}},
+	}
+	g.Expect(k.Create(ctx, tenant)).To(Succeed())
+	var tenantKey string
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, fcKey("tenant-a", "spoofed"), tenant)).To(Succeed())
+		tenantKey = tenant.Status.RepositoryPublicKey
+		g.Expect(tenantKey).NotTo(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+
+	g.Consistently(func(g Gomega) {
+		p := props(g, "spoofed")
+		g.Expect(p["repositoryPublicKey"]).NotTo(Equal(tenantKey), "the tenant's key is shown for the fleet configuration")
+	}, 3*time.Second, interval).Should(Succeed())
+	g.Expect(k.Get(ctx, fcKey("tenant-a", "spoofed"), &v1alpha1.FluxConfig{})).To(Succeed(), "the agent deleted the tenant's FluxConfig")
 }

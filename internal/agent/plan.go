@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -88,4 +91,26 @@ func refName(r *v1alpha1.LocalSecretReference) string {
 		return ""
 	}
 	return r.Name
+}
+
+// AnyNamespace in Options.ClusterScopeNamespaces lets cluster-scope
+// configurations into every namespace but the system ones.
+const AnyNamespace = "*"
+
+// namespaceRefusal says why the agent may not place configuration props
+// in its namespace, or "" when it may. Kubernetes' own namespaces are
+// refused to every configuration; cluster scope (flux-applier bound to
+// cluster-admin, and anyone who can run a pod as flux-applier in that
+// namespace gets it) only goes to the namespaces an administrator listed.
+func namespaceRefusal(props *agentapi.Properties, clusterScopeNamespaces []string) string {
+	ns := props.Namespace
+	if v1alpha1.IsSystemNamespace(ns) {
+		return fmt.Sprintf("The namespace %s belongs to Kubernetes itself: no configuration may be placed in a kube-* namespace; choose another namespace.", ns)
+	}
+	if props.Scope == v1alpha1.ScopeNamespace || slices.Contains(clusterScopeNamespaces, AnyNamespace) || slices.Contains(clusterScopeNamespaces, ns) {
+		return ""
+	}
+	return fmt.Sprintf("Cluster-scope configurations may be placed only in the namespaces %s of this cluster (manager flag --cluster-scope-namespaces, Helm value multiTenancy.clusterScopeNamespaces), not in %s: "+
+		"their flux-applier is cluster-admin for anyone who can run a pod there. Use one of those namespaces, or scope namespace.",
+		strings.Join(clusterScopeNamespaces, ", "), ns)
 }

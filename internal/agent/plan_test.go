@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,6 +84,35 @@ func TestDesiredFluxConfigAndUpToDate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := upToDate(tc.current, tc.want); got != tc.upToDate {
 				t.Errorf("upToDate = %v, want %v", got, tc.upToDate)
+			}
+		})
+	}
+}
+
+func TestNamespaceRefusal(t *testing.T) {
+	props := func(ns string, scope v1alpha1.ScopeType) *agentapi.Properties {
+		return &agentapi.Properties{Namespace: ns, FluxConfigSpec: v1alpha1.FluxConfigSpec{Scope: scope}}
+	}
+	cases := []struct {
+		name    string
+		props   *agentapi.Properties
+		allowed []string
+		want    string // in the refusal; "" when allowed
+	}{
+		{"cluster scope in a listed namespace", props("flux-system", v1alpha1.ScopeCluster), []string{"flux-system"}, ""},
+		{"cluster scope by default (empty scope) elsewhere", props("team-a", ""), []string{"flux-system"}, "only in the namespaces flux-system"},
+		{"cluster scope in an unlisted namespace", props("team-a", v1alpha1.ScopeCluster), []string{"flux-system", "platform"}, "flux-system, platform of this cluster"},
+		{"cluster scope anywhere with *", props("team-a", v1alpha1.ScopeCluster), []string{AnyNamespace}, ""},
+		{"namespace scope anywhere", props("team-a", v1alpha1.ScopeNamespace), []string{"flux-system"}, ""},
+		{"kube-system, even namespace scope", props("kube-system", v1alpha1.ScopeNamespace), []string{AnyNamespace}, "belongs to Kubernetes itself"},
+		{"kube-public", props("kube-public", v1alpha1.ScopeCluster), []string{"kube-public"}, "belongs to Kubernetes itself"},
+		{"kube-anything", props("kube-addons", v1alpha1.ScopeCluster), []string{AnyNamespace}, "belongs to Kubernetes itself"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := namespaceRefusal(tc.props, tc.allowed)
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("refusal = %q, want %q", got, tc.want)
 			}
 		})
 	}

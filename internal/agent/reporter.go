@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,14 +23,25 @@ import (
 
 // Reconcile reports the status of one agent-managed FluxConfig to the data
 // plane whenever it changes, and confirms deletions once the FluxConfig is
-// gone. Failures are retried with backoff; the latest status wins.
+// gone. Only the FluxConfig at the namespace and name of a desired
+// configuration speaks for it: a same-named one elsewhere, even labelled as
+// the agent's, is ignored. Failures are retried with backoff; the latest
+// status wins.
 func (a *Agent) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	owned, deleting, known := a.state.owner(req.NamespacedName)
+	if !known {
+		// Not synced with the data plane yet: ask again shortly.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if !owned {
+		return ctrl.Result{}, nil
+	}
 	fc := &v1alpha1.FluxConfig{}
 	if err := a.Client.Get(ctx, req.NamespacedName, fc); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		if a.state.isDeleting(req.Name) {
+		if deleting {
 			if err := a.DataPlane.ConfirmDeleted(ctx, req.Name); err != nil {
 				return ctrl.Result{}, err
 			}

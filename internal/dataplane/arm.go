@@ -274,6 +274,9 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 	if !dnsLabel.MatchString(d.Namespace) {
 		return nil, nil, invalidParameter("properties.namespace", "must be 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit")
 	}
+	if v1alpha1.IsSystemNamespace(d.Namespace) {
+		return nil, nil, invalidParameter("properties.namespace", "kube-* namespaces belong to Kubernetes itself: choose another namespace")
+	}
 	if err := validation.Validate(name, &d.FluxConfigSpec); err != nil {
 		return nil, nil, invalidParameter("properties", err.Error())
 	}

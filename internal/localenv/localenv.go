@@ -172,7 +172,10 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	e.step("Starting the manager and its agent")
 	args := append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=" + mgrHealth,
 		"--dataplane-url=" + e.DataPlaneURL, "--agent-token-file=" + e.TokenFile, "--cluster-resource-id=" + ClusterID,
-		"--agent-long-poll=20s", "--agent-max-backoff=5s"}, o.ManagerArgs...)
+		"--agent-long-poll=20s", "--agent-max-backoff=5s",
+		// A development cluster with no admission policy: cluster scope in
+		// any namespace but kube-*.
+		"--cluster-scope-namespaces=*"}, o.ManagerArgs...)
 	if err := e.startProc("manager", o.Bins.Manager, []string{"KUBECONFIG=" + e.Kubeconfig}, args...); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@
 package manager
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -91,6 +92,19 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Agent.LongPoll, "agent-long-poll", o.Agent.LongPoll, "How long the data plane may hold the agent's list request before answering 'not modified' (at most 60s).")
 	fs.DurationVar(&o.Agent.PollInterval, "agent-poll-interval", o.Agent.PollInterval, "The pause between lists, with jitter, when the data plane answers at once instead of holding the request.")
 	fs.DurationVar(&o.Agent.MaxBackoff, "agent-max-backoff", o.Agent.MaxBackoff, "The longest wait between retries while the data plane cannot be reached.")
+	fs.Func("cluster-scope-namespaces", "Comma-separated namespaces the agent may place cluster-scope configurations in (default flux-system; * for any but kube-*); kube-* namespaces are refused to every configuration. Keep it equal to the admission policy's list (Helm value multiTenancy.clusterScopeNamespaces).",
+		func(v string) error {
+			o.Agent.ClusterScopeNamespaces = nil
+			for _, ns := range strings.Split(v, ",") {
+				if ns = strings.TrimSpace(ns); ns != "" {
+					o.Agent.ClusterScopeNamespaces = append(o.Agent.ClusterScopeNamespaces, ns)
+				}
+			}
+			if len(o.Agent.ClusterScopeNamespaces) == 0 {
+				return errors.New("give at least one namespace, or * for any")
+			}
+			return nil
+		})
 	o.Zap.BindFlags(fs)
 }
 

@@ -37,7 +37,7 @@ func measureRoundTrips(o options, rep *report) error {
 		return err
 	}
 	r, err := c.withManager(o, "manager-agent", "--ssh-key-algorithm=ed25519", "--dataplane-url="+d.url,
-		"--agent-token-file="+tokenFile, "--cluster-resource-id="+clusterPath(cluster))
+		"--agent-token-file="+tokenFile, "--cluster-resource-id="+clusterPath(cluster), "--cluster-scope-namespaces=*")
 	if err != nil {
 		return err
 	}

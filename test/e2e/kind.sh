@@ -39,5 +39,5 @@ helm upgrade --install fluxconfig charts/fluxconfig -n flux-system \
 	--set-file agent.token=.local/kind-agent.token --wait
 
 echo "==> Ready: KUBECONFIG is kind's, ARCGITOPS_DATAPLANE=$ARCGITOPS_DATAPLANE"
-echo "    Try: bin/arcgitops k8s-configuration flux create -g kind -c $name -n demo -u https://github.com/Azure/gitops-flux2-kustomize-helm-mt --branch main --kustomization name=infra path=./infrastructure"
+echo "    Try: bin/arcgitops k8s-configuration flux create -g kind -c $name -n demo --namespace flux-system -u https://github.com/Azure/gitops-flux2-kustomize-helm-mt --branch main --kustomization name=infra path=./infrastructure"
 wait $dp_pid

@@ -140,7 +140,7 @@ func TestManifestsApplyToARealAPIServer(t *testing.T) {
 		out, err := run(t, kustomize, "build", "config/default")
 		g.Expect(err).NotTo(HaveOccurred(), out)
 		objs := decode(g, out)
-		g.Expect(len(objs)).To(Equal(10))
+		g.Expect(len(objs)).To(Equal(12)) // with the two admission policies and their bindings
 		dryRunApply(g, objs)
 	})
 }
@@ -375,12 +375,41 @@ func TestClusterScopePolicy(t *testing.T) {
 				URL: "https://github.com/o/r", RepositoryRef: &v1alpha1.RepositoryRefDefinition{Branch: "main"}}}}
 	}
 	alice := as("alice")
+	manager := as(managerUser)
 	// The policy takes a moment to be enforced after it is created.
 	g.Eventually(func() error {
 		return alice.Create(ctx, fc("team-x", "probe", v1alpha1.ScopeCluster), client.DryRunAll)
 	}, 20*time.Second, 200*time.Millisecond).Should(MatchError(ContainSubstring(
-		"cluster-scope FluxConfigs may be created only by the fluxconfig agent or in the namespaces flux-system, platform")))
+		"cluster-scope FluxConfigs may be created only in the namespaces flux-system, platform")))
 	g.Expect(alice.Create(ctx, fc("team-x", "tenant", v1alpha1.ScopeNamespace), client.DryRunAll)).To(Succeed())
 	g.Expect(alice.Create(ctx, fc("platform", "infra", v1alpha1.ScopeCluster), client.DryRunAll)).To(Succeed())
-	g.Expect(as(managerUser).Create(ctx, fc("team-x", "from-agent", v1alpha1.ScopeCluster), client.DryRunAll)).To(Succeed())
+	// The agent is held to the same list: a data plane cannot place cluster
+	// scope where an administrator did not allow it.
+	g.Expect(manager.Create(ctx, fc("team-x", "from-agent", v1alpha1.ScopeCluster), client.DryRunAll)).To(MatchError(ContainSubstring(
+		"cluster-scope FluxConfigs may be created only in the namespaces flux-system, platform")))
+
+	// Only the manager marks a FluxConfig as the agent's.
+	agentOwned := func(ns, name string) *v1alpha1.FluxConfig {
+		f := fc(ns, name, v1alpha1.ScopeNamespace)
+		f.Labels = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByAgent}
+		f.Annotations = map[string]string{v1alpha1.DataPlaneGenerationAnnotation: "1"}
+		return f
+	}
+	g.Eventually(func() error {
+		return alice.Create(ctx, agentOwned("team-x", "spoof"), client.DryRunAll)
+	}, 20*time.Second, 200*time.Millisecond).Should(MatchError(ContainSubstring(
+		"only the fluxconfig manager may set or change the clusterconfig.azure.com/managed-by label")))
+	owned := agentOwned("team-x", "fleet")
+	g.Expect(manager.Create(ctx, owned)).To(Succeed())
+	defer func() { _ = k.Delete(ctx, owned) }()
+	// Others may still annotate it (a reconcile request) ...
+	g.Expect(alice.Get(ctx, client.ObjectKeyFromObject(owned), owned)).To(Succeed())
+	owned.Annotations["reconcile.fluxcd.io/requestedAt"] = "now"
+	g.Expect(alice.Update(ctx, owned)).To(Succeed())
+	// ... but not take the mark off, or change the generation.
+	delete(owned.Labels, v1alpha1.LabelManagedBy)
+	g.Expect(alice.Update(ctx, owned)).To(MatchError(ContainSubstring("only the fluxconfig manager")))
+	g.Expect(alice.Get(ctx, client.ObjectKeyFromObject(owned), owned)).To(Succeed())
+	owned.Annotations[v1alpha1.DataPlaneGenerationAnnotation] = "7"
+	g.Expect(alice.Update(ctx, owned)).To(MatchError(ContainSubstring("only the fluxconfig manager")))
 }
