@@ -35,6 +35,7 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on.")
 	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the key that encrypts protected settings (protected-settings.key, created 0600 on first start).")
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
+	flag.DurationVar(&opts.TokenGracePeriod, "agent-token-grace", opts.TokenGracePeriod, "How long a regenerated agent token's predecessor stays valid, so that a running agent picks up the new one; 0 revokes it at once.")
 	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
 	flag.StringVar(&opts.ExternalURL, "external-url", "", "The URL clients reach the data plane at, e.g. https://hub.example.com, used in nextLink and Location; empty: the address each connection came in on (never the client's Host header).")

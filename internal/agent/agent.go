@@ -131,6 +131,7 @@ func (a *Agent) NeedLeaderElection() bool { return true }
 func (a *Agent) Start(ctx context.Context) error {
 	log := a.Log.WithValues("dataplane", a.DataPlane.BaseURL, "cluster", a.DataPlane.ClusterID)
 	log.Info("Starting the agent")
+	register()
 	etag := ""
 	failures := 0
 	for ctx.Err() == nil {
@@ -147,11 +148,18 @@ func (a *Agent) Start(ctx context.Context) error {
 				break
 			}
 			failures++
+			syncFailures.Set(float64(failures))
 			wait := backoff(failures, a.Options.MinBackoff, a.Options.MaxBackoff)
-			log.Error(err, "Sync with the data plane failed; the cluster keeps its last desired state", "retryIn", wait.Round(time.Millisecond).String())
+			kv := []any{"retryIn", wait.Round(time.Millisecond).String()}
+			if hint := syncHint(err); hint != "" {
+				kv = append(kv, "hint", hint)
+			}
+			log.Error(err, "Sync with the data plane failed; the cluster keeps its last desired state", kv...)
 			sleep(ctx, wait)
 			continue
 		}
+		lastSync.SetToCurrentTime()
+		syncFailures.Set(0)
 		if failures > 0 {
 			log.Info("Reconnected to the data plane", "afterFailures", failures)
 			failures = 0

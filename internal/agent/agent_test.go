@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/agent"
@@ -41,11 +43,12 @@ const (
 )
 
 var (
-	env    *testenv.Env
-	k      client.Client
-	dp     *dataPlane
-	tokenA string
-	tokenB string
+	env       *testenv.Env
+	k         client.Client
+	dp        *dataPlane
+	tokenA    string
+	tokenB    string
+	tokenFile string // the agent's --agent-token-file
 )
 
 // dataPlane runs the real data plane in-process on 127.0.0.1, and can be
@@ -65,6 +68,7 @@ func (d *dataPlane) start() error {
 	opts := dataplane.DefaultOptions()
 	opts.DataDir = d.dir
 	opts.RatePerSecond = 0
+	opts.TokenGracePeriod = 0 // a regenerated token retires the old one at once
 	srv, err := dataplane.New(opts)
 	if err != nil {
 		return err
@@ -146,7 +150,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	tokenFile := filepath.Join(tmp, "token")
+	tokenFile = filepath.Join(tmp, "token")
 	if err := os.WriteFile(tokenFile, []byte(tokenA+"\n"), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -398,4 +402,36 @@ func TestSameNamedFluxConfigElsewhereCannotSpeakForTheFleet(t *testing.T) {
 		g.Expect(p["repositoryPublicKey"]).NotTo(Equal(tenantKey), "the tenant's key is shown for the fleet configuration")
 	}, 3*time.Second, interval).Should(Succeed())
 	g.Expect(k.Get(ctx, fcKey("tenant-a", "spoofed"), &v1alpha1.FluxConfig{})).To(Succeed(), "the agent deleted the tenant's FluxConfig")
+}
+
+// TestRegeneratedTokenIsPickedUpFromItsFile: the token is regenerated (the
+// old one revoked at once here), the new one written over the agent's token
+// file; the agent goes on without a restart, and its health metrics say it
+// synced.
+func TestRegeneratedTokenIsPickedUpFromItsFile(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	status, body := dp.do(http.MethodPost, clusterA+"/regenerateAgentToken", "")
+	g.Expect(status).To(Equal(http.StatusOK))
+	tokenA = body["properties"].(map[string]any)["agentToken"].(string)
+	next := tokenFile + ".new"
+	g.Expect(os.WriteFile(next, []byte(tokenA+"\n"), 0o600)).To(Succeed())
+	g.Expect(os.Rename(next, tokenFile)).To(Succeed())
+
+	status, _ = dp.do(http.MethodPut, clusterA+fluxPath+"after-rotation", configBody("rotated", "", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey("rotated", "after-rotation"), &v1alpha1.FluxConfig{}) }, timeout, interval).Should(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		families, err := metrics.Registry.Gather()
+		g.Expect(err).NotTo(HaveOccurred())
+		got := map[string]float64{}
+		for _, f := range families {
+			if strings.HasPrefix(f.GetName(), "fluxconfig_agent_") {
+				got[f.GetName()] = f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		g.Expect(got["fluxconfig_agent_consecutive_sync_failures"]).To(BeZero())
+		g.Expect(got["fluxconfig_agent_last_sync_timestamp_seconds"]).To(BeNumerically(">", float64(time.Now().Add(-time.Minute).Unix())))
+	}, timeout, interval).Should(Succeed())
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,10 +20,51 @@ type Client struct {
 	BaseURL string
 	// ClusterID is the cluster's ARM resource ID.
 	ClusterID string
-	// Token is the cluster's agent token.
+	// Token is the cluster's agent token, when TokenFile is empty.
 	Token string
+	// TokenFile holds the token instead: it is read again whenever it
+	// changes (a regenerated token written over it, or a Secret volume
+	// updated), so the agent needs no restart.
+	TokenFile string
+
+	cache tokenCache
 	// HTTP is the client to use (a default with timeouts when nil).
 	HTTP *http.Client
+}
+
+// tokenCache remembers TokenFile's content by size and modification time.
+type tokenCache struct {
+	mu      sync.Mutex
+	token   string
+	size    int64
+	modTime time.Time
+}
+
+// token is Token, or TokenFile's content, read again when the file changed.
+func (c *Client) token() (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	fi, err := os.Stat(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("failed to read the agent token: %w", err)
+	}
+	tc := &c.cache
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.token != "" && fi.Size() == tc.size && fi.ModTime().Equal(tc.modTime) {
+		return tc.token, nil
+	}
+	raw, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("failed to read the agent token: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if token == "" {
+		return "", fmt.Errorf("the agent token file %s is empty", c.TokenFile)
+	}
+	tc.token, tc.size, tc.modTime = token, fi.Size(), fi.ModTime()
+	return token, nil
 }
 
 // StatusError is a non-success answer of the data plane.
@@ -72,7 +115,11 @@ func (c *Client) do(ctx context.Context, method, u string, body any, header http
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	token, err := c.token()
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		// The URL, not the request (which holds the token), is in the error.

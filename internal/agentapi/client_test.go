@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,4 +42,49 @@ func (zeros) Read(p []byte) (int, error) {
 		p[i] = '0'
 	}
 	return len(p), nil
+}
+
+// TestTokenFileIsReadAgainWhenItChanges: a token written over the file is
+// used from the next request on, without a restart.
+func TestTokenFileIsReadAgainWhenItChanges(t *testing.T) {
+	var seen []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer ts.Close()
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{BaseURL: ts.URL, ClusterID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c", TokenFile: file}
+	ctx := context.Background()
+	if err := c.ConfirmDeleted(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfirmDeleted(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	// A regenerated token, written as Kubernetes updates a Secret volume:
+	// a new file renamed over the old one.
+	next := file + ".new"
+	if err := os.WriteFile(next, []byte("second-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfirmDeleted(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Bearer first", "Bearer first", "Bearer second-token"}
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("tokens sent = %q, want %q", seen, want)
+	}
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfirmDeleted(ctx, "x"); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("an emptied token file: %v", err)
+	}
 }

@@ -21,7 +21,15 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed", "The request needs the cluster's agent token as 'Authorization: Bearer <token>'."}
 	}
 	var clusterKey string
-	err := s.store.View(func(tx store.Tx) (err error) { clusterKey, err = tx.ClusterIDByToken(hashToken(token)); return err })
+	var cluster *store.Cluster
+	hash := hashToken(token)
+	err := s.store.View(func(tx store.Tx) (err error) {
+		if clusterKey, err = tx.ClusterIDByToken(hash); err != nil {
+			return err
+		}
+		cluster, err = tx.Cluster(clusterKey)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed", "The agent token is not valid: register the cluster again or regenerate its token."}
 	}
@@ -31,6 +39,10 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 	}
 	if clusterKey != store.Key(ref.ID()) {
 		return "", clusterNotFound(ref)
+	}
+	if hash != cluster.TokenHash && (cluster.PreviousTokenExpiresAt == nil || !s.opts.Now().Before(*cluster.PreviousTokenExpiresAt)) {
+		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed",
+			"The agent token was regenerated and its grace period has ended: give the agent the new token (its --agent-token-file)."}
 	}
 	return clusterKey, nil
 }

@@ -142,6 +142,11 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clu
 		if err != nil {
 			return err
 		}
+		c.PreviousTokenHash, c.PreviousTokenExpiresAt = "", nil
+		if s.opts.TokenGracePeriod > 0 {
+			expires := s.opts.Now().UTC().Add(s.opts.TokenGracePeriod)
+			c.PreviousTokenHash, c.PreviousTokenExpiresAt = c.TokenHash, &expires
+		}
 		c.TokenHash = hashToken(token)
 		cluster = c
 		return tx.PutCluster(c)

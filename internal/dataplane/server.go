@@ -36,6 +36,10 @@ type Options struct {
 	// ProtectedSettingsTTL is how long protected settings wait for their
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
+	// TokenGracePeriod is how long a regenerated agent token's predecessor
+	// stays valid, so that a running agent picks up the new one without a
+	// gap; 0 revokes it at once.
+	TokenGracePeriod time.Duration
 	// MaxBodyBytes caps request bodies.
 	MaxBodyBytes int64
 	// MaxConcurrentBodies caps the requests with a body (PUT, PATCH, POST)
@@ -64,6 +68,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		ProtectedSettingsTTL: 48 * time.Hour,
+		TokenGracePeriod:     time.Hour,
 		MaxBodyBytes:         1 << 20,
 		MaxConcurrentBodies:  64,
 		BodySlotWait:         10 * time.Second,

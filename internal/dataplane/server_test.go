@@ -678,3 +678,48 @@ func TestCredentialsStayWithTheirEndpoint(t *testing.T) {
 		t.Errorf("new credentials given with the move: %+v", p)
 	}
 }
+
+// TestRegeneratedTokenKeepsTheOldOneForAGracePeriod: after a regeneration
+// the old token still works for TokenGracePeriod, so a running agent can
+// pick up the new one; then it is refused with a message that says so.
+// Regenerating again retires the first token at once.
+func TestRegeneratedTokenKeepsTheOldOneForAGracePeriod(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.TokenGracePeriod = time.Hour })
+	first := f.register(clusterA)
+	list := agentapi.PathPrefix + clusterA + "/fluxConfigurations"
+	regenerate := func() string {
+		t.Helper()
+		r := f.do(http.MethodPost, av(clusterA+"/regenerateAgentToken"), "")
+		if r.status != http.StatusOK {
+			t.Fatalf("regenerate: %d %s", r.status, r.body)
+		}
+		return r.json(t)["properties"].(map[string]any)["agentToken"].(string)
+	}
+	status := func(token string) response { return f.do(http.MethodGet, list, "", "Authorization", "Bearer "+token) }
+
+	second := regenerate()
+	if r := status(first); r.status != http.StatusOK {
+		t.Errorf("the old token within its grace period: %d %s", r.status, r.body)
+	}
+	if r := status(second); r.status != http.StatusOK {
+		t.Errorf("the new token: %d %s", r.status, r.body)
+	}
+	f.advance(time.Hour)
+	if r := status(first); r.status != http.StatusUnauthorized || !strings.Contains(r.message(), "grace period has ended") {
+		t.Errorf("the old token after its grace period: %d %s", r.status, r.body)
+	}
+	if r := status(second); r.status != http.StatusOK {
+		t.Errorf("the new token after the grace period: %d %s", r.status, r.body)
+	}
+
+	third := regenerate()
+	f.advance(time.Minute)
+	if r := status(first); r.status != http.StatusUnauthorized || !strings.Contains(r.message(), "not valid") {
+		t.Errorf("the first token after two regenerations: %d %s", r.status, r.body)
+	}
+	for _, tok := range []string{second, third} {
+		if r := status(tok); r.status != http.StatusOK {
+			t.Errorf("token %s…: %d %s", tok[:4], r.status, r.body)
+		}
+	}
+}

@@ -227,12 +227,12 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	if o.AgentTokenFile == "" || o.ClusterID == "" {
 		return fmt.Errorf("--dataplane-url needs --agent-token-file and --cluster-resource-id")
 	}
+	// Read once to fail early; the agent reads it again when it changes.
 	raw, err := os.ReadFile(o.AgentTokenFile)
 	if err != nil {
 		return fmt.Errorf("--agent-token-file: %w", err)
 	}
-	token := strings.TrimSpace(string(raw))
-	if token == "" {
+	if strings.TrimSpace(string(raw)) == "" {
 		return fmt.Errorf("--agent-token-file %s is empty", o.AgentTokenFile)
 	}
 	if _, err := url.Parse(o.DataPlaneURL); err != nil || !strings.HasPrefix(o.DataPlaneURL, "http") {
@@ -241,7 +241,7 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	a := &agent.Agent{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, Token: token},
+		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile},
 		Options:   o.Agent,
 		Log:       ctrl.Log.WithName("agent"),
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -113,14 +114,22 @@ func (t boltTx) PutCluster(c *Cluster) error {
 	if err != nil && err != ErrNotFound {
 		return err
 	}
+	// The token index holds the current and the previous token of each
+	// cluster.
 	tokens := t.tx.Bucket(bucketTokens)
-	if old != nil && old.TokenHash != c.TokenHash {
-		if err := tokens.Delete([]byte(old.TokenHash)); err != nil {
-			return err
+	if old != nil {
+		for _, h := range old.tokenHashes() {
+			if !slices.Contains(c.tokenHashes(), h) {
+				if err := tokens.Delete([]byte(h)); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	if err := tokens.Put([]byte(c.TokenHash), []byte(Key(c.ID))); err != nil {
-		return err
+	for _, h := range c.tokenHashes() {
+		if err := tokens.Put([]byte(h), []byte(Key(c.ID))); err != nil {
+			return err
+		}
 	}
 	return put(t.tx.Bucket(bucketClusters), Key(c.ID), c)
 }
@@ -130,8 +139,10 @@ func (t boltTx) DeleteCluster(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Bucket(bucketTokens).Delete([]byte(c.TokenHash)); err != nil {
-		return err
+	for _, h := range c.tokenHashes() {
+		if err := t.tx.Bucket(bucketTokens).Delete([]byte(h)); err != nil {
+			return err
+		}
 	}
 	configs, err := t.Configs(id)
 	if err != nil {
@@ -202,4 +213,12 @@ func (t boltTx) BumpRevision(clusterID string) (uint64, error) {
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], r)
 	return r, t.tx.Bucket(bucketRevisions).Put([]byte(Key(clusterID)), buf[:])
+}
+
+// tokenHashes are the hashes of the tokens c answers to.
+func (c *Cluster) tokenHashes() []string {
+	if c.PreviousTokenHash == "" {
+		return []string{c.TokenHash}
+	}
+	return []string{c.TokenHash, c.PreviousTokenHash}
 }

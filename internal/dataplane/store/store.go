@@ -57,14 +57,19 @@ type Tx interface {
 // Cluster is a registered cluster.
 type Cluster struct {
 	// ID is the ARM resource ID, with the casing it was created with.
-	ID            string    `json:"id"`
-	Subscription  string    `json:"subscription"`
-	ResourceGroup string    `json:"resourceGroup"`
-	Type          string    `json:"type"` // connectedClusters or managedClusters
-	Name          string    `json:"name"`
-	Location      string    `json:"location,omitempty"`
-	TokenHash     string    `json:"tokenHash"`
-	CreatedAt     time.Time `json:"createdAt"`
+	ID            string `json:"id"`
+	Subscription  string `json:"subscription"`
+	ResourceGroup string `json:"resourceGroup"`
+	Type          string `json:"type"` // connectedClusters or managedClusters
+	Name          string `json:"name"`
+	Location      string `json:"location,omitempty"`
+	TokenHash     string `json:"tokenHash"`
+	// PreviousTokenHash is the token replaced by the last regeneration,
+	// valid until PreviousTokenExpiresAt so that a running agent can pick up
+	// the new one.
+	PreviousTokenHash      string     `json:"previousTokenHash,omitempty"`
+	PreviousTokenExpiresAt *time.Time `json:"previousTokenExpiresAt,omitempty"`
+	CreatedAt              time.Time  `json:"createdAt"`
 }
 
 // Config is one fluxConfiguration.
