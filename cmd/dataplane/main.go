@@ -33,8 +33,10 @@ func main() {
 func run() error {
 	opts := dataplane.DefaultOptions()
 	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on.")
-	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the key that encrypts protected settings (protected-settings.key, created 0600 on first start).")
+	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the keys that encrypt protected settings (protected-settings.key, created 0600 on first start; back it up with the store).")
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
+	flag.BoolVar(&opts.ResetProtectedSettings, "reset-protected-settings", false, "Recovery after losing the encryption key: give up the protected settings whose key is missing (their configurations are marked Failed until they are given again) instead of refusing to start.")
+	flag.BoolVar(&opts.RotateProtectedSettingsKey, "rotate-protected-settings-key", false, "Make a new encryption key active at start and seal every waiting protected setting again with it; the old key is kept as protected-settings.<id>.retired.key.")
 	flag.DurationVar(&opts.TokenGracePeriod, "agent-token-grace", opts.TokenGracePeriod, "How long a regenerated agent token's predecessor stays valid, so that a running agent picks up the new one; 0 revokes it at once.")
 	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")

@@ -102,8 +102,13 @@ func (s *Server) agentList(w http.ResponseWriter, r *http.Request, ref clusterRe
 	}
 }
 
+// desiredState is the cluster's desired state. Protected settings that
+// cannot be opened (a corrupt record) fail their configuration only: it is
+// sent without them, and marked Failed in ARM, while the rest of the
+// cluster goes on.
 func (s *Server) desiredState(ref clusterRef) (*agentapi.DesiredState, error) {
 	state := &agentapi.DesiredState{Configurations: []agentapi.Configuration{}}
+	var unreadable []string
 	err := s.store.View(func(tx store.Tx) error {
 		rev, err := tx.Revision(ref.ID())
 		if err != nil {
@@ -117,17 +122,46 @@ func (s *Server) desiredState(ref clusterRef) (*agentapi.DesiredState, error) {
 		for _, cfg := range configs {
 			c := agentapi.Configuration{Name: cfg.Name, Generation: cfg.Generation, Deleting: cfg.Deleting, Properties: cfg.Properties}
 			if p := cfg.Protected; p != nil {
-				values, err := s.sealer.open(p.Sealed, store.Key(ref.ID())+"/"+cfg.Name)
+				values, err := s.sealer.open(p.Sealed, p.KeyID, store.Key(ref.ID())+"/"+cfg.Name)
 				if err != nil {
-					return err
+					if cfg.Error != msgUnreadable {
+						s.opts.Log.Error(err, "Failed to open protected settings", "cluster", ref.ID(), "configuration", cfg.Name)
+						unreadable = append(unreadable, cfg.Name)
+					}
+				} else {
+					c.ProtectedSettings = &agentapi.ProtectedSettings{Version: p.Version, Values: values}
 				}
-				c.ProtectedSettings = &agentapi.ProtectedSettings{Version: p.Version, Values: values}
 			}
 			state.Configurations = append(state.Configurations, c)
 		}
 		return nil
 	})
+	if err == nil && len(unreadable) > 0 {
+		err = s.markUnreadable(ref, unreadable)
+	}
 	return state, err
+}
+
+// msgUnreadable is the error of a configuration whose protected settings
+// cannot be opened.
+const msgUnreadable = "The protected settings of this configuration cannot be decrypted (a corrupt record, or a key that was replaced): apply it again with its protected settings."
+
+// markUnreadable records, once, that the protected settings of names could
+// not be opened; they stay sealed (a restored key may open them again).
+func (s *Server) markUnreadable(ref clusterRef, names []string) error {
+	return s.store.Update(func(tx store.Tx) error {
+		for _, name := range names {
+			cfg, err := tx.Config(ref.ID(), name)
+			if err != nil || cfg.Error == msgUnreadable {
+				continue
+			}
+			cfg.Error = msgUnreadable
+			if err := tx.PutConfig(cfg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {

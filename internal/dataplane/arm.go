@@ -441,11 +441,11 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 			if protected == nil {
 				protected = map[string]string{}
 			}
-			sealed, err := s.sealer.seal(protected, store.Key(ref.ID())+"/"+name)
+			sealed, keyID, err := s.sealer.seal(protected, store.Key(ref.ID())+"/"+name)
 			if err != nil {
 				return err
 			}
-			cfg.Protected = &store.Protected{Version: version, Sealed: sealed, CreatedAt: now}
+			cfg.Protected = &store.Protected{Version: version, Sealed: sealed, KeyID: keyID, CreatedAt: now}
 		}
 		if err := tx.PutConfig(cfg); err != nil {
 			return err

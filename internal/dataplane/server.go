@@ -36,6 +36,13 @@ type Options struct {
 	// ProtectedSettingsTTL is how long protected settings wait for their
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
+	// ResetProtectedSettings gives up, at start, protected settings whose
+	// encryption key is missing (their configurations are marked Failed);
+	// without it the data plane refuses to start with them.
+	ResetProtectedSettings bool
+	// RotateProtectedSettingsKey makes a new encryption key active at start
+	// and seals every protected setting again with it.
+	RotateProtectedSettingsKey bool
 	// TokenGracePeriod is how long a regenerated agent token's predecessor
 	// stays valid, so that a running agent picks up the new one without a
 	// gap; 0 revokes it at once.
@@ -112,7 +119,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sl, err := loadOrCreateSealer(opts.DataDir)
+	sl, err := openSealer(opts, st)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

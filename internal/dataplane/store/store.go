@@ -95,8 +95,11 @@ type Config struct {
 
 // Protected are sealed (encrypted) protected settings.
 type Protected struct {
-	Version   int64     `json:"version"`
-	Sealed    []byte    `json:"sealed"`
+	Version int64  `json:"version"`
+	Sealed  []byte `json:"sealed"`
+	// KeyID names the key that sealed them (empty: sealed before key ids
+	// were recorded, with the original key).
+	KeyID     string    `json:"keyId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 

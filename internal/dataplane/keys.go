@@ -1,0 +1,127 @@
+package dataplane
+
+import (
+	"fmt"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+// msgKeyLost is the error of a configuration whose protected settings were
+// given up with their key.
+const msgKeyLost = "The protected settings of this configuration were lost with their encryption key: apply it again with its protected settings."
+
+// openSealer loads the keys of the data directory and checks them against
+// the store before anything is served: sealed values whose key is missing
+// stop the start (with how to recover), or, with ResetProtectedSettings,
+// are given up and their configurations marked Failed. Only then is a key
+// created where there is none. With RotateProtectedSettingsKey, a new key
+// becomes active and every sealed value is sealed again with it, in one
+// transaction.
+func openSealer(opts Options, st store.Store) (*sealer, error) {
+	sl, err := loadSealer(opts.DataDir, false)
+	if err != nil {
+		return nil, err
+	}
+	missing := map[string]int{}
+	err = st.View(func(tx store.Tx) error {
+		return eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
+			if !sl.has(cfg.Protected.KeyID) {
+				missing[cfg.Protected.KeyID]++
+			}
+			return false, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		if !opts.ResetProtectedSettings {
+			return nil, missingKeyError(opts.DataDir, missing)
+		}
+		if err := st.Update(func(tx store.Tx) error {
+			return eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
+				if sl.has(cfg.Protected.KeyID) {
+					return false, nil
+				}
+				cfg.Protected, cfg.Error = nil, msgKeyLost
+				return true, nil
+			})
+		}); err != nil {
+			return nil, err
+		}
+		opts.Log.Info("Gave up protected settings whose key is missing", "configurations", fmt.Sprint(missing))
+	}
+	if sl.active == "" {
+		if sl, err = loadSealer(opts.DataDir, true); err != nil {
+			return nil, err
+		}
+	}
+	if opts.RotateProtectedSettingsKey {
+		if err := rotate(sl, st); err != nil {
+			return nil, err
+		}
+		opts.Log.Info("Rotated the protected settings key", "active", sl.active, "keys", sl.ids())
+	}
+	return sl, nil
+}
+
+// rotate makes a new key active and seals every sealed value again with it.
+func rotate(sl *sealer, st store.Store) error {
+	if err := sl.rotate(); err != nil {
+		return err
+	}
+	return st.Update(func(tx store.Tx) error {
+		return eachSealed(tx, func(c *store.Cluster, cfg *store.Config) (bool, error) {
+			aad := store.Key(c.ID) + "/" + cfg.Name
+			values, err := sl.open(cfg.Protected.Sealed, cfg.Protected.KeyID, aad)
+			if err != nil {
+				return false, fmt.Errorf("configuration %s of %s: %w", cfg.Name, c.ID, err)
+			}
+			if cfg.Protected.Sealed, cfg.Protected.KeyID, err = sl.seal(values, aad); err != nil {
+				return false, err
+			}
+			return true, nil
+		})
+	})
+}
+
+// eachSealed calls fn for every configuration with sealed protected
+// settings, and stores those fn changed (reporting true). A cluster whose
+// desired state changed gets a new revision.
+func eachSealed(tx store.Tx, fn func(*store.Cluster, *store.Config) (bool, error)) error {
+	clusters, err := tx.Clusters()
+	if err != nil {
+		return err
+	}
+	for i := range clusters {
+		c := &clusters[i]
+		configs, err := tx.Configs(c.ID)
+		if err != nil {
+			return err
+		}
+		bumped := false
+		for j := range configs {
+			cfg := &configs[j]
+			if cfg.Protected == nil {
+				continue
+			}
+			changed, err := fn(c, cfg)
+			if err != nil || !changed {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.PutConfig(cfg); err != nil {
+				return err
+			}
+			if !bumped {
+				if _, err := tx.BumpRevision(c.ID); err != nil {
+					return err
+				}
+				bumped = true
+			}
+		}
+	}
+	return nil
+}
