@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestManifestsApplyToARealAPIServer(t *testing.T) {
 		out, err := run(t, kustomize, "build", "config/default")
 		g.Expect(err).NotTo(HaveOccurred(), out)
 		objs := decode(g, out)
-		g.Expect(len(objs)).To(Equal(12)) // with the two admission policies and their bindings
+		g.Expect(len(objs)).To(Equal(14)) // with the three admission policies and their bindings
 		dryRunApply(g, objs)
 	})
 }
@@ -193,6 +194,49 @@ func rendered(t *testing.T) (*rbacv1.ClusterRole, []*unstructured.Unstructured) 
 }
 
 const managerUser = "system:serviceaccount:flux-system:fluxconfig-manager"
+
+// impersonate returns a client acting as user, with every RBAC right, so
+// that only admission policies can refuse it.
+func impersonate(t *testing.T, user string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:masters", "system:authenticated"}}
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// applyPolicies applies the chart's admission policies (and bindings) of
+// the names given, waits until the API server enforces them, and returns
+// what removes them.
+func applyPolicies(t *testing.T, names ...string) (remove func()) {
+	t.Helper()
+	g := NewWithT(t)
+	out, err := helmTemplate(t)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	var applied []*unstructured.Unstructured
+	for _, u := range decode(g, out) {
+		if strings.HasPrefix(u.GetKind(), "ValidatingAdmissionPolicy") && slices.Contains(names, u.GetName()) {
+			g.Expect(k.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("install-test"), client.ForceOwnership)).To(Succeed())
+			applied = append(applied, u)
+		}
+	}
+	g.Expect(applied).To(HaveLen(2*len(names)), "a policy and a binding each")
+	if slices.Contains(names, "fluxconfig-manager-writes") {
+		// Enforced once a Secret the manager does not manage is refused.
+		stray := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stray"}}
+		g.Eventually(func() error {
+			return impersonate(t, managerUser).Create(ctx, stray.DeepCopy(), client.DryRunAll)
+		}, 20*time.Second, 200*time.Millisecond).Should(MatchError(ContainSubstring("may only write the Secrets it manages")))
+	}
+	return func() {
+		for _, u := range applied {
+			_ = k.Delete(ctx, u)
+		}
+	}
+}
 
 // startManager runs the manager as the chart's ServiceAccount until stop.
 func startManager(t *testing.T) (stop func()) {
@@ -274,6 +318,9 @@ func TestManagerRunsWithTheShippedRBAC(t *testing.T) {
 	t.Run("with the shipped rules", func(t *testing.T) {
 		g := NewWithT(t)
 		applyRole(role)
+		// The policy on the manager's own writes is in force: what it
+		// really writes passes it.
+		defer applyPolicies(t, "fluxconfig-manager-writes")()
 		logs.Reset()
 		stop := startManager(t)
 		defer stop()
@@ -412,4 +459,54 @@ func TestClusterScopePolicy(t *testing.T) {
 	g.Expect(alice.Get(ctx, client.ObjectKeyFromObject(owned), owned)).To(Succeed())
 	owned.Annotations[v1alpha1.DataPlaneGenerationAnnotation] = "7"
 	g.Expect(alice.Update(ctx, owned)).To(MatchError(ContainSubstring("only the fluxconfig manager")))
+}
+
+// TestManagerWritesPolicy: with RBAC that allows it everything, the manager
+// still cannot bind cluster-admin to another subject, write another binding
+// or ServiceAccount, or write or delete a Secret it does not manage.
+func TestManagerWritesPolicy(t *testing.T) {
+	g := NewWithT(t)
+	defer applyPolicies(t, "fluxconfig-manager-writes")()
+	manager := impersonate(t, managerUser)
+	binding := func(name, subject, role string) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: subject, Namespace: "flux-system"}}}
+	}
+	secret := func(name string, managed bool) *corev1.Secret {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}}
+		if managed {
+			s.Labels = map[string]string{v1alpha1.LabelIsManaged: "true"}
+		}
+		return s
+	}
+	allowed := []client.Object{
+		binding("flux-applier-binding", "flux-applier", "cluster-admin"),
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-applier-binding"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "flux-applier", Namespace: "default"}}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-applier"}},
+		secret("web-auth", true), secret("web-ssh-key", true), secret("web-protected-parameters", true),
+	}
+	for _, o := range allowed {
+		// AlreadyExists (the manager test's binding) comes from storage,
+		// after admission: the policy let it through.
+		g.Expect(client.IgnoreAlreadyExists(manager.Create(ctx, o, client.DryRunAll))).To(Succeed(), "%T %s", o, o.GetName())
+	}
+	refused := map[client.Object]string{
+		binding("evil", "flux-applier", "cluster-admin"):                                             "may only write bindings named flux-applier-binding",
+		binding("flux-applier-binding", "default", "cluster-admin"):                                  "to flux-applier ServiceAccounts",
+		binding("flux-applier-binding", "flux-applier", "secret-god"):                                "of cluster-admin or admin",
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "builder"}}: "only write the flux-applier ServiceAccount",
+		secret("web-auth", false):   "may only write the Secrets it manages",
+		secret("db-password", true): "may only write the Secrets it manages",
+	}
+	for o, want := range refused {
+		g.Expect(manager.Create(ctx, o, client.DryRunAll)).To(MatchError(ContainSubstring(want)), "%T %s", o, o.GetName())
+	}
+	// Deleting a Secret it does not manage is refused too.
+	victim := secret("someone-elses", false)
+	g.Expect(k.Create(ctx, victim)).To(Succeed())
+	defer func() { _ = k.Delete(ctx, victim) }()
+	g.Expect(manager.Delete(ctx, victim)).To(MatchError(ContainSubstring("may only write the Secrets it manages")))
 }
