@@ -299,7 +299,15 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration, props *a
 	fc := desiredFluxConfig(c, props, hasProtected)
 	if !upToDate(current, fc) {
 		if err := apply(ctx, a.Client, fc); err != nil {
-			return err
+			if !refused(err) {
+				return err
+			}
+			// The API server refuses this configuration as it is (a data
+			// plane that checks less than the CRD): it fails alone, in ARM,
+			// and the rest of the cluster goes on. Retrying would not help.
+			return a.reportOnce(ctx, c.Name, &agentapi.StatusReport{Generation: c.Generation,
+				ProvisioningState: string(v1alpha1.ProvisioningFailed),
+				ErrorMessage:      "The cluster refused the configuration: " + err.Error()})
 		}
 	}
 	if c.ProtectedSettings != nil {
@@ -382,6 +390,13 @@ func (a *Agent) syncProtected(ctx context.Context, namespace, config, name strin
 		return false, err
 	}
 	return true, nil
+}
+
+// refused reports whether err is the API server refusing an object as
+// written (invalid, malformed or forbidden by admission), which no retry
+// fixes, rather than a failure to reach it.
+func refused(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err)
 }
 
 // apply writes obj with server-side apply as the agent.

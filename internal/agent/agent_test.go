@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -434,4 +436,46 @@ func TestRegeneratedTokenIsPickedUpFromItsFile(t *testing.T) {
 		g.Expect(got["fluxconfig_agent_consecutive_sync_failures"]).To(BeZero())
 		g.Expect(got["fluxconfig_agent_last_sync_timestamp_seconds"]).To(BeNumerically(">", float64(time.Now().Add(-time.Minute).Unix())))
 	}, timeout, interval).Should(Succeed())
+}
+
+// TestRefusedConfigurationFailsAlone: a desired state with a configuration
+// the API server refuses (a data plane that checks less than the CRD) is
+// still synced: the others are applied, the refused one is reported Failed
+// with the API server's reason, and Sync succeeds, so the agent goes back
+// to long-polling instead of retrying the same state.
+func TestRefusedConfigurationFailsAlone(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	reports := map[string]agentapi.StatusReport{}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/status") {
+			var rep agentapi.StatusReport
+			_ = json.NewDecoder(r.Body).Decode(&rep)
+			parts := strings.Split(r.URL.Path, "/")
+			mu.Lock()
+			reports[parts[len(parts)-2]] = rep
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer fake.Close()
+	a := &agent.Agent{Client: k, APIReader: k, Log: logr.Discard(), Options: agent.DefaultOptions(),
+		DataPlane: &agentapi.Client{BaseURL: fake.URL, ClusterID: clusterB, Token: "t"}}
+	a.Options.ClusterScopeNamespaces = []string{agent.AnyNamespace}
+	props := func(ns, user string) json.RawMessage {
+		return json.RawMessage(`{"namespace":"` + ns + `","scope":"cluster","sourceKind":"GitRepository","gitRepository":{"url":"https://github.com/o/r",` +
+			`"repositoryRef":{"branch":"main"},"httpsUser":"` + user + `"},"kustomizations":{"apps":{"path":"./apps"}}}`)
+	}
+	state := &agentapi.DesiredState{Revision: 1, Configurations: []agentapi.Configuration{
+		{Name: "healthy", Generation: 1, Properties: props("poison-ok", "bot")},
+		{Name: "poisoned", Generation: 1, Properties: props("poison-bad", strings.Repeat("u", 300))},
+	}}
+	g.Expect(a.Sync(ctx, state)).To(Succeed())
+	g.Expect(k.Get(ctx, fcKey("poison-ok", "healthy"), &v1alpha1.FluxConfig{})).To(Succeed())
+	g.Expect(apierrors.IsNotFound(k.Get(ctx, fcKey("poison-bad", "poisoned"), &v1alpha1.FluxConfig{}))).To(BeTrue())
+	mu.Lock()
+	defer mu.Unlock()
+	g.Expect(reports["poisoned"].ProvisioningState).To(Equal("Failed"))
+	g.Expect(reports["poisoned"].ErrorMessage).To(And(ContainSubstring("The cluster refused the configuration"), ContainSubstring("Too long")))
 }

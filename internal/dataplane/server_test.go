@@ -330,6 +330,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"interval zero", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["syncIntervalInSeconds"] = 0 }), "", 400, "InvalidParameter", "greater than or equal to 1"},
 		{"interval too long", "PUT", av(newPath), withProps(func(p map[string]any) { k1(p)["timeoutInSeconds"] = 35791395 }), "", 400, "InvalidParameter", "less than or equal to 35791394"},
 		{"bad scope", "PUT", av(newPath), withProps(func(p map[string]any) { p["scope"] = "global" }), "", 400, "InvalidParameter", "Unsupported value"},
+		{"https user over the CRD's limit", "PUT", av(newPath), withProps(func(p map[string]any) { git(p)["httpsUser"] = strings.Repeat("u", 257) }), "", 400, "InvalidParameter", "httpsUser: Too long"},
+		{"branch over the CRD's limit", "PUT", av(newPath), withProps(func(p map[string]any) {
+			git(p)["repositoryRef"] = map[string]any{"branch": strings.Repeat("b", 256)}
+		}), "", 400, "InvalidParameter", "branch: Too long"},
 		{"system namespace", "PUT", av(newPath), withProps(func(p map[string]any) { p["namespace"] = "kube-system" }), "", 400, "InvalidParameter", "kube-* namespaces belong to Kubernetes itself"},
 		{"bad namespace", "PUT", av(newPath), withProps(func(p map[string]any) { p["namespace"] = "Bad_NS" }), "", 400, "InvalidParameter", "properties.namespace"},
 		{"unknown protected key", "PUT", av(newPath), withProps(func(p map[string]any) { p["configurationProtectedSettings"] = map[string]string{"password": "eA=="} }), "", 400, "InvalidParameter", "not a protected setting"},

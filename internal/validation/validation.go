@@ -1,6 +1,8 @@
 // Package validation checks and defaults fluxConfigurations outside the
 // cluster (the data plane, the CLI) with the rules and the exact messages of
-// the FluxConfig CRD's OpenAPI and CEL validation. The shared table in
+// the FluxConfig CRD's OpenAPI and CEL validation: the common rules spelled
+// out here, then the CRD's whole schema (schema.go, the embedded CRD run
+// through the API server's own validators). The shared table in
 // validationtest/cases.go is run against both this package and a real API
 // server with the CRD installed, which proves that they agree.
 package validation
@@ -189,7 +191,12 @@ func Validate(name string, spec *v1alpha1.FluxConfigSpec) error {
 	validateAzureBlob(c, spec.AzureBlob)
 	validateOCI(c, spec.OCIRepository)
 	validateKustomizations(c, name, spec.Kustomizations)
-	return c.errs.OrNil()
+	if err := c.errs.OrNil(); err != nil {
+		return err
+	}
+	// What the rules above do not spell out (every length, count, pattern
+	// and enum of the schema) the CRD's own schema decides.
+	return ValidateSchema(name, spec)
 }
 
 func validateGit(c *checker, g *v1alpha1.GitRepositoryDefinition) {
