@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +42,19 @@ func run() error {
 	flag.DurationVar(&opts.TokenGracePeriod, "agent-token-grace", opts.TokenGracePeriod, "How long a regenerated agent token's predecessor stays valid, so that a running agent picks up the new one; 0 revokes it at once.")
 	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
+	flag.IntVar(&opts.MaxClustersPerSubscription, "max-clusters-per-subscription", opts.MaxClustersPerSubscription, "Quota: clusters one subscription may register (409 QuotaExceeded beyond).")
+	flag.IntVar(&opts.MaxConfigsPerCluster, "max-configurations-per-cluster", opts.MaxConfigsPerCluster, "Quota: fluxConfigurations one cluster may have (409 QuotaExceeded beyond).")
+	flag.Func("source-host-allowlist", "Comma-separated hosts (shell patterns such as *.github.com) that sources may be fetched from; empty (the default) allows any, internal addresses included, as Flux does.", func(v string) error {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				if _, err := path.Match(h, ""); err != nil {
+					return fmt.Errorf("%q is not a shell pattern: %w", h, err)
+				}
+				opts.SourceHostAllowlist = append(opts.SourceHostAllowlist, h)
+			}
+		}
+		return nil
+	})
 	flag.StringVar(&opts.ExternalURL, "external-url", "", "The URL clients reach the data plane at, e.g. https://hub.example.com, used in nextLink and Location; empty: the address each connection came in on (never the client's Host header).")
 	flag.IntVar(&opts.MaxConcurrentBodies, "max-concurrent-bodies", opts.MaxConcurrentBodies, "Requests with a body read and handled at once (bounds memory to this many times --max-body-bytes); others wait up to 10s, then get 503.")
 	flag.Float64Var(&opts.RatePerSecond, "rate-limit", opts.RatePerSecond, "Requests per second allowed per client or agent (0: no limit); over it the answer is 429 with Retry-After.")

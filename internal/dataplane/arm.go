@@ -100,6 +100,9 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 		c, err := tx.Cluster(ref.ID())
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			if err := s.clusterQuota(tx, ref); err != nil {
+				return err
+			}
 			if token, err = newToken(); err != nil {
 				return err
 			}
@@ -418,6 +421,14 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 		}
 		d, protected, replaceProtected, e := build(old)
 		if e != nil {
+			return errAPI{e}
+		}
+		if old == nil {
+			if err := s.configQuota(tx, ref); err != nil {
+				return err
+			}
+		}
+		if e := s.checkSourceHost(d); e != nil {
 			return errAPI{e}
 		}
 		if old != nil && !replaceProtected {

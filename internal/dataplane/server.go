@@ -57,6 +57,13 @@ type Options struct {
 	BodySlotWait        time.Duration
 	// PageSize is the number of items per LIST page.
 	PageSize int
+	// MaxClustersPerSubscription and MaxConfigsPerCluster are quotas, as in
+	// ARM, so that the store cannot be filled.
+	MaxClustersPerSubscription int
+	MaxConfigsPerCluster       int
+	// SourceHostAllowlist, when set, lists the source hosts configurations
+	// may read from (shell patterns such as *.github.com); empty allows any.
+	SourceHostAllowlist []string
 	// ExternalURL is the scheme and host clients reach the data plane at
 	// (behind a proxy or load balancer), used in nextLink and Location;
 	// empty means the address each connection came in on.
@@ -74,15 +81,17 @@ type Options struct {
 // DefaultOptions are the defaults of the command's flags.
 func DefaultOptions() Options {
 	return Options{
-		ProtectedSettingsTTL: 48 * time.Hour,
-		TokenGracePeriod:     time.Hour,
-		MaxBodyBytes:         1 << 20,
-		MaxConcurrentBodies:  64,
-		BodySlotWait:         10 * time.Second,
-		PageSize:             100,
-		RatePerSecond:        50,
-		Burst:                100,
-		Log:                  logr.Discard(),
+		ProtectedSettingsTTL:       48 * time.Hour,
+		TokenGracePeriod:           time.Hour,
+		MaxBodyBytes:               1 << 20,
+		MaxConcurrentBodies:        64,
+		MaxClustersPerSubscription: 10000,
+		MaxConfigsPerCluster:       100,
+		BodySlotWait:               10 * time.Second,
+		PageSize:                   100,
+		RatePerSecond:              50,
+		Burst:                      100,
+		Log:                        logr.Discard(),
 	}
 }
 
@@ -111,6 +120,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxConcurrentBodies <= 0 {
 		opts.MaxConcurrentBodies = DefaultOptions().MaxConcurrentBodies
+	}
+	if opts.MaxClustersPerSubscription <= 0 {
+		opts.MaxClustersPerSubscription = DefaultOptions().MaxClustersPerSubscription
+	}
+	if opts.MaxConfigsPerCluster <= 0 {
+		opts.MaxConfigsPerCluster = DefaultOptions().MaxConfigsPerCluster
 	}
 	if opts.BodySlotWait <= 0 {
 		opts.BodySlotWait = DefaultOptions().BodySlotWait

@@ -727,3 +727,58 @@ func TestRegeneratedTokenKeepsTheOldOneForAGracePeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotas: a subscription cannot register more clusters, nor a cluster
+// hold more configurations, than its quota; updates of existing ones go on.
+func TestQuotas(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxClustersPerSubscription = 2; o.MaxConfigsPerCluster = 2 })
+	f.register(clusterA)
+	f.register(clusterB)
+	other := "/subscriptions/sub1/resourceGroups/rg2/providers/Microsoft.Kubernetes/connectedClusters/third"
+	if r := f.do(http.MethodPut, av(other), `{"location":"eastus"}`); r.status != http.StatusConflict || r.code() != "QuotaExceeded" {
+		t.Errorf("a third cluster: %d %s", r.status, r.body)
+	}
+	if r := f.do(http.MethodPut, av("/subscriptions/sub2/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c"), `{}`); r.status != http.StatusCreated {
+		t.Errorf("another subscription's cluster: %d %s", r.status, r.body)
+	}
+	if r := f.do(http.MethodPut, av(clusterA), `{"location":"westus"}`); r.status != http.StatusOK {
+		t.Errorf("updating a registered cluster: %d %s", r.status, r.body)
+	}
+	body := example(t, "create-git.json")
+	for _, n := range []string{"one", "two"} {
+		if r := f.do(http.MethodPut, av(clusterA+fluxPath+"/"+n), body); r.status != http.StatusCreated {
+			t.Fatalf("configuration %s: %d %s", n, r.status, r.body)
+		}
+	}
+	before := f.snapshot()
+	if r := f.do(http.MethodPut, av(clusterA+fluxPath+"/three"), body); r.status != http.StatusConflict || !strings.Contains(r.message(), "--max-configurations-per-cluster") {
+		t.Errorf("a third configuration: %d %s", r.status, r.body)
+	}
+	if f.snapshot() != before {
+		t.Error("the refused configuration changed the store")
+	}
+	if r := f.do(http.MethodPut, av(clusterA+fluxPath+"/two"), body); r.status != http.StatusOK {
+		t.Errorf("updating a configuration at the quota: %d %s", r.status, r.body)
+	}
+}
+
+// TestSourceHostAllowlist: with an allowlist, sources on other hosts (say,
+// an internal address) are refused.
+func TestSourceHostAllowlist(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.SourceHostAllowlist = []string{"github.com", "*.azure.com"} })
+	f.register(clusterA)
+	put := func(name, url string) response {
+		return f.do(http.MethodPut, av(clusterA+fluxPath+"/"+name),
+			`{"properties":{"gitRepository":{"url":"`+url+`","repositoryRef":{"branch":"main"}}}}`)
+	}
+	for name, url := range map[string]string{"gh": "https://github.com/org/r", "ado": "git@ssh.dev.azure.com:v3/org/p/r", "port": "https://GitHub.com:443/org/r"} {
+		if r := put(name, url); r.status != http.StatusCreated {
+			t.Errorf("%s: %d %s", url, r.status, r.body)
+		}
+	}
+	for _, url := range []string{"http://169.254.169.254/latest", "https://git.internal/r", "ssh://git@10.0.0.5/r"} {
+		if r := put("bad", url); r.status != http.StatusBadRequest || !strings.Contains(r.message(), "not in this data plane's allowlist") {
+			t.Errorf("%s: %d %s", url, r.status, r.body)
+		}
+	}
+}

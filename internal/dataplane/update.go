@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -92,4 +93,62 @@ func sourceEndpoint(spec *v1alpha1.FluxConfigSpec) string {
 		return string(spec.SourceKind) + " " + raw
 	}
 	return string(spec.SourceKind) + " " + strings.ToLower(u.Scheme+"://"+u.Host)
+}
+
+// clusterQuota refuses a new cluster when its subscription has
+// MaxClustersPerSubscription already, as ARM's quotas do, so that the
+// store cannot be filled.
+func (s *Server) clusterQuota(tx store.Tx, ref clusterRef) error {
+	n, err := tx.CountClusters(ref.Subscription)
+	if err != nil {
+		return err
+	}
+	if n >= s.opts.MaxClustersPerSubscription {
+		return errAPI{&apiError{http.StatusConflict, "QuotaExceeded", fmt.Sprintf(
+			"The subscription has %d clusters, its quota (--max-clusters-per-subscription): delete one first.", n)}}
+	}
+	return nil
+}
+
+// configQuota refuses a new configuration when its cluster has
+// MaxConfigsPerCluster already.
+func (s *Server) configQuota(tx store.Tx, ref clusterRef) error {
+	configs, err := tx.Configs(ref.ID())
+	if err != nil {
+		return err
+	}
+	if len(configs) >= s.opts.MaxConfigsPerCluster {
+		return errAPI{&apiError{http.StatusConflict, "QuotaExceeded", fmt.Sprintf(
+			"The cluster has %d fluxConfigurations, its quota (--max-configurations-per-cluster): delete one first.", len(configs))}}
+	}
+	return nil
+}
+
+// checkSourceHost refuses a source whose host is not in
+// SourceHostAllowlist, when one is set. Flux fetches from any address it is
+// given, internal ones included; an allowlist keeps configurations to the
+// hosts an administrator expects.
+func (s *Server) checkSourceHost(d *agentapi.Properties) *apiError {
+	if len(s.opts.SourceHostAllowlist) == 0 {
+		return nil
+	}
+	host := sourceHost(&d.FluxConfigSpec)
+	for _, pattern := range s.opts.SourceHostAllowlist {
+		if ok, _ := path.Match(strings.ToLower(pattern), host); ok {
+			return nil
+		}
+	}
+	return invalidParameter("properties", fmt.Sprintf("the source host %q is not in this data plane's allowlist (--source-host-allowlist %s)",
+		host, strings.Join(s.opts.SourceHostAllowlist, ",")))
+}
+
+// sourceHost is the lowercased host (without port) a spec reads from.
+func sourceHost(spec *v1alpha1.FluxConfigSpec) string {
+	endpoint := sourceEndpoint(spec)
+	_, rest, _ := strings.Cut(endpoint, "://")
+	u, err := url.Parse("x://" + rest)
+	if err != nil {
+		return rest
+	}
+	return u.Hostname()
 }

@@ -31,7 +31,8 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 		return nil, err
 	}
 	p, err := start(dir, "dataplane", o.dataplane, nil, "--listen="+addr, "--data-dir="+filepath.Join(dir, "dataplane-data"),
-		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr)
+		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr,
+		"--max-clusters-per-subscription=1000000") // the capacity measure registers tens of thousands
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -94,6 +95,16 @@ func put(b *bolt.Bucket, key string, v any) error {
 
 func (t boltTx) Cluster(id string) (*Cluster, error) {
 	return get[Cluster](t.tx.Bucket(bucketClusters), Key(id))
+}
+
+func (t boltTx) CountClusters(subscription string) (int, error) {
+	prefix := []byte(Key("/subscriptions/" + subscription + "/"))
+	n := 0
+	c := t.tx.Bucket(bucketClusters).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
 }
 
 func (t boltTx) Clusters() ([]Cluster, error) {

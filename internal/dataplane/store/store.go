@@ -39,6 +39,8 @@ type Store interface {
 type Tx interface {
 	Cluster(id string) (*Cluster, error)
 	Clusters() ([]Cluster, error)
+	// CountClusters counts the clusters of a subscription.
+	CountClusters(subscription string) (int, error)
 	PutCluster(c *Cluster) error
 	DeleteCluster(id string) error
 	ClusterIDByToken(tokenHash string) (string, error)
