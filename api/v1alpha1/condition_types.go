@@ -58,6 +58,9 @@ const (
 	ReasonSuspended = "Suspended"
 	// ReasonDeleting: the configuration is being deleted.
 	ReasonDeleting = "Deleting"
+	// ReasonFluxNotInstalled: the API server does not serve Flux's kinds
+	// (its CRDs are not installed); the manager restarts once they are.
+	ReasonFluxNotInstalled = "FluxNotInstalled"
 	// ReasonGeneratingKey: the configuration's SSH key pair is queued for
 	// generation (RSA keys are generated in the background).
 	ReasonGeneratingKey = "GeneratingSSHKey"

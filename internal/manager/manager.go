@@ -10,6 +10,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -23,6 +24,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -53,6 +55,10 @@ type Options struct {
 	AgentTokenFile string
 	ClusterID      string
 	Agent          agent.Options
+
+	// FluxCheckInterval is how often a manager started without Flux's CRDs
+	// looks for them (30s when zero).
+	FluxCheckInterval time.Duration
 
 	// SkipNameValidation lets tests start several managers in one process.
 	SkipNameValidation bool
@@ -141,6 +147,31 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		generate = o.GenerateKeyPair
 	}
 	scheme := Scheme()
+	// Flux's CRDs decide what the manager runs (and caches).
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("failed to reach the API server: %w", err)
+	}
+	missing, err := fccontroller.MissingFluxKinds(mapper)
+	if err != nil {
+		return nil, fmt.Errorf("failed to look up Flux's kinds: %w", err)
+	}
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Secret{}:             managedOnly(),
+		&corev1.ServiceAccount{}:     managedOnly(),
+		&rbacv1.RoleBinding{}:        managedOnly(),
+		&rbacv1.ClusterRoleBinding{}: managedOnly(),
+	}
+	if len(missing) == 0 {
+		byObject[&sourcev1.GitRepository{}] = managedOnly()
+		byObject[&sourcev1.Bucket{}] = managedOnly()
+		byObject[&sourcev1.OCIRepository{}] = managedOnly()
+		byObject[&kustomizev1.Kustomization{}] = managedOnly()
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
@@ -154,21 +185,28 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Cache: cache.Options{
 			// managedFields are most of an applied object's size, and unread.
 			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}:             managedOnly(),
-				&corev1.ServiceAccount{}:     managedOnly(),
-				&rbacv1.RoleBinding{}:        managedOnly(),
-				&rbacv1.ClusterRoleBinding{}: managedOnly(),
-				&sourcev1.GitRepository{}:    managedOnly(),
-				&sourcev1.Bucket{}:           managedOnly(),
-				&sourcev1.OCIRepository{}:    managedOnly(),
-				&kustomizev1.Kustomization{}: managedOnly(),
-			}},
+			ByObject:         byObject,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
 	}
-	if err := (&fccontroller.FluxConfigReconciler{
+	if len(missing) > 0 {
+		// Start anyway: FluxConfigs say what is missing, deletions finish,
+		// and the manager restarts once Flux is installed.
+		ctrl.Log.WithName("setup").Info("Flux's CRDs are not installed: FluxConfigs are reported as waiting for them", "missing", missing)
+		if err := (&fccontroller.FluxMissingReconciler{Client: mgr.GetClient(), Missing: missing}).
+			SetupWithManager(mgr, controller.Options{SkipNameValidation: &o.SkipNameValidation}); err != nil {
+			return nil, err
+		}
+		interval := o.FluxCheckInterval
+		if interval <= 0 {
+			interval = 30 * time.Second
+		}
+		if err := mgr.Add(&fccontroller.FluxArrival{Mapper: mapper, Interval: interval}); err != nil {
+			return nil, err
+		}
+	} else if err := (&fccontroller.FluxConfigReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Scheme:       scheme,

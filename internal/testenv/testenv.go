@@ -63,8 +63,35 @@ type Env struct {
 	Client client.Client
 }
 
+// Option changes what Start sets up.
+type Option func(*settings)
+
+type settings struct{ withoutFlux bool }
+
+// WithoutFluxCRDs starts an API server with the FluxConfig CRD only, as a
+// cluster where Flux is not installed (yet).
+func WithoutFluxCRDs() Option { return func(s *settings) { s.withoutFlux = true } }
+
+// FluxCRDPaths are the directories of Flux's CRDs (FLUX_CRDS, or what
+// hack/flux.sh says).
+func FluxCRDPaths() ([]string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	fluxCRDs, err := fromEnvOrScript("FLUX_CRDS", root, "hack/flux.sh", "crds")
+	if err != nil {
+		return nil, err
+	}
+	return strings.FieldsFunc(fluxCRDs, func(r rune) bool { return r == ':' || r == '\n' }), nil
+}
+
 // Start starts kube-apiserver and etcd and installs the CRDs. Call Stop when done.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
+	var set settings
+	for _, o := range opts {
+		o(&set)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -73,12 +100,14 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	fluxCRDs, err := fromEnvOrScript("FLUX_CRDS", root, "hack/flux.sh", "crds")
-	if err != nil {
-		return nil, err
-	}
 	crdPaths := []string{filepath.Join(root, "config", "crd", "bases")}
-	crdPaths = append(crdPaths, strings.FieldsFunc(fluxCRDs, func(r rune) bool { return r == ':' || r == '\n' })...)
+	if !set.withoutFlux {
+		flux, err := FluxCRDPaths()
+		if err != nil {
+			return nil, err
+		}
+		crdPaths = append(crdPaths, flux...)
+	}
 
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
