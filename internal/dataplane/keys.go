@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
@@ -24,12 +25,13 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 	}
 	missing := map[string]int{}
 	err = st.View(func(tx store.Tx) error {
-		return eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
+		_, err := eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
 			if !sl.has(cfg.Protected.KeyID) {
 				missing[cfg.Protected.KeyID]++
 			}
 			return false, nil
 		})
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -39,13 +41,14 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 			return nil, missingKeyError(opts.DataDir, missing)
 		}
 		if err := st.Update(func(tx store.Tx) error {
-			return eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
+			_, err := eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
 				if sl.has(cfg.Protected.KeyID) {
 					return false, nil
 				}
 				cfg.Protected, cfg.Error = nil, msgKeyLost
 				return true, nil
 			})
+			return err
 		}); err != nil {
 			return nil, err
 		}
@@ -71,7 +74,7 @@ func rotate(sl *sealer, st store.Store) error {
 		return err
 	}
 	return st.Update(func(tx store.Tx) error {
-		return eachSealed(tx, func(c *store.Cluster, cfg *store.Config) (bool, error) {
+		_, err := eachSealed(tx, func(c *store.Cluster, cfg *store.Config) (bool, error) {
 			aad := store.Key(c.ID) + "/" + cfg.Name
 			values, err := sl.open(cfg.Protected.Sealed, cfg.Protected.KeyID, aad)
 			if err != nil {
@@ -82,46 +85,48 @@ func rotate(sl *sealer, st store.Store) error {
 			}
 			return true, nil
 		})
+		return err
 	})
 }
 
 // eachSealed calls fn for every configuration with sealed protected
 // settings, and stores those fn changed (reporting true). A cluster whose
-// desired state changed gets a new revision.
-func eachSealed(tx store.Tx, fn func(*store.Cluster, *store.Config) (bool, error)) error {
+// desired state changed gets a new revision; their keys are returned, for
+// waking long polls once the transaction is committed.
+func eachSealed(tx store.Tx, fn func(*store.Cluster, *store.Config) (bool, error)) ([]string, error) {
 	clusters, err := tx.Clusters()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var bumped []string
 	for i := range clusters {
 		c := &clusters[i]
 		configs, err := tx.Configs(c.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		bumped := false
 		for j := range configs {
 			cfg := &configs[j]
 			if cfg.Protected == nil {
 				continue
 			}
 			changed, err := fn(c, cfg)
-			if err != nil || !changed {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return nil, err
+			}
+			if !changed {
 				continue
 			}
 			if err := tx.PutConfig(cfg); err != nil {
-				return err
+				return nil, err
 			}
-			if !bumped {
+			if key := store.Key(c.ID); !slices.Contains(bumped, key) {
 				if _, err := tx.BumpRevision(c.ID); err != nil {
-					return err
+					return nil, err
 				}
-				bumped = true
+				bumped = append(bumped, key)
 			}
 		}
 	}
-	return nil
+	return bumped, nil
 }

@@ -404,38 +404,17 @@ func (s *Server) expireLoop(ctx context.Context) {
 func (s *Server) ExpireProtectedSettings() error {
 	now := s.opts.Now()
 	var changed []string
-	err := s.store.Update(func(tx store.Tx) error {
-		clusters, err := tx.Clusters()
-		if err != nil {
-			return err
-		}
-		for _, c := range clusters {
-			configs, err := tx.Configs(c.ID)
-			if err != nil {
-				return err
+	err := s.store.Update(func(tx store.Tx) (err error) {
+		changed, err = eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
+			if now.Sub(cfg.Protected.CreatedAt) < s.opts.ProtectedSettingsTTL {
+				return false, nil
 			}
-			bumped := false
-			for i := range configs {
-				cfg := &configs[i]
-				if cfg.Protected == nil || now.Sub(cfg.Protected.CreatedAt) < s.opts.ProtectedSettingsTTL {
-					continue
-				}
-				cfg.Protected = nil
-				cfg.Error = fmt.Sprintf("The protected settings expired after %s without reaching the cluster: "+
-					"re-apply the configuration with its protected settings once the cluster is connected.", s.opts.ProtectedSettingsTTL)
-				if err := tx.PutConfig(cfg); err != nil {
-					return err
-				}
-				if !bumped {
-					if _, err := tx.BumpRevision(c.ID); err != nil {
-						return err
-					}
-					bumped = true
-					changed = append(changed, store.Key(c.ID))
-				}
-			}
-		}
-		return nil
+			cfg.Protected = nil
+			cfg.Error = fmt.Sprintf("The protected settings expired after %s without reaching the cluster: "+
+				"re-apply the configuration with its protected settings once the cluster is connected.", s.opts.ProtectedSettingsTTL)
+			return true, nil
+		})
+		return err
 	})
 	for _, k := range changed {
 		s.notify.changed(k)
