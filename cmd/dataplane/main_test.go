@@ -45,7 +45,8 @@ func freeAddr(t *testing.T) string {
 // start runs the data plane and waits until /healthz answers.
 func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0")
+	// 200 configurations in one cluster: over the default quota of 100.
+	cmd := exec.Command(bin, "--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0", "--max-configurations-per-cluster=1000")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

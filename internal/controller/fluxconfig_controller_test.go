@@ -710,6 +710,15 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 		g.Expect(k.Get(ctx, key(ns, name), &kustomizev1.Kustomization{})).To(Succeed(), "%s was lost", name)
 	}
 
+	// Two reconcilers write this status here, where production has one: the
+	// healthy one reads the manager's cache, which must have seen the faulty
+	// one's write first, or its memo takes the older status it finds for
+	// the one in place (and rightly writes nothing).
+	g.Eventually(func(g Gomega) {
+		fc := &v1alpha1.FluxConfig{}
+		g.Expect(mgrClient.Get(ctx, key(ns, "faulty"), fc)).To(Succeed())
+		g.Expect(condition(fc, "Ready").Reason).To(Equal(v1alpha1.ReasonDeleteFailed))
+	}, timeout, interval).Should(Succeed())
 	healthy := &controller.FluxConfigReconciler{Client: mgrClient, APIReader: k, Scheme: mgrScheme,
 		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true}
 	g.Eventually(func(g Gomega) {

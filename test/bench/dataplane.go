@@ -32,7 +32,9 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 	}
 	p, err := start(dir, "dataplane", o.dataplane, nil, "--listen="+addr, "--data-dir="+filepath.Join(dir, "dataplane-data"),
 		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr,
-		"--max-clusters-per-subscription=1000000") // the capacity measure registers tens of thousands
+		// The capacity measure registers tens of thousands of clusters; the
+		// round trip puts every sample in one cluster.
+		"--max-clusters-per-subscription=1000000", "--max-configurations-per-cluster=100000")
 	if err != nil {
 		return nil, err
 	}
