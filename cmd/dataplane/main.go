@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
 func main() {
@@ -34,7 +38,10 @@ func main() {
 
 func run() error {
 	opts := dataplane.DefaultOptions()
-	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on.")
+	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on (HTTPS).")
+	certFile := flag.String("tls-cert-file", "", "PEM certificate to serve HTTPS with (read again when it changes); empty: a certificate from a local CA made in <data-dir>/tls, whose ca.crt clients trust (--ca-file, ARCGITOPS_CA_FILE).")
+	keyFile := flag.String("tls-key-file", "", "PEM private key of --tls-cert-file.")
+	insecureHTTP := flag.Bool("insecure-http", false, "Serve plain HTTP instead of HTTPS, for tests only: refused unless --listen is a loopback address, since agent tokens and protected settings would cross the network in clear.")
 	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the keys that encrypt protected settings (protected-settings.key, created 0600 on first start; back it up with the store).")
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
 	flag.BoolVar(&opts.ResetProtectedSettings, "reset-protected-settings", false, "Recovery after losing the encryption key: give up the protected settings whose key is missing (their configurations are marked Failed until they are given again) instead of refusing to start.")
@@ -80,12 +87,20 @@ func run() error {
 		return err
 	}
 	defer func() { _ = srv.Close() }()
+	tlsConfig, caFile, err := serverTLS(*listen, opts.DataDir, *certFile, *keyFile, *insecureHTTP)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", *listen, err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		l, scheme = tls.NewListener(l, tlsConfig), "https"
 	}
 	if *pprofAddr != "" {
 		pl, err := lc.Listen(ctx, "tcp", *pprofAddr)
@@ -99,6 +114,37 @@ func run() error {
 		go func() { _ = ps.Serve(pl) }()
 		defer ps.Close()
 	}
-	opts.Log.Info("Serving the data plane", "address", l.Addr().String(), "dataDir", opts.DataDir)
+	kv := []any{"url", scheme + "://" + l.Addr().String(), "dataDir", opts.DataDir}
+	if caFile != "" {
+		kv = append(kv, "caFile", caFile)
+	}
+	opts.Log.Info("Serving the data plane", kv...)
 	return srv.Serve(ctx, l)
+}
+
+// serverTLS decides how the data plane serves: HTTPS with the given
+// certificate, or with one of a local CA in the data directory (made on
+// first start; its CA file is returned for clients to trust), or, only on
+// a loopback address, plain HTTP (nil).
+func serverTLS(listen, dataDir, certFile, keyFile string, insecureHTTP bool) (*tls.Config, string, error) {
+	switch {
+	case insecureHTTP && !tlsutil.IsLoopback(listen):
+		return nil, "", fmt.Errorf("--insecure-http is for tests on a loopback address; %s is not one: agent tokens and protected settings would cross the network in clear", listen)
+	case insecureHTTP:
+		return nil, "", nil
+	case (certFile == "") != (keyFile == ""):
+		return nil, "", errors.New("give --tls-cert-file and --tls-key-file together")
+	}
+	caFile := ""
+	if certFile == "" {
+		var err error
+		if certFile, keyFile, caFile, err = tlsutil.EnsureLocalCA(filepath.Join(dataDir, "tls"), tlsutil.Hosts(listen)...); err != nil {
+			return nil, "", fmt.Errorf("failed to make the local CA: %w", err)
+		}
+	}
+	r, err := tlsutil.NewReloader(certFile, keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return tlsutil.ServerConfig(r), caFile, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
 const cluster = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1"
@@ -54,8 +55,13 @@ func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/healthz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		hc, err := httpsClient(dir)
+		if err != nil { // the CA is made on start
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+addr+"/healthz", nil)
+		if resp, err := hc.Do(req); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return cmd
@@ -67,8 +73,21 @@ func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
 	return nil
 }
 
-func put(addr, path, body string) (int, error) {
-	c := &armclient.Client{BaseURL: "http://" + addr, APIVersion: arm.FluxConfigAPIVersion}
+// httpsClient trusts the local CA the data plane made in dir.
+func httpsClient(dir string) (*http.Client, error) {
+	cfg, err := tlsutil.ClientConfig(filepath.Join(dir, "tls", tlsutil.CAFile))
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+func put(addr, dir, path, body string) (int, error) {
+	hc, err := httpsClient(dir)
+	if err != nil {
+		return 0, err
+	}
+	c := &armclient.Client{BaseURL: "https://" + addr, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
 	resp, err := c.Put(context.Background(), path, []byte(body), nil)
 	if resp == nil {
 		return 0, err
@@ -85,7 +104,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := start(t, bin, addr, dir)
 
-	if code, err := put(addr, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
+	if code, err := put(addr, dir, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
 		t.Fatalf("register: %d %v", code, err)
 	}
 	body := `{"properties":{"gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}},` +
@@ -93,7 +112,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	var acked []string
 	for i := 0; i < 200; i++ {
 		name := fmt.Sprintf("cfg-%03d", i)
-		code, err := put(addr, arm.FluxConfigID(cluster, name), fmt.Sprintf(body, 60+i))
+		code, err := put(addr, dir, arm.FluxConfigID(cluster, name), fmt.Sprintf(body, 60+i))
 		if err != nil {
 			t.Fatalf("PUT %s: %v", name, err)
 		}
@@ -116,7 +135,11 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 			} `json:"kustomizations"`
 		} `json:"properties"`
 	}
-	c := &armclient.Client{BaseURL: "http://" + addr, APIVersion: arm.FluxConfigAPIVersion}
+	hc, err := httpsClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &armclient.Client{BaseURL: "https://" + addr, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
 	configs, err := armclient.List[config](context.Background(), c, arm.FluxConfigID(cluster, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -154,5 +177,16 @@ func TestRefusesPositionalArguments(t *testing.T) {
 	}
 	if strings.Contains(string(out), "Serving the data plane") {
 		t.Error("it started serving")
+	}
+}
+
+// TestPlainHTTPOnlyOnLoopback: --insecure-http is refused on an address
+// other machines can reach.
+func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
+	bin := buildDataplane(t)
+	cmd := exec.CommandContext(t.Context(), bin, "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0", "--insecure-http")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--insecure-http is for tests on a loopback address") {
+		t.Errorf("plain HTTP on every interface: %v\n%s", err, out)
 	}
 }

@@ -107,15 +107,15 @@ The local environment is running. Everything listens on 127.0.0.1.
 
   kubectl:     export KUBECONFIG=%[1]s
                %[2]s/kubectl get fluxconfigs,gitrepositories,kustomizations -A
-  data plane:  %[3]s
-  CLI:         export ARCGITOPS_DATAPLANE=%[3]s
+  data plane:  %[3]s (HTTPS, CA %[9]s)
+  CLI:         export ARCGITOPS_DATAPLANE=%[3]s ARCGITOPS_CA_FILE=%[9]s
                %[4]s k8s-configuration flux show -g local -c local -n sample -o table
                %[4]s k8s-configuration flux list -g local -c local -o table
   git:         %[5]s (HTTPS, CA %[6]s), ssh://git@%[7]s
   logs:        %[8]s
 
 Press Ctrl-C to stop every component.
-`, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"))
+`, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"), env.DataPlaneCAFile)
 
 	for {
 		select {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
 // App is one invocation's environment.
@@ -36,6 +37,7 @@ type App struct {
 	ConfigDir string
 
 	dataplane    string
+	caFile       string
 	subscription string
 	output       string
 	onlyErrors   bool
@@ -124,7 +126,8 @@ arcgitops data plane, so that scripts written for az work with the program name 
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.dataplane, "dataplane", "", "URL of the data plane (env ARCGITOPS_DATAPLANE; default http://127.0.0.1:8090).")
+	pf.StringVar(&a.dataplane, "dataplane", "", "URL of the data plane (env ARCGITOPS_DATAPLANE; default https://127.0.0.1:8090).")
+	pf.StringVar(&a.caFile, "ca-file", "", "PEM file of the CA the data plane's certificate is signed by, trusted besides the system's (env ARCGITOPS_CA_FILE; the data plane's own is <data-dir>/tls/ca.crt).")
 	pf.StringVar(&a.subscription, "subscription", "", "Name or ID of the subscription the resources are in (env ARCGITOPS_SUBSCRIPTION; default 00000000-0000-0000-0000-000000000000).")
 	pf.StringVarP(&a.output, "output", "o", "json", "Output format: json, jsonc, table, tsv, yaml or none.")
 	pf.BoolVar(&a.onlyErrors, "only-show-errors", false, "Only show errors, suppressing warnings and progress messages.")
@@ -133,10 +136,20 @@ arcgitops data plane, so that scripts written for az work with the program name 
 			a.dataplane = a.Getenv("ARCGITOPS_DATAPLANE")
 		}
 		if a.dataplane == "" {
-			a.dataplane = "http://127.0.0.1:8090"
+			a.dataplane = "https://127.0.0.1:8090"
 		}
 		if u, err := url.Parse(a.dataplane); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usagef("--dataplane %q must be an http(s) URL such as http://127.0.0.1:8090", a.dataplane)
+			return usagef("--dataplane %q must be an http(s) URL such as https://127.0.0.1:8090", a.dataplane)
+		}
+		if a.caFile == "" {
+			a.caFile = a.Getenv("ARCGITOPS_CA_FILE")
+		}
+		if a.HTTP == nil {
+			cfg, err := tlsutil.ClientConfig(a.caFile)
+			if err != nil {
+				return usagef("--ca-file: %v", err)
+			}
+			a.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}
 		}
 		if a.subscription == "" {
 			a.subscription = a.Getenv("ARCGITOPS_SUBSCRIPTION")

@@ -48,10 +48,14 @@ func (a *App) connectedConnect() *cobra.Command {
 		}
 		id, _ := out["id"].(string)
 		if !a.onlyErrors {
+			caFlag, caValue := "", ""
+			if a.caFile != "" {
+				caFlag, caValue = " --dataplane-ca-file "+a.caFile, " --set-file agent.caCert="+a.caFile
+			}
 			fmt.Fprintf(a.Err, "Cluster %s registered. Its agent token is in %s (mode 0600).\nStart the agent in the cluster with:\n"+
-				"  manager --dataplane-url %s --cluster-resource-id %s --agent-token-file %s\n"+
-				"or with Helm:\n  helm install fluxconfig charts/fluxconfig -n flux-system --set agent.dataplaneURL=%s --set agent.clusterResourceID=%s --set-file agent.token=%s\n",
-				c.Name, file, a.dataplane, id, file, a.dataplane, id, file)
+				"  manager --dataplane-url %s%s --cluster-resource-id %s --agent-token-file %s\n"+
+				"or with Helm:\n  helm install fluxconfig charts/fluxconfig -n flux-system --set agent.dataplaneURL=%s%s --set agent.clusterResourceID=%s --set-file agent.token=%s\n",
+				c.Name, file, a.dataplane, caFlag, id, file, a.dataplane, caValue, id, file)
 		}
 		return a.print(out, clusterColumns)
 	})

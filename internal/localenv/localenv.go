@@ -25,6 +25,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/gitserver"
 	"github.com/arcgitops/arcgitops/internal/testenv"
+	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
 // ClusterID is the ARM resource ID the local cluster is registered as.
@@ -58,10 +59,12 @@ type Env struct {
 	Dir          string
 	Kubeconfig   string
 	DataPlaneURL string
-	TokenFile    string
-	Git          *gitserver.Server
-	Client       client.Client
-	Bins         Binaries
+	// DataPlaneCAFile is the CA the data plane's certificate is signed by.
+	DataPlaneCAFile string
+	TokenFile       string
+	Git             *gitserver.Server
+	Client          client.Client
+	Bins            Binaries
 
 	api      *testenv.Env
 	mu       sync.Mutex
@@ -153,7 +156,10 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}
 
 	dpAddr, _ := freePort()
-	e.DataPlaneURL = "http://" + dpAddr
+	e.DataPlaneURL = "https://" + dpAddr
+	// The data plane serves HTTPS with a local CA it makes in its data
+	// directory; the manager and the CLI trust that CA.
+	e.DataPlaneCAFile = filepath.Join(o.Dir, "dataplane", "tls", tlsutil.CAFile)
 	e.step("Starting the data plane on %s", e.DataPlaneURL)
 	if err := e.startProc("dataplane", o.Bins.Dataplane, nil, "--listen="+dpAddr, "--data-dir="+filepath.Join(o.Dir, "dataplane")); err != nil {
 		return nil, err
@@ -171,7 +177,8 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	mgrHealth, _ := freePort()
 	e.step("Starting the manager and its agent")
 	args := append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=" + mgrHealth,
-		"--dataplane-url=" + e.DataPlaneURL, "--agent-token-file=" + e.TokenFile, "--cluster-resource-id=" + ClusterID,
+		"--dataplane-url=" + e.DataPlaneURL, "--dataplane-ca-file=" + e.DataPlaneCAFile,
+		"--agent-token-file=" + e.TokenFile, "--cluster-resource-id=" + ClusterID,
 		"--agent-long-poll=20s", "--agent-max-backoff=5s",
 		// A development cluster with no admission policy: cluster scope in
 		// any namespace but kube-*.
@@ -194,7 +201,7 @@ func (e *Env) CLI(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.Bins.CLI, args...)
-	cmd.Env = append(os.Environ(), "ARCGITOPS_DATAPLANE="+e.DataPlaneURL)
+	cmd.Env = append(os.Environ(), "ARCGITOPS_DATAPLANE="+e.DataPlaneURL, "ARCGITOPS_CA_FILE="+e.DataPlaneCAFile)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -252,7 +259,14 @@ func (e *Env) waitHTTP(ctx context.Context, name, url string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		hc := http.DefaultClient
+		if strings.HasPrefix(url, "https://") {
+			// The data plane makes its CA on start: trusted once it exists.
+			if cfg, err := tlsutil.ClientConfig(e.DataPlaneCAFile); err == nil {
+				hc = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+			}
+		}
+		resp, err := hc.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	goruntime "runtime"
@@ -35,6 +36,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/auth"
 	fccontroller "github.com/arcgitops/arcgitops/internal/controller"
+	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
 // Options are the manager's settings; every one is a flag.
@@ -53,8 +55,11 @@ type Options struct {
 	// The agent runs when DataPlaneURL is set.
 	DataPlaneURL   string
 	AgentTokenFile string
-	ClusterID      string
-	Agent          agent.Options
+	// DataPlaneCAFile is a PEM CA the agent trusts for the data plane,
+	// besides the system's.
+	DataPlaneCAFile string
+	ClusterID       string
+	Agent           agent.Options
 
 	// FluxCheckInterval is how often a manager started without Flux's CRDs
 	// looks for them (30s when zero).
@@ -94,6 +99,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SSHKeyWorkers, "ssh-key-workers", o.SSHKeyWorkers, "How many RSA key pairs are generated at once, in the background (default: half the CPUs); a burst of new SSH configurations waits for them without holding up other reconciles.")
 	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. http://127.0.0.1:8090; the agent is off when empty.")
 	fs.StringVar(&o.AgentTokenFile, "agent-token-file", o.AgentTokenFile, "A file holding the cluster's agent token (printed by connectedk8s connect).")
+	fs.StringVar(&o.DataPlaneCAFile, "dataplane-ca-file", o.DataPlaneCAFile, "A PEM file of the CA that signed the data plane's certificate, trusted besides the system's (the data plane's own local CA is <data-dir>/tls/ca.crt).")
 	fs.StringVar(&o.ClusterID, "cluster-resource-id", o.ClusterID, "The cluster's ARM resource ID, e.g. /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Kubernetes/connectedClusters/NAME.")
 	fs.DurationVar(&o.Agent.LongPoll, "agent-long-poll", o.Agent.LongPoll, "How long the data plane may hold the agent's list request before answering 'not modified' (at most 60s).")
 	fs.DurationVar(&o.Agent.PollInterval, "agent-poll-interval", o.Agent.PollInterval, "The pause between lists, with jitter, when the data plane answers at once instead of holding the request.")
@@ -276,12 +282,18 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	if _, err := url.Parse(o.DataPlaneURL); err != nil || !strings.HasPrefix(o.DataPlaneURL, "http") {
 		return fmt.Errorf("--dataplane-url %q must be an http(s) URL", o.DataPlaneURL)
 	}
+	tlsConfig, err := tlsutil.ClientConfig(o.DataPlaneCAFile)
+	if err != nil {
+		return fmt.Errorf("--dataplane-ca-file: %w", err)
+	}
 	a := &agent.Agent{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile},
-		Options:   o.Agent,
-		Log:       ctrl.Log.WithName("agent"),
+		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile,
+			HTTP: &http.Client{Timeout: agentapi.MaxWait + 30*time.Second,
+				Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}},
+		Options: o.Agent,
+		Log:     ctrl.Log.WithName("agent"),
 	}
 	if err := a.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent: %w", err)

@@ -20,7 +20,8 @@ type dataPlane struct {
 }
 
 // startDataPlane runs the data plane with its store in dir, without rate
-// limits or access log (the bench is one client sending as fast as it can).
+// limits or access log (the bench is one client sending as fast as it can),
+// over plain HTTP on loopback so that its figures compare with earlier runs.
 func startDataPlane(o options, dir string) (*dataPlane, error) {
 	addr, err := freePort()
 	if err != nil {
@@ -32,6 +33,8 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 	}
 	p, err := start(dir, "dataplane", o.dataplane, nil, "--listen="+addr, "--data-dir="+filepath.Join(dir, "dataplane-data"),
 		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr,
+		// Plain HTTP on loopback, as the measures were taken before TLS.
+		"--insecure-http",
 		// The capacity measure registers tens of thousands of clusters; the
 		// round trip puts every sample in one cluster.
 		"--max-clusters-per-subscription=1000000", "--max-configurations-per-cluster=100000")

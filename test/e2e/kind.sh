@@ -27,7 +27,10 @@ host_ip=$(docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}')
 bin/dataplane --listen "$host_ip:8090" --data-dir ".local/kind-dataplane" &
 dp_pid=$!
 trap 'kill $dp_pid' EXIT
-export ARCGITOPS_DATAPLANE="http://$host_ip:8090"
+export ARCGITOPS_DATAPLANE="https://$host_ip:8090"
+# The data plane serves HTTPS with a local CA it makes in its data directory.
+for _ in $(seq 50); do [ -f .local/kind-dataplane/tls/ca.crt ] && break; sleep 0.2; done
+export ARCGITOPS_CA_FILE=.local/kind-dataplane/tls/ca.crt
 sleep 2
 bin/arcgitops connectedk8s connect -n "$name" -g kind --agent-token-file .local/kind-agent.token -o none
 cluster_id="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/kind/providers/Microsoft.Kubernetes/connectedClusters/$name"
@@ -36,6 +39,7 @@ echo "==> Installing the operator with Helm"
 helm upgrade --install fluxconfig charts/fluxconfig -n flux-system \
 	--set image.repository=fluxconfig-manager --set image.tag=e2e --set image.pullPolicy=Never \
 	--set agent.dataplaneURL="$ARCGITOPS_DATAPLANE" --set agent.clusterResourceID="$cluster_id" \
+	--set-file agent.caCert="$ARCGITOPS_CA_FILE" \
 	--set-file agent.token=.local/kind-agent.token --wait
 
 echo "==> Ready: KUBECONFIG is kind's, ARCGITOPS_DATAPLANE=$ARCGITOPS_DATAPLANE"
