@@ -156,6 +156,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{"unknown algorithm", []string{"--set", "sshKeyAlgorithm=dsa"}, "at '/sshKeyAlgorithm': value must be one of"},
 		{"unknown log level", []string{"--set", "logLevel=verbose"}, "at '/logLevel': value must be one of"},
 		{"unknown value", []string{"--set", "replica=2"}, "additional properties 'replica' not allowed"},
+		{"a CA that is not PEM", []string{"--set", "agent.caCert=not-a-certificate"}, "at '/agent/caCert': 'not-a-certificate' does not match pattern"},
 		{"agent without cluster ID", []string{"--set", "agent.dataplaneURL=http://dp:8090,agent.token=x"}, "agent.dataplaneURL needs agent.clusterResourceID"},
 		{"agent without token", []string{"--set", "agent.dataplaneURL=http://dp:8090,agent.clusterResourceID=/subscriptions/s/resourceGroups/r/providers/Microsoft.Kubernetes/connectedClusters/c"}, "needs agent.token"},
 	}
