@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,18 @@ func run() error {
 				opts.SourceHostAllowlist = append(opts.SourceHostAllowlist, h)
 			}
 		}
+		return nil
+	})
+	flag.StringVar(&opts.TenantID, "tenant-id", dataplane.DefaultTenant, "The tenant GET /tenants and the subscriptions name (az login --tenant).")
+	flag.Func("subscription", "A subscription to serve, as ID or ID=display name; repeat for more (default "+dataplane.DefaultSubscription.ID+"="+dataplane.DefaultSubscription.DisplayName+").", func(v string) error {
+		id, name, _ := strings.Cut(v, "=")
+		if id = strings.TrimSpace(id); id == "" || !regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`).MatchString(id) {
+			return fmt.Errorf("%q is not a subscription ID: use letters, digits and '-'", v)
+		}
+		if name == "" {
+			name = id
+		}
+		opts.Subscriptions = append(opts.Subscriptions, dataplane.Subscription{ID: id, DisplayName: name})
 		return nil
 	})
 	flag.StringVar(&opts.ExternalURL, "external-url", "", "The URL clients reach the data plane at, e.g. https://hub.example.com, used in nextLink and Location; empty: the address each connection came in on (never the client's Host header).")

@@ -79,6 +79,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tooMany())
 		return
 	}
+	if s.routeTenancy(w, r, segs) {
+		return
+	}
 	ref, n := parseCluster(segs)
 	if n == 0 {
 		writeError(w, notFoundPath(r))
@@ -194,4 +197,41 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// routeTenancy dispatches the tenants, subscriptions and resource groups
+// (what az login and az group need); it reports whether it did.
+func (s *Server) routeTenancy(w http.ResponseWriter, r *http.Request, segs []string) bool {
+	isGroups := len(segs) >= 3 && strings.EqualFold(segs[0], "subscriptions") && strings.EqualFold(segs[2], "resourceGroups")
+	switch {
+	case len(segs) == 1 && strings.EqualFold(segs[0], "tenants"):
+		setRoute(r, "tenants")
+		s.methods(w, r, map[string]http.HandlerFunc{http.MethodGet: s.listTenants})
+	case len(segs) == 1 && strings.EqualFold(segs[0], "subscriptions"):
+		setRoute(r, "subscriptions")
+		s.methods(w, r, map[string]http.HandlerFunc{http.MethodGet: s.listSubscriptions})
+	case len(segs) == 2 && strings.EqualFold(segs[0], "subscriptions"):
+		setRoute(r, "subscription")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet: func(w http.ResponseWriter, r *http.Request) { s.getSubscription(w, r, segs[1]) },
+		})
+	case isGroups && len(segs) == 3:
+		setRoute(r, "resourcegroups")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet: func(w http.ResponseWriter, r *http.Request) { s.listGroups(w, r, segs[1]) },
+		})
+	case isGroups && len(segs) == 4:
+		setRoute(r, "resourcegroup")
+		ref := groupRef{Subscription: segs[1], Name: segs[3]}
+		get := func(w http.ResponseWriter, r *http.Request) { s.getGroup(w, r, ref) }
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPut:    func(w http.ResponseWriter, r *http.Request) { s.putGroup(w, r, ref) },
+			http.MethodGet:    get,
+			http.MethodHead:   get,
+			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) { s.deleteGroup(w, r, ref) },
+		})
+	default:
+		return false
+	}
+	return true
 }

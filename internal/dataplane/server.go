@@ -64,6 +64,10 @@ type Options struct {
 	// SourceHostAllowlist, when set, lists the source hosts configurations
 	// may read from (shell patterns such as *.github.com); empty allows any.
 	SourceHostAllowlist []string
+	// TenantID and Subscriptions are what GET /tenants and /subscriptions
+	// serve (DefaultTenant and DefaultSubscription when empty).
+	TenantID      string
+	Subscriptions []Subscription
 	// ExternalURL is the scheme and host clients reach the data plane at
 	// (behind a proxy or load balancer), used in nextLink and Location;
 	// empty means the address each connection came in on.
@@ -120,6 +124,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxConcurrentBodies <= 0 {
 		opts.MaxConcurrentBodies = DefaultOptions().MaxConcurrentBodies
+	}
+	if opts.TenantID == "" {
+		opts.TenantID = DefaultTenant
+	}
+	if len(opts.Subscriptions) == 0 {
+		opts.Subscriptions = []Subscription{DefaultSubscription}
 	}
 	if opts.MaxClustersPerSubscription <= 0 {
 		opts.MaxClustersPerSubscription = DefaultOptions().MaxClustersPerSubscription

@@ -145,6 +145,17 @@ func example(t *testing.T, name string) string {
 func (f *fixture) snapshot() string {
 	var b strings.Builder
 	err := f.srv.store.View(func(tx store.Tx) error {
+		for _, sub := range f.srv.opts.Subscriptions {
+			groups, err := tx.ResourceGroups(sub.ID)
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				j, _ := json.Marshal(g)
+				b.Write(j)
+				b.WriteByte('\n')
+			}
+		}
 		clusters, err := tx.Clusters()
 		if err != nil {
 			return err
@@ -781,4 +792,62 @@ func TestSourceHostAllowlist(t *testing.T) {
 			t.Errorf("%s: %d %s", url, r.status, r.body)
 		}
 	}
+}
+
+// TestTenancyAsARMServesIt: the tenants, subscriptions and resource groups
+// that az login and az group read and write.
+func TestTenancyAsARMServesIt(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.Subscriptions = []Subscription{{ID: "sub1", DisplayName: "Fleet"}, {ID: "sub2", DisplayName: "Lab"}}
+	})
+	g := NewWithT(t)
+	tenants := f.do(http.MethodGet, av("/tenants"), "").json(t)["value"].([]any)
+	g.Expect(tenants).To(ConsistOf(HaveKeyWithValue("tenantId", "adfs")))
+	subs := f.do(http.MethodGet, av("/subscriptions"), "").json(t)["value"].([]any)
+	g.Expect(subs).To(HaveLen(2))
+	g.Expect(subs[0]).To(And(HaveKeyWithValue("subscriptionId", "sub1"), HaveKeyWithValue("displayName", "Fleet"),
+		HaveKeyWithValue("state", "Enabled"), HaveKeyWithValue("tenantId", "adfs")))
+	g.Expect(f.do(http.MethodGet, av("/subscriptions/SUB2"), "").json(t)).To(HaveKeyWithValue("displayName", "Lab"))
+	g.Expect(f.do(http.MethodGet, av("/subscriptions/nope"), "").code()).To(Equal("SubscriptionNotFound"))
+
+	rg := "/subscriptions/sub1/resourcegroups/Team-A"
+	g.Expect(f.do(http.MethodHead, av(rg), "").status).To(Equal(http.StatusNotFound))
+	r := f.do(http.MethodPut, av(rg), `{"location":"westeurope","tags":{"owner":"platform"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	g.Expect(r.json(t)).To(And(HaveKeyWithValue("id", "/subscriptions/sub1/resourceGroups/Team-A"),
+		HaveKeyWithValue("type", "Microsoft.Resources/resourceGroups"), HaveKeyWithValue("location", "westeurope")))
+	// Case-insensitive, the first casing kept; an update keeps the location.
+	g.Expect(f.do(http.MethodPut, av("/subscriptions/sub1/resourceGroups/team-a"), `{"location":"WestEurope"}`).status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodHead, av(rg), "").status).To(Equal(http.StatusNoContent))
+	g.Expect(f.do(http.MethodGet, av("/subscriptions/sub1/resourceGroups/TEAM-A"), "").json(t)).To(HaveKeyWithValue("name", "Team-A"))
+	f.do(http.MethodPut, av("/subscriptions/sub1/resourceGroups/b-team"), `{"location":"eastus"}`)
+	f.do(http.MethodPut, av("/subscriptions/sub2/resourceGroups/lab"), `{"location":"eastus"}`)
+	names := []string{}
+	for _, v := range f.do(http.MethodGet, av("/subscriptions/sub1/resourceGroups"), "").json(t)["value"].([]any) {
+		names = append(names, v.(map[string]any)["name"].(string))
+	}
+	g.Expect(names).To(Equal([]string{"b-team", "Team-A"}))
+
+	// Bad input changes nothing.
+	before := f.snapshot()
+	bad := []struct{ path, body, code string }{
+		{rg, `{"location":"eastus"}`, "InvalidResourceGroupLocation"},
+		{"/subscriptions/sub1/resourceGroups/no-location", `{}`, "LocationRequired"},
+		{"/subscriptions/sub1/resourceGroups/ends-with-dot.", `{"location":"eastus"}`, "InvalidResourceGroup"},
+		{"/subscriptions/nope/resourceGroups/x", `{"location":"eastus"}`, "SubscriptionNotFound"},
+		{"/subscriptions/sub1/resourceGroups/x", `{"location":"eastus","colour":"red"}`, "InvalidRequestContent"},
+	}
+	for _, b := range bad {
+		g.Expect(f.do(http.MethodPut, av(b.path), b.body).code()).To(Equal(b.code), b.path)
+	}
+	g.Expect(f.snapshot()).To(Equal(before))
+
+	// Deleting a group deletes its clusters and their configurations.
+	cluster := "/subscriptions/sub1/resourceGroups/team-a/providers/Microsoft.Kubernetes/connectedClusters/c1"
+	f.register(cluster)
+	g.Expect(f.do(http.MethodPut, av(cluster+fluxPath+"/cfg"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	g.Expect(f.do(http.MethodDelete, av(rg), "").status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodGet, av(rg), "").code()).To(Equal("ResourceGroupNotFound"))
+	g.Expect(f.do(http.MethodGet, av(cluster), "").status).To(Equal(http.StatusNotFound))
+	g.Expect(f.do(http.MethodDelete, av(rg), "").code()).To(Equal("ResourceGroupNotFound"))
 }

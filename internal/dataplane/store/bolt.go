@@ -18,6 +18,7 @@ var (
 	bucketTokens    = []byte("tokens")
 	bucketConfigs   = []byte("configs")
 	bucketRevisions = []byte("revisions")
+	bucketGroups    = []byte("resourceGroups")
 )
 
 // Bolt is the embedded default Store: one bbolt file, every write fsynced
@@ -37,7 +38,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 		return nil, fmt.Errorf("failed to open %s (is another data plane using it?): %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions} {
+		for _, b := range [][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions, bucketGroups} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -232,4 +233,33 @@ func (c *Cluster) tokenHashes() []string {
 		return []string{c.TokenHash}
 	}
 	return []string{c.TokenHash, c.PreviousTokenHash}
+}
+
+func (t boltTx) ResourceGroup(id string) (*ResourceGroup, error) {
+	return get[ResourceGroup](t.tx.Bucket(bucketGroups), Key(id))
+}
+
+func (t boltTx) ResourceGroups(subscription string) ([]ResourceGroup, error) {
+	prefix := []byte(Key("/subscriptions/" + subscription + "/"))
+	var out []ResourceGroup
+	c := t.tx.Bucket(bucketGroups).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var g ResourceGroup
+		if err := json.Unmarshal(v, &g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func (t boltTx) PutResourceGroup(g *ResourceGroup) error {
+	return put(t.tx.Bucket(bucketGroups), Key(g.ID), g)
+}
+
+func (t boltTx) DeleteResourceGroup(id string) error {
+	if _, err := t.ResourceGroup(id); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketGroups).Delete([]byte(Key(id)))
 }

@@ -50,6 +50,12 @@ type Tx interface {
 	PutConfig(c *Config) error
 	DeleteConfig(clusterID, name string) error
 
+	ResourceGroup(id string) (*ResourceGroup, error)
+	// ResourceGroups lists a subscription's resource groups.
+	ResourceGroups(subscription string) ([]ResourceGroup, error)
+	PutResourceGroup(g *ResourceGroup) error
+	DeleteResourceGroup(id string) error
+
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
 	// BumpRevision increments and returns it.
@@ -72,6 +78,18 @@ type Cluster struct {
 	PreviousTokenHash      string     `json:"previousTokenHash,omitempty"`
 	PreviousTokenExpiresAt *time.Time `json:"previousTokenExpiresAt,omitempty"`
 	CreatedAt              time.Time  `json:"createdAt"`
+}
+
+// ResourceGroup is an ARM resource group.
+type ResourceGroup struct {
+	// ID is /subscriptions/{s}/resourceGroups/{name}, with the casing it
+	// was created with.
+	ID           string            `json:"id"`
+	Subscription string            `json:"subscription"`
+	Name         string            `json:"name"`
+	Location     string            `json:"location"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
 }
 
 // Config is one fluxConfiguration.
