@@ -122,11 +122,7 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 		s.fail(w, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, renderCluster(cluster, token))
+	writeJSON(w, putStatus(created), renderCluster(cluster, token))
 }
 
 func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clusterRef) {
@@ -472,10 +468,7 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 		return
 	}
 	s.notify.changed(store.Key(ref.ID()))
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
+	status := putStatus(created)
 	out, err := renderConfig(ref, result)
 	if err != nil {
 		s.fail(w, err)

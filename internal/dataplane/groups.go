@@ -169,11 +169,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, ref groupRef) 
 		s.fail(w, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, renderGroup(group))
+	writeJSON(w, putStatus(created), renderGroup(group))
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, ref groupRef) {

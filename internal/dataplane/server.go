@@ -218,6 +218,15 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.status, arm.ErrorResponse{Error: arm.ErrorDetail{Code: e.code, Message: e.message}})
 }
 
+// putStatus is ARM's status for a PUT: 201 when it created the resource,
+// 200 when it updated it.
+func putStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
