@@ -427,19 +427,14 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 		if e := s.checkSourceHost(d); e != nil {
 			return errAPI{e}
 		}
-		if old != nil && !replaceProtected {
-			// Credentials stay with the endpoint they were given for.
-			moved, err := sourceMoved(old, d)
-			if err != nil {
-				return err
-			}
-			if moved {
-				protected, replaceProtected = map[string]string{}, true
-			}
-		}
-		cfg, err := nextConfig(old, ref.ID(), name, d, now)
+
+		cfg, moved, err := nextConfig(old, ref.ID(), name, d, now)
 		if err != nil {
 			return err
+		}
+		if moved && !replaceProtected {
+			// Credentials stay with the endpoint they were given for.
+			protected, replaceProtected = map[string]string{}, true
 		}
 		created = old == nil
 		if replaceProtected {

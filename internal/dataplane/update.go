@@ -21,24 +21,31 @@ import (
 // namespace are immutable. The generation increases; protected settings,
 // the reported status and the creation data carry over. A refused update is
 // an errAPI; any other error is the data plane's own.
-func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Properties, now time.Time) (*store.Config, error) {
-	cfg := &store.Config{ClusterID: clusterID, Name: name, SystemData: store.SystemData{
+//
+// sourceMoved reports that the source is at another endpoint (kind, scheme
+// and host) than before. Protected settings are credentials for an
+// endpoint: when it moves and the request brings none, the caller drops
+// the stored ones (and the agent deletes the cluster's copy), so that a
+// PATCH of the URL alone cannot send a token to a new host.
+func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Properties, now time.Time) (cfg *store.Config, sourceMoved bool, err error) {
+	cfg = &store.Config{ClusterID: clusterID, Name: name, SystemData: store.SystemData{
 		CreatedAt: now, CreatedByType: "User", LastModifiedAt: now, LastModifiedByType: "User"}}
 	if old != nil {
 		if old.Deleting {
-			return nil, errAPI{&apiError{http.StatusConflict, "Conflict",
+			return nil, false, errAPI{&apiError{http.StatusConflict, "Conflict",
 				"The configuration is being deleted: wait until it is gone, or delete it with forceDelete=true, then create it again."}}
 		}
 		var prev agentapi.Properties
 		if err := json.Unmarshal(old.Properties, &prev); err != nil {
-			return nil, fmt.Errorf("failed to decode the stored properties of %s: %w", name, err)
+			return nil, false, fmt.Errorf("failed to decode the stored properties of %s: %w", name, err)
 		}
 		if err := validation.ValidateUpdate(&prev.FluxConfigSpec, &d.FluxConfigSpec); err != nil {
-			return nil, errAPI{invalidParameter("properties.scope", validation.MsgScopeImmutable)}
+			return nil, false, errAPI{invalidParameter("properties.scope", validation.MsgScopeImmutable)}
 		}
 		if prev.Namespace != d.Namespace {
-			return nil, errAPI{invalidParameter("properties.namespace", "namespace cannot be changed after creation: delete the configuration and create it again")}
+			return nil, false, errAPI{invalidParameter("properties.namespace", "namespace cannot be changed after creation: delete the configuration and create it again")}
 		}
+		sourceMoved = sourceEndpoint(&prev.FluxConfigSpec) != sourceEndpoint(&d.FluxConfigSpec)
 		cfg.Generation = old.Generation
 		cfg.Protected = old.Protected
 		cfg.Status = old.Status
@@ -46,31 +53,15 @@ func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Propertie
 		cfg.SystemData.CreatedByType = old.SystemData.CreatedByType
 	}
 	cfg.Generation++
-	var err error
 	if cfg.Properties, err = json.Marshal(d); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return cfg, nil
+	return cfg, sourceMoved, nil
 }
 
-// sourceMoved reports whether the source of d is at another endpoint
-// (scheme and host) than that of the stored configuration old, or of another
-// kind. Protected settings are credentials for an endpoint: when it moves
-// and the request brings none, the stored ones are dropped (and the agent
-// deletes the cluster's copy), so that a PATCH of the URL alone cannot send
-// a token to a new host.
-func sourceMoved(old *store.Config, d *agentapi.Properties) (bool, error) {
-	var prev agentapi.Properties
-	if err := json.Unmarshal(old.Properties, &prev); err != nil {
-		return false, fmt.Errorf("failed to decode the stored properties of %s: %w", old.Name, err)
-	}
-	return sourceEndpoint(&prev.FluxConfigSpec) != sourceEndpoint(&d.FluxConfigSpec), nil
-}
-
-// sourceEndpoint is the source kind, scheme and host a spec reads from
-// (lowercased: hosts are case-insensitive); a URL that does not parse is
-// its own endpoint.
-func sourceEndpoint(spec *v1alpha1.FluxConfigSpec) string {
+// sourceURL is the URL a spec reads from, normalized (scp-like Git URLs as
+// ssh://, a bare bucket host as https://); nil when it does not parse.
+func sourceURL(spec *v1alpha1.FluxConfigSpec) (string, *url.URL) {
 	raw := ""
 	switch {
 	case spec.GitRepository != nil:
@@ -90,6 +81,17 @@ func sourceEndpoint(spec *v1alpha1.FluxConfigSpec) string {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		return raw, nil
+	}
+	return raw, u
+}
+
+// sourceEndpoint is the source kind, scheme and host a spec reads from
+// (lowercased: hosts are case-insensitive); a URL that does not parse is
+// its own endpoint.
+func sourceEndpoint(spec *v1alpha1.FluxConfigSpec) string {
+	raw, u := sourceURL(spec)
+	if u == nil {
 		return string(spec.SourceKind) + " " + raw
 	}
 	return string(spec.SourceKind) + " " + strings.ToLower(u.Scheme+"://"+u.Host)
@@ -144,11 +146,9 @@ func (s *Server) checkSourceHost(d *agentapi.Properties) *apiError {
 
 // sourceHost is the lowercased host (without port) a spec reads from.
 func sourceHost(spec *v1alpha1.FluxConfigSpec) string {
-	endpoint := sourceEndpoint(spec)
-	_, rest, _ := strings.Cut(endpoint, "://")
-	u, err := url.Parse("x://" + rest)
-	if err != nil {
-		return rest
+	raw, u := sourceURL(spec)
+	if u == nil {
+		return strings.ToLower(raw)
 	}
-	return u.Hostname()
+	return strings.ToLower(u.Hostname())
 }

@@ -32,6 +32,7 @@ func TestNextConfig(t *testing.T) {
 		wantGen    int64
 		wantStatus int    // of the refusal; 0 when accepted
 		wantField  string // in the refusal's message
+		wantMoved  bool
 	}{
 		{name: "new", old: nil, next: props("cluster", "ns"), wantGen: 1},
 		{name: "update keeps generation history", old: stored(props("cluster", "ns"), false), next: props("cluster", "ns"), wantGen: 5},
@@ -41,10 +42,14 @@ func TestNextConfig(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantField: "properties.namespace"},
 		{name: "being deleted", old: stored(props("cluster", "ns"), true), next: props("cluster", "ns"),
 			wantStatus: http.StatusConflict, wantField: "forceDelete"},
+		{name: "another repository on the same host", old: stored(gitAt(props("cluster", "ns"), "https://github.com/o/a"), false),
+			next: gitAt(props("cluster", "ns"), "https://github.com/o/b"), wantGen: 5},
+		{name: "the source moves to another host", old: stored(gitAt(props("cluster", "ns"), "https://github.com/o/a"), false),
+			next: gitAt(props("cluster", "ns"), "https://evil.example/o/a"), wantGen: 5, wantMoved: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := nextConfig(tc.old, "c", "n", tc.next, now)
+			cfg, moved, err := nextConfig(tc.old, "c", "n", tc.next, now)
 			if tc.wantStatus != 0 {
 				var ae errAPI
 				if !errors.As(err, &ae) || ae.e.status != tc.wantStatus || !strings.Contains(ae.e.message, tc.wantField) {
@@ -54,6 +59,9 @@ func TestNextConfig(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if moved != tc.wantMoved {
+				t.Errorf("source moved = %v, want %v", moved, tc.wantMoved)
 			}
 			if cfg.Generation != tc.wantGen {
 				t.Errorf("generation = %d, want %d", cfg.Generation, tc.wantGen)
@@ -76,6 +84,13 @@ func TestNextConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gitAt gives p a Git source at url.
+func gitAt(p *agentapi.Properties, url string) *agentapi.Properties {
+	p.SourceKind = v1alpha1.SourceKindGitRepository
+	p.GitRepository = &v1alpha1.GitRepositoryDefinition{URL: url}
+	return p
 }
 
 func TestSourceEndpoint(t *testing.T) {
