@@ -16,7 +16,7 @@ import (
 
 // Client is the agent's client of the data plane.
 type Client struct {
-	// BaseURL of the data plane, e.g. http://127.0.0.1:8090.
+	// BaseURL of the data plane, e.g. https://127.0.0.1:8090.
 	BaseURL string
 	// ClusterID is the cluster's ARM resource ID.
 	ClusterID string

@@ -97,7 +97,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce). When off, they apply as kustomize-controller, and namespace-scope configurations are refused (Stalled): nothing would confine them.")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
 	fs.IntVar(&o.SSHKeyWorkers, "ssh-key-workers", o.SSHKeyWorkers, "How many RSA key pairs are generated at once, in the background (default: half the CPUs); a burst of new SSH configurations waits for them without holding up other reconciles.")
-	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. http://127.0.0.1:8090; the agent is off when empty.")
+	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. https://127.0.0.1:8090; the agent is off when empty.")
 	fs.StringVar(&o.AgentTokenFile, "agent-token-file", o.AgentTokenFile, "A file holding the cluster's agent token (printed by connectedk8s connect).")
 	fs.StringVar(&o.DataPlaneCAFile, "dataplane-ca-file", o.DataPlaneCAFile, "A PEM file of the CA that signed the data plane's certificate, trusted besides the system's (the data plane's own local CA is <data-dir>/tls/ca.crt).")
 	fs.StringVar(&o.ClusterID, "cluster-resource-id", o.ClusterID, "The cluster's ARM resource ID, e.g. /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Kubernetes/connectedClusters/NAME.")
