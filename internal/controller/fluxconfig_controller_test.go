@@ -147,8 +147,9 @@ func TestGitOverHTTPSWithToken(t *testing.T) {
 	g.Expect(authSecret.Data).To(Equal(map[string][]byte{"username": []byte("git-bot"), "password": []byte("ghp_TOPSECRETTOKEN")}))
 	g.Expect(authSecret.Type).To(Equal(corev1.SecretTypeOpaque))
 
+	// Applied after the auth Secret, in the same reconcile.
 	repo := &sourcev1.GitRepository{}
-	g.Expect(k.Get(ctx, key(ns, "https"), repo)).To(Succeed())
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "https"), repo) }, timeout, interval).Should(Succeed())
 	g.Expect(repo.Spec.URL).To(Equal("https://github.com/Azure/arc-k8s-demo"))
 	g.Expect(repo.Spec.SecretRef.Name).To(Equal("https-auth"))
 	g.Expect(k.Get(ctx, key(ns, "https-ssh-key"), &corev1.Secret{})).To(Satisfy(apierrors.IsNotFound), "no key is generated for https")
