@@ -56,6 +56,27 @@ type Tx interface {
 	PutResourceGroup(g *ResourceGroup) error
 	DeleteResourceGroup(id string) error
 
+	Principal(objectID string) (*Principal, error)
+	PrincipalByAppID(appID string) (*Principal, error)
+	Principals() ([]Principal, error)
+	PutPrincipal(p *Principal) error
+	DeletePrincipal(objectID string) error
+
+	RoleAssignment(id string) (*RoleAssignment, error)
+	RoleAssignments() ([]RoleAssignment, error)
+	// RoleAssignmentsOf lists a principal's role assignments.
+	RoleAssignmentsOf(principalID string) ([]RoleAssignment, error)
+	PutRoleAssignment(a *RoleAssignment) error
+	DeleteRoleAssignment(id string) error
+
+	// AppendEvent records an activity log event.
+	AppendEvent(e *Event) error
+	// Events calls fn with the events since from, newest first, starting
+	// below the key before (nil: the newest), until fn returns false.
+	Events(from time.Time, before []byte, fn func(key []byte, e Event) bool) error
+	// PruneEvents deletes the events older than before and counts them.
+	PruneEvents(before time.Time) (int, error)
+
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
 	// BumpRevision increments and returns it.
