@@ -79,6 +79,16 @@ func run() error {
 	flag.IntVar(&opts.MaxConcurrentBodies, "max-concurrent-bodies", opts.MaxConcurrentBodies, "Requests with a body read and handled at once (bounds memory to this many times --max-body-bytes); others wait up to 10s, then get 503.")
 	flag.Float64Var(&opts.RatePerSecond, "rate-limit", opts.RatePerSecond, "Requests per second allowed per client or agent (0: no limit); over it the answer is 429 with Retry-After.")
 	flag.IntVar(&opts.Burst, "rate-burst", opts.Burst, "Requests a client or agent may send at once before the rate limit applies.")
+	flag.StringVar(&opts.Issuer, "token-issuer", "", "The iss of the access tokens the built-in issuer signs and accepts, e.g. https://hub.example.com/adfs; empty: --external-url + /adfs, else https://<--listen>/adfs.")
+	flag.StringVar(&opts.Audience, "audience", opts.Audience, "The aud of the built-in issuer's access tokens: the resource ID clients ask a token for (az cloud register --endpoint-active-directory-resource-id).")
+	flag.DurationVar(&opts.TokenLifetime, "token-lifetime", opts.TokenLifetime, "How long an access token of the built-in issuer is valid.")
+	flag.BoolVar(&opts.RotateSigningKey, "rotate-signing-key", false, "Make a new token signing key active at start (in <data-dir>/token-signing); the old one keeps verifying the tokens it signed until they expire, so nobody is signed out.")
+	flag.StringVar(&opts.OIDCIssuerURL, "oidc-issuer-url", "", "An external OpenID Connect issuer (Entra ID, Dex, Keycloak) whose access tokens are accepted besides the built-in issuer's; its discovery document and keys are read at start. Role assignments name its principals by their oid claim, or sub without one.")
+	flag.StringVar(&opts.OIDCAudience, "oidc-audience", "", "The aud the external issuer's access tokens must carry for this hub (required with --oidc-issuer-url).")
+	oidcCAFile := flag.String("oidc-ca-file", "", "PEM file of a CA to trust, besides the system's, when reading the external issuer's discovery document and keys.")
+	flag.Float64Var(&opts.SignInFailureRate, "signin-failure-rate", opts.SignInFailureRate, "Failed sign-ins per second allowed per client ID and address, after --signin-failure-burst; beyond, the token endpoint answers 429 without checking the secret (0: no limit).")
+	flag.IntVar(&opts.SignInFailureBurst, "signin-failure-burst", opts.SignInFailureBurst, "Failed sign-ins a client ID may make from one address before --signin-failure-rate applies.")
+	flag.DurationVar(&opts.ActivityLogRetention, "activity-log-retention", opts.ActivityLogRetention, "How long activity log events are kept (Azure: 90 days); 0 keeps them forever.")
 	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8092; empty (the default) turns them off.")
 	verbose := flag.Bool("access-log", true, "Log one line per request (method, path, status, duration).")
 	flag.Parse()
@@ -94,6 +104,16 @@ func run() error {
 	}
 	defer func() { _ = zl.Sync() }()
 	opts.Log = zapr.NewLogger(zl)
+	if opts.Issuer == "" {
+		opts.Issuer = defaultIssuer(opts.ExternalURL, *listen)
+	}
+	if opts.OIDCIssuerURL != "" {
+		cfg, err := tlsutil.ClientConfig(*oidcCAFile)
+		if err != nil {
+			return fmt.Errorf("--oidc-ca-file: %w", err)
+		}
+		opts.OIDCHTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}
+	}
 
 	srv, err := dataplane.New(opts)
 	if err != nil {
@@ -133,6 +153,22 @@ func run() error {
 	}
 	opts.Log.Info("Serving the data plane", kv...)
 	return srv.Serve(ctx, l)
+}
+
+// defaultIssuer is the built-in issuer's URL: under the external URL, or
+// under the address served (localhost for an unspecified host).
+func defaultIssuer(externalURL, listen string) string {
+	if externalURL != "" {
+		return strings.TrimSuffix(externalURL, "/") + "/adfs"
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "https://" + listen + "/adfs"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port) + "/adfs"
 }
 
 // serverTLS decides how the data plane serves: HTTPS with the given

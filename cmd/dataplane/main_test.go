@@ -17,6 +17,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
@@ -82,12 +83,21 @@ func httpsClient(dir string) (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }
 
+// ownerClient signs in as the owner the data plane made in dir.
+func ownerClient(addr, dir string, hc *http.Client) *armclient.Client {
+	c := &armclient.Client{BaseURL: "https://" + addr, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
+	if owner, err := dataplane.ReadCredentials(filepath.Join(dir, dataplane.OwnerCredentialsFile)); err == nil {
+		c.Token = armclient.ClientCredentials(c.BaseURL+"/adfs/oauth2/token", owner.AppID, owner.Password, dataplane.DefaultAudience, hc)
+	}
+	return c
+}
+
 func put(addr, dir, path, body string) (int, error) {
 	hc, err := httpsClient(dir)
 	if err != nil {
 		return 0, err
 	}
-	c := &armclient.Client{BaseURL: "https://" + addr, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
+	c := ownerClient(addr, dir, hc)
 	resp, err := c.Put(context.Background(), path, []byte(body), nil)
 	if resp == nil {
 		return 0, err
@@ -139,7 +149,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &armclient.Client{BaseURL: "https://" + addr, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
+	c := ownerClient(addr, dir, hc)
 	configs, err := armclient.List[config](context.Background(), c, arm.FluxConfigID(cluster, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +166,9 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	t.Logf("%d acknowledged writes, %d found after SIGKILL and restart", len(acked), len(found))
 	if _, err := os.Stat(filepath.Join(dir, "protected-settings.key")); err != nil {
 		t.Errorf("key file: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, dataplane.OwnerCredentialsFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("owner credentials file: %v, %v; want mode 0600", info, err)
 	}
 }
 

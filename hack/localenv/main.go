@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/localenv"
 )
@@ -102,20 +103,28 @@ func run() error {
 		}
 	}
 
+	secret := fmt.Sprintf(`"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' %s)"`, env.OwnerFile)
 	fmt.Printf(`
 The local environment is running. Everything listens on 127.0.0.1.
 
   kubectl:     export KUBECONFIG=%[1]s
                %[2]s/kubectl get fluxconfigs,gitrepositories,kustomizations -A
   data plane:  %[3]s (HTTPS, CA %[9]s)
+  owner:       %[10]s (appId %[11]s; the file holds its secret, mode 0600)
   CLI:         export ARCGITOPS_DATAPLANE=%[3]s ARCGITOPS_CA_FILE=%[9]s
+               %[4]s login --service-principal -u %[11]s -p %[12]s
                %[4]s k8s-configuration flux show -g local -c local -n sample -o table
                %[4]s k8s-configuration flux list -g local -c local -o table
+  az CLI:      export REQUESTS_CA_BUNDLE=%[9]s AZURE_CONFIG_DIR=%[13]s
+               az cloud register -n arcgitops-local --endpoint-resource-manager %[3]s/ --endpoint-active-directory %[3]s --endpoint-active-directory-resource-id %[14]s --endpoint-active-directory-graph-resource-id https://graph.arcgitops.local/
+               az cloud set -n arcgitops-local
+               az login --service-principal -u %[11]s -p %[12]s --tenant adfs
   git:         %[5]s (HTTPS, CA %[6]s), ssh://git@%[7]s
   logs:        %[8]s
 
 Press Ctrl-C to stop every component.
-`, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"), env.DataPlaneCAFile)
+`, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"), env.DataPlaneCAFile,
+		env.OwnerFile, env.Owner.AppID, secret, filepath.Join(abs, "az"), arm.DefaultAudience)
 
 	for {
 		select {

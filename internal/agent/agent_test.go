@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
@@ -62,6 +64,8 @@ type dataPlane struct {
 	srv    *dataplane.Server
 	cancel context.CancelFunc
 	done   chan error
+	// owner signs ARM requests in as the data plane's owner.
+	owner oauth2.TokenSource
 }
 
 func (d *dataPlane) start() error {
@@ -87,6 +91,12 @@ func (d *dataPlane) start() error {
 		return err
 	}
 	d.addr = l.Addr().String()
+	creds, err := dataplane.ReadCredentials(filepath.Join(d.dir, dataplane.OwnerCredentialsFile))
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	d.owner = armclient.ClientCredentials("http://"+d.addr+"/adfs/oauth2/token", creds.AppID, creds.Password, dataplane.DefaultAudience, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.srv, d.cancel, d.done = srv, cancel, make(chan error, 1)
 	go func() { d.done <- srv.Serve(ctx, l) }()
@@ -108,7 +118,7 @@ func (d *dataPlane) url() string { return "http://" + d.addr }
 // do sends an ARM request and returns the status and the JSON answer (nil
 // when the data plane could not be reached or sent no JSON).
 func (d *dataPlane) do(method, path, body string) (int, map[string]any) {
-	c := &armclient.Client{BaseURL: d.url(), APIVersion: arm.FluxConfigAPIVersion}
+	c := &armclient.Client{BaseURL: d.url(), APIVersion: arm.FluxConfigAPIVersion, Token: d.owner}
 	req := armclient.Request{Method: method, Path: path}
 	if body != "" {
 		req.Body = []byte(body)
@@ -302,14 +312,14 @@ func TestIsolationAndTokens(t *testing.T) {
 		g.Expect(fc.Name).NotTo(Equal("only-b"))
 	}
 
-	// Wrong token: 401; B's token on A's path: 404.
+	// Wrong token: 401; B's token on A's path: 403.
 	bad := &agentapi.Client{BaseURL: dp.url(), ClusterID: clusterA, Token: "wrong"}
 	_, _, _, err := bad.List(ctx, "", 0)
 	g.Expect(err).To(MatchError(ContainSubstring("401")))
 	other := &agentapi.Client{BaseURL: dp.url(), ClusterID: clusterA, Token: tokenB}
 	_, _, _, err = other.List(ctx, "", 0)
-	g.Expect(err).To(MatchError(ContainSubstring("404")))
-	g.Expect(other.ReportStatus(ctx, "marker-a", &agentapi.StatusReport{ComplianceState: "Compliant"})).To(MatchError(ContainSubstring("404")))
+	g.Expect(err).To(MatchError(ContainSubstring("403")))
+	g.Expect(other.ReportStatus(ctx, "marker-a", &agentapi.StatusReport{ComplianceState: "Compliant"})).To(MatchError(ContainSubstring("403")))
 }
 
 func TestHandAppliedFluxConfigIsLeftAlone(t *testing.T) {

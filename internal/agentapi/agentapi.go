@@ -3,7 +3,7 @@
 //
 // Every path is under /agent/v1{clusterID}, where clusterID is the cluster's
 // ARM resource ID; requests carry the cluster's agent token as a bearer
-// token, and the data plane answers 404 for any cluster but the token's own.
+// token, and the data plane answers 403 for any cluster but the token's own.
 //
 //	GET  .../fluxConfigurations?wait=30s   desired state; If-None-Match -> 304;
 //	                                       with wait, returns as soon as it changes

@@ -23,6 +23,11 @@ var FluxConfigAPIVersions = []string{
 	"2023-05-01", "2024-04-01-preview", "2024-06-01-preview", "2024-11-01", "2025-04-01",
 }
 
+// DefaultAudience is the audience (aud) of the data plane's access tokens
+// when none is configured: the resource ID a client asks a token for (az's
+// --endpoint-active-directory-resource-id).
+const DefaultAudience = "https://management.arcgitops.local/"
+
 // FluxConfigAPIVersion is the fluxConfigurations api-version this project's
 // clients send (the CLI, the bench, the tests).
 const FluxConfigAPIVersion = "2024-11-01"

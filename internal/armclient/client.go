@@ -20,6 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
 	"github.com/arcgitops/arcgitops/internal/arm"
 )
 
@@ -36,6 +39,10 @@ type Client struct {
 	APIVersion string
 	// HTTP is the client (http.DefaultClient when nil).
 	HTTP *http.Client
+	// Token, when set, signs every request in with its access token
+	// (Authorization: Bearer), unless the request has an Authorization
+	// header of its own.
+	Token oauth2.TokenSource
 	// PollInterval is the wait between polls of a long-running operation
 	// when the server sends no Retry-After (1s when zero).
 	PollInterval time.Duration
@@ -82,6 +89,40 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
 }
 
+// SignInError is a failure to get an access token.
+type SignInError struct{ Err error }
+
+func (e *SignInError) Error() string {
+	var re *oauth2.RetrieveError
+	if errors.As(e.Err, &re) {
+		msg := re.ErrorDescription
+		if msg == "" {
+			msg = http.StatusText(re.Response.StatusCode)
+		}
+		return fmt.Sprintf("sign-in failed (%s): %s", re.ErrorCode, msg)
+	}
+	return "sign-in failed: " + e.Err.Error()
+}
+
+func (e *SignInError) Unwrap() error { return e.Err }
+
+// ClientCredentials signs in as a service principal at an OAuth 2 token
+// endpoint (the data plane's /adfs/oauth2/token, or Entra ID's), asking
+// for audience's default scope as az does, and keeps the token until
+// shortly before it expires. hc sends the token requests.
+func ClientCredentials(tokenURL, clientID, secret, audience string, hc *http.Client) oauth2.TokenSource {
+	cfg := clientcredentials.Config{
+		ClientID: clientID, ClientSecret: secret, TokenURL: tokenURL,
+		Scopes:    []string{strings.TrimSuffix(audience, "/") + "/.default"},
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	ctx := context.Background()
+	if hc != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
+	}
+	return cfg.TokenSource(ctx)
+}
+
 // Do sends req. The Response is returned whenever the server answered, with
 // an *Error for a status of 400 or more; out (when not nil) receives the
 // JSON body of a successful answer.
@@ -115,6 +156,13 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error
 	}
 	if h := req.Header.Get("Host"); h != "" {
 		hreq.Host = h
+	}
+	if c.Token != nil && hreq.Header.Get("Authorization") == "" {
+		tok, err := c.Token.Token()
+		if err != nil {
+			return nil, &SignInError{Err: err}
+		}
+		hreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	}
 	if body != nil && hreq.Header.Get("Content-Type") == "" {
 		hreq.Header.Set("Content-Type", "application/json")

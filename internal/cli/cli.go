@@ -41,6 +41,7 @@ type App struct {
 	subscription string
 	output       string
 	onlyErrors   bool
+	tokens       *tokenSource
 }
 
 // usageError is a mistake in the command line: exit code 2, no request sent.
@@ -168,7 +169,8 @@ arcgitops data plane, so that scripts written for az work with the program name 
 
 	k8s := &cobra.Command{Use: "k8s-configuration", Short: "Manage Kubernetes configurations (GitOps)."}
 	k8s.AddCommand(a.fluxCommand())
-	root.AddCommand(k8s, a.connectedk8sCommand())
+	root.AddCommand(k8s, a.connectedk8sCommand(), a.loginCommand(), a.logoutCommand(), a.accountCommand(),
+		a.adCommand(), a.roleCommand(), a.monitorCommand())
 	return root
 }
 
@@ -201,7 +203,10 @@ func (a *App) client() *armclient.Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &armclient.Client{BaseURL: a.dataplane, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc}
+	if a.tokens == nil {
+		a.tokens = &tokenSource{a: a}
+	}
+	return &armclient.Client{BaseURL: a.dataplane, APIVersion: arm.FluxConfigAPIVersion, HTTP: hc, Token: a.tokens}
 }
 
 // call sends one request (the fluxConfigurations api-version unless path

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 )
 
@@ -34,18 +35,19 @@ type testDataPlane struct {
 	writes []recorded
 	all    int
 	url    string
+	owner  dataplane.Credentials
 }
 
 func newTestDataPlane(t *testing.T) *testDataPlane {
 	t.Helper()
 	srv := dataplanetest.New(t)
-	d := &testDataPlane{}
+	d := &testDataPlane{owner: dataplanetest.Owner(t, srv.DataDir())}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		d.mu.Lock()
 		d.all++
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet && !strings.HasPrefix(r.URL.Path, "/adfs/") {
 			rec := recorded{Method: r.Method, Path: r.URL.RequestURI()}
 			if len(body) > 0 {
 				rec.Body = canonical(t, body)
@@ -92,16 +94,24 @@ func (d *testDataPlane) requests() int {
 	return d.all
 }
 
-// run runs the CLI and returns exit code, stdout, stderr.
+// run runs the CLI signed in as the data plane's owner (through
+// ARCGITOPS_CLIENT_ID and ARCGITOPS_CLIENT_SECRET) and returns exit code,
+// stdout, stderr.
 func run(t *testing.T, d *testDataPlane, args ...string) (int, string, string) {
 	t.Helper()
+	return runWith(t, d, t.TempDir(), map[string]string{"ARCGITOPS_CLIENT_ID": d.owner.AppID, "ARCGITOPS_CLIENT_SECRET": d.owner.Password}, args...)
+}
+
+// runWith runs the CLI with configDir and env (ARCGITOPS_DATAPLANE added).
+func runWith(t *testing.T, d *testDataPlane, configDir string, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: t.TempDir(),
+	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: configDir,
 		Getenv: func(k string) string {
 			if k == "ARCGITOPS_DATAPLANE" {
 				return d.url
 			}
-			return ""
+			return env[k]
 		}}
 	code := app.Run(args)
 	return code, out.String(), errOut.String()

@@ -38,7 +38,7 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 		return "", internalError()
 	}
 	if clusterKey != store.Key(ref.ID()) {
-		return "", clusterNotFound(ref)
+		return "", &apiError{http.StatusForbidden, "AuthorizationFailed", "The agent token is for another cluster: an agent reads and reports for its own cluster only."}
 	}
 	if hash != cluster.TokenHash && (cluster.PreviousTokenExpiresAt == nil || !s.opts.Now().Before(*cluster.PreviousTokenExpiresAt)) {
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed",

@@ -22,6 +22,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/validation"
+	"github.com/google/uuid"
 )
 
 var clusterAPIVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
@@ -198,9 +199,11 @@ func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, ref cluste
 		return
 	}
 	value := []map[string]any{}
+	who := callerOf(r)
 	for i := range all {
 		c := &all[i]
-		if strings.EqualFold(c.Subscription, ref.Subscription) && strings.EqualFold(c.ResourceGroup, ref.ResourceGroup) && c.Type == ref.Type {
+		if strings.EqualFold(c.Subscription, ref.Subscription) && strings.EqualFold(c.ResourceGroup, ref.ResourceGroup) && c.Type == ref.Type &&
+			who.can(ref.ResourceType()+"/read", c.ID) {
 			value = append(value, renderCluster(c, ""))
 		}
 	}
@@ -253,6 +256,10 @@ type armBody struct {
 	Name       json.RawMessage `json:"name,omitempty"`
 	Type       json.RawMessage `json:"type,omitempty"`
 	SystemData json.RawMessage `json:"systemData,omitempty"`
+	// Location is what generic clients send for any resource (az resource
+	// create sends its resource group's); a fluxConfiguration has none of
+	// its own, and ignores it as Azure does.
+	Location json.RawMessage `json:"location,omitempty"`
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -578,6 +585,8 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 		s.fail(w, err)
 		return
 	}
+	who := callerOf(r)
+	configs = slices.DeleteFunc(configs, func(c store.Config) bool { return !who.can(readConfigs, arm.FluxConfigID(ref.ID(), c.Name)) })
 	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
 	skip := r.URL.Query().Get("$skipToken")
 	start := sort.Search(len(configs), func(i int) bool { return configs[i].Name > skip })
@@ -602,6 +611,37 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 		resp["nextLink"] = s.baseURL(r) + r.URL.Path + "?" + q.Encode()
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// getDeleteOperation is the status of a configuration's deletion, as ARM's
+// operation status resource: InProgress while the configuration waits for
+// its cluster to remove it, Succeeded once it is gone.
+func (s *Server) getDeleteOperation(w http.ResponseWriter, r *http.Request, ref clusterRef, name, opID string) {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	id := arm.FluxConfigID(ref.ID(), name) + "/operations/" + opID
+	if !strings.HasPrefix(opID, "delete-") {
+		writeError(w, &apiError{http.StatusNotFound, "OperationNotFound", fmt.Sprintf("The operation '%s' was not found.", id)})
+		return
+	}
+	var cfg *store.Config
+	err := s.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(ref.ID(), name); return err })
+	status := "InProgress"
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		status = "Succeeded"
+	case err != nil:
+		s.fail(w, err)
+		return
+	case !cfg.Deleting:
+		// Written again after the DELETE: the deletion is off.
+		status = "Canceled"
+	default:
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": opID, "status": status, "properties": map[string]any{}})
 }
 
 // baseURL is the scheme and host of the links the data plane hands out
@@ -663,8 +703,11 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref cluste
 		w.WriteHeader(http.StatusOK)
 	default:
 		s.notify.changed(store.Key(ref.ID()))
-		// Asynchronous, as in ARM: GET shows Deleting until the cluster confirms.
-		w.Header().Set("Location", s.baseURL(r)+r.URL.Path+"?api-version="+url.QueryEscape(r.URL.Query().Get("api-version")))
+		// Asynchronous, as in ARM: GET shows Deleting until the cluster
+		// confirms, and the operation is InProgress until then.
+		op := s.baseURL(r) + r.URL.Path + "/operations/delete-" + uuid.NewString() + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+		w.Header().Set("Azure-AsyncOperation", op)
+		w.Header().Set("Location", op)
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusAccepted)
 	}

@@ -58,6 +58,7 @@ func TestBodySlotsBoundConcurrentBodies(t *testing.T) {
 	slow, finish := io.Pipe()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, f.ts.URL+av(clusterA+fluxPath+"/slow"), slow)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.ownerToken())
 	done := make(chan int, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
 
@@ -55,8 +56,11 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value := []map[string]any{}
+	who := callerOf(r)
 	for i := range s.opts.Subscriptions {
-		value = append(value, s.renderSubscription(&s.opts.Subscriptions[i]))
+		if armrbac.Reaches(who.grants, "/subscriptions/"+s.opts.Subscriptions[i].ID) {
+			value = append(value, s.renderSubscription(&s.opts.Subscriptions[i]))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": value})
 }
@@ -69,6 +73,12 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, id stri
 	sub := s.subscription(id)
 	if sub == nil {
 		writeError(w, subscriptionNotFound(id))
+		return
+	}
+	// A principal with a role anywhere in a subscription reads it, as in
+	// ARM, where az account show works for a resource group's reader.
+	if who := callerOf(r); !armrbac.Reaches(who.grants, "/subscriptions/"+sub.ID) {
+		writeError(w, forbidden(who, "Microsoft.Resources/subscriptions/read", "/subscriptions/"+sub.ID))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.renderSubscription(sub))
@@ -205,8 +215,11 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, sub string) 
 	}
 	sort.Slice(groups, func(i, j int) bool { return strings.ToLower(groups[i].Name) < strings.ToLower(groups[j].Name) })
 	value := make([]map[string]any, 0, len(groups))
+	who := callerOf(r)
 	for i := range groups {
-		value = append(value, renderGroup(&groups[i]))
+		if who.can(readGroups, groups[i].ID) {
+			value = append(value, renderGroup(&groups[i]))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": value})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/arm"
 )
 
 // clusterRef identifies a cluster by its ARM path.
@@ -66,7 +67,23 @@ func isConfigPath(segs []string) bool {
 		strings.EqualFold(segs[1], "Microsoft.KubernetesConfiguration") && strings.EqualFold(segs[2], "fluxConfigurations")
 }
 
-// route dispatches ARM and agent requests, after rate limiting.
+// The fluxConfigurations actions.
+const (
+	readConfigs   = "Microsoft.KubernetesConfiguration/fluxConfigurations/read"
+	writeConfigs  = "Microsoft.KubernetesConfiguration/fluxConfigurations/write"
+	deleteConfigs = "Microsoft.KubernetesConfiguration/fluxConfigurations/delete"
+)
+
+// The resource group actions.
+const (
+	readGroups   = "Microsoft.Resources/subscriptions/resourceGroups/read"
+	writeGroups  = "Microsoft.Resources/subscriptions/resourceGroups/write"
+	deleteGroups = "Microsoft.Resources/subscriptions/resourceGroups/delete"
+)
+
+// route dispatches ARM and agent requests, after rate limiting; ARM
+// requests are authenticated, authorized per route, and writes recorded in
+// the activity log.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	path := strings.Trim(r.URL.Path, "/")
 	segs := strings.Split(path, "/")
@@ -75,11 +92,39 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.routeAgent(w, r, segs[2:])
 		return
 	}
+	// Sign-in is not under the per-address limit: wrong secrets are
+	// limited per client ID and address, so that a burst of them does not
+	// slow anyone else's sign-in.
+	if s.routeSignIn(w, r, segs) {
+		return
+	}
 	if !s.limiter.allow("client:" + clientIP(r)) {
 		writeError(w, tooMany())
 		return
 	}
-	if s.routeTenancy(w, r, segs) {
+	correlation := correlationID(r)
+	w.Header().Set("x-ms-correlation-request-id", correlation)
+	w.Header().Set("x-ms-request-id", correlation)
+	if r = s.authenticate(w, r); r == nil {
+		return
+	}
+	if isWrite(r.Method) {
+		w = &activityWriter{ResponseWriter: w, s: s, r: r, correlation: correlation}
+	}
+	// Only an authenticated caller takes a body slot.
+	s.withBodySlot(w, r, func() { s.routeARM(w, r, segs) })
+}
+
+// routeARM dispatches an authenticated ARM request.
+func (s *Server) routeARM(w http.ResponseWriter, r *http.Request, segs []string) {
+	if s.routeTenancy(w, r, segs) || s.routeAuthorization(w, r, segs) || s.routePrincipals(w, r, segs) {
+		return
+	}
+	if activityPath(segs) {
+		setRoute(r, "activitylog")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet: func(w http.ResponseWriter, r *http.Request) { s.listActivity(w, r, segs[1]) },
+		})
 		return
 	}
 	ref, n := parseCluster(segs)
@@ -96,15 +141,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		})
 	case n == 8 && len(rest) == 0:
 		setRoute(r, "cluster")
+		id, act := ref.ID(), ref.ResourceType()+"/"
 		s.methods(w, r, map[string]http.HandlerFunc{
-			http.MethodPut:    func(w http.ResponseWriter, r *http.Request) { s.putCluster(w, r, ref) },
-			http.MethodGet:    func(w http.ResponseWriter, r *http.Request) { s.getCluster(w, r, ref) },
-			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) { s.deleteCluster(w, r, ref) },
+			http.MethodPut:    s.guard(act+"write", id, func(w http.ResponseWriter, r *http.Request) { s.putCluster(w, r, ref) }),
+			http.MethodGet:    s.guard(act+"read", id, func(w http.ResponseWriter, r *http.Request) { s.getCluster(w, r, ref) }),
+			http.MethodDelete: s.guard(act+"delete", id, func(w http.ResponseWriter, r *http.Request) { s.deleteCluster(w, r, ref) }),
 		})
 	case n == 8 && len(rest) == 1 && strings.EqualFold(rest[0], "regenerateAgentToken"):
 		setRoute(r, "cluster-token")
 		s.methods(w, r, map[string]http.HandlerFunc{
-			http.MethodPost: func(w http.ResponseWriter, r *http.Request) { s.regenerateToken(w, r, ref) },
+			http.MethodPost: s.guard(ref.ResourceType()+"/regenerateAgentToken/action", ref.ID(),
+				func(w http.ResponseWriter, r *http.Request) { s.regenerateToken(w, r, ref) }),
 		})
 	case n == 8 && isConfigPath(rest) && len(rest) == 3:
 		setRoute(r, "fluxconfigurations")
@@ -114,11 +161,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case n == 8 && isConfigPath(rest) && len(rest) == 4:
 		setRoute(r, "fluxconfiguration")
 		name := rest[3]
+		id := arm.FluxConfigID(ref.ID(), name)
 		s.methods(w, r, map[string]http.HandlerFunc{
-			http.MethodPut:    func(w http.ResponseWriter, r *http.Request) { s.putConfig(w, r, ref, name) },
-			http.MethodPatch:  func(w http.ResponseWriter, r *http.Request) { s.patchConfig(w, r, ref, name) },
-			http.MethodGet:    func(w http.ResponseWriter, r *http.Request) { s.getConfig(w, r, ref, name) },
-			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) { s.deleteConfig(w, r, ref, name) },
+			http.MethodPut:    s.guard(writeConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.putConfig(w, r, ref, name) }),
+			http.MethodPatch:  s.guard(writeConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.patchConfig(w, r, ref, name) }),
+			http.MethodGet:    s.guard(readConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.getConfig(w, r, ref, name) }),
+			http.MethodDelete: s.guard(deleteConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.deleteConfig(w, r, ref, name) }),
+		})
+	case n == 8 && isConfigPath(rest) && len(rest) == 6 && strings.EqualFold(rest[4], "operations"):
+		setRoute(r, "fluxconfiguration-operation")
+		name, op := rest[3], rest[5]
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet: s.guard(readConfigs, arm.FluxConfigID(ref.ID(), name), func(w http.ResponseWriter, r *http.Request) { s.getDeleteOperation(w, r, ref, name, op) }),
 		})
 	default:
 		writeError(w, notFoundPath(r))
@@ -141,7 +195,11 @@ func (s *Server) routeAgent(w http.ResponseWriter, r *http.Request, segs []strin
 		writeError(w, tooMany())
 		return
 	}
-	rest := segs[9:]
+	s.withBodySlot(w, r, func() { s.routeAgentCalls(w, r, ref, segs[9:]) })
+}
+
+// routeAgentCalls dispatches an authenticated agent's request.
+func (s *Server) routeAgentCalls(w http.ResponseWriter, r *http.Request, ref clusterRef, rest []string) {
 	switch {
 	case len(rest) == 0:
 		setRoute(r, "agent-list")
@@ -223,12 +281,13 @@ func (s *Server) routeTenancy(w http.ResponseWriter, r *http.Request, segs []str
 	case isGroups && len(segs) == 4:
 		setRoute(r, "resourcegroup")
 		ref := groupRef{Subscription: segs[1], Name: segs[3]}
-		get := func(w http.ResponseWriter, r *http.Request) { s.getGroup(w, r, ref) }
+		id := ref.ID()
+		get := s.guard(readGroups, id, func(w http.ResponseWriter, r *http.Request) { s.getGroup(w, r, ref) })
 		s.methods(w, r, map[string]http.HandlerFunc{
-			http.MethodPut:    func(w http.ResponseWriter, r *http.Request) { s.putGroup(w, r, ref) },
+			http.MethodPut:    s.guard(writeGroups, id, func(w http.ResponseWriter, r *http.Request) { s.putGroup(w, r, ref) }),
 			http.MethodGet:    get,
 			http.MethodHead:   get,
-			http.MethodDelete: func(w http.ResponseWriter, r *http.Request) { s.deleteGroup(w, r, ref) },
+			http.MethodDelete: s.guard(deleteGroups, id, func(w http.ResponseWriter, r *http.Request) { s.deleteGroup(w, r, ref) }),
 		})
 	default:
 		return false

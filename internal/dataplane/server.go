@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
 )
 
 // Options configure a Server.
@@ -72,6 +75,31 @@ type Options struct {
 	// (behind a proxy or load balancer), used in nextLink and Location;
 	// empty means the address each connection came in on.
 	ExternalURL string
+	// Issuer is the iss of the built-in issuer's tokens, e.g.
+	// https://hub.example.com/adfs (default: ExternalURL + "/adfs", or
+	// https://localhost/adfs without one).
+	Issuer string
+	// Audience is the aud of its tokens (DefaultAudience when empty).
+	Audience string
+	// TokenLifetime is how long an access token is valid.
+	TokenLifetime time.Duration
+	// RotateSigningKey makes a new token signing key active at start; the
+	// old one verifies the tokens it signed until they expire.
+	RotateSigningKey bool
+	// OIDCIssuerURL, when set, is an external OpenID Connect issuer whose
+	// access tokens (aud OIDCAudience) are accepted too, their oid (or sub)
+	// claim naming the principal in role assignments. OIDCHTTPClient reads
+	// its discovery document and keys (http.DefaultClient when nil).
+	OIDCIssuerURL  string
+	OIDCAudience   string
+	OIDCHTTPClient *http.Client
+	// SignInFailureRate and SignInFailureBurst limit failed sign-ins per
+	// client ID and address; 0 turns the limit off.
+	SignInFailureRate  float64
+	SignInFailureBurst int
+	// ActivityLogRetention is how long activity log events are kept
+	// (Azure: 90 days); 0 keeps them forever.
+	ActivityLogRetention time.Duration
 	// RatePerSecond and Burst limit requests per identity (agent cluster or
 	// client address); 0 turns the limit off.
 	RatePerSecond float64
@@ -93,6 +121,11 @@ func DefaultOptions() Options {
 		MaxConfigsPerCluster:       100,
 		BodySlotWait:               10 * time.Second,
 		PageSize:                   100,
+		TokenLifetime:              time.Hour,
+		Audience:                   DefaultAudience,
+		SignInFailureRate:          1,
+		SignInFailureBurst:         10,
+		ActivityLogRetention:       90 * 24 * time.Hour,
 		RatePerSecond:              50,
 		Burst:                      100,
 		Log:                        logr.Discard(),
@@ -106,9 +139,13 @@ type Server struct {
 	sealer  *sealer
 	notify  *notifier
 	limiter *limiters
-	bodies  chan struct{} // a slot per request body being read
-	metrics *serverMetrics
-	handler http.Handler
+	// signinFailures limits wrong secrets per client ID and address.
+	signinFailures *limiters
+	issuer         *identity.Issuer
+	external       *identity.External
+	bodies         chan struct{} // a slot per request body being read
+	metrics        *serverMetrics
+	handler        http.Handler
 }
 
 // New opens the store in opts.DataDir and returns a Server.
@@ -140,23 +177,64 @@ func New(opts Options) (*Server, error) {
 	if opts.BodySlotWait <= 0 {
 		opts.BodySlotWait = DefaultOptions().BodySlotWait
 	}
+	if opts.Audience == "" {
+		opts.Audience = DefaultAudience
+	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = DefaultOptions().TokenLifetime
+	}
+	if opts.Issuer == "" {
+		opts.Issuer = "https://localhost/adfs"
+		if opts.ExternalURL != "" {
+			opts.Issuer = strings.TrimSuffix(opts.ExternalURL, "/") + "/adfs"
+		}
+	}
 	st, err := store.OpenBolt(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	sl, err := openSealer(opts, st)
+	s, err := newServer(opts, st)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
+	return s, nil
+}
+
+// newServer sets up the keys, the issuers and the handlers over st.
+func newServer(opts Options, st store.Store) (*Server, error) {
+	sl, err := openSealer(opts, st)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := identity.LoadKeys(filepath.Join(opts.DataDir, "token-signing"), opts.RotateSigningKey, opts.TokenLifetime+time.Minute, opts.Now())
+	if err != nil {
+		return nil, fmt.Errorf("token signing keys: %w", err)
+	}
 	s := &Server{
-		opts:    opts,
-		store:   st,
-		sealer:  sl,
-		notify:  newNotifier(),
-		limiter: newLimiters(opts.RatePerSecond, opts.Burst),
-		bodies:  make(chan struct{}, opts.MaxConcurrentBodies),
-		metrics: newServerMetrics(),
+		opts:           opts,
+		store:          st,
+		sealer:         sl,
+		notify:         newNotifier(),
+		limiter:        newLimiters(opts.RatePerSecond, opts.Burst),
+		signinFailures: newLimiters(opts.SignInFailureRate, opts.SignInFailureBurst),
+		issuer:         &identity.Issuer{Keys: keys, URL: opts.Issuer, Audience: opts.Audience, TenantID: opts.TenantID, Lifetime: opts.TokenLifetime},
+		bodies:         make(chan struct{}, opts.MaxConcurrentBodies),
+		metrics:        newServerMetrics(),
+	}
+	if err := s.ensureOwner(); err != nil {
+		return nil, err
+	}
+	if opts.OIDCIssuerURL != "" {
+		hc := opts.OIDCHTTPClient
+		if hc == nil {
+			hc = http.DefaultClient
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s.external, err = identity.NewExternal(ctx, opts.OIDCIssuerURL, opts.OIDCAudience, hc); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -164,15 +242,16 @@ func New(opts Options) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.withBodySlot(w, r, func() { s.route(w, r) })
-	})
+	mux.HandleFunc("/", s.route)
 	s.handler = s.accessLog(mux)
 	return s, nil
 }
 
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// DataDir is the data directory the server keeps its state in.
+func (s *Server) DataDir() string { return s.opts.DataDir }
 
 // Close closes the store.
 func (s *Server) Close() error { return s.store.Close() }
@@ -310,6 +389,17 @@ func newLimiters(rps float64, burst int) *limiters {
 	return &limiters{rps: rate.Limit(rps), burst: burst, by: map[string]*rate.Limiter{}}
 }
 
+// has reports whether identity has a request left, without taking it.
+func (l *limiters) has(identity string) bool {
+	if l.rps <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.by[identity]
+	return !ok || lim.Tokens() >= 1
+}
+
 func (l *limiters) allow(identity string) bool {
 	if l.rps <= 0 {
 		return true
@@ -375,12 +465,32 @@ func metricMethod(m string) string {
 	return "other"
 }
 
-// routeKey labels a request for metrics and logs, without IDs.
-type routeKey struct{}
+// reqInfo is what the handlers learn of a request for the access log,
+// the metrics and the activity log: its route (without IDs), the ARM
+// operation and scope it asked for, and its caller.
+type reqInfo struct {
+	route         string
+	action, scope string
+	caller        *caller
+}
+
+type reqInfoKey struct{}
+
+func infoOf(r *http.Request) *reqInfo {
+	info, _ := r.Context().Value(reqInfoKey{}).(*reqInfo)
+	return info
+}
 
 func setRoute(r *http.Request, route string) {
-	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
-		*p = route
+	if info := infoOf(r); info != nil {
+		info.route = route
+	}
+}
+
+// setOperation records the ARM action and scope a request asked for.
+func setOperation(r *http.Request, action, scope string) {
+	if info := infoOf(r); info != nil {
+		info.action, info.scope = action, scope
 	}
 }
 
@@ -389,10 +499,11 @@ func setRoute(r *http.Request, route string) {
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
-		route := "other"
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
+		info := &reqInfo{route: "other"}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		route := info.route
 		d := s.opts.Now().Sub(start)
 		method := metricMethod(r.Method)
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
@@ -409,6 +520,9 @@ func (s *Server) expireLoop(ctx context.Context) {
 	for {
 		if err := s.ExpireProtectedSettings(); err != nil {
 			s.opts.Log.Error(err, "Failed to expire protected settings")
+		}
+		if err := s.pruneActivity(); err != nil {
+			s.opts.Log.Error(err, "Failed to prune the activity log")
 		}
 		select {
 		case <-ctx.Done():

@@ -22,6 +22,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
 )
 
 const (
@@ -107,12 +108,30 @@ func (f *fixture) do(method, path, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	if req.Header.Get("Authorization") == "" && !strings.HasPrefix(path, agentapi.PathPrefix) {
+		req.Header.Set("Authorization", "Bearer "+f.ownerToken())
+	}
 	c := &armclient.Client{BaseURL: f.ts.URL}
 	resp, err := c.Do(context.Background(), req, nil)
 	if resp == nil {
 		f.t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: resp.Body}
+}
+
+// ownerToken is an access token of the owner made at first start, issued at
+// the fixture's time.
+func (f *fixture) ownerToken() string {
+	f.t.Helper()
+	creds, err := ReadCredentials(filepath.Join(f.srv.opts.DataDir, OwnerCredentialsFile))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tok, err := f.srv.issuer.Issue(identity.Principal{ObjectID: creds.ObjectID, AppID: creds.AppID}, f.srv.opts.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return tok
 }
 
 func av(path string) string {
@@ -156,6 +175,17 @@ func (f *fixture) snapshot() string {
 				b.WriteByte('\n')
 			}
 		}
+		principals, err := tx.Principals()
+		if err != nil {
+			return err
+		}
+		assignments, err := tx.RoleAssignments()
+		if err != nil {
+			return err
+		}
+		j, _ := json.Marshal([]any{principals, assignments})
+		b.Write(j)
+		b.WriteByte('\n')
 		clusters, err := tx.Clusters()
 		if err != nil {
 			return err
@@ -382,6 +412,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if ct != "" {
 				req.Header.Set("Content-Type", ct)
 			}
+			req.Header.Set("Authorization", "Bearer "+f.ownerToken())
 			resp, err := http.DefaultClient.Do(req)
 			g.Expect(err).NotTo(HaveOccurred())
 			body, _ := io.ReadAll(resp.Body)
@@ -405,9 +436,19 @@ func TestAgentAPI(t *testing.T) {
 	// Authentication and isolation.
 	g.Expect(f.do("GET", listA, "").status).To(Equal(http.StatusUnauthorized))
 	g.Expect(f.do("GET", listA, "", "Authorization", "Bearer nope").status).To(Equal(http.StatusUnauthorized))
+	before := f.snapshot()
 	r := f.do("GET", listA, "", "Authorization", "Bearer "+tokenB)
-	g.Expect(r.status).To(Equal(http.StatusNotFound), "cluster B's token cannot read cluster A")
-	g.Expect(r.code()).To(Equal("ResourceNotFound"))
+	g.Expect(r.status).To(Equal(http.StatusForbidden), "cluster B's token cannot read cluster A")
+	g.Expect(r.code()).To(Equal("AuthorizationFailed"))
+	for _, p := range []string{"/cfg/status", "/cfg/protectedSettings/ack", "/cfg/deleted"} {
+		method := http.MethodPost
+		if strings.HasSuffix(p, "status") {
+			method = http.MethodPut
+		}
+		r = f.do(method, listA+p, `{}`, "Authorization", "Bearer "+tokenB)
+		g.Expect(r.status).To(Equal(http.StatusForbidden), "cluster B's token cannot write for cluster A: %s", p)
+	}
+	g.Expect(f.snapshot()).To(Equal(before), "refused agent requests change nothing")
 
 	// A configuration with protected settings.
 	body := strings.Replace(example(t, "create-git.json"), `"waitForReconciliation"`,
@@ -480,7 +521,7 @@ func TestAgentAPI(t *testing.T) {
 	g.Expect(props["statuses"]).To(HaveLen(1))
 	// B cannot report for A's configuration.
 	r = f.do("PUT", agentapi.PathPrefix+clusterA+"/fluxConfigurations/cfg/status", report, "Authorization", "Bearer "+tokenB)
-	g.Expect(r.status).To(Equal(http.StatusNotFound))
+	g.Expect(r.status).To(Equal(http.StatusForbidden))
 
 	// A newer desired state makes the old report stale: Updating.
 	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":false}}`).status).To(Equal(http.StatusOK))

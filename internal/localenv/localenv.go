@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/gitserver"
 	"github.com/arcgitops/arcgitops/internal/testenv"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
@@ -61,10 +62,14 @@ type Env struct {
 	DataPlaneURL string
 	// DataPlaneCAFile is the CA the data plane's certificate is signed by.
 	DataPlaneCAFile string
-	TokenFile       string
-	Git             *gitserver.Server
-	Client          client.Client
-	Bins            Binaries
+	// OwnerFile holds the credentials of the owner the data plane made at
+	// its first start; Owner is what it holds. CLI signs in as it.
+	OwnerFile string
+	Owner     dataplane.Credentials
+	TokenFile string
+	Git       *gitserver.Server
+	Client    client.Client
+	Bins      Binaries
 
 	api      *testenv.Env
 	mu       sync.Mutex
@@ -167,6 +172,12 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if err := e.waitHTTP(ctx, "dataplane", e.DataPlaneURL+"/healthz"); err != nil {
 		return nil, err
 	}
+	e.OwnerFile = filepath.Join(o.Dir, "dataplane", dataplane.OwnerCredentialsFile)
+	owner, err := dataplane.ReadCredentials(e.OwnerFile)
+	if err != nil {
+		return nil, fmt.Errorf("the data plane's owner: %w", err)
+	}
+	e.Owner = owner
 
 	e.step("Registering the cluster (connectedk8s connect)")
 	e.TokenFile = filepath.Join(o.Dir, "agent.token")
@@ -201,7 +212,8 @@ func (e *Env) CLI(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.Bins.CLI, args...)
-	cmd.Env = append(os.Environ(), "ARCGITOPS_DATAPLANE="+e.DataPlaneURL, "ARCGITOPS_CA_FILE="+e.DataPlaneCAFile)
+	cmd.Env = append(os.Environ(), "ARCGITOPS_DATAPLANE="+e.DataPlaneURL, "ARCGITOPS_CA_FILE="+e.DataPlaneCAFile,
+		"ARCGITOPS_CLIENT_ID="+e.Owner.AppID, "ARCGITOPS_CLIENT_SECRET="+e.Owner.Password)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/google/uuid"
 )
 
 // dataPlane is a running data plane process and an ARM client for it.
@@ -17,6 +19,10 @@ type dataPlane struct {
 	*proc
 	url, pprof string
 	arm        *armclient.Client
+	// owner is the owner the data plane made at its first start; arm signs
+	// in as it.
+	owner dataplane.Credentials
+	hc    *http.Client
 }
 
 // startDataPlane runs the data plane with its store in dir, without rate
@@ -42,12 +48,46 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 		return nil, err
 	}
 	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/"}
-	d.arm = &armclient.Client{BaseURL: d.url, APIVersion: arm.FluxConfigAPIVersion, HTTP: &http.Client{Timeout: 2 * time.Minute}}
+	hc := &http.Client{Timeout: 2 * time.Minute}
 	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
 		p.stop()
 		return nil, err
 	}
+	owner, err := dataplane.ReadCredentials(filepath.Join(dir, "dataplane-data", dataplane.OwnerCredentialsFile))
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	d.owner, d.hc = owner, hc
+	d.arm = d.clientAs(owner.AppID, owner.Password)
 	return d, nil
+}
+
+// clientAs is an ARM client signed in as appID.
+func (d *dataPlane) clientAs(appID, secret string) *armclient.Client {
+	return &armclient.Client{BaseURL: d.url, APIVersion: arm.FluxConfigAPIVersion, HTTP: d.hc,
+		Token: armclient.ClientCredentials(d.url+"/adfs/oauth2/token", appID, secret, dataplane.DefaultAudience, d.hc)}
+}
+
+// principal makes a service principal with a secret and gives it the role
+// (a role definition GUID) at scope.
+func (d *dataPlane) principal(name, roleID, scope string) (dataplane.Credentials, error) {
+	var sp struct{ ID, AppID string }
+	if err := d.call(http.MethodPost, "/v1.0/servicePrincipals", map[string]string{"displayName": name}, &sp); err != nil {
+		return dataplane.Credentials{}, err
+	}
+	var secret struct {
+		SecretText string `json:"secretText"`
+	}
+	if err := d.call(http.MethodPost, "/v1.0/servicePrincipals/"+sp.ID+"/addPassword", map[string]any{}, &secret); err != nil {
+		return dataplane.Credentials{}, err
+	}
+	body := map[string]any{"properties": map[string]string{"principalId": sp.ID,
+		"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + roleID}}
+	if err := d.call(http.MethodPut, scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01", body, nil); err != nil {
+		return dataplane.Credentials{}, err
+	}
+	return dataplane.Credentials{AppID: sp.AppID, ObjectID: sp.ID, Password: secret.SecretText}, nil
 }
 
 // clusterPath is the ARM ID of bench cluster name.

@@ -19,9 +19,10 @@ import (
 // in-process, for a short window: every agent long-polls and reports, and
 // no request fails.
 func TestRunLoad(t *testing.T) {
-	ts := httptest.NewServer(dataplanetest.New(t).Handler())
+	srv := dataplanetest.New(t)
+	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	c := &armclient.Client{BaseURL: ts.URL, APIVersion: arm.FluxConfigAPIVersion}
+	c := &armclient.Client{BaseURL: ts.URL, APIVersion: arm.FluxConfigAPIVersion, Token: dataplanetest.OwnerTokens(t, srv, ts.URL, ts.Client())}
 
 	var lines []string
 	for i := 0; i < 3; i++ {

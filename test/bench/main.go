@@ -51,7 +51,7 @@ type options struct {
 	measures  map[string]bool
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst"}
+var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm"}
 
 func main() {
 	if loadMode() {
@@ -161,6 +161,11 @@ func run(o options) error {
 	}
 	if o.measures["capacity"] {
 		if err := measureCapacity(o, &rep); err != nil {
+			return err
+		}
+	}
+	if o.measures["arm"] {
+		if err := measureARM(o, &rep); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,10 @@ export ARCGITOPS_DATAPLANE="https://$host_ip:8090"
 for _ in $(seq 50); do [ -f .local/kind-dataplane/tls/ca.crt ] && break; sleep 0.2; done
 export ARCGITOPS_CA_FILE=.local/kind-dataplane/tls/ca.crt
 sleep 2
+# Sign in as the owner the data plane made at its first start.
+owner=.local/kind-dataplane/owner-credentials.json
+cred() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$owner" "$1"; }
+bin/arcgitops login --service-principal -u "$(cred appId)" -p "$(cred password)" -o none
 bin/arcgitops connectedk8s connect -n "$name" -g kind --agent-token-file .local/kind-agent.token -o none
 cluster_id="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/kind/providers/Microsoft.Kubernetes/connectedClusters/$name"
 

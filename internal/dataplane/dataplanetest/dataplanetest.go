@@ -3,8 +3,13 @@
 package dataplanetest
 
 import (
+	"net/http"
+	"path/filepath"
 	"testing"
 
+	"golang.org/x/oauth2"
+
+	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 )
 
@@ -24,4 +29,22 @@ func New(tb testing.TB, mutate ...func(*dataplane.Options)) *dataplane.Server {
 	}
 	tb.Cleanup(func() { _ = srv.Close() })
 	return srv
+}
+
+// Owner reads the credentials of the owner a data plane made in dataDir at
+// its first start.
+func Owner(tb testing.TB, dataDir string) dataplane.Credentials {
+	tb.Helper()
+	c, err := dataplane.ReadCredentials(filepath.Join(dataDir, dataplane.OwnerCredentialsFile))
+	if err != nil {
+		tb.Fatalf("owner credentials: %v", err)
+	}
+	return c
+}
+
+// OwnerTokens signs in as srv's owner at the data plane served at baseURL.
+func OwnerTokens(tb testing.TB, srv *dataplane.Server, baseURL string, hc *http.Client) oauth2.TokenSource {
+	tb.Helper()
+	c := Owner(tb, srv.DataDir())
+	return armclient.ClientCredentials(baseURL+"/adfs/oauth2/token", c.AppID, c.Password, dataplane.DefaultAudience, hc)
 }

@@ -1,0 +1,390 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/arcgitops/arcgitops/internal/armclient"
+)
+
+const authorizationAPIVersion = "2022-04-01"
+
+// ---- ad sp: the hub's service principals ----
+
+func (a *App) adCommand() *cobra.Command {
+	sp := group("sp", "Manage the data plane's service principals.",
+		a.spCreateForRBAC(), a.spList(), a.spShow(), a.spDelete(),
+		group("credential", "Manage a service principal's secrets.", a.spCredentialReset()))
+	return group("ad", "Manage the data plane's directory (service principals).", sp)
+}
+
+var spColumns = []column{{"DisplayName", "displayName"}, {"AppId", "appId"}, {"ObjectId", "id"}}
+
+// newSecret gives principal objectID a secret valid for years and returns
+// the answer of addPassword.
+func (a *App) newSecret(objectID string, years int) (map[string]any, error) {
+	body := map[string]any{"passwordCredential": map[string]any{
+		"displayName": "arcgitops", "endDateTime": time.Now().AddDate(years, 0, 0).UTC().Format(time.RFC3339)}}
+	var out map[string]any
+	_, err := a.call(http.MethodPost, "/v1.0/servicePrincipals/"+objectID+"/addPassword", body, &out)
+	return out, err
+}
+
+func (a *App) spCreateForRBAC() *cobra.Command {
+	var name, role string
+	var scopes []string
+	var years int
+	cmd := leaf("create-for-rbac", "Create a service principal with a secret, and give it a role at scopes.", func(*cobra.Command) error {
+		if role != "" && len(scopes) == 0 {
+			return usagef("--role needs --scopes: the scopes to give the role at")
+		}
+		if years < 1 {
+			return usagef("--years must be at least 1")
+		}
+		var sp map[string]any
+		if _, err := a.call(http.MethodPost, "/v1.0/servicePrincipals", map[string]any{"displayName": name}, &sp); err != nil {
+			return err
+		}
+		oid, _ := sp["id"].(string)
+		cred, err := a.newSecret(oid, years)
+		if err != nil {
+			return err
+		}
+		for _, scope := range scopes {
+			if err := a.assign(role, scope, oid, "ServicePrincipal", nil); err != nil {
+				return fmt.Errorf("the principal %s was made, but the role at %s was not given: %w", sp["appId"], scope, err)
+			}
+		}
+		a.warn("The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.")
+		return a.print(map[string]any{"appId": sp["appId"], "displayName": name, "password": cred["secretText"], "tenant": a.tenant()},
+			[]column{{"AppId", "appId"}, {"DisplayName", "displayName"}, {"Password", "password"}, {"Tenant", "tenant"}})
+	})
+	cmd.Flags().StringVarP(&name, "name", "n", "", "Display name of the service principal (default: arcgitops-<time>).")
+	cmd.Flags().StringVar(&role, "role", "", "Role to give it at each of --scopes, e.g. Reader, Contributor, \"Flux Configuration Contributor\".")
+	cmd.Flags().StringSliceVar(&scopes, "scopes", nil, "Scopes to give --role at, e.g. /subscriptions/<id>/resourceGroups/<name>; comma separated, or the flag repeated.")
+	cmd.Flags().IntVar(&years, "years", 1, "Years the secret is valid.")
+	cmd.PreRun = func(*cobra.Command, []string) {
+		if name == "" {
+			name = "arcgitops-" + time.Now().UTC().Format("2006-01-02-15-04-05")
+		}
+	}
+	return cmd
+}
+
+func (a *App) tenant() string {
+	if p, err := a.credentials(); err == nil && p.Tenant != "" {
+		return p.Tenant
+	}
+	return "adfs"
+}
+
+func (a *App) spList() *cobra.Command {
+	var displayName, filter string
+	cmd := leaf("list", "List service principals.", func(*cobra.Command) error {
+		path := "/v1.0/servicePrincipals"
+		switch {
+		case displayName != "" && filter != "":
+			return usagef("give --display-name or --filter, not both")
+		case displayName != "":
+			path += "?$filter=" + url.QueryEscape("displayName eq '"+displayName+"'")
+		case filter != "":
+			path += "?$filter=" + url.QueryEscape(filter)
+		}
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), path)
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, spColumns)
+	})
+	cmd.Flags().StringVar(&displayName, "display-name", "", "Only the principals with this display name.")
+	cmd.Flags().StringVar(&filter, "filter", "", "An OData filter: appId eq '<id>', displayName eq '<name>' or id eq '<id>'.")
+	return cmd
+}
+
+// principalID resolves an appId or an objectId to the objectId.
+func (a *App) principalID(id string) (string, error) {
+	all, err := armclient.List[map[string]any](context.Background(), a.client(), "/v1.0/servicePrincipals?$filter="+url.QueryEscape("appId eq '"+id+"'"))
+	if err != nil {
+		return "", a.reachable(err)
+	}
+	if len(all) == 1 {
+		oid, _ := all[0]["id"].(string)
+		return oid, nil
+	}
+	var sp map[string]any
+	if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+url.PathEscape(id), nil, &sp); err != nil {
+		if armclient.IsNotFound(err) {
+			return "", notFoundf("no service principal has the appId or objectId %q", id)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+func (a *App) spShow() *cobra.Command {
+	var id string
+	cmd := leaf("show", "Show a service principal.", func(*cobra.Command) error {
+		oid, err := a.principalID(id)
+		if err != nil {
+			return err
+		}
+		var sp map[string]any
+		if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+oid, nil, &sp); err != nil {
+			return err
+		}
+		return a.print(sp, spColumns)
+	})
+	required(cmd, &id, "id", "", "The appId or objectId of the service principal.")
+	return cmd
+}
+
+func (a *App) spDelete() *cobra.Command {
+	var id string
+	cmd := leaf("delete", "Delete a service principal and its role assignments; its tokens stop working at once.", func(*cobra.Command) error {
+		oid, err := a.principalID(id)
+		if err != nil {
+			return err
+		}
+		_, err = a.call(http.MethodDelete, "/v1.0/servicePrincipals/"+oid, nil, nil)
+		return err
+	})
+	required(cmd, &id, "id", "", "The appId or objectId of the service principal.")
+	return cmd
+}
+
+func (a *App) spCredentialReset() *cobra.Command {
+	var id string
+	var years int
+	cmd := leaf("reset", "Give a service principal a new secret (its other secrets stay valid).", func(*cobra.Command) error {
+		oid, err := a.principalID(id)
+		if err != nil {
+			return err
+		}
+		var sp map[string]any
+		if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+oid, nil, &sp); err != nil {
+			return err
+		}
+		cred, err := a.newSecret(oid, years)
+		if err != nil {
+			return err
+		}
+		a.warn("The output includes credentials that you must protect.")
+		return a.print(map[string]any{"appId": sp["appId"], "password": cred["secretText"], "tenant": a.tenant()},
+			[]column{{"AppId", "appId"}, {"Password", "password"}, {"Tenant", "tenant"}})
+	})
+	required(cmd, &id, "id", "", "The appId or objectId of the service principal.")
+	cmd.Flags().IntVar(&years, "years", 1, "Years the new secret is valid.")
+	return cmd
+}
+
+// ---- role: role definitions and assignments ----
+
+func (a *App) roleCommand() *cobra.Command {
+	return group("role", "Manage role assignments (ARM RBAC) on the data plane.",
+		group("definition", "List the role definitions.", a.roleDefinitionList()),
+		group("assignment", "Manage role assignments.", a.roleAssignmentCreate(), a.roleAssignmentList(), a.roleAssignmentDelete()))
+}
+
+func authorizationPath(scope, kind, query string) string {
+	p := strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/" + kind + "?api-version=" + authorizationAPIVersion
+	if query != "" {
+		p += "&" + query
+	}
+	return p
+}
+
+func (a *App) roleDefinitionList() *cobra.Command {
+	var name, scope string
+	cmd := leaf("list", "List role definitions.", func(*cobra.Command) error {
+		q := ""
+		if name != "" {
+			q = "$filter=" + url.QueryEscape("roleName eq '"+name+"'")
+		}
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), authorizationPath(a.scopeOr(scope), "roleDefinitions", q))
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, []column{{"Name", "properties.roleName"}, {"Type", "properties.type"}, {"Description", "properties.description"}})
+	})
+	cmd.Flags().StringVar(&name, "name", "", "Only the role with this name.")
+	cmd.Flags().StringVar(&scope, "scope", "", "Scope to list them at (default: the subscription).")
+	return cmd
+}
+
+func (a *App) scopeOr(scope string) string {
+	if scope != "" {
+		return scope
+	}
+	return "/subscriptions/" + a.subscription
+}
+
+// roleDefinition resolves a role name or ID at scope to its definition ID,
+// as az does: by $filter=roleName eq.
+func (a *App) roleDefinition(role, scope string) (string, error) {
+	if _, err := uuid.Parse(role); err == nil {
+		return strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/roleDefinitions/" + role, nil
+	}
+	all, err := armclient.List[map[string]any](context.Background(), a.client(),
+		authorizationPath(scope, "roleDefinitions", "$filter="+url.QueryEscape("roleName eq '"+role+"'")))
+	if err != nil {
+		return "", a.reachable(err)
+	}
+	if len(all) != 1 {
+		return "", usagef("role %q does not exist: list them with 'arcgitops role definition list'", role)
+	}
+	id, _ := all[0]["id"].(string)
+	return id, nil
+}
+
+// assign gives principal objectID role at scope, printing nothing; with
+// out, the answer is decoded into it.
+func (a *App) assign(role, scope, objectID, principalType string, out *map[string]any) error {
+	def, err := a.roleDefinition(role, scope)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"properties": map[string]any{"roleDefinitionId": def, "principalId": objectID, "principalType": principalType}}
+	var into any
+	if out != nil {
+		into = out
+	}
+	_, err = a.call(http.MethodPut, authorizationPath(scope, "roleAssignments/"+uuid.NewString(), ""), body, into)
+	return err
+}
+
+var assignmentColumns = []column{{"Principal", "properties.principalId"}, {"Role", "properties.roleDefinitionId"}, {"Scope", "properties.scope"}}
+
+func (a *App) roleAssignmentCreate() *cobra.Command {
+	var role, scope, assignee, objectID, principalType string
+	cmd := leaf("create", "Give a principal a role at a scope.", func(*cobra.Command) error {
+		switch {
+		case (assignee == "") == (objectID == ""):
+			return usagef("give --assignee or --assignee-object-id (one of them)")
+		case assignee != "":
+			oid, err := a.principalID(assignee)
+			if err != nil {
+				return err
+			}
+			objectID = oid
+		}
+		var out map[string]any
+		if err := a.assign(role, scope, objectID, principalType, &out); err != nil {
+			return err
+		}
+		return a.print(out, assignmentColumns)
+	})
+	required(cmd, &role, "role", "", "Role name or ID, e.g. Reader, Contributor, Owner, \"Flux Configuration Contributor\".")
+	required(cmd, &scope, "scope", "", "Scope of the assignment: /, /subscriptions/<id>, a resource group's, a cluster's or a fluxConfiguration's ID.")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "The appId or objectId of a service principal of the data plane.")
+	cmd.Flags().StringVar(&objectID, "assignee-object-id", "", "The principal's object ID, used as it is (for principals of an external issuer: their oid or sub claim).")
+	cmd.Flags().StringVar(&principalType, "assignee-principal-type", "ServicePrincipal", "User, Group or ServicePrincipal.")
+	return cmd
+}
+
+func (a *App) roleAssignmentList() *cobra.Command {
+	var scope, assignee string
+	cmd := leaf("list", "List role assignments at, above and below a scope.", func(*cobra.Command) error {
+		q := ""
+		if assignee != "" {
+			oid, err := a.principalID(assignee)
+			if err != nil {
+				return err
+			}
+			q = "$filter=" + url.QueryEscape("principalId eq '"+oid+"'")
+		}
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), authorizationPath(a.scopeOr(scope), "roleAssignments", q))
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, assignmentColumns)
+	})
+	cmd.Flags().StringVar(&scope, "scope", "", "Scope (default: the subscription).")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "Only the assignments of this principal (appId or objectId).")
+	return cmd
+}
+
+func (a *App) roleAssignmentDelete() *cobra.Command {
+	var ids []string
+	cmd := leaf("delete", "Delete role assignments.", func(*cobra.Command) error {
+		for _, id := range ids {
+			if _, err := a.call(http.MethodDelete, id+"?api-version="+authorizationAPIVersion, nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	cmd.Flags().StringSliceVar(&ids, "ids", nil, "IDs of the role assignments to delete (from 'role assignment list').")
+	_ = cmd.MarkFlagRequired("ids")
+	return cmd
+}
+
+// ---- monitor activity-log ----
+
+func (a *App) monitorCommand() *cobra.Command {
+	return group("monitor", "Read the data plane's activity log.",
+		group("activity-log", "Read the activity log: who changed what, when, and how it ended.", a.activityLogList()))
+}
+
+func (a *App) activityLogList() *cobra.Command {
+	var group, start, end, correlation, caller, status string
+	var offset time.Duration
+	var maxEvents int
+	cmd := leaf("list", "List activity log events, newest first.", func(*cobra.Command) error {
+		to := time.Now().UTC()
+		if end != "" {
+			t, err := time.Parse(time.RFC3339, end)
+			if err != nil {
+				return usagef("--end-time %q is not an RFC 3339 time such as 2026-11-26T08:00:00Z", end)
+			}
+			to = t
+		}
+		from := to.Add(-offset)
+		if start != "" {
+			t, err := time.Parse(time.RFC3339, start)
+			if err != nil {
+				return usagef("--start-time %q is not an RFC 3339 time such as 2026-11-26T08:00:00Z", start)
+			}
+			from = t
+		}
+		f := fmt.Sprintf("eventTimestamp ge '%s'", from.Format(time.RFC3339Nano))
+		if end != "" {
+			f += fmt.Sprintf(" and eventTimestamp le '%s'", to.Format(time.RFC3339Nano))
+		}
+		for field, v := range map[string]string{"resourceGroupName": group, "correlationId": correlation, "caller": caller, "status": status} {
+			if v != "" {
+				f += fmt.Sprintf(" and %s eq '%s'", field, v)
+			}
+		}
+		next := "/subscriptions/" + a.subscription + "/providers/microsoft.insights/eventtypes/management/values?api-version=2015-04-01&$filter=" + url.QueryEscape(f)
+		events := []map[string]any{}
+		for next != "" && len(events) < maxEvents {
+			var page struct {
+				Value    []map[string]any `json:"value"`
+				NextLink string           `json:"nextLink"`
+			}
+			if _, err := a.call(http.MethodGet, next, nil, &page); err != nil {
+				return err
+			}
+			events = append(events, page.Value...)
+			next = page.NextLink
+		}
+		events = events[:min(len(events), maxEvents)]
+		return a.print(events, []column{{"Time", "eventTimestamp"}, {"Caller", "caller"}, {"Operation", "operationName.value"}, {"Status", "status.value"}, {"Resource", "resourceId"}})
+	})
+	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Only the events of this resource group.")
+	cmd.Flags().StringVar(&start, "start-time", "", "Start of the time range (RFC 3339; default: --offset before --end-time).")
+	cmd.Flags().StringVar(&end, "end-time", "", "End of the time range (RFC 3339; default: now).")
+	cmd.Flags().DurationVar(&offset, "offset", 6*time.Hour, "Length of the time range when --start-time is not given.")
+	cmd.Flags().StringVar(&correlation, "correlation-id", "", "Only the events of this correlation ID.")
+	cmd.Flags().StringVar(&caller, "caller", "", "Only the events of this caller (an appId).")
+	cmd.Flags().StringVar(&status, "status", "", "Only the events with this status: Succeeded, Failed or Accepted.")
+	cmd.Flags().IntVar(&maxEvents, "max-events", 50, "The most events to list.")
+	return cmd
+}

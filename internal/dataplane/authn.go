@@ -1,0 +1,126 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/arcgitops/arcgitops/internal/armrbac"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
+)
+
+// caller is the authenticated principal of an ARM request and the roles it
+// holds.
+type caller struct {
+	identity.Principal
+	grants []armrbac.Grant
+}
+
+// can reports whether the caller may perform action at scope.
+func (c *caller) can(action, scope string) bool { return armrbac.Allowed(c.grants, action, scope) }
+
+// name is how the activity log and errors name the caller: its app ID when
+// it has one, else its object ID.
+func (c *caller) name() string {
+	if c.AppID != "" {
+		return c.AppID
+	}
+	return c.ObjectID
+}
+
+type callerKey struct{}
+
+// callerOf is the request's caller, set by authenticate.
+func callerOf(r *http.Request) *caller {
+	c, _ := r.Context().Value(callerKey{}).(*caller)
+	return c
+}
+
+// authenticate checks the bearer token of an ARM request and loads the
+// caller's role assignments; it answers 401 itself and returns nil when the
+// token is missing or bad.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		s.unauthorized(w, r, &identity.TokenError{Code: "AuthenticationFailed", Reason: "Authentication failed. The 'Authorization' header is missing or is not 'Bearer <access token>'."})
+		return nil
+	}
+	var p identity.Principal
+	var terr *identity.TokenError
+	if iss, _ := identity.Issued(raw); s.external != nil && iss == s.external.Issuer() {
+		p, terr = s.external.Verify(r.Context(), raw)
+	} else {
+		p, terr = s.issuer.Verify(raw, s.opts.Now())
+	}
+	if terr != nil {
+		s.unauthorized(w, r, terr)
+		return nil
+	}
+	c := &caller{Principal: p}
+	err := s.store.View(func(tx store.Tx) error {
+		if p.Issuer == s.issuer.URL {
+			// A deleted principal's tokens stop working at once.
+			if _, err := tx.Principal(p.ObjectID); err != nil {
+				return err
+			}
+		}
+		assignments, err := tx.RoleAssignmentsOf(p.ObjectID)
+		if err != nil {
+			return err
+		}
+		for _, a := range assignments {
+			if role, ok := armrbac.RoleByID(a.RoleDefinitionID); ok {
+				c.grants = append(c.grants, armrbac.Grant{Scope: a.Scope, Role: role})
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		s.unauthorized(w, r, &identity.TokenError{Code: "InvalidAuthenticationToken", Reason: "The access token's principal no longer exists."})
+		return nil
+	}
+	if err != nil {
+		s.fail(w, err)
+		return nil
+	}
+	if info := infoOf(r); info != nil {
+		info.caller = c
+	}
+	return r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+}
+
+// unauthorized is ARM's 401, with a WWW-Authenticate header that tells a
+// client where to get a token.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, terr *identity.TokenError) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization_uri=%q, error="invalid_token", error_description=%q`,
+		s.baseURL(r)+"/adfs/oauth2/authorize", terr.Reason))
+	writeError(w, &apiError{http.StatusUnauthorized, terr.Code, terr.Reason})
+}
+
+// forbidden is ARM's 403 AuthorizationFailed, naming the action and scope.
+func forbidden(c *caller, action, scope string) *apiError {
+	return &apiError{http.StatusForbidden, "AuthorizationFailed", fmt.Sprintf(
+		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+		c.name(), c.ObjectID, action, scope)}
+}
+
+// guard runs h when the caller may perform action at scope, and answers 403
+// otherwise. It records the operation for the activity log either way.
+func (s *Server) guard(action, scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		setOperation(r, action, scope)
+		c := callerOf(r)
+		if c == nil {
+			s.fail(w, errors.New("guard reached without a caller"))
+			return
+		}
+		if !c.can(action, scope) {
+			writeError(w, forbidden(c, action, scope))
+			return
+		}
+		h(w, r)
+	}
+}

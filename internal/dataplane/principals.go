@@ -1,0 +1,298 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arcgitops/arcgitops/internal/armrbac"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
+)
+
+// The hub is its own directory. Its service principals are served in the
+// shape of Microsoft Graph's (/v1.0/servicePrincipals, addPassword,
+// removePassword), authorized by these actions at the root scope, which
+// only Owner and User Access Administrator there hold by default.
+const (
+	readPrincipals   = "Microsoft.Directory/servicePrincipals/read"
+	writePrincipals  = "Microsoft.Directory/servicePrincipals/write"
+	deletePrincipals = "Microsoft.Directory/servicePrincipals/delete"
+)
+
+// routePrincipals serves /v1.0/servicePrincipals[/{id}[/addPassword|
+// removePassword]]; it reports whether segs were one of them.
+func (s *Server) routePrincipals(w http.ResponseWriter, r *http.Request, segs []string) bool {
+	if len(segs) < 2 || segs[0] != "v1.0" || !strings.EqualFold(segs[1], "servicePrincipals") {
+		return false
+	}
+	switch {
+	case len(segs) == 2:
+		setRoute(r, "serviceprincipals")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet:  s.guard(readPrincipals, "/", s.listPrincipals),
+			http.MethodPost: s.guard(writePrincipals, "/", s.createPrincipal),
+		})
+	case len(segs) == 3:
+		setRoute(r, "serviceprincipal")
+		id := segs[2]
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet:    s.guard(readPrincipals, "/", func(w http.ResponseWriter, _ *http.Request) { s.getPrincipal(w, id) }),
+			http.MethodDelete: s.guard(deletePrincipals, "/", func(w http.ResponseWriter, _ *http.Request) { s.deletePrincipal(w, id) }),
+		})
+	case len(segs) == 4 && strings.EqualFold(segs[3], "addPassword"):
+		setRoute(r, "serviceprincipal-addpassword")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPost: s.guard(writePrincipals, "/", func(w http.ResponseWriter, r *http.Request) { s.addPassword(w, r, segs[2]) }),
+		})
+	case len(segs) == 4 && strings.EqualFold(segs[3], "removePassword"):
+		setRoute(r, "serviceprincipal-removepassword")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPost: s.guard(writePrincipals, "/", func(w http.ResponseWriter, r *http.Request) { s.removePassword(w, r, segs[2]) }),
+		})
+	default:
+		writeError(w, notFoundPath(r))
+	}
+	return true
+}
+
+func principalNotFound(id string) *apiError {
+	return &apiError{http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id)}
+}
+
+func renderCredential(c *store.Credential) map[string]any {
+	return map[string]any{"keyId": c.KeyID, "hint": c.Hint, "displayName": c.DisplayName,
+		"startDateTime": c.StartDate.UTC().Format(time.RFC3339), "endDateTime": c.EndDate.UTC().Format(time.RFC3339), "secretText": nil}
+}
+
+func renderPrincipal(p *store.Principal) map[string]any {
+	creds := make([]map[string]any, 0, len(p.Credentials))
+	for i := range p.Credentials {
+		creds = append(creds, renderCredential(&p.Credentials[i]))
+	}
+	return map[string]any{
+		"id": p.ObjectID, "appId": p.AppID, "displayName": p.DisplayName, "servicePrincipalType": "Application",
+		"servicePrincipalNames": []string{p.AppID}, "accountEnabled": true,
+		"createdDateTime": p.CreatedAt.UTC().Format(time.RFC3339), "passwordCredentials": creds,
+	}
+}
+
+var principalFilterRE = regexp.MustCompile(`^(?i)(appId|displayName|id)\s+eq\s+'([^']*)'$`)
+
+func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) {
+	var field, value string
+	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
+		m := principalFilterRE.FindStringSubmatch(f)
+		if m == nil {
+			writeError(w, &apiError{http.StatusBadRequest, "BadRequest", "$filter: use appId eq '<id>', displayName eq '<name>' or id eq '<id>'."})
+			return
+		}
+		field, value = strings.ToLower(m[1]), m[2]
+	}
+	var all []store.Principal
+	if err := s.store.View(func(tx store.Tx) (err error) { all, err = tx.Principals(); return err }); err != nil {
+		s.fail(w, err)
+		return
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].DisplayName < all[j].DisplayName })
+	out := []map[string]any{}
+	for i := range all {
+		p := &all[i]
+		if field == "" || (field == "appid" && strings.EqualFold(p.AppID, value)) ||
+			(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value)) {
+			out = append(out, renderPrincipal(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getPrincipal(w http.ResponseWriter, id string) {
+	var p *store.Principal
+	err := s.store.View(func(tx store.Tx) (err error) { p, err = tx.Principal(id); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, principalNotFound(id))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, renderPrincipal(p))
+}
+
+var displayNameRE = regexp.MustCompile(`^[^\x00-\x1f]{1,120}$`)
+
+// createPrincipal makes a service principal (with its application: the
+// hub has no separate application objects) without a secret; addPassword
+// gives it one.
+func (s *Server) createPrincipal(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		DisplayName string `json:"displayName"`
+	}
+	if e := s.decodeBody(r, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	if !displayNameRE.MatchString(body.DisplayName) {
+		writeError(w, &apiError{http.StatusBadRequest, "Request_BadRequest", "displayName is required: 1 to 120 printable characters."})
+		return
+	}
+	p, _, err := newPrincipal(body.DisplayName, s.opts.Now())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	p.Credentials = nil
+	if err := s.store.Update(func(tx store.Tx) error { return tx.PutPrincipal(p) }); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, renderPrincipal(p))
+}
+
+// lastRootOwner refuses a change that would leave no principal holding
+// Owner at the root scope, besides the one named by without (a principal)
+// or withoutAssignment.
+func lastRootOwner(tx store.Tx, withoutPrincipal, withoutAssignment string) error {
+	all, err := tx.RoleAssignments()
+	if err != nil {
+		return err
+	}
+	for _, a := range all {
+		if armrbac.NormalizeScope(a.Scope) == "/" && strings.EqualFold(roleGUID(a.RoleDefinitionID), armrbac.Owner.ID) &&
+			!strings.EqualFold(a.PrincipalID, withoutPrincipal) && !strings.EqualFold(a.ID, withoutAssignment) {
+			if _, err := tx.Principal(a.PrincipalID); err == nil {
+				return nil
+			}
+		}
+	}
+	return errAPI{&apiError{http.StatusConflict, "LastOwner",
+		"This would leave no principal with Owner at the root scope '/', and the hub without anyone who can assign roles: assign Owner at '/' to another principal first."}}
+}
+
+// deletePrincipal deletes a principal and its role assignments; its tokens
+// stop working at once.
+func (s *Server) deletePrincipal(w http.ResponseWriter, id string) {
+	err := s.store.Update(func(tx store.Tx) error {
+		if _, err := tx.Principal(id); err != nil {
+			return err
+		}
+		if err := lastRootOwner(tx, id, ""); err != nil {
+			return err
+		}
+		assignments, err := tx.RoleAssignmentsOf(id)
+		if err != nil {
+			return err
+		}
+		for _, a := range assignments {
+			if err := tx.DeleteRoleAssignment(a.ID); err != nil {
+				return err
+			}
+		}
+		return tx.DeletePrincipal(id)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, principalNotFound(id))
+	case err != nil:
+		s.fail(w, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// addPassword gives a principal a new secret, answered once and stored
+// hashed.
+func (s *Server) addPassword(w http.ResponseWriter, r *http.Request, id string) {
+	var body struct {
+		PasswordCredential struct {
+			DisplayName string     `json:"displayName"`
+			EndDateTime *time.Time `json:"endDateTime"`
+		} `json:"passwordCredential"`
+	}
+	if e := s.decodeBody(r, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	now := s.opts.Now()
+	end := now.Add(credentialLifetime)
+	if t := body.PasswordCredential.EndDateTime; t != nil {
+		if !t.After(now) {
+			writeError(w, &apiError{http.StatusBadRequest, "Request_BadRequest", "passwordCredential.endDateTime must be in the future."})
+			return
+		}
+		end = *t
+	}
+	secret, hash, err := identity.NewSecret()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	cred := store.Credential{KeyID: uuid.NewString(), Hash: hash, Hint: identity.Hint(secret), StartDate: now, EndDate: end,
+		DisplayName: body.PasswordCredential.DisplayName}
+	err = s.store.Update(func(tx store.Tx) error {
+		p, err := tx.Principal(id)
+		if err != nil {
+			return err
+		}
+		if len(p.Credentials) >= 10 {
+			return errAPI{&apiError{http.StatusBadRequest, "Request_BadRequest", "A principal has at most 10 secrets: remove one with removePassword first."}}
+		}
+		p.Credentials = append(p.Credentials, cred)
+		return tx.PutPrincipal(p)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, principalNotFound(id))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := renderCredential(&cred)
+	out["secretText"] = secret
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) removePassword(w http.ResponseWriter, r *http.Request, id string) {
+	var body struct {
+		KeyID string `json:"keyId"`
+	}
+	if e := s.decodeBody(r, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	err := s.store.Update(func(tx store.Tx) error {
+		p, err := tx.Principal(id)
+		if err != nil {
+			return err
+		}
+		kept := p.Credentials[:0]
+		for _, c := range p.Credentials {
+			if !strings.EqualFold(c.KeyID, body.KeyID) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == len(p.Credentials) {
+			return errAPI{&apiError{http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("The principal has no secret with keyId '%s'.", body.KeyID)}}
+		}
+		p.Credentials = kept
+		return tx.PutPrincipal(p)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, principalNotFound(id))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
