@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +44,25 @@ const (
 type hub struct {
 	url, dir, ca string
 	owner        dataplane.Credentials
-	log          *bytes.Buffer
+	log          *syncBuffer
+}
+
+// syncBuffer is the process's output, read while it writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startHub(t *testing.T) *hub {
@@ -58,7 +77,7 @@ func startHub(t *testing.T) *hub {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	h := &hub{url: "https://" + addr, dir: t.TempDir(), log: &bytes.Buffer{}}
+	h := &hub{url: "https://" + addr, dir: t.TempDir(), log: &syncBuffer{}}
 	h.ca = filepath.Join(h.dir, "tls", tlsutil.CAFile)
 	cmd := exec.Command(bin, "--listen", addr, "--data-dir", h.dir)
 	cmd.Stdout, cmd.Stderr = h.log, h.log
