@@ -108,35 +108,40 @@ func (a *App) spList() *cobra.Command {
 	return cmd
 }
 
-// principalID resolves an appId or an objectId to the objectId.
-func (a *App) principalID(id string) (string, error) {
+// principal finds a service principal by its appId or objectId.
+func (a *App) principal(id string) (map[string]any, error) {
 	all, err := armclient.List[map[string]any](context.Background(), a.client(), "/v1.0/servicePrincipals?$filter="+url.QueryEscape("appId eq '"+id+"'"))
 	if err != nil {
-		return "", a.reachable(err)
+		return nil, a.reachable(err)
 	}
 	if len(all) == 1 {
-		oid, _ := all[0]["id"].(string)
-		return oid, nil
+		return all[0], nil
 	}
 	var sp map[string]any
 	if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+url.PathEscape(id), nil, &sp); err != nil {
 		if armclient.IsNotFound(err) {
-			return "", notFoundf("no service principal has the appId or objectId %q", id)
+			return nil, notFoundf("no service principal has the appId or objectId %q", id)
 		}
+		return nil, err
+	}
+	return sp, nil
+}
+
+// principalID resolves an appId or an objectId to the objectId.
+func (a *App) principalID(id string) (string, error) {
+	sp, err := a.principal(id)
+	if err != nil {
 		return "", err
 	}
-	return id, nil
+	oid, _ := sp["id"].(string)
+	return oid, nil
 }
 
 func (a *App) spShow() *cobra.Command {
 	var id string
 	cmd := leaf("show", "Show a service principal.", func(*cobra.Command) error {
-		oid, err := a.principalID(id)
+		sp, err := a.principal(id)
 		if err != nil {
-			return err
-		}
-		var sp map[string]any
-		if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+oid, nil, &sp); err != nil {
 			return err
 		}
 		return a.print(sp, spColumns)
@@ -163,14 +168,11 @@ func (a *App) spCredentialReset() *cobra.Command {
 	var id string
 	var years int
 	cmd := leaf("reset", "Give a service principal a new secret (its other secrets stay valid).", func(*cobra.Command) error {
-		oid, err := a.principalID(id)
+		sp, err := a.principal(id)
 		if err != nil {
 			return err
 		}
-		var sp map[string]any
-		if _, err := a.call(http.MethodGet, "/v1.0/servicePrincipals/"+oid, nil, &sp); err != nil {
-			return err
-		}
+		oid, _ := sp["id"].(string)
 		cred, err := a.newSecret(oid, years)
 		if err != nil {
 			return err

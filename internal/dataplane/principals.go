@@ -236,21 +236,13 @@ func (s *Server) addPassword(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	cred := store.Credential{KeyID: uuid.NewString(), Hash: hash, Hint: identity.Hint(secret), StartDate: now, EndDate: end,
 		DisplayName: body.PasswordCredential.DisplayName}
-	err = s.store.Update(func(tx store.Tx) error {
-		p, err := tx.Principal(id)
-		if err != nil {
-			return err
-		}
+	err = s.updatePrincipal(id, func(p *store.Principal) error {
 		if len(p.Credentials) >= 10 {
 			return errAPI{&apiError{http.StatusBadRequest, "Request_BadRequest", "A principal has at most 10 secrets: remove one with removePassword first."}}
 		}
 		p.Credentials = append(p.Credentials, cred)
-		return tx.PutPrincipal(p)
+		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, principalNotFound(id))
-		return
-	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -269,11 +261,7 @@ func (s *Server) removePassword(w http.ResponseWriter, r *http.Request, id strin
 		writeError(w, e)
 		return
 	}
-	err := s.store.Update(func(tx store.Tx) error {
-		p, err := tx.Principal(id)
-		if err != nil {
-			return err
-		}
+	err := s.updatePrincipal(id, func(p *store.Principal) error {
 		kept := p.Credentials[:0]
 		for _, c := range p.Credentials {
 			if !strings.EqualFold(c.KeyID, body.KeyID) {
@@ -284,15 +272,29 @@ func (s *Server) removePassword(w http.ResponseWriter, r *http.Request, id strin
 			return errAPI{&apiError{http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("The principal has no secret with keyId '%s'.", body.KeyID)}}
 		}
 		p.Credentials = kept
-		return tx.PutPrincipal(p)
+		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, principalNotFound(id))
-		return
-	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// updatePrincipal changes principal id with fn in one transaction; a
+// missing principal is Graph's 404.
+func (s *Server) updatePrincipal(id string, fn func(*store.Principal) error) error {
+	return s.store.Update(func(tx store.Tx) error {
+		p, err := tx.Principal(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAPI{principalNotFound(id)}
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		return tx.PutPrincipal(p)
+	})
 }
