@@ -359,7 +359,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 		writeError(w, e)
 		return
 	}
-	s.write(w, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		return d, protected, protected != nil, nil
 	})
 }
@@ -386,7 +386,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		delete(patch, "configurationProtectedSettings")
 	}
 	patchJSON, _ := json.Marshal(patch)
-	s.write(w, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		if old == nil {
 			return nil, nil, false, configNotFound(ref, name)
 		}
@@ -409,9 +409,10 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 // write creates or updates a configuration in one transaction. build sees
 // the stored configuration (nil when new) and returns the new desired
 // state, the protected settings and whether they replace the stored ones.
-func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
+func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string,
 	build func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)) {
 	now := s.opts.Now().UTC()
+	by := callerOf(r).name()
 	created := false
 	var result *store.Config
 	err := s.store.Update(func(tx store.Tx) error {
@@ -435,7 +436,7 @@ func (s *Server) write(w http.ResponseWriter, ref clusterRef, name string,
 			return errAPI{e}
 		}
 
-		cfg, moved, err := nextConfig(old, ref.ID(), name, d, now)
+		cfg, moved, err := nextConfig(old, ref.ID(), name, d, now, by)
 		if err != nil {
 			return err
 		}

@@ -383,6 +383,10 @@ func TestActivityLog(t *testing.T) {
 	r := f.do(http.MethodPut, av(cl1+fluxPath+"/cfg"), body, "x-ms-correlation-request-id", "c0ffee00-0000-4000-8000-000000000001")
 	g.Expect(r.status).To(Equal(http.StatusCreated))
 	g.Expect(r.header.Get("x-ms-correlation-request-id")).To(Equal("c0ffee00-0000-4000-8000-000000000001"))
+	ownerCreds, _ := ReadCredentials(filepath.Join(f.srv.opts.DataDir, OwnerCredentialsFile))
+	sd := r.json(t)["systemData"].(map[string]any)
+	g.Expect(sd["createdBy"]).To(Equal(ownerCreds.AppID), "systemData names the caller")
+	g.Expect(sd["createdByType"]).To(Equal("Application"))
 	readerCreds, readerTok := f.principal("reader", "Reader", rg1)
 	g.Expect(f.as(readerTok, http.MethodDelete, av(cl1+fluxPath+"/cfg"), "").status).To(Equal(http.StatusForbidden))
 

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 )
@@ -104,7 +106,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	correlation := correlationID(r)
 	w.Header().Set("x-ms-correlation-request-id", correlation)
-	w.Header().Set("x-ms-request-id", correlation)
+	w.Header().Set("x-ms-request-id", uuid.NewString())
 	if r = s.authenticate(w, r); r == nil {
 		return
 	}

@@ -27,9 +27,13 @@ import (
 // endpoint: when it moves and the request brings none, the caller drops
 // the stored ones (and the agent deletes the cluster's copy), so that a
 // PATCH of the URL alone cannot send a token to a new host.
-func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Properties, now time.Time) (cfg *store.Config, sourceMoved bool, err error) {
+//
+// by is the caller (an application: service principals are the hub's only
+// identities), recorded in systemData.
+func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Properties, now time.Time, by string) (cfg *store.Config, sourceMoved bool, err error) {
 	cfg = &store.Config{ClusterID: clusterID, Name: name, SystemData: store.SystemData{
-		CreatedAt: now, CreatedByType: "User", LastModifiedAt: now, LastModifiedByType: "User"}}
+		CreatedBy: by, CreatedByType: "Application", CreatedAt: now,
+		LastModifiedBy: by, LastModifiedByType: "Application", LastModifiedAt: now}}
 	if old != nil {
 		if old.Deleting {
 			return nil, false, errAPI{&apiError{http.StatusConflict, "Conflict",
@@ -50,6 +54,7 @@ func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Propertie
 		cfg.Protected = old.Protected
 		cfg.Status = old.Status
 		cfg.SystemData.CreatedAt = old.SystemData.CreatedAt
+		cfg.SystemData.CreatedBy = old.SystemData.CreatedBy
 		cfg.SystemData.CreatedByType = old.SystemData.CreatedByType
 	}
 	cfg.Generation++

@@ -23,7 +23,7 @@ func TestNextConfig(t *testing.T) {
 		raw, _ := json.Marshal(p)
 		return &store.Config{ClusterID: "c", Name: "n", Properties: raw, Generation: 4, Deleting: deleting,
 			Protected: &store.Protected{Version: 3}, Status: &store.Status{ReportedAt: created},
-			SystemData: store.SystemData{CreatedAt: created, CreatedByType: "User", LastModifiedAt: created}}
+			SystemData: store.SystemData{CreatedAt: created, CreatedBy: "creator", CreatedByType: "Application", LastModifiedAt: created}}
 	}
 	cases := []struct {
 		name       string
@@ -49,7 +49,7 @@ func TestNextConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, moved, err := nextConfig(tc.old, "c", "n", tc.next, now)
+			cfg, moved, err := nextConfig(tc.old, "c", "n", tc.next, now, "editor")
 			if tc.wantStatus != 0 {
 				var ae errAPI
 				if !errors.As(err, &ae) || ae.e.status != tc.wantStatus || !strings.Contains(ae.e.message, tc.wantField) {
@@ -70,16 +70,16 @@ func TestNextConfig(t *testing.T) {
 			if err := json.Unmarshal(cfg.Properties, &got); err != nil || got.Namespace != tc.next.Namespace || got.Scope != tc.next.Scope {
 				t.Errorf("properties = %s, want the new desired state", cfg.Properties)
 			}
-			if cfg.SystemData.LastModifiedAt != now {
-				t.Errorf("lastModifiedAt = %v, want now", cfg.SystemData.LastModifiedAt)
+			if sd := cfg.SystemData; sd.LastModifiedAt != now || sd.LastModifiedBy != "editor" || sd.LastModifiedByType != "Application" {
+				t.Errorf("lastModified = %v by %s (%s), want now by the editor application", sd.LastModifiedAt, sd.LastModifiedBy, sd.LastModifiedByType)
 			}
 			if tc.old == nil {
-				if cfg.SystemData.CreatedAt != now || cfg.Protected != nil || cfg.Status != nil {
+				if cfg.SystemData.CreatedAt != now || cfg.SystemData.CreatedBy != "editor" || cfg.Protected != nil || cfg.Status != nil {
 					t.Errorf("a new configuration carries old data: %+v", cfg)
 				}
 				return
 			}
-			if cfg.SystemData.CreatedAt != created || cfg.Protected != tc.old.Protected || cfg.Status != tc.old.Status {
+			if cfg.SystemData.CreatedAt != created || cfg.SystemData.CreatedBy != "creator" || cfg.Protected != tc.old.Protected || cfg.Status != tc.old.Status {
 				t.Errorf("an update lost its creation time, protected settings or status: %+v", cfg)
 			}
 		})
