@@ -271,6 +271,10 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil, invalidContent("The request body must have a properties object.")
 	}
+	raw, typed, e := liftTypedSecrets(raw)
+	if e != nil {
+		return nil, nil, e
+	}
 	var p armProperties
 	if e := decodeStrict(raw, &p); e != nil {
 		return nil, nil, e
@@ -305,7 +309,11 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 		return nil, nil, invalidParameter("properties.configurationProtectedSettings.httpsKey",
 			"http:// would carry the token in clear: use an https:// URL")
 	}
-	return d, p.ConfigurationProtectedSettings, nil
+	protected, e := mergeProtected(p.ConfigurationProtectedSettings, typed)
+	if e != nil {
+		return nil, nil, e
+	}
+	return d, protected, nil
 }
 
 func invalidParameter(field, msg string) *apiError {
@@ -402,7 +410,9 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 			merged, _ = json.Marshal(withProtected)
 		}
 		d, p, e := parseProperties(name, merged)
-		return d, p, protectedSet, e
+		// Typed secrets (x-ms-secret properties) in a PATCH set protected
+		// settings as configurationProtectedSettings does.
+		return d, p, protectedSet || len(p) > 0, e
 	})
 }
 
