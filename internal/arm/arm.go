@@ -69,6 +69,24 @@ func FluxConfigID(clusterID, name string) string {
 	return id
 }
 
+// The statuses of an ARM asynchronous operation.
+const (
+	OperationInProgress = "InProgress"
+	OperationSucceeded  = "Succeeded"
+	OperationFailed     = "Failed"
+	OperationCanceled   = "Canceled"
+)
+
+// OperationStatus is ARM's operation status resource (OperationStatusResult),
+// what an Azure-AsyncOperation URL answers.
+type OperationStatus struct {
+	ID         string         `json:"id,omitempty"`
+	Name       string         `json:"name,omitempty"`
+	Status     string         `json:"status"`
+	Properties map[string]any `json:"properties,omitempty"`
+	Error      *ErrorDetail   `json:"error,omitempty"`
+}
+
 // ErrorResponse is ARM's error body.
 type ErrorResponse struct {
 	Error ErrorDetail `json:"error"`

@@ -262,21 +262,8 @@ func (c *Client) url(path string) (string, error) {
 	return u, nil
 }
 
-// Operation statuses of an Azure-AsyncOperation.
-const (
-	StatusInProgress = "InProgress"
-	StatusSucceeded  = "Succeeded"
-	StatusFailed     = "Failed"
-	StatusCanceled   = "Canceled"
-)
-
 // Operation is the body of an Azure-AsyncOperation status resource.
-type Operation struct {
-	ID     string           `json:"id,omitempty"`
-	Name   string           `json:"name,omitempty"`
-	Status string           `json:"status"`
-	Error  *arm.ErrorDetail `json:"error,omitempty"`
-}
+type Operation = arm.OperationStatus
 
 // IsLongRunning reports whether resp starts a long-running operation: a 201
 // or 202 with an Azure-AsyncOperation or Location header.
@@ -328,9 +315,9 @@ func (c *Client) waitAsyncOperation(ctx context.Context, op string, resp *Respon
 		}
 		resp = next
 		switch st.Status {
-		case StatusSucceeded:
+		case arm.OperationSucceeded:
 			return resp, nil
-		case StatusFailed, StatusCanceled:
+		case arm.OperationFailed, arm.OperationCanceled:
 			e := &Error{StatusCode: resp.StatusCode, Code: "Operation" + st.Status, Message: "the operation " + strings.ToLower(st.Status)}
 			if st.Error != nil {
 				e.Code, e.Message = st.Error.Code, st.Error.Message

@@ -169,17 +169,17 @@ func TestWait(t *testing.T) {
 		wantErr   string
 	}{
 		{"async operation succeeds", func(n int, w http.ResponseWriter) {
-			st := StatusInProgress
+			st := arm.OperationInProgress
 			if n == 3 {
-				st = StatusSucceeded
+				st = arm.OperationSucceeded
 			}
 			_ = json.NewEncoder(w).Encode(Operation{Status: st})
 		}, "Azure-AsyncOperation", 3, ""},
 		{"async operation fails with its error", func(n int, w http.ResponseWriter) {
-			_ = json.NewEncoder(w).Encode(Operation{Status: StatusFailed, Error: &arm.ErrorDetail{Code: "DeployFailed", Message: "no"}})
+			_ = json.NewEncoder(w).Encode(Operation{Status: arm.OperationFailed, Error: &arm.ErrorDetail{Code: "DeployFailed", Message: "no"}})
 		}, "Azure-AsyncOperation", 1, "(DeployFailed) no"},
 		{"async operation canceled", func(n int, w http.ResponseWriter) {
-			_ = json.NewEncoder(w).Encode(Operation{Status: StatusCanceled})
+			_ = json.NewEncoder(w).Encode(Operation{Status: arm.OperationCanceled})
 		}, "Azure-AsyncOperation", 1, "the operation canceled"},
 		{"location: 202 until done", func(n int, w http.ResponseWriter) {
 			if n < 2 {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -482,12 +483,25 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, n
 	}
 	s.notify.changed(store.Key(ref.ID()))
 	status := putStatus(created)
+	kind := "put"
+	if r.Method == http.MethodPatch {
+		// ARM's PATCH of a fluxConfiguration: accepted, applied by the
+		// cluster asynchronously.
+		status, kind = http.StatusAccepted, "patch"
+	}
 	out, err := renderConfig(ref, result)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	// The operation ends when the cluster reports on this generation.
+	w.Header().Set("Azure-AsyncOperation", s.operationURL(r, fmt.Sprintf("%s-%d-%s", kind, result.Generation, uuid.NewString())))
 	writeJSON(w, status, out)
+}
+
+// operationURL is the URL of operation opID of the configuration r is for.
+func (s *Server) operationURL(r *http.Request, opID string) string {
+	return s.baseURL(r) + r.URL.Path + "/operations/" + opID + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
 }
 
 // renderConfig returns a configuration in ARM's GET shape; protected
@@ -624,35 +638,78 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// getDeleteOperation is the status of a configuration's deletion, as ARM's
-// operation status resource: InProgress while the configuration waits for
-// its cluster to remove it, Succeeded once it is gone.
-func (s *Server) getDeleteOperation(w http.ResponseWriter, r *http.Request, ref clusterRef, name, opID string) {
+// getOperation is the status of an operation on a configuration, as ARM's
+// operation status resource. Operations are not stored: the ID says what
+// the operation was (delete, or the put or patch of a generation) and the
+// configuration's state says how far it got. A deletion is InProgress until
+// the cluster confirms it; a write until the cluster reports on its
+// generation (or a later one), then Succeeded, or Failed with the
+// cluster's message.
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, ref clusterRef, name, opID string) {
 	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		writeError(w, e)
 		return
 	}
 	id := arm.FluxConfigID(ref.ID(), name) + "/operations/" + opID
-	if !strings.HasPrefix(opID, "delete-") {
+	kind, gen, ok := parseOperationID(opID)
+	if !ok {
 		writeError(w, &apiError{http.StatusNotFound, "OperationNotFound", fmt.Sprintf("The operation '%s' was not found.", id)})
 		return
 	}
 	var cfg *store.Config
 	err := s.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(ref.ID(), name); return err })
-	status := "InProgress"
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		status = "Succeeded"
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, err)
 		return
-	case !cfg.Deleting:
-		// Written again after the DELETE: the deletion is off.
-		status = "Canceled"
-	default:
+	}
+	op := operationStatus(kind, gen, cfg)
+	if op.Status == arm.OperationInProgress {
 		w.Header().Set("Retry-After", "5")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": opID, "status": status, "properties": map[string]any{}})
+	op.ID, op.Name = id, opID
+	writeJSON(w, http.StatusOK, op)
+}
+
+// parseOperationID reads "delete-<random>" or "put|patch-<generation>-<random>".
+func parseOperationID(opID string) (kind string, gen int64, ok bool) {
+	kind, rest, ok := strings.Cut(opID, "-")
+	switch {
+	case !ok:
+		return "", 0, false
+	case kind == "delete":
+		return kind, 0, true
+	case kind != "put" && kind != "patch":
+		return "", 0, false
+	}
+	g, _, ok := strings.Cut(rest, "-")
+	n, err := strconv.ParseInt(g, 10, 64)
+	return kind, n, ok && err == nil && n > 0
+}
+
+// operationStatus decides an operation's status from the configuration now
+// (nil: gone).
+func operationStatus(kind string, gen int64, cfg *store.Config) arm.OperationStatus {
+	op := arm.OperationStatus{Status: arm.OperationInProgress, Properties: map[string]any{}}
+	switch {
+	case kind == "delete" && cfg == nil:
+		op.Status = arm.OperationSucceeded
+	case kind == "delete" && !cfg.Deleting:
+		// Written again after the DELETE: the deletion is off.
+		op.Status = arm.OperationCanceled
+	case kind == "delete":
+	case cfg == nil || cfg.Deleting:
+		op.Status = arm.OperationCanceled
+		op.Error = &arm.ErrorDetail{Code: "ResourceDeleted", Message: "The configuration was deleted before the cluster reported on this change."}
+	case cfg.Error != "":
+		op.Status = arm.OperationFailed
+		op.Error = &arm.ErrorDetail{Code: "ProvisioningFailed", Message: cfg.Error}
+	case cfg.Status != nil && cfg.Status.Generation >= gen && cfg.Status.ProvisioningState == string(v1alpha1.ProvisioningFailed):
+		op.Status = arm.OperationFailed
+		op.Error = &arm.ErrorDetail{Code: "ProvisioningFailed", Message: cfg.Status.ErrorMessage}
+	case cfg.Status != nil && cfg.Status.Generation >= gen:
+		op.Status = arm.OperationSucceeded
+	}
+	return op
 }
 
 // baseURL is the scheme and host of the links the data plane hands out
@@ -716,7 +773,7 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref cluste
 		s.notify.changed(store.Key(ref.ID()))
 		// Asynchronous, as in ARM: GET shows Deleting until the cluster
 		// confirms, and the operation is InProgress until then.
-		op := s.baseURL(r) + r.URL.Path + "/operations/delete-" + uuid.NewString() + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+		op := s.operationURL(r, "delete-"+uuid.NewString())
 		w.Header().Set("Azure-AsyncOperation", op)
 		w.Header().Set("Location", op)
 		w.Header().Set("Retry-After", "5")

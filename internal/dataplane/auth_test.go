@@ -288,7 +288,7 @@ func TestRoleAssignmentsDecide(t *testing.T) {
 
 	t.Run("a Flux Configuration Contributor manages configurations only", func(t *testing.T) {
 		g := NewWithT(t)
-		g.Expect(f.as(fluxTok, http.MethodPatch, av(cl1+fluxPath+"/cfg"), `{"properties":{"suspend":true}}`).status).To(Equal(http.StatusOK))
+		g.Expect(f.as(fluxTok, http.MethodPatch, av(cl1+fluxPath+"/cfg"), `{"properties":{"suspend":true}}`).status).To(Equal(http.StatusAccepted))
 		g.Expect(f.as(fluxTok, http.MethodPut, av(rg1+"/providers/Microsoft.Kubernetes/connectedClusters/c9"), `{"location":"eastus"}`).status).To(Equal(http.StatusForbidden))
 		g.Expect(f.as(fluxTok, http.MethodPut, av(cl2+fluxPath+"/cfg2"), cfg).status).To(Equal(http.StatusForbidden))
 	})

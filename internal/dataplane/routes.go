@@ -174,7 +174,7 @@ func (s *Server) routeARM(w http.ResponseWriter, r *http.Request, segs []string)
 		setRoute(r, "fluxconfiguration-operation")
 		name, op := rest[3], rest[5]
 		s.methods(w, r, map[string]http.HandlerFunc{
-			http.MethodGet: s.guard(readConfigs, arm.FluxConfigID(ref.ID(), name), func(w http.ResponseWriter, r *http.Request) { s.getDeleteOperation(w, r, ref, name, op) }),
+			http.MethodGet: s.guard(readConfigs, arm.FluxConfigID(ref.ID(), name), func(w http.ResponseWriter, r *http.Request) { s.getOperation(w, r, ref, name, op) }),
 		})
 	default:
 		writeError(w, notFoundPath(r))

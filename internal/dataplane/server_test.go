@@ -247,7 +247,8 @@ func TestAzureExamplesWithARMSemantics(t *testing.T) {
 
 	// PATCH with JSON merge patch semantics.
 	r = f.do(http.MethodPatch, av(cfgPath), example(t, "patch.json"))
-	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
+	g.Expect(r.header.Get("Azure-AsyncOperation")).To(ContainSubstring(cfgPath+"/operations/patch-"), "PATCH is a long-running operation")
 	props = r.json(t)["properties"].(map[string]any)
 	g.Expect(props["suspend"]).To(BeTrue())
 	g.Expect(props["gitRepository"].(map[string]any)["url"]).To(Equal("https://github.com/jonathan-innis/flux2-kustomize-helm-example.git"))
@@ -488,7 +489,7 @@ func TestAgentAPI(t *testing.T) {
 		done <- f.do("GET", listA+"?wait=30s", "", "Authorization", "Bearer "+tokenA, "If-None-Match", etag)
 	}()
 	time.Sleep(200 * time.Millisecond)
-	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":true}}`).status).To(Equal(http.StatusOK))
+	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":true}}`).status).To(Equal(http.StatusAccepted))
 	select {
 	case r = <-done:
 		g.Expect(r.status).To(Equal(http.StatusOK))
@@ -524,7 +525,7 @@ func TestAgentAPI(t *testing.T) {
 	g.Expect(r.status).To(Equal(http.StatusForbidden))
 
 	// A newer desired state makes the old report stale: Updating.
-	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":false}}`).status).To(Equal(http.StatusOK))
+	g.Expect(f.do("PATCH", av(cfgPath), `{"properties":{"suspend":false}}`).status).To(Equal(http.StatusAccepted))
 	props = f.do("GET", av(cfgPath), "").json(t)["properties"].(map[string]any)
 	g.Expect(props["provisioningState"]).To(Equal("Updating"))
 
@@ -708,7 +709,7 @@ func TestCredentialsStayWithTheirEndpoint(t *testing.T) {
 	ack(p.Version)
 
 	// Another repository on the same host: nothing to deliver or drop.
-	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://github.com/org/b"}}}`); r.status != http.StatusOK {
+	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://github.com/org/b"}}}`); r.status != http.StatusAccepted {
 		t.Fatalf("patch within the host: %d %s", r.status, r.body)
 	}
 	if p := pending(); p != nil {
@@ -716,7 +717,7 @@ func TestCredentialsStayWithTheirEndpoint(t *testing.T) {
 	}
 
 	// Another host, no credentials given: the stored ones are dropped.
-	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://evil.example/org/b"}}}`); r.status != http.StatusOK {
+	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://evil.example/org/b"}}}`); r.status != http.StatusAccepted {
 		t.Fatalf("patch to another host: %d %s", r.status, r.body)
 	}
 	p = pending()
@@ -727,7 +728,7 @@ func TestCredentialsStayWithTheirEndpoint(t *testing.T) {
 
 	// Another host with new credentials: those.
 	if r := f.do(http.MethodPatch, av(cfg), `{"properties":{"gitRepository":{"url":"https://git.example.com/org/b"},`+
-		`"configurationProtectedSettings":{"httpsKey":"bmV3"}}}`); r.status != http.StatusOK {
+		`"configurationProtectedSettings":{"httpsKey":"bmV3"}}}`); r.status != http.StatusAccepted {
 		t.Fatalf("patch with new credentials: %d %s", r.status, r.body)
 	}
 	if p := pending(); p == nil || p.Values["httpsKey"] != "bmV3" {
