@@ -518,6 +518,7 @@ func renderConfig(ref clusterRef, cfg *store.Config) (map[string]any, error) {
 			}
 		}
 	}
+	armShape(props)
 	st := cfg.Status
 	current := st != nil && st.Generation == cfg.Generation
 	props["provisioningState"] = provisioningState(cfg, current)
