@@ -284,6 +284,7 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 		return nil, nil, invalidContent(`The request body has an unknown field "configurationProtectedSettingsRef": send the values in configurationProtectedSettings.`)
 	}
 	d := &agentapi.Properties{FluxConfigSpec: p.FluxConfigSpec, Namespace: p.Namespace}
+	canonicalEnums(&d.FluxConfigSpec)
 	if d.Namespace == "" {
 		d.Namespace = "default"
 	}
