@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	jmespath "github.com/jmespath-community/go-jmespath"
 	"github.com/spf13/cobra"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
@@ -41,6 +42,8 @@ type App struct {
 	subscription string
 	output       string
 	onlyErrors   bool
+	queryText    string
+	queryExpr    jmespath.JMESPath
 	tokens       *tokenSource
 }
 
@@ -132,6 +135,7 @@ arcgitops data plane, so that scripts written for az work with the program name 
 	pf.StringVar(&a.subscription, "subscription", "", "Name or ID of the subscription the resources are in (env ARCGITOPS_SUBSCRIPTION; default 00000000-0000-0000-0000-000000000000).")
 	pf.StringVarP(&a.output, "output", "o", "json", "Output format: json, jsonc, table, tsv, yaml or none.")
 	pf.BoolVar(&a.onlyErrors, "only-show-errors", false, "Only show errors, suppressing warnings and progress messages.")
+	pf.StringVar(&a.queryText, "query", "", "JMESPath query string, as az's (see http://jmespath.org/ for more information and examples); tables then show the keys of the result.")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if a.dataplane == "" {
 			a.dataplane = a.Getenv("ARCGITOPS_DATAPLANE")
@@ -163,7 +167,7 @@ arcgitops data plane, so that scripts written for az work with the program name 
 		default:
 			return usagef("--output %q is not an output format: use json, table, tsv, yaml or none", a.output)
 		}
-		return nil
+		return a.compileQuery()
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 

@@ -18,6 +18,10 @@ type column struct {
 // print writes v (an object or a list of objects) in the chosen format;
 // table and tsv show columns.
 func (a *App) print(v any, columns []column) error {
+	v, columns, err := a.query(v, columns)
+	if err != nil {
+		return err
+	}
 	switch a.output {
 	case "none":
 		return nil
@@ -67,6 +71,22 @@ func (a *App) print(v any, columns []column) error {
 }
 
 func asRows(v any) []map[string]any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case string, bool, float64, json.Number:
+		return []map[string]any{{"": t}}
+	case []any:
+		if len(t) > 0 {
+			if _, ok := t[0].(map[string]any); !ok {
+				rows := make([]map[string]any, 0, len(t))
+				for _, x := range t {
+					rows = append(rows, map[string]any{"": x})
+				}
+				return rows
+			}
+		}
+	}
 	b, _ := json.Marshal(v)
 	var list []map[string]any
 	if json.Unmarshal(b, &list) == nil {
@@ -81,7 +101,13 @@ func asRows(v any) []map[string]any {
 
 func lookup(m map[string]any, path string) string {
 	var cur any = m
+	if path == "" {
+		cur = m[""] // a plain value (a --query result)
+	}
 	for _, p := range strings.Split(path, ".") {
+		if path == "" {
+			break
+		}
 		mm, ok := cur.(map[string]any)
 		if !ok {
 			return ""

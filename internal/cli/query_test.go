@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestQuery: --query is JMESPath over the output, as az's, in every format;
+// a bad expression is a command line mistake (exit 2, nothing sent).
+func TestQuery(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	mustRun(t, d, createSSH)
+	mustRun(t, d, "k8s-configuration flux create "+cluster+" -n second --namespace second --scope namespace"+
+		" -u https://github.com/Azure/arc-k8s-demo --branch main")
+	list := "k8s-configuration flux list " + cluster
+	for _, tc := range []struct{ args, want string }{
+		{"k8s-configuration flux show " + cluster + " -n second --query properties.scope", "\"namespace\"\n"},
+		{list + " --query [].name -o tsv", "cluster-config\nsecond\n"},
+		{list + " --query length(@) -o tsv", "2\n"},
+		{list + " --query [?properties.scope=='cluster'].name -o json", "[\n  \"cluster-config\"\n]\n"},
+		{list + " --query [].{n:name,s:properties.scope} -o table", "n               s\n-               -\ncluster-config  cluster\nsecond          namespace\n"},
+		{list + " --query [0].{n:name,s:properties.scope} -o tsv", "cluster-config\tcluster\n"},
+	} {
+		code, out, stderr := run(t, d, strings.Fields(tc.args)...)
+		if code != 0 || out != tc.want {
+			t.Errorf("%s: exit %d, printed %q, want %q (%s)", tc.args, code, out, tc.want, stderr)
+		}
+	}
+	before := d.requests()
+	code, _, stderr := run(t, d, append(strings.Fields(list), "--query", "[?name==")...)
+	if code != 2 || !strings.Contains(stderr, "is not a JMESPath expression") || d.requests() != before {
+		t.Errorf("a bad query: exit %d, %s, %d requests sent", code, stderr, d.requests()-before)
+	}
+}
