@@ -68,7 +68,7 @@ func (a *App) Run(args []string) int {
 		a.In = os.Stdin
 	}
 	root := a.rootCommand()
-	root.SetArgs(joinKustomizationArgs(args))
+	root.SetArgs(joinThreeState(joinKustomizationArgs(args)))
 	root.SetOut(a.Out)
 	root.SetErr(a.Err)
 	err := root.Execute()
@@ -116,6 +116,37 @@ func joinKustomizationArgs(args []string) []string {
 			parts = append(parts, args[i])
 		}
 		out = append(out, a, strings.Join(parts, "\x00"))
+	}
+	return out
+}
+
+// threeStateFlags are the flags az declares as three-state booleans: absent,
+// given alone (true), or given a value ("--suspend false").
+var threeStateFlags = map[string]bool{
+	"--suspend": true, "--prune": true, "--force": true, "--disable-health-check": true,
+	"--wait-for-reconciliation": true, "--sp-client-cert-send-chain": true,
+	"--use-workload-identity": true, "--bucket-insecure": true,
+}
+
+// joinThreeState turns az's "--suspend false" into "--suspend=false", which
+// the flag parser reads (it takes a bare --suspend as true, and a following
+// word as an argument otherwise).
+func joinThreeState(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		if threeStateFlags[args[i]] && i+1 < len(args) {
+			switch strings.ToLower(args[i+1]) {
+			case "true", "yes":
+				out = append(out, args[i]+"=true")
+				i++
+				continue
+			case "false", "no":
+				out = append(out, args[i]+"=false")
+				i++
+				continue
+			}
+		}
+		out = append(out, args[i])
 	}
 	return out
 }

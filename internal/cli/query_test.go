@@ -33,3 +33,36 @@ func TestQuery(t *testing.T) {
 		t.Errorf("a bad query: exit %d, %s, %d requests sent", code, stderr, d.requests()-before)
 	}
 }
+
+func TestThreeStateFlags(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"flux update --suspend false -n x", "flux update --suspend=false -n x"},
+		{"flux update --suspend True", "flux update --suspend=true"},
+		{"flux update --prune yes --force no", "flux update --prune=true --force=false"},
+		{"flux update --suspend -n x", "flux update --suspend -n x"},
+		{"flux update --suspend", "flux update --suspend"},
+		{"flux update -n false --suspend", "flux update -n false --suspend"},
+	} {
+		if got := strings.Join(joinThreeState(strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSuspendFalse: "--suspend false", as az scripts write it, sends
+// suspend: false.
+func TestSuspendFalse(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	mustRun(t, d, createSSH)
+	update := "k8s-configuration flux update " + cluster + " -n cluster-config --suspend "
+	for _, v := range []string{"true", "false"} {
+		if code, _, stderr := run(t, d, args(update+v)...); code != 0 {
+			t.Fatalf("--suspend %s: %s", v, stderr)
+		}
+		w := d.take()
+		if len(w) != 1 || !strings.Contains(string(w[0].Body), `"suspend": `+v) {
+			t.Errorf("--suspend %s sent %+v", v, w)
+		}
+	}
+}
