@@ -78,12 +78,13 @@ func run() error {
 	for {
 		out, err := env.CLI("k8s-configuration", "flux", "show", "-g", "local", "-c", "local", "-n", "sample")
 		var cfg struct {
-			Properties struct{ ComplianceState, ProvisioningState, ErrorMessage string } `json:"properties"`
+			// az's flattened shape: the properties at the top level.
+			ComplianceState, ProvisioningState, ErrorMessage string
 		}
 		if err == nil && json.Unmarshal([]byte(out), &cfg) == nil {
-			state := cfg.Properties.ComplianceState
+			state := cfg.ComplianceState
 			if state != last {
-				fmt.Printf("    complianceState: %s %s\n", state, cfg.Properties.ErrorMessage)
+				fmt.Printf("    complianceState: %s %s\n", state, cfg.ErrorMessage)
 				last = state
 			}
 			if state == "Compliant" {

@@ -244,16 +244,26 @@ func TestOutputsAndNotFound(t *testing.T) {
 		t.Errorf("table:\n%s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o tsv")...)
-	if code != 0 || !strings.HasPrefix(out, "cfg\tdefault\tcluster\tGitRepository\tCreating\tPending") {
-		t.Errorf("tsv: %q", out)
+	if code != 0 || out != "default\tcfg\tcluster\tCreating\tPending\t\t\n" {
+		t.Errorf("tsv (az's columns: namespace, name, scope, provisioning, compliance, status and source times): %q", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg")...)
+	var flat map[string]any
+	if err := json.Unmarshal([]byte(out), &flat); code != 0 || err != nil || flat["complianceState"] != "Pending" || flat["resourceGroup"] != "rg1" || flat["properties"] != nil {
+		t.Errorf("json is az's flattened shape (complianceState at the top, resourceGroup): %s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o yaml")...)
 	if code != 0 || !strings.Contains(out, "name: cfg") {
 		t.Errorf("yaml:\n%s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux kustomization list "+cluster+" -n cfg -o table")...)
-	if code != 0 || !strings.Contains(out, "kustomization-1") {
-		t.Errorf("kustomizations:\n%s", out)
+	if code != 0 || !strings.Contains(out, "kustomization-1") || !strings.Contains(out, "10m") {
+		t.Errorf("kustomizations (az's durations):\n%s", out)
+	}
+	code, out, _ = run(t, d, args("k8s-configuration flux kustomization list "+cluster+" -n cfg")...)
+	var ks map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &ks); code != 0 || err != nil || ks["kustomization-1"]["path"] == nil {
+		t.Errorf("kustomizations are a map keyed by name, as az prints them: %s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux deployed-object list "+cluster+" -n cfg")...)
 	if code != 0 || strings.TrimSpace(out) != "[]" {

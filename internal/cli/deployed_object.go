@@ -8,7 +8,10 @@ import (
 
 func (a *App) deployedObjectCommand() *cobra.Command {
 	list := a.readCommand("list", "List the objects deployed by a Flux v2 configuration, with their compliance.", nil,
-		func(_ *configFlags, cfg map[string]any) error { return a.print(statuses(cfg), objectColumns) })
+		func(_ *configFlags, cfg map[string]any) error {
+			all := statuses(cfg)
+			return a.printRows(all, objectRows(all), objectColumns)
+		})
 
 	var objName, objNS, objKind string
 	show := a.readCommand("show", "Show one object deployed by a Flux v2 configuration.",
@@ -25,7 +28,7 @@ func (a *App) deployedObjectCommand() *cobra.Command {
 			if i < 0 {
 				return notFoundf("%s %s/%s is not among the objects of %s", objKind, objNS, objName, c.Name)
 			}
-			return a.print(all[i], objectColumns)
+			return a.printRows(all[i], objectRows(all[i:i+1]), objectColumns)
 		})
 	return group("deployed-object", "Show the Flux objects a configuration deployed, as the cluster reported them.", list, show)
 }

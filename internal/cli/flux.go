@@ -46,7 +46,7 @@ func (a *App) write(method string, c *configFlags, body any) error {
 	if _, err := a.call(method, path, body, &out); err != nil {
 		return err
 	}
-	return a.print(out, fluxColumns)
+	return a.print(azFlux(out), fluxColumns)
 }
 
 func (a *App) fluxUpdate() *cobra.Command {
@@ -91,7 +91,7 @@ func (a *App) getConfig(c *configFlags) (map[string]any, error) {
 
 func (a *App) fluxShow() *cobra.Command {
 	return a.readCommand("show", "Show a Flux v2 configuration, with its compliance and status.", nil,
-		func(_ *configFlags, cfg map[string]any) error { return a.print(cfg, fluxColumns) })
+		func(_ *configFlags, cfg map[string]any) error { return a.print(azFlux(cfg), fluxColumns) })
 }
 
 func (a *App) fluxList() *cobra.Command {
@@ -105,7 +105,7 @@ func (a *App) fluxList() *cobra.Command {
 		if err != nil {
 			return a.reachable(err)
 		}
-		return a.print(all, fluxColumns)
+		return a.print(azFluxList(all), fluxColumns)
 	})
 	c.bind(cmd)
 	return cmd

@@ -3,7 +3,6 @@ package cli
 import (
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -265,26 +264,20 @@ func (a *App) kustomizationShow() *cobra.Command {
 		func(_ *configFlags, cfg map[string]any) error { return a.printKustomizations(cfg, name) })
 }
 
-// printKustomizations prints the kustomizations of a configuration: all
-// (a list) or the one named only (an object).
+// printKustomizations prints the kustomizations of a configuration as az
+// does: a map keyed by name, all of them or the one named only.
 func (a *App) printKustomizations(cfg map[string]any, only string) error {
 	props, _ := cfg["properties"].(map[string]any)
 	ks, _ := props["kustomizations"].(map[string]any)
+	if ks == nil {
+		ks = map[string]any{}
+	}
 	if only != "" {
 		k, ok := ks[only]
 		if !ok {
 			return notFoundf("kustomization %s does not exist", only)
 		}
-		return a.print(k, kustomizationColumns)
+		ks = map[string]any{only: k}
 	}
-	names := make([]string, 0, len(ks))
-	for n := range ks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	list := make([]any, 0, len(names))
-	for _, n := range names {
-		list = append(list, ks[n])
-	}
-	return a.print(list, kustomizationColumns)
+	return a.printRows(ks, kustomizationRows(ks), kustomizationColumns)
 }

@@ -18,6 +18,16 @@ type column struct {
 // print writes v (an object or a list of objects) in the chosen format;
 // table and tsv show columns.
 func (a *App) print(v any, columns []column) error {
+	return a.printRows(v, nil, columns)
+}
+
+// printRows writes v as json or yaml, and rows (v when nil) as a table or
+// tsv, as az's table transformers do; --query applies to v, and a table of
+// its result shows the result.
+func (a *App) printRows(v any, rows []map[string]any, columns []column) error {
+	if a.queryExpr != nil {
+		rows = nil
+	}
 	v, columns, err := a.query(v, columns)
 	if err != nil {
 		return err
@@ -40,7 +50,9 @@ func (a *App) print(v any, columns []column) error {
 		_, err = a.Out.Write(b)
 		return err
 	}
-	rows := asRows(v)
+	if rows == nil {
+		rows = asRows(v)
+	}
 	if a.output == "tsv" {
 		for _, r := range rows {
 			vals := make([]string, len(columns))
@@ -127,33 +139,36 @@ func lookup(m map[string]any, path string) string {
 	}
 }
 
+// fluxColumns are az's table columns of a flux configuration (its
+// flattened shape).
 var fluxColumns = []column{
+	{"Namespace", "namespace"},
 	{"Name", "name"},
-	{"Namespace", "properties.namespace"},
-	{"Scope", "properties.scope"},
-	{"SourceKind", "properties.sourceKind"},
-	{"ProvisioningState", "properties.provisioningState"},
-	{"ComplianceState", "properties.complianceState"},
-	{"LastSourceUpdatedAt", "properties.sourceUpdatedAt"},
-	{"SourceSyncedCommitId", "properties.sourceSyncedCommitId"},
+	{"Scope", "scope"},
+	{"ProvisioningState", "provisioningState"},
+	{"ComplianceState", "complianceState"},
+	{"StatusUpdatedAt", "statusUpdatedAt"},
+	{"SourceUpdatedAt", "sourceUpdatedAt"},
 }
 
+// kustomizationColumns are az's, over kustomizationRows.
 var kustomizationColumns = []column{
 	{"Name", "name"},
 	{"Path", "path"},
 	{"DependsOn", "dependsOn"},
-	{"SyncInterval", "syncIntervalInSeconds"},
-	{"Timeout", "timeoutInSeconds"},
+	{"SyncInterval", "syncInterval"},
+	{"Timeout", "timeout"},
 	{"Prune", "prune"},
 	{"Force", "force"},
 }
 
+// objectColumns are az's, over objectRows.
 var objectColumns = []column{
 	{"Kind", "kind"},
 	{"Namespace", "namespace"},
 	{"Name", "name"},
 	{"ComplianceState", "complianceState"},
-	{"AppliedBy", "appliedBy.name"},
+	{"Message", "message"},
 }
 
 var clusterColumns = []column{

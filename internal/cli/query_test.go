@@ -15,12 +15,12 @@ func TestQuery(t *testing.T) {
 		" -u https://github.com/Azure/arc-k8s-demo --branch main")
 	list := "k8s-configuration flux list " + cluster
 	for _, tc := range []struct{ args, want string }{
-		{"k8s-configuration flux show " + cluster + " -n second --query properties.scope", "\"namespace\"\n"},
+		{"k8s-configuration flux show " + cluster + " -n second --query scope", "\"namespace\"\n"},
 		{list + " --query [].name -o tsv", "cluster-config\nsecond\n"},
 		{list + " --query length(@) -o tsv", "2\n"},
-		{list + " --query [?properties.scope=='cluster'].name -o json", "[\n  \"cluster-config\"\n]\n"},
-		{list + " --query [].{n:name,s:properties.scope} -o table", "n               s\n-               -\ncluster-config  cluster\nsecond          namespace\n"},
-		{list + " --query [0].{n:name,s:properties.scope} -o tsv", "cluster-config\tcluster\n"},
+		{list + " --query [?scope=='cluster'].name -o json", "[\n  \"cluster-config\"\n]\n"},
+		{list + " --query [].{n:name,s:scope} -o table", "n               s\n-               -\ncluster-config  cluster\nsecond          namespace\n"},
+		{list + " --query [0].{n:name,s:scope} -o tsv", "cluster-config\tcluster\n"},
 	} {
 		code, out, stderr := run(t, d, strings.Fields(tc.args)...)
 		if code != 0 || out != tc.want {

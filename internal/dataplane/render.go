@@ -8,7 +8,7 @@ import (
 
 // armShape fills in what ARM's GET of a fluxConfiguration shows although
 // the stored desired state omits it (false, empty and absent values): the
-// booleans at their defaults, dependsOn as an empty list, and the source
+// booleans at their defaults, path and dependsOn empty, and the source
 // kinds not in use as null, as Azure answers.
 func armShape(props map[string]any) {
 	setDefault(props, "suspend", false)
@@ -28,6 +28,7 @@ func armShape(props map[string]any) {
 		if !ok {
 			continue
 		}
+		setDefault(km, "path", "")
 		setDefault(km, "dependsOn", []any{})
 		setDefault(km, "prune", false)
 		setDefault(km, "force", false)

@@ -16,7 +16,7 @@ func TestARMShape(t *testing.T) {
 			`{"azureBlob":null,"bucket":null,"gitRepository":{"url":"u"},"kustomizations":{"k":{"dependsOn":[],"force":false,"path":"./","prune":false}},"ociRepository":null,"sourceKind":"GitRepository","suspend":false}`},
 		{"values given are kept",
 			`{"suspend":true,"bucket":{"insecure":true},"kustomizations":{"k":{"dependsOn":["a"],"prune":true,"force":true}}}`,
-			`{"azureBlob":null,"bucket":{"insecure":true},"gitRepository":null,"kustomizations":{"k":{"dependsOn":["a"],"force":true,"prune":true}},"ociRepository":null,"suspend":true}`},
+			`{"azureBlob":null,"bucket":{"insecure":true},"gitRepository":null,"kustomizations":{"k":{"dependsOn":["a"],"force":true,"path":"","prune":true}},"ociRepository":null,"suspend":true}`},
 		{"OCI",
 			`{"ociRepository":{"url":"oci://x"}}`,
 			`{"azureBlob":null,"bucket":null,"gitRepository":null,"ociRepository":{"insecure":false,"url":"oci://x","useWorkloadIdentity":false},"suspend":false}`},

@@ -115,12 +115,14 @@ func flux(args ...string) []string {
 	return append(append([]string{"k8s-configuration", "flux"}, args...), cluster...)
 }
 
-// show returns the configuration's ARM properties.
+// show returns the configuration as the CLI prints it: az's flattened
+// shape, its properties at the top level.
 func show(g Gomega, name string) map[string]any {
 	out := cli(g, flux("show", "-n", name)...)
 	var cfg map[string]any
 	g.Expect(json.Unmarshal([]byte(out), &cfg)).To(Succeed(), out)
-	return cfg["properties"].(map[string]any)
+	g.Expect(cfg).NotTo(HaveKey("properties"), "the CLI prints az's flattened shape")
+	return cfg
 }
 
 func waitCompliance(t *testing.T, name, state string) map[string]any {
