@@ -36,6 +36,9 @@ type App struct {
 	HTTP *http.Client
 	// ConfigDir is where agent tokens are stored (os.UserConfigDir when empty).
 	ConfigDir string
+	// PollInterval is the wait between polls of a long-running operation
+	// that gives no Retry-After (a second when zero).
+	PollInterval time.Duration
 
 	dataplane    string
 	caFile       string

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -12,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 )
@@ -42,7 +45,12 @@ func newTestDataPlane(t *testing.T) *testDataPlane {
 	t.Helper()
 	srv := dataplanetest.New(t)
 	d := &testDataPlane{owner: dataplanetest.Owner(t, srv.DataDir())}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var ts *httptest.Server
+	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, agentapi.PathPrefix+"/") {
+			srv.Handler().ServeHTTP(w, r) // the clusters' agents, not the CLI
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		d.mu.Lock()
@@ -55,11 +63,71 @@ func newTestDataPlane(t *testing.T) *testDataPlane {
 			d.writes = append(d.writes, rec)
 		}
 		d.mu.Unlock()
-		srv.Handler().ServeHTTP(w, r)
+		cw := &captureWriter{ResponseWriter: w}
+		srv.Handler().ServeHTTP(cw, r)
+		if r.Method == http.MethodPut && cw.status == http.StatusCreated {
+			startAgent(t, ts.URL, r.URL.Path, cw.body.Bytes())
+		}
 	}))
 	t.Cleanup(ts.Close)
 	d.url = ts.URL
 	return d
+}
+
+// captureWriter keeps the status and body of an answer.
+type captureWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) WriteHeader(code int) { c.status = code; c.ResponseWriter.WriteHeader(code) }
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
+}
+
+// startAgent plays the agent of a cluster the CLI just registered (an
+// answer with an agentToken), until the test ends: it reports each
+// configuration's generation as provisioned and confirms deletions, as a
+// cluster's agent does, so that the CLI's waits end as they would.
+func startAgent(t *testing.T, base, clusterID string, answer []byte) {
+	t.Helper()
+	var reg struct {
+		Properties struct {
+			AgentToken string `json:"agentToken"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(answer, &reg) != nil || reg.Properties.AgentToken == "" {
+		return
+	}
+	c := &agentapi.Client{BaseURL: base, ClusterID: clusterID, Token: reg.Properties.AgentToken}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		etag := ""
+		for ctx.Err() == nil {
+			state, next, notModified, err := c.List(ctx, etag, 10*time.Second)
+			if err != nil || notModified {
+				continue
+			}
+			etag = next
+			for _, cfg := range state.Configurations {
+				if cfg.Deleting {
+					_ = c.ConfirmDeleted(ctx, cfg.Name)
+					continue
+				}
+				_ = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation,
+					ComplianceState: "Pending", ProvisioningState: "Succeeded"})
+			}
+		}
+	}()
 }
 
 // canonical indents a JSON body with its object keys sorted, so that golden
@@ -106,7 +174,7 @@ func run(t *testing.T, d *testDataPlane, args ...string) (int, string, string) {
 func runWith(t *testing.T, d *testDataPlane, configDir string, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: configDir,
+	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: configDir, PollInterval: 10 * time.Millisecond,
 		Getenv: func(k string) string {
 			if k == "ARCGITOPS_DATAPLANE" {
 				return d.url
@@ -244,7 +312,7 @@ func TestOutputsAndNotFound(t *testing.T) {
 		t.Errorf("table:\n%s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o tsv")...)
-	if code != 0 || out != "default\tcfg\tcluster\tCreating\tPending\t\t\n" {
+	if code != 0 || out != "default\tcfg\tcluster\tSucceeded\tPending\t\t\n" {
 		t.Errorf("tsv (az's columns: namespace, name, scope, provisioning, compliance, status and source times): %q", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg")...)

@@ -19,14 +19,16 @@ func (a *App) fluxCommand() *cobra.Command {
 func (a *App) fluxCreate() *cobra.Command {
 	var c configFlags
 	var f sourceFlags
-	cmd := leaf("create", "Create a Flux v2 configuration on a cluster.", func(cmd *cobra.Command) error {
+	var noWait bool
+	cmd := leaf("create", "Create a Flux v2 configuration on a cluster, and wait until the cluster has applied it (unless --no-wait).", func(cmd *cobra.Command) error {
 		f.changed = cmd.Flags().Changed
 		body, err := f.createRequest(c.Name)
 		if err != nil {
 			return err
 		}
-		return a.write(http.MethodPut, &c, body)
+		return a.write(http.MethodPut, &c, body, noWait)
 	})
+	bindNoWait(cmd, &noWait)
 	cmd.Example = `  arcgitops k8s-configuration flux create -g my-rg -c my-cluster -t connectedClusters -n cluster-config \
     --namespace cluster-config --scope cluster -u https://github.com/Azure/gitops-flux2-kustomize-helm-mt --branch main \
     --kustomization name=infra path=./infrastructure prune=true \
@@ -37,13 +39,9 @@ func (a *App) fluxCreate() *cobra.Command {
 }
 
 // write sends a PUT or PATCH of configuration c and prints the answer.
-func (a *App) write(method string, c *configFlags, body any) error {
-	path, err := a.fluxPath(c)
+func (a *App) write(method string, c *configFlags, body any, noWait bool) error {
+	out, err := a.writeAndSettle(method, c, body, noWait)
 	if err != nil {
-		return err
-	}
-	var out map[string]any
-	if _, err := a.call(method, path, body, &out); err != nil {
 		return err
 	}
 	return a.print(azFlux(out), fluxColumns)
@@ -52,7 +50,8 @@ func (a *App) write(method string, c *configFlags, body any) error {
 func (a *App) fluxUpdate() *cobra.Command {
 	var c configFlags
 	var f sourceFlags
-	cmd := leaf("update", "Update a Flux v2 configuration: only the flags given change.", func(cmd *cobra.Command) error {
+	var noWait bool
+	cmd := leaf("update", "Update a Flux v2 configuration: only the flags given change; waits until the cluster has applied it (unless --no-wait).", func(cmd *cobra.Command) error {
 		f.changed = cmd.Flags().Changed
 		// Flags are checked first; the GET only learns the source kind.
 		if _, err := f.updateBody(v1alpha1.SourceKindGitRepository); err != nil {
@@ -68,8 +67,9 @@ func (a *App) fluxUpdate() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.write(http.MethodPatch, &c, body)
+		return a.write(http.MethodPatch, &c, body, noWait)
 	})
+	bindNoWait(cmd, &noWait)
 	cmd.Example = `  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --interval 5m`
 	c.bind(cmd, configNameUsage)
 	bindSourceFlags(cmd, &f, false)
@@ -113,8 +113,8 @@ func (a *App) fluxList() *cobra.Command {
 
 func (a *App) fluxDelete() *cobra.Command {
 	var c configFlags
-	var yes, force bool
-	cmd := leaf("delete", "Delete a Flux v2 configuration; the cluster removes its objects first.", func(*cobra.Command) error {
+	var yes, force, noWait bool
+	cmd := leaf("delete", "Delete a Flux v2 configuration; the cluster removes its objects first, and the command waits for that (unless --no-wait).", func(*cobra.Command) error {
 		path, err := a.fluxPath(&c)
 		if err != nil {
 			return err
@@ -129,11 +129,12 @@ func (a *App) fluxDelete() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if resp.StatusCode == http.StatusAccepted {
+		if noWait && resp.StatusCode == http.StatusAccepted {
 			a.warn("deletion of %s started: the cluster removes its objects, then the configuration disappears", c.Name)
 		}
-		return nil
+		return a.settle(resp, noWait)
 	})
+	bindNoWait(cmd, &noWait)
 	c.bind(cmd, configNameUsage)
 	bindYes(cmd, &yes)
 	cmd.Flags().BoolVar(&force, "force", false, "Delete the configuration from the data plane without waiting for the cluster to clean up.")

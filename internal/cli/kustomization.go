@@ -191,6 +191,7 @@ func (k *kustomizationFlags) spec(changed func(string) bool) (*kustomizationSpec
 
 func (a *App) kustomizationWrite(verb, short string) *cobra.Command {
 	var k kustomizationFlags
+	var noWait bool
 	cmd := leaf(verb, short, func(cmd *cobra.Command) error {
 		spec, err := k.spec(cmd.Flags().Changed)
 		if err != nil {
@@ -209,32 +210,28 @@ func (a *App) kustomizationWrite(verb, short string) *cobra.Command {
 		case verb == "update" && !exists:
 			return notFoundf("kustomization %s does not exist in %s: use kustomization create", k.Kustomization, k.Name)
 		}
-		out, err := a.patchKustomization(&k.configFlags, k.Kustomization, spec.patchBody(verb == "update"))
+		out, err := a.patchKustomization(&k.configFlags, k.Kustomization, spec.patchBody(verb == "update"), noWait)
 		if err != nil {
 			return err
 		}
 		return a.printKustomizations(out, k.Kustomization)
 	})
 	k.bind(cmd, true)
+	bindNoWait(cmd, &noWait)
 	return cmd
 }
 
 // patchKustomization sets kustomization name of configuration c to body
-// (null deletes it) and returns the configuration.
-func (a *App) patchKustomization(c *configFlags, name string, body any) (map[string]any, error) {
-	path, err := a.fluxPath(c)
-	if err != nil {
-		return nil, err
-	}
+// (null deletes it), waits for the cluster unless noWait, and returns the
+// configuration.
+func (a *App) patchKustomization(c *configFlags, name string, body any, noWait bool) (map[string]any, error) {
 	patch := map[string]any{"properties": map[string]any{"kustomizations": map[string]any{name: body}}}
-	var out map[string]any
-	_, err = a.call(http.MethodPatch, path, patch, &out)
-	return out, err
+	return a.writeAndSettle(http.MethodPatch, c, patch, noWait)
 }
 
 func (a *App) kustomizationDelete() *cobra.Command {
 	var k kustomizationFlags
-	var yes bool
+	var yes, noWait bool
 	cmd := leaf("delete", "Remove a kustomization from a Flux v2 configuration (its objects are pruned if it prunes).", func(*cobra.Command) error {
 		if _, err := a.fluxPath(&k.configFlags); err != nil {
 			return err
@@ -242,11 +239,12 @@ func (a *App) kustomizationDelete() *cobra.Command {
 		if err := a.confirm(yes, "delete kustomization "+k.Kustomization); err != nil {
 			return err
 		}
-		_, err := a.patchKustomization(&k.configFlags, k.Kustomization, nil)
+		_, err := a.patchKustomization(&k.configFlags, k.Kustomization, nil, noWait)
 		return err
 	})
 	k.bind(cmd, false)
 	bindYes(cmd, &yes)
+	bindNoWait(cmd, &noWait)
 	return cmd
 }
 

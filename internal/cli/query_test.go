@@ -66,3 +66,26 @@ func TestSuspendFalse(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitsForTheCluster: writes wait, as az's, until the cluster has
+// applied them (the operation ends), and --no-wait returns at once.
+func TestWaitsForTheCluster(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	create := "k8s-configuration flux create " + cluster + " -u https://github.com/Azure/arc-k8s-demo --branch main -n "
+	code, out, stderr := run(t, d, args(create+"waited")...)
+	if code != 0 || !strings.Contains(stderr, " - Running ..") || !strings.Contains(out, `"provisioningState": "Succeeded"`) {
+		t.Errorf("create: exit %d, stderr %q, output %s", code, stderr, out)
+	}
+	code, _, stderr = run(t, d, args(create+"not-waited --no-wait")...)
+	if code != 0 || strings.Contains(stderr, "Running") {
+		t.Errorf("create --no-wait: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, d, args("k8s-configuration flux delete "+cluster+" -n waited --yes")...)
+	if code != 0 || !strings.Contains(stderr, " - Running ..") {
+		t.Errorf("delete: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n waited")...); code != 3 {
+		t.Errorf("after a waited delete the configuration is gone: show exits %d, want 3", code)
+	}
+}

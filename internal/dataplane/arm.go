@@ -666,7 +666,7 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, ref cluste
 	}
 	op := operationStatus(kind, gen, cfg)
 	if op.Status == arm.OperationInProgress {
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", "1")
 	}
 	op.ID, op.Name = id, opID
 	writeJSON(w, http.StatusOK, op)
@@ -778,7 +778,7 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref cluste
 		op := s.operationURL(r, "delete-"+uuid.NewString())
 		w.Header().Set("Azure-AsyncOperation", op)
 		w.Header().Set("Location", op)
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
