@@ -20,6 +20,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/armrbac"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
 )
 
@@ -555,5 +556,53 @@ func TestParseActivityFilter(t *testing.T) {
 		case tc.bad == "" && (!f.from.Equal(tc.from) || !f.to.Equal(tc.to) || fmt.Sprint(f.eq) != fmt.Sprint(tc.eq)):
 			t.Errorf("%q: from %v to %v eq %v", tc.filter, f.from, f.to, f.eq)
 		}
+	}
+}
+
+// TestNewOwnerIsTheWayBackIn: with the owner's secret lost, a start with
+// NewOwner makes another owner whose credentials work; the old owner
+// stays.
+func TestNewOwnerIsTheWayBackIn(t *testing.T) {
+	dir := t.TempDir()
+	open := func(newOwner bool) (*Server, Credentials) {
+		o := DefaultOptions()
+		o.DataDir, o.NewOwner = dir, newOwner
+		srv, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadCredentials(filepath.Join(dir, OwnerCredentialsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, c
+	}
+	srv, first := open(false)
+	_ = srv.Close()
+	srv, again := open(false)
+	_ = srv.Close()
+	if again != first {
+		t.Fatal("a plain restart made another owner")
+	}
+	srv, second := open(true)
+	defer srv.Close()
+	if second.AppID == first.AppID {
+		t.Fatal("NewOwner kept the old owner's credentials")
+	}
+	var owners int
+	_ = srv.store.View(func(tx store.Tx) error {
+		all, _ := tx.RoleAssignments()
+		for _, a := range all {
+			if a.Scope == "/" && strings.HasSuffix(a.RoleDefinitionID, armrbac.Owner.ID) {
+				owners++
+			}
+		}
+		return nil
+	})
+	if owners != 2 {
+		t.Errorf("%d owners at the root, want the old and the new", owners)
+	}
+	if _, err := srv.checkSecret(second.AppID, second.Password); err != nil {
+		t.Errorf("the new owner's secret: %v", err)
 	}
 }

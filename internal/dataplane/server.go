@@ -83,6 +83,10 @@ type Options struct {
 	Audience string
 	// TokenLifetime is how long an access token is valid.
 	TokenLifetime time.Duration
+	// NewOwner makes a new owner principal at start, with Owner at the root
+	// scope, and writes its credentials to OwnerCredentialsFile, even when
+	// other owners exist: the way back in after their secrets are lost.
+	NewOwner bool
 	// RotateSigningKey makes a new token signing key active at start; the
 	// old one verifies the tokens it signed until they expire.
 	RotateSigningKey bool

@@ -68,8 +68,10 @@ func newPrincipal(displayName string, now time.Time) (*store.Principal, string, 
 }
 
 // ensureOwner makes an owner when no principal holds Owner at the root
-// scope: on first start, and after the last one was removed. Its
-// credentials go to OwnerCredentialsFile (0600), never to the log.
+// scope (first start), or when Options.NewOwner asks for one (the way back
+// in for whoever holds the data directory, after the owners' secrets are
+// lost). Its credentials go to OwnerCredentialsFile (0600), never to the
+// log.
 func (s *Server) ensureOwner() error {
 	now := s.opts.Now()
 	var creds *Credentials
@@ -79,6 +81,9 @@ func (s *Server) ensureOwner() error {
 			return err
 		}
 		for _, a := range all {
+			if s.opts.NewOwner {
+				break
+			}
 			if armrbac.NormalizeScope(a.Scope) == "/" && strings.EqualFold(roleGUID(a.RoleDefinitionID), armrbac.Owner.ID) {
 				if _, err := tx.Principal(a.PrincipalID); err == nil {
 					return nil
@@ -96,7 +101,7 @@ func (s *Server) ensureOwner() error {
 		if err := tx.PutRoleAssignment(&store.RoleAssignment{
 			ID: "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name, Scope: "/",
 			RoleDefinitionID: roleDefinitionID("/", armrbac.Owner.ID), PrincipalID: p.ObjectID, PrincipalType: "ServicePrincipal",
-			Description: "Made at start: no principal held Owner at the root scope.", CreatedOn: now, UpdatedOn: now,
+			Description: "Made at start, as the hub's owner.", CreatedOn: now, UpdatedOn: now,
 		}); err != nil {
 			return err
 		}
@@ -111,7 +116,7 @@ func (s *Server) ensureOwner() error {
 	if err := writeFile0600(path, append(raw, '\n')); err != nil {
 		return fmt.Errorf("failed to write the owner's credentials: %w", err)
 	}
-	s.opts.Log.Info("No principal held Owner at the root scope: made one; its credentials are in the file (0600), sign in with them and keep them safe",
+	s.opts.Log.Info("Made an owner principal (Owner at the root scope); its credentials are in the file (0600): sign in with them and keep them safe",
 		"file", path, "appId", creds.AppID, "objectId", creds.ObjectID)
 	return nil
 }
