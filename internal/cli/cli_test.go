@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -92,9 +91,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 }
 
 // startAgent plays the agent of a cluster the CLI just registered (an
-// answer with an agentToken), until the test ends: it reports each
-// configuration's generation as provisioned and confirms deletions, as a
-// cluster's agent does, so that the CLI's waits end as they would.
+// answer with an agentToken), so that the CLI's waits end as they would.
 func startAgent(t *testing.T, base, clusterID string, answer []byte) {
 	t.Helper()
 	var reg struct {
@@ -102,32 +99,9 @@ func startAgent(t *testing.T, base, clusterID string, answer []byte) {
 			AgentToken string `json:"agentToken"`
 		} `json:"properties"`
 	}
-	if json.Unmarshal(answer, &reg) != nil || reg.Properties.AgentToken == "" {
-		return
+	if json.Unmarshal(answer, &reg) == nil && reg.Properties.AgentToken != "" {
+		dataplanetest.Agent(t, base, clusterID, reg.Properties.AgentToken, nil)
 	}
-	c := &agentapi.Client{BaseURL: base, ClusterID: clusterID, Token: reg.Properties.AgentToken}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		etag := ""
-		for ctx.Err() == nil {
-			state, next, notModified, err := c.List(ctx, etag, 10*time.Second)
-			if err != nil || notModified {
-				continue
-			}
-			etag = next
-			for _, cfg := range state.Configurations {
-				if cfg.Deleting {
-					_ = c.ConfirmDeleted(ctx, cfg.Name)
-					continue
-				}
-				_ = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation,
-					ComplianceState: "Pending", ProvisioningState: "Succeeded"})
-			}
-		}
-	}()
 }
 
 // canonical indents a JSON body with its object keys sorted, so that golden
@@ -308,16 +282,16 @@ func TestOutputsAndNotFound(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	code, out, _ := run(t, d, args("k8s-configuration flux list "+cluster+" -o table")...)
-	if code != 0 || !strings.Contains(out, "Name") || !strings.Contains(out, "ComplianceState") || !strings.Contains(out, "cfg") || !strings.Contains(out, "Pending") {
+	if code != 0 || !strings.Contains(out, "Name") || !strings.Contains(out, "ComplianceState") || !strings.Contains(out, "cfg") || !strings.Contains(out, "Compliant") {
 		t.Errorf("table:\n%s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o tsv")...)
-	if code != 0 || out != "default\tcfg\tcluster\tSucceeded\tPending\t\t\n" {
+	if code != 0 || out != "default\tcfg\tcluster\tSucceeded\tCompliant\t\t\n" {
 		t.Errorf("tsv (az's columns: namespace, name, scope, provisioning, compliance, status and source times): %q", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg")...)
 	var flat map[string]any
-	if err := json.Unmarshal([]byte(out), &flat); code != 0 || err != nil || flat["complianceState"] != "Pending" || flat["resourceGroup"] != "rg1" || flat["properties"] != nil {
+	if err := json.Unmarshal([]byte(out), &flat); code != 0 || err != nil || flat["complianceState"] != "Compliant" || flat["resourceGroup"] != "rg1" || flat["properties"] != nil {
 		t.Errorf("json is az's flattened shape (complianceState at the top, resourceGroup): %s", out)
 	}
 	code, out, _ = run(t, d, args("k8s-configuration flux show "+cluster+" -n cfg -o yaml")...)

@@ -26,10 +26,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
@@ -207,7 +207,11 @@ func TestStockAzCLI(t *testing.T) {
 	// az waits for provisioningState to settle, as it does on Azure: the
 	// cluster's agent (here its protocol, with the cluster's token) applies
 	// and reports.
-	h.agent(t, registered.Properties.AgentToken)
+	cfg, err := tlsutil.ClientConfig(h.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataplanetest.Agent(t, h.url, cluster, registered.Properties.AgentToken, &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: cfg}})
 	example, err := os.ReadFile("../fixtures/azure-examples/create-git.json")
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +239,23 @@ func TestStockAzCLI(t *testing.T) {
 	}
 	if shown.Name != "cluster-config" || shown.Properties.GitRepository.URL != "https://github.com/Azure/arc-k8s-demo" || shown.Properties.ComplianceState != "Compliant" {
 		t.Errorf("az resource show: %+v", shown)
+	}
+
+	// --no-wait, then az resource wait; a PATCH through az rest.
+	second := strings.Replace(config, "cluster-config", "second-config", 1)
+	owner.must("resource", "create", "--id", second, "--properties", "@"+props, "--api-version", arm.FluxConfigAPIVersion, "--no-wait")
+	owner.must("resource", "wait", "--created", "--id", second, "--api-version", arm.FluxConfigAPIVersion, "--interval", "1", "--timeout", "60")
+	owner.must("rest", "--method", "patch", "--url", second+"?api-version="+arm.FluxConfigAPIVersion, "--body", `{"properties":{"suspend":true}}`)
+	owner.must("resource", "wait", "--updated", "--id", second, "--api-version", arm.FluxConfigAPIVersion, "--interval", "1", "--timeout", "60")
+	var patched struct {
+		Properties struct {
+			Suspend           bool   `json:"suspend"`
+			ProvisioningState string `json:"provisioningState"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(owner.must("resource", "show", "--id", second, "--api-version", arm.FluxConfigAPIVersion)), &patched); err != nil ||
+		!patched.Properties.Suspend || patched.Properties.ProvisioningState != "Succeeded" {
+		t.Errorf("after az rest PATCH and az resource wait: %+v (%v)", patched, err)
 	}
 
 	// A Reader of rg1, made by the owner with az role assignment create.
@@ -311,44 +332,6 @@ func (p *profile) assignRole(objectID, roleID, roleName, scope string) {
 	p.t.Logf("az role assignment create crashed in az itself (%s); sending its request with az rest", debianRoleBug)
 	body := fmt.Sprintf(`{"properties":{"roleDefinitionId":"/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s","principalId":"%s","principalType":"ServicePrincipal"}}`, sub, roleID, objectID)
 	p.must("rest", "--method", "put", "--url", scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01", "--body", body)
-}
-
-// agent plays the cluster's agent until the test ends: it long-polls the
-// desired state, reports every configuration Compliant and confirms
-// deletions.
-func (h *hub) agent(t *testing.T, token string) {
-	t.Helper()
-	cfg, err := tlsutil.ClientConfig(h.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &agentapi.Client{BaseURL: h.url, ClusterID: cluster, Token: token,
-		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: cfg}}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		etag := ""
-		for ctx.Err() == nil {
-			state, next, notModified, err := c.List(ctx, etag, 20*time.Second)
-			if err != nil || notModified {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			etag = next
-			for _, cfg := range state.Configurations {
-				if cfg.Deleting {
-					err = c.ConfirmDeleted(ctx, cfg.Name)
-				} else {
-					err = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation, ComplianceState: "Compliant", ProvisioningState: "Succeeded"})
-				}
-				if err != nil && ctx.Err() == nil {
-					t.Errorf("agent: %s: %v", cfg.Name, err)
-				}
-			}
-		}
-	}()
 }
 
 // newPrincipal makes a service principal with a secret through the API, as

@@ -3,12 +3,15 @@
 package dataplanetest
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 )
@@ -47,4 +50,44 @@ func OwnerTokens(tb testing.TB, srv *dataplane.Server, baseURL string, hc *http.
 	tb.Helper()
 	c := Owner(tb, srv.DataDir())
 	return armclient.ClientCredentials(baseURL+"/adfs/oauth2/token", c.AppID, c.Password, dataplane.DefaultAudience, hc)
+}
+
+// Agent plays a cluster's agent against the data plane at baseURL until the
+// test ends: it long-polls the desired state, reports every configuration's
+// generation as applied (Compliant, provisioning Succeeded) and confirms
+// deletions, as the agent in a cluster does, so that clients waiting on
+// long-running operations see them end. hc sends its requests (nil: a
+// default client).
+func Agent(tb testing.TB, baseURL, clusterID, token string, hc *http.Client) {
+	tb.Helper()
+	c := &agentapi.Client{BaseURL: baseURL, ClusterID: clusterID, Token: token, HTTP: hc}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	tb.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		etag := ""
+		for ctx.Err() == nil {
+			state, next, notModified, err := c.List(ctx, etag, 10*time.Second)
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if notModified {
+				continue
+			}
+			etag = next
+			for _, cfg := range state.Configurations {
+				if cfg.Deleting {
+					err = c.ConfirmDeleted(ctx, cfg.Name)
+				} else {
+					err = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation,
+						ComplianceState: "Compliant", ProvisioningState: "Succeeded"})
+				}
+				if err != nil && ctx.Err() == nil {
+					tb.Errorf("agent of %s: %s: %v", clusterID, cfg.Name, err)
+				}
+			}
+		}
+	}()
 }
