@@ -241,9 +241,14 @@ func TestStockAzCLI(t *testing.T) {
 		t.Errorf("az resource show: %+v", shown)
 	}
 
-	// --no-wait, then az resource wait; a PATCH through az rest.
+	// A PUT that does not wait (az rest: az 2.45's resource create has no
+	// --no-wait), then az resource wait; a PATCH through az rest.
 	second := strings.Replace(config, "cluster-config", "second-config", 1)
-	owner.must("resource", "create", "--id", second, "--properties", "@"+props, "--api-version", arm.FluxConfigAPIVersion, "--no-wait")
+	full, err := json.Marshal(map[string]json.RawMessage{"properties": body.Properties})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.must("rest", "--method", "put", "--url", second+"?api-version="+arm.FluxConfigAPIVersion, "--body", string(full))
 	owner.must("resource", "wait", "--created", "--id", second, "--api-version", arm.FluxConfigAPIVersion, "--interval", "1", "--timeout", "60")
 	owner.must("rest", "--method", "patch", "--url", second+"?api-version="+arm.FluxConfigAPIVersion, "--body", `{"properties":{"suspend":true}}`)
 	owner.must("resource", "wait", "--updated", "--id", second, "--api-version", arm.FluxConfigAPIVersion, "--interval", "1", "--timeout", "60")
