@@ -276,7 +276,7 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 
 	// Update.
 	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"web", `{"properties":{"kustomizations":{"apps":null}}}`)
-	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(status).To(Equal(http.StatusAccepted), "ARM's PATCH of a configuration is a long-running operation")
 	g.Eventually(func(g Gomega) {
 		g.Expect(k.Get(ctx, fcKey(ns, "web"), fc)).To(Succeed())
 		g.Expect(fc.Spec.Kustomizations).To(HaveLen(1))
