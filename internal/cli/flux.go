@@ -53,8 +53,9 @@ func (a *App) fluxUpdate() *cobra.Command {
 	var noWait bool
 	cmd := leaf("update", "Update a Flux v2 configuration: only the flags given change; waits until the cluster has applied it (unless --no-wait).", func(cmd *cobra.Command) error {
 		f.changed = cmd.Flags().Changed
-		// Flags are checked first; the GET only learns the source kind.
-		if _, err := f.updateBody(v1alpha1.SourceKindGitRepository); err != nil {
+		// Flags are checked first (the kind unknown yet); the GET only
+		// learns the source kind.
+		if _, err := f.updateBody(""); err != nil {
 			return err
 		}
 		current, err := a.getConfig(&c)

@@ -89,3 +89,28 @@ func TestWaitsForTheCluster(t *testing.T) {
 		t.Errorf("after a waited delete the configuration is gone: show exits %d, want 3", code)
 	}
 }
+
+// TestUpdateSendsEveryFlag: update flags that update used to drop ("nothing
+// to update") reach the body, and one that the source kind does not have
+// is refused instead of dropped.
+func TestUpdateSendsEveryFlag(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	mustRun(t, d, "k8s-configuration flux create "+cluster+" -n bkt --kind bucket -u https://s3.amazonaws.com --bucket-name my-bucket --bucket-access-key OLD --bucket-secret-key s")
+	mustRun(t, d, "k8s-configuration flux create "+cluster+" -n git -u https://github.com/Azure/arc-k8s-demo --branch main")
+	for _, tc := range []struct{ name, flags, want string }{
+		{"bkt", "--bucket-insecure --bucket-access-key NEW", `"accessKey": "NEW",`},
+		{"bkt", "--bucket-insecure false", `"insecure": false`},
+		{"git", "--https-ca-cert Y2E=", `"httpsCACert": "Y2E="`},
+	} {
+		code, _, stderr := run(t, d, args("k8s-configuration flux update "+cluster+" -n "+tc.name+" "+tc.flags)...)
+		w := d.take()
+		if code != 0 || len(w) != 1 || !strings.Contains(string(w[0].Body), tc.want) {
+			t.Errorf("update %s %s: exit %d %s, sent %+v", tc.name, tc.flags, code, stderr, w)
+		}
+	}
+	code, _, stderr := run(t, d, args("k8s-configuration flux update "+cluster+" -n git --bucket-insecure")...)
+	if code != 2 || !strings.Contains(stderr, "--bucket-insecure does not apply to this configuration's GitRepository source") || len(d.take()) != 0 {
+		t.Errorf("a bucket flag on a git configuration: exit %d, %s", code, stderr)
+	}
+}

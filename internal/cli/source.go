@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -326,9 +327,13 @@ func (f *sourceFlags) kustomizations() (map[string]v1alpha1.KustomizationDefinit
 }
 
 // updateBody builds the PATCH body of flux update from the flags given. It
-// is a map: only what was given may appear.
+// is a map: only what was given may appear. With kind "" (not known yet)
+// it only checks the flags and returns no body.
 func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, error) {
 	if err := f.validateRefs(); err != nil {
+		return nil, err
+	}
+	if err := f.kindFlags(kind); err != nil {
 		return nil, err
 	}
 	protected, err := f.protectedSettings()
@@ -339,6 +344,30 @@ func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, 
 	if f.changed("suspend") {
 		props["suspend"] = f.Suspend
 	}
+	block, err := f.commonBlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.kindBlock(kind, block); err != nil {
+		return nil, err
+	}
+	if len(protected) > 0 {
+		props["configurationProtectedSettings"] = protected
+	}
+	if kind == "" && (len(props) > 0 || len(block) > 0 || f.anyKindFlag()) {
+		return nil, nil
+	}
+	if len(block) > 0 {
+		props[sourceBlocks[kind]] = block
+	}
+	if len(props) == 0 {
+		return nil, usagef("nothing to update: give at least one flag to change, e.g. --interval 5m or --suspend")
+	}
+	return map[string]any{"properties": props}, nil
+}
+
+// commonBlock is what update changes in any kind of source block.
+func (f *sourceFlags) commonBlock() (map[string]any, error) {
 	block := map[string]any{}
 	if f.changed("url") {
 		block["url"] = f.URL
@@ -357,39 +386,95 @@ func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, 
 		}
 		block["timeoutInSeconds"] = n
 	}
-	if kind == v1alpha1.SourceKindGitRepository {
-		if f.Branch != "" || f.Tag != "" || f.Semver != "" || f.Commit != "" {
-			// A new ref replaces the old one whole.
-			block["repositoryRef"] = map[string]any{"branch": nilIfEmpty(f.Branch), "tag": nilIfEmpty(f.Tag),
-				"semver": nilIfEmpty(f.Semver), "commit": nilIfEmpty(f.Commit)}
+	return block, nil
+}
+
+// kindBlock adds to block what update changes in a source of kind.
+func (f *sourceFlags) kindBlock(kind v1alpha1.SourceKindType, block map[string]any) error {
+	switch kind {
+	case v1alpha1.SourceKindBucket:
+		if f.changed("bucket-access-key") || f.changed("access-key") {
+			block["accessKey"] = f.AccessKey
 		}
-		if f.changed("https-user") {
-			block["httpsUser"] = f.HTTPSUser
+		fallthrough
+	case v1alpha1.SourceKindOCIRepository:
+		if f.changed("bucket-insecure") {
+			block["insecure"] = f.BucketInsecure
 		}
-		if f.changed("local-auth-ref") || f.changed("local-ref") {
-			block["localAuthRef"] = f.LocalAuthRef
+	case v1alpha1.SourceKindGitRepository:
+		return f.gitBlock(block)
+	}
+	return nil
+}
+
+// gitBlock adds to block what update changes in a Git source.
+func (f *sourceFlags) gitBlock(block map[string]any) error {
+	caCert, err := fileOrValue("https-ca-cert", f.HTTPSCACert, "https-ca-cert-file", f.HTTPSCACertFile)
+	if err != nil {
+		return err
+	}
+	if caCert != "" {
+		block["httpsCACert"] = caCert
+	}
+	if f.Branch != "" || f.Tag != "" || f.Semver != "" || f.Commit != "" {
+		// A new ref replaces the old one whole.
+		block["repositoryRef"] = map[string]any{"branch": nilIfEmpty(f.Branch), "tag": nilIfEmpty(f.Tag),
+			"semver": nilIfEmpty(f.Semver), "commit": nilIfEmpty(f.Commit)}
+	}
+	if f.changed("https-user") {
+		block["httpsUser"] = f.HTTPSUser
+	}
+	if f.changed("local-auth-ref") || f.changed("local-ref") {
+		block["localAuthRef"] = f.LocalAuthRef
+	}
+	if f.KnownHostsFile != "" {
+		b, err := readFile("known-hosts-file", f.KnownHostsFile)
+		if err != nil {
+			return err
 		}
-		if f.KnownHostsFile != "" {
-			b, err := readFile("known-hosts-file", f.KnownHostsFile)
-			if err != nil {
-				return nil, err
-			}
-			block["sshKnownHosts"] = b64(b)
-		}
-		if f.KnownHosts != "" {
-			block["sshKnownHosts"] = f.KnownHosts
+		block["sshKnownHosts"] = b64(b)
+	}
+	if f.KnownHosts != "" {
+		block["sshKnownHosts"] = f.KnownHosts
+	}
+	return nil
+}
+
+// kindOnlyFlags are the update flags that apply to some source kinds only.
+var kindOnlyFlags = map[string][]v1alpha1.SourceKindType{
+	"branch": {v1alpha1.SourceKindGitRepository}, "tag": {v1alpha1.SourceKindGitRepository},
+	"semver": {v1alpha1.SourceKindGitRepository}, "commit": {v1alpha1.SourceKindGitRepository},
+	"https-user": {v1alpha1.SourceKindGitRepository}, "https-key": {v1alpha1.SourceKindGitRepository},
+	"https-ca-cert": {v1alpha1.SourceKindGitRepository}, "https-ca-cert-file": {v1alpha1.SourceKindGitRepository},
+	"ssh-private-key": {v1alpha1.SourceKindGitRepository}, "ssh-private-key-file": {v1alpha1.SourceKindGitRepository},
+	"known-hosts": {v1alpha1.SourceKindGitRepository}, "known-hosts-file": {v1alpha1.SourceKindGitRepository},
+	"bucket-access-key": {v1alpha1.SourceKindBucket}, "access-key": {v1alpha1.SourceKindBucket},
+	"bucket-secret-key": {v1alpha1.SourceKindBucket}, "secret-key": {v1alpha1.SourceKindBucket},
+	"bucket-insecure": {v1alpha1.SourceKindBucket, v1alpha1.SourceKindOCIRepository},
+	"account-key":     {v1alpha1.SourceKindAzureBlob}, "sas-token": {v1alpha1.SourceKindAzureBlob},
+	"sp-client-secret": {v1alpha1.SourceKindAzureBlob}, "sp-client-cert": {v1alpha1.SourceKindAzureBlob},
+	"sp-client-cert-password": {v1alpha1.SourceKindAzureBlob},
+}
+
+// kindFlags refuses an update flag that the configuration's source kind
+// does not have, instead of dropping it.
+func (f *sourceFlags) kindFlags(kind v1alpha1.SourceKindType) error {
+	for flag, kinds := range kindOnlyFlags {
+		if kind != "" && f.changed(flag) && !slices.Contains(kinds, kind) {
+			return usagef("--%s does not apply to this configuration's %s source", flag, kind)
 		}
 	}
-	if len(block) > 0 {
-		props[sourceBlocks[kind]] = block
+	return nil
+}
+
+// anyKindFlag reports whether a kind-specific flag was given.
+func (f *sourceFlags) anyKindFlag() bool {
+	for flag := range kindOnlyFlags {
+		if f.changed(flag) {
+			return true
+		}
 	}
-	if len(protected) > 0 {
-		props["configurationProtectedSettings"] = protected
-	}
-	if len(props) == 0 {
-		return nil, usagef("nothing to update: give at least one flag to change, e.g. --interval 5m or --suspend")
-	}
-	return map[string]any{"properties": props}, nil
+	return false
 }
 
 // sourceBlocks names the properties block of each source kind.
