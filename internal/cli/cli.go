@@ -15,11 +15,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	jmespath "github.com/jmespath-community/go-jmespath"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
@@ -103,13 +105,15 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// joinKustomizationArgs lets --kustomization take several key=value words,
-// as az does: "--kustomization name=a path=./a prune=true" becomes one value.
+// joinKustomizationArgs lets --kustomization (-k) take several key=value
+// words, as az does: "--kustomization name=a path=./a prune=true" becomes
+// one value. Under "flux kustomization", -k is the kustomization's name.
 func joinKustomizationArgs(args []string) []string {
 	var out []string
+	underKustomization := slices.Contains(args, "kustomization")
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a != "--kustomization" {
+		if a != "--kustomization" && (a != "-k" || underKustomization) {
 			out = append(out, a)
 			continue
 		}
@@ -127,7 +131,7 @@ func joinKustomizationArgs(args []string) []string {
 // given alone (true), or given a value ("--suspend false").
 var threeStateFlags = map[string]bool{
 	"--suspend": true, "--prune": true, "--force": true, "--disable-health-check": true,
-	"--wait-for-reconciliation": true, "--sp-client-cert-send-chain": true,
+	"--wait-for-reconciliation": true, "--sp-cert-send-chain": true,
 	"--use-workload-identity": true, "--bucket-insecure": true,
 }
 
@@ -152,6 +156,31 @@ func joinThreeState(args []string) []string {
 		out = append(out, args[i])
 	}
 	return out
+}
+
+// flagAliases are az's other names of the flags, read as the flag they name
+// (so that a script written for az runs, and "changed" sees either name).
+var flagAliases = map[string]string{
+	"ns":                                              "namespace",
+	"service-principal-client-id":                     "sp-client-id",
+	"service-principal-tenant-id":                     "sp-tenant-id",
+	"service-principal-client-secret":                 "sp-client-secret",
+	"service-principal-client-certificate":            "sp-client-cert",
+	"service-principal-client-certificate-password":   "sp-cert-password",
+	"sp-client-cert-password":                         "sp-cert-password",
+	"service-principal-client-certificate-send-chain": "sp-cert-send-chain",
+	"sp-client-cert-send-chain":                       "sp-cert-send-chain",
+	"managed-identity-client-id":                      "mi-client-id",
+	"oci-digest":                                      "digest",
+	"cluster-rp":                                      "cluster-resource-provider",
+	"dependencies":                                    "depends",
+}
+
+func normalizeFlag(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if canonical, ok := flagAliases[name]; ok {
+		return pflag.NormalizedName(canonical)
+	}
+	return pflag.NormalizedName(name)
 }
 
 func (a *App) rootCommand() *cobra.Command {
@@ -204,6 +233,7 @@ arcgitops data plane, so that scripts written for az work with the program name 
 		return a.compileQuery()
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.SetGlobalNormalizationFunc(normalizeFlag)
 
 	k8s := &cobra.Command{Use: "k8s-configuration", Short: "Manage Kubernetes configurations (GitOps)."}
 	k8s.AddCommand(a.fluxCommand())
@@ -212,15 +242,17 @@ arcgitops data plane, so that scripts written for az work with the program name 
 	return root
 }
 
-// clusterFlags are --cluster-name, --cluster-type, --resource-group.
+// clusterFlags are --cluster-name, --cluster-type, --resource-group and
+// az's --cluster-resource-provider.
 type clusterFlags struct {
-	Cluster, Type, ResourceGroup string
+	Cluster, Type, ResourceGroup, Provider string
 }
 
 func (c *clusterFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&c.Cluster, "cluster-name", "c", "", "Name of the Kubernetes cluster.")
 	cmd.Flags().StringVarP(&c.Type, "cluster-type", "t", "connectedClusters", "The cluster's resource type: connectedClusters (Arc-enabled) or managedClusters (AKS).")
 	cmd.Flags().StringVarP(&c.ResourceGroup, "resource-group", "g", "", "Name of the resource group.")
+	cmd.Flags().StringVar(&c.Provider, "cluster-resource-provider", "", "The cluster's resource provider (also --cluster-rp); implied by --cluster-type: Microsoft.Kubernetes or Microsoft.ContainerService.")
 	_ = cmd.MarkFlagRequired("cluster-name")
 	_ = cmd.MarkFlagRequired("resource-group")
 }
@@ -231,6 +263,9 @@ func (a *App) fluxPath(c *configFlags) (string, error) {
 	t, ok := arm.ClusterTypeForName(c.Type)
 	if !ok {
 		return "", usagef("--cluster-type %q is not supported: use connectedClusters or managedClusters", c.Type)
+	}
+	if rp := strings.SplitN(t, "/", 2)[0]; c.Provider != "" && !strings.EqualFold(c.Provider, rp) {
+		return "", usagef("--cluster-resource-provider %q does not go with --cluster-type %s: use %s", c.Provider, c.Type, rp)
 	}
 	return arm.FluxConfigID(arm.ClusterID(a.subscription, c.ResourceGroup, t, c.Cluster), c.Name), nil
 }

@@ -71,6 +71,8 @@ func (a *App) fluxUpdate() *cobra.Command {
 		return a.write(http.MethodPatch, &c, body, noWait)
 	})
 	bindNoWait(cmd, &noWait)
+	var yes bool
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Accepted for az's scripts: update never asks for confirmation.")
 	cmd.Example = `  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --interval 5m`
 	c.bind(cmd, configNameUsage)
 	bindSourceFlags(cmd, &f, false)

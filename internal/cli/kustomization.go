@@ -151,7 +151,7 @@ func (k *kustomizationFlags) bind(cmd *cobra.Command, withSpec bool) {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&k.Path, "path", "", "Path in the source to apply (default: its root).")
-	fl.StringVar(&k.Depends, "depends", "", "Comma-separated kustomizations that must be ready before this one.")
+	fl.StringVar(&k.Depends, "depends", "", "Comma-separated kustomizations that must be ready before this one (also --dependencies, --depends-on).")
 	fl.StringVar(&k.Depends, "depends-on", "", "Alias of --depends.")
 	fl.StringVar(&k.Timeout, "timeout", "", "Maximum time to apply, e.g. 10m (default 10m).")
 	fl.StringVar(&k.SyncInterval, "sync-interval", "", "Time between applies, e.g. 10m (default 10m).")

@@ -114,3 +114,35 @@ func TestUpdateSendsEveryFlag(t *testing.T) {
 		t.Errorf("a bucket flag on a git configuration: exit %d, %s", code, stderr)
 	}
 }
+
+// TestAzFlagNames: az's names and aliases of flags are taken as az takes
+// them.
+func TestAzFlagNames(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	for _, tc := range []struct{ args, want string }{
+		{"k8s-configuration flux create " + cluster + " -n a1 --ns team-a -u https://github.com/o/r --branch main -k name=apps path=./apps --no-wait",
+			`"namespace": "team-a"`},
+		{"k8s-configuration flux create " + cluster + " -n a2 -u https://github.com/o/r --branch main -k name=apps path=./apps --no-wait",
+			`"apps": {`},
+		{"k8s-configuration flux create " + cluster + " -n a3 --kind oci -u oci://ghcr.io/o/manifests --tag v1 --no-wait",
+			`"tag": "v1"`},
+		{"k8s-configuration flux create " + cluster + " -n a4 --kind oci -u oci://ghcr.io/o/manifests --oci-digest sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --no-wait",
+			`"digest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"`},
+		{"k8s-configuration flux create " + cluster + " -n a5 --kind azblob -u https://acct.blob.core.windows.net --container-name configs" +
+			" --service-principal-client-id cid --sp-tenant-id tid --sp-client-cert testdata/id_test_key --service-principal-client-certificate-password pw --no-wait",
+			`"clientCertificatePassword": "cHc="`},
+		{"k8s-configuration flux update " + cluster + " -n a1 --interval 3m --yes --cluster-rp Microsoft.Kubernetes --no-wait",
+			`"syncIntervalInSeconds": 180`},
+	} {
+		code, _, stderr := run(t, d, args(tc.args)...)
+		w := d.take()
+		if code != 0 || len(w) != 1 || !strings.Contains(string(w[0].Body), tc.want) {
+			t.Errorf("%s: exit %d %s, sent %+v", tc.args, code, stderr, w)
+		}
+	}
+	code, _, stderr := run(t, d, args("k8s-configuration flux show "+cluster+" -n a1 --cluster-rp Microsoft.ContainerService")...)
+	if code != 2 || !strings.Contains(stderr, "does not go with --cluster-type connectedClusters") {
+		t.Errorf("a provider that does not match the cluster type: exit %d, %s", code, stderr)
+	}
+}

@@ -44,20 +44,20 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 	fl := cmd.Flags()
 	if create {
 		fl.StringVarP(&f.Scope, "scope", "s", "cluster", "Where the configuration may apply objects: cluster or namespace.")
-		fl.StringVar(&f.Namespace, "namespace", "default", "Namespace the configuration and its Flux objects live in.")
+		fl.StringVar(&f.Namespace, "namespace", "default", "Namespace the configuration and its Flux objects live in (also --ns, as az's).")
 		fl.StringVar(&f.Kind, "kind", "git", "Source kind: git, bucket, azblob or oci.")
-		fl.StringArrayVar(&f.Kustomizations, "kustomization", nil, "A kustomization to create, as space-separated key=value pairs: name, path, depends_on (comma list), timeout, sync_interval, retry_interval, prune, force, disable_health_check. Repeat the flag for more; without it, one named kustomization-1 at the source root is created.")
+		fl.StringArrayVarP(&f.Kustomizations, "kustomization", "k", nil, "A kustomization to create, as space-separated key=value pairs: name, path, depends_on (comma list), timeout, sync_interval, retry_interval, prune, force, disable_health_check. Repeat the flag for more; without it, one named kustomization-1 at the source root is created.")
 		fl.BoolVar(&f.WaitForReconciliation, "wait-for-reconciliation", false, "Report the configuration as provisioned only once its kustomizations have reconciled.")
 		fl.StringVar(&f.ReconciliationWaitDuration, "reconciliation-wait-duration", "", "How long to wait for reconciliation, e.g. 30m.")
 		fl.StringVar(&f.BucketName, "bucket-name", "", "Name of the S3 bucket (kind bucket).")
 		fl.StringVar(&f.ContainerName, "container-name", "", "Name of the Azure Blob container (kind azblob).")
-		fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container.")
-		fl.StringVar(&f.SPTenantID, "sp-tenant-id", "", "Tenant ID of that service principal.")
-		fl.BoolVar(&f.SPClientCertSendChain, "sp-client-cert-send-chain", false, "Send the certificate chain with the service principal's client certificate.")
-		fl.StringVar(&f.MIClientID, "mi-client-id", "", "Client ID of the managed identity that reads the blob container.")
-		fl.StringVar(&f.OCITag, "oci-tag", "", "Tag of the OCI artifact (default latest).")
-		fl.StringVar(&f.OCISemver, "oci-semver", "", "Semver range of OCI artifact tags.")
-		fl.StringVar(&f.OCIDigest, "oci-digest", "", "Digest of the OCI artifact.")
+		fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container (also --service-principal-client-id).")
+		fl.StringVar(&f.SPTenantID, "sp-tenant-id", "", "Tenant ID of that service principal (also --service-principal-tenant-id).")
+		fl.BoolVar(&f.SPClientCertSendChain, "sp-cert-send-chain", false, "Send the certificate chain with the service principal's client certificate (also --service-principal-client-certificate-send-chain, --sp-client-cert-send-chain).")
+		fl.StringVar(&f.MIClientID, "mi-client-id", "", "Client ID of the managed identity that reads the blob container (also --managed-identity-client-id).")
+		fl.StringVar(&f.OCITag, "oci-tag", "", "Tag of the OCI artifact (default latest); --tag does the same with --kind oci, as az's.")
+		fl.StringVar(&f.OCISemver, "oci-semver", "", "Semver range of OCI artifact tags; --semver does the same with --kind oci.")
+		fl.StringVar(&f.OCIDigest, "digest", "", "Digest of the OCI artifact, sha256:... (also --oci-digest).")
 		fl.StringVar(&f.LayerMediaType, "layer-selector-media-type", "", "Media type of the OCI layer to use.")
 		fl.StringVar(&f.LayerOperation, "layer-selector-operation", "", "What to do with that layer: extract or copy.")
 		fl.BoolVar(&f.UseWorkloadIdentity, "use-workload-identity", false, "Authenticate to the OCI registry with the cluster's workload identity.")
@@ -93,9 +93,9 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 	fl.BoolVar(&f.BucketInsecure, "bucket-insecure", false, "Allow plain HTTP to the bucket (or OCI registry).")
 	fl.StringVar(&f.AccountKey, "account-key", "", "Shared key of the Azure storage account.")
 	fl.StringVar(&f.SASToken, "sas-token", "", "SAS token of the Azure Blob container.")
-	fl.StringVar(&f.SPClientSecret, "sp-client-secret", "", "Client secret of the service principal.")
-	fl.StringVar(&f.SPClientCert, "sp-client-cert", "", "File with the service principal's client certificate (PEM or PFX).")
-	fl.StringVar(&f.SPClientCertPassword, "sp-client-cert-password", "", "Password of that certificate.")
+	fl.StringVar(&f.SPClientSecret, "sp-client-secret", "", "Client secret of the service principal (also --service-principal-client-secret).")
+	fl.StringVar(&f.SPClientCert, "sp-client-cert", "", "File with the service principal's client certificate, PEM or PFX (also --service-principal-client-certificate; az takes its base64 instead of a file).")
+	fl.StringVar(&f.SPClientCertPassword, "sp-cert-password", "", "Password of that certificate (also --service-principal-client-certificate-password, --sp-client-cert-password).")
 }
 
 // protectedSettings collects the secret flags, base64-encoded as ARM wants.
@@ -289,12 +289,24 @@ func (f *sourceFlags) azureBlob(interval, timeout int64) (*v1alpha1.AzureBlobDef
 	return b, nil
 }
 
+// firstOf is the first non-empty value.
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 func (f *sourceFlags) ociRepository(interval, timeout int64) *v1alpha1.OCIRepositoryDefinition {
 	o := &v1alpha1.OCIRepositoryDefinition{URL: f.URL, SyncIntervalInSeconds: &interval, TimeoutInSeconds: &timeout,
 		Insecure: f.BucketInsecure, UseWorkloadIdentity: f.UseWorkloadIdentity,
 		ServiceAccountName: f.ServiceAccountName, LocalAuthRef: f.LocalAuthRef}
-	if f.OCITag != "" || f.OCISemver != "" || f.OCIDigest != "" {
-		o.RepositoryRef = &v1alpha1.OCIRepositoryRefDefinition{Tag: f.OCITag, Semver: f.OCISemver, Digest: f.OCIDigest}
+	// az's --tag and --semver name the OCI reference too.
+	tag, semver := firstOf(f.OCITag, f.Tag), firstOf(f.OCISemver, f.Semver)
+	if tag != "" || semver != "" || f.OCIDigest != "" {
+		o.RepositoryRef = &v1alpha1.OCIRepositoryRefDefinition{Tag: tag, Semver: semver, Digest: f.OCIDigest}
 	}
 	if f.LayerMediaType != "" || f.LayerOperation != "" {
 		o.LayerSelector = &v1alpha1.LayerSelectorDefinition{MediaType: f.LayerMediaType, Operation: f.LayerOperation}
@@ -453,7 +465,7 @@ var kindOnlyFlags = map[string][]v1alpha1.SourceKindType{
 	"bucket-insecure": {v1alpha1.SourceKindBucket, v1alpha1.SourceKindOCIRepository},
 	"account-key":     {v1alpha1.SourceKindAzureBlob}, "sas-token": {v1alpha1.SourceKindAzureBlob},
 	"sp-client-secret": {v1alpha1.SourceKindAzureBlob}, "sp-client-cert": {v1alpha1.SourceKindAzureBlob},
-	"sp-client-cert-password": {v1alpha1.SourceKindAzureBlob},
+	"sp-cert-password": {v1alpha1.SourceKindAzureBlob},
 }
 
 // kindFlags refuses an update flag that the configuration's source kind
