@@ -364,7 +364,12 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 		writeError(w, e)
 		return
 	}
-	d, protected, e := parseProperties(name, body.Properties)
+	raw, e := fromOldShape(r, body.Properties)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	d, protected, e := parseProperties(name, raw)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -380,8 +385,13 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		writeError(w, e)
 		return
 	}
+	raw, e := fromOldShape(r, body.Properties)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	var patch map[string]json.RawMessage
-	if err := json.Unmarshal(body.Properties, &patch); err != nil || patch == nil {
+	if err := json.Unmarshal(raw, &patch); err != nil || patch == nil {
 		writeError(w, invalidContent("The request body must have a properties object."))
 		return
 	}
@@ -490,7 +500,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, n
 		// cluster asynchronously.
 		status, kind = http.StatusAccepted, "patch"
 	}
-	out, err := renderConfig(ref, result)
+	out, err := renderConfigFor(r, ref, result)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -503,6 +513,15 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, n
 // operationURL is the URL of operation opID of the configuration r is for.
 func (s *Server) operationURL(r *http.Request, opID string) string {
 	return s.baseURL(r) + r.URL.Path + "/operations/" + opID + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+}
+
+// renderConfigFor is renderConfig in the shape of r's api-version.
+func renderConfigFor(r *http.Request, ref clusterRef, cfg *store.Config) (map[string]any, error) {
+	out, err := renderConfig(ref, cfg)
+	if err == nil {
+		toOldShape(r, out)
+	}
+	return out, err
 }
 
 // renderConfig returns a configuration in ARM's GET shape; protected
@@ -586,7 +605,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, ref clusterRe
 		s.fail(w, err)
 		return
 	}
-	out, err := renderConfig(ref, cfg)
+	out, err := renderConfigFor(r, ref, cfg)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -623,7 +642,7 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 	end := min(start+s.opts.PageSize, len(configs))
 	value := make([]map[string]any, 0, end-start)
 	for i := start; i < end; i++ {
-		out, err := renderConfig(ref, &configs[i])
+		out, err := renderConfigFor(r, ref, &configs[i])
 		if err != nil {
 			s.fail(w, err)
 			return
