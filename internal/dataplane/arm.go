@@ -263,7 +263,11 @@ type armBody struct {
 	Location json.RawMessage `json:"location,omitempty"`
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+// armNamespace is what ARM takes as a namespace: "a maximum of 253 lower
+// case alphanumeric characters, hyphen and period". A namespace the
+// cluster cannot have (over 63 characters, or with a period) is taken as
+// ARM takes it, and fails in the cluster with the API server's reason.
+var armNamespace = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 
 // parseProperties decodes and validates properties for config name. It
 // returns the defaulted desired state and the protected settings (nil when
@@ -288,8 +292,8 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 	if d.Namespace == "" {
 		d.Namespace = "default"
 	}
-	if !dnsLabel.MatchString(d.Namespace) {
-		return nil, nil, invalidParameter("properties.namespace", "must be 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+	if !armNamespace.MatchString(d.Namespace) {
+		return nil, nil, invalidParameter("properties.namespace", "must be 1-253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (a Kubernetes namespace is 1-63 of them, without '.')")
 	}
 	if v1alpha1.IsSystemNamespace(d.Namespace) {
 		return nil, nil, invalidParameter("properties.namespace", "kube-* namespaces belong to Kubernetes itself: choose another namespace")

@@ -1,7 +1,9 @@
 package dataplane
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -50,4 +52,25 @@ func TestOldAPIVersionsKeepTheirShape(t *testing.T) {
 	r = f.do(http.MethodPut, av(cfg), body)
 	g.Expect(r.status).To(Equal(http.StatusBadRequest), "the current version has neither shape")
 	g.Expect(f.snapshot()).To(Equal(before))
+}
+
+// TestNamespacesAsARMTakesThem: ARM takes up to 253 characters with
+// periods; the cluster then says what it cannot create.
+func TestNamespacesAsARMTakesThem(t *testing.T) {
+	f := newFixture(t)
+	f.register(clusterA)
+	for ns, want := range map[string]int{
+		"team.a":                 http.StatusCreated,
+		strings.Repeat("n", 100): http.StatusCreated,
+		strings.Repeat("n", 254): http.StatusBadRequest,
+		"Bad_NS":                 http.StatusBadRequest,
+		"-lead":                  http.StatusBadRequest,
+		"kube-system":            http.StatusBadRequest,
+	} {
+		name := fmt.Sprintf("ns%d", len(ns))
+		body := strings.Replace(example(t, "create-git.json"), `"namespace": "srs-namespace"`, `"namespace": "`+ns+`"`, 1)
+		if r := f.do(http.MethodPut, av(clusterA+fluxPath+"/"+name), body); r.status != want {
+			t.Errorf("namespace %q: %d %s, want %d", ns, r.status, r.message(), want)
+		}
+	}
 }
