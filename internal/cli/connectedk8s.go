@@ -115,15 +115,11 @@ func (a *App) connectedPath(rg, name string) string {
 // storeToken writes the agent token to a 0600 file and returns its path.
 func (a *App) storeToken(path, rg, name, token string) (string, error) {
 	if path == "" {
-		dir := a.ConfigDir
-		if dir == "" {
-			d, err := os.UserConfigDir()
-			if err != nil {
-				return "", fmt.Errorf("cannot find a config directory for the token: %w (set --agent-token-file)", err)
-			}
-			dir = d
+		dir, err := a.configDir()
+		if err != nil {
+			return "", fmt.Errorf("%w (set --agent-token-file)", err)
 		}
-		path = filepath.Join(dir, "arcgitops", "tokens", rg+"_"+name+".token")
+		path = filepath.Join(dir, "tokens", rg+"_"+name+".token")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
