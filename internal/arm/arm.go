@@ -48,6 +48,19 @@ func ClusterTypeForName(name string) (string, bool) {
 	return "", false
 }
 
+// ScopeParts reads the subscription and the resource group an ARM ID or
+// scope names ("" for what it does not name).
+func ScopeParts(id string) (subscription, resourceGroup string) {
+	segs := strings.Split(strings.Trim(id, "/"), "/")
+	if len(segs) < 2 || !strings.EqualFold(segs[0], "subscriptions") {
+		return "", ""
+	}
+	if len(segs) >= 4 && strings.EqualFold(segs[2], "resourceGroups") {
+		resourceGroup = segs[3]
+	}
+	return segs[1], resourceGroup
+}
+
 // ResourceGroupID is the ID of a resource group.
 func ResourceGroupID(subscription, resourceGroup string) string {
 	return "/subscriptions/" + subscription + "/resourceGroups/" + resourceGroup

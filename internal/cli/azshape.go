@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/arcgitops/arcgitops/internal/arm"
 )
 
 // What az prints for a fluxConfiguration is the SDK's model, flattened:
@@ -24,7 +26,7 @@ func azFlux(obj map[string]any) map[string]any {
 		}
 	}
 	if id, ok := obj["id"].(string); ok {
-		out["resourceGroup"] = resourceGroupOf(id)
+		_, out["resourceGroup"] = arm.ScopeParts(id)
 	}
 	return out
 }
@@ -35,17 +37,6 @@ func azFluxList(list []map[string]any) []map[string]any {
 		out = append(out, azFlux(o))
 	}
 	return out
-}
-
-// resourceGroupOf is the resource group named in an ARM ID.
-func resourceGroupOf(id string) string {
-	segs := strings.Split(strings.Trim(id, "/"), "/")
-	for i := 0; i+1 < len(segs); i++ {
-		if strings.EqualFold(segs[i], "resourceGroups") {
-			return segs[i+1]
-		}
-	}
-	return ""
 }
 
 // kustomizationRows are az's table rows of kustomizations (a map keyed by

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
@@ -124,10 +125,9 @@ func roleDefinitionNotFound(id string) *apiError {
 // roleDefinitionID is the ID of a role definition as seen from scope: under
 // a subscription, the subscription's.
 func roleDefinitionID(scope, guid string) string {
-	segs := strings.Split(strings.Trim(scope, "/"), "/")
 	prefix := ""
-	if len(segs) >= 2 && strings.EqualFold(segs[0], "subscriptions") {
-		prefix = "/subscriptions/" + segs[1]
+	if sub, _ := arm.ScopeParts(scope); sub != "" {
+		prefix = "/subscriptions/" + sub
 	}
 	return prefix + "/providers/Microsoft.Authorization/roleDefinitions/" + guid
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
 
@@ -90,13 +91,7 @@ func (s *Server) record(r *http.Request, code int, correlation string) {
 		Operation: info.action, ResourceID: info.scope, Status: status, HTTPStatusCode: code,
 		Method: r.Method, ClientIP: clientIP(r), Time: s.opts.Now().UTC(),
 	}
-	segs := strings.Split(strings.Trim(info.scope, "/"), "/")
-	if len(segs) >= 2 && strings.EqualFold(segs[0], "subscriptions") {
-		e.Subscription = segs[1]
-	}
-	if len(segs) >= 4 && strings.EqualFold(segs[2], "resourceGroups") {
-		e.ResourceGroup = segs[3]
-	}
+	e.Subscription, e.ResourceGroup = arm.ScopeParts(info.scope)
 	if err := s.store.Batch(func(tx store.Tx) error { return tx.AppendEvent(e) }); err != nil {
 		s.opts.Log.Error(err, "Failed to record an activity log event", "operation", e.Operation, "resourceId", e.ResourceID)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
 )
 
 // authenticateAgent checks the bearer token and that it belongs to the
@@ -22,7 +23,7 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 	}
 	var clusterKey string
 	var cluster *store.Cluster
-	hash := hashToken(token)
+	hash := identity.HashSecret(token)
 	err := s.store.View(func(tx store.Tx) (err error) {
 		if clusterKey, err = tx.ClusterIDByToken(hash); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
 	"github.com/arcgitops/arcgitops/internal/validation"
 	"github.com/google/uuid"
 )
@@ -46,14 +46,6 @@ func checkAPIVersion(r *http.Request, allowed []string, pattern *regexp.Regexp) 
 }
 
 // ---- clusters ----
-
-func newToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
 
 func renderCluster(c *store.Cluster, token string) map[string]any {
 	props := map[string]any{"provisioningState": "Succeeded"}
@@ -105,11 +97,11 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 			if err := s.clusterQuota(tx, ref); err != nil {
 				return err
 			}
-			if token, err = newToken(); err != nil {
+			if token, err = identity.RandomToken(); err != nil {
 				return err
 			}
 			c = &store.Cluster{ID: ref.ID(), Subscription: ref.Subscription, ResourceGroup: ref.ResourceGroup,
-				Type: ref.Type, Name: ref.Name, TokenHash: hashToken(token), CreatedAt: s.opts.Now().UTC()}
+				Type: ref.Type, Name: ref.Name, TokenHash: identity.HashSecret(token), CreatedAt: s.opts.Now().UTC()}
 			created = true
 		case err != nil:
 			return err
@@ -132,7 +124,7 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clu
 		writeError(w, e)
 		return
 	}
-	token, err := newToken()
+	token, err := identity.RandomToken()
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -148,7 +140,7 @@ func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, ref clu
 			expires := s.opts.Now().UTC().Add(s.opts.TokenGracePeriod)
 			c.PreviousTokenHash, c.PreviousTokenExpiresAt = c.TokenHash, &expires
 		}
-		c.TokenHash = hashToken(token)
+		c.TokenHash = identity.HashSecret(token)
 		cluster = c
 		return tx.PutCluster(c)
 	})
@@ -351,12 +343,8 @@ func (s *Server) readARMBody(r *http.Request) (*armBody, *apiError) {
 	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
 		return nil, e
 	}
-	raw, e := readBody(r, s.opts.MaxBodyBytes)
-	if e != nil {
-		return nil, e
-	}
 	var body armBody
-	if e := decodeStrict(raw, &body); e != nil {
+	if e := s.decodeBody(r, &body); e != nil {
 		return nil, e
 	}
 	return &body, nil

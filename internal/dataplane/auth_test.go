@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+	"github.com/google/uuid"
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/armclient"
@@ -72,8 +73,7 @@ func (f *fixture) assign(oid, role, scope string) {
 	if !ok {
 		f.t.Fatalf("no role %s", role)
 	}
-	name := strings.ReplaceAll(strings.ToLower(oid[:8]+"-0000-4000-8000-"+rd.ID[24:]), "_", "0")
-	r := f.do(http.MethodPut, strings.TrimSuffix(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+name+"?api-version=2022-04-01",
+	r := f.do(http.MethodPut, strings.TrimSuffix(scope, "/")+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
 		`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+rd.ID+`","principalId":"`+oid+`","principalType":"ServicePrincipal"}}`)
 	if r.status != http.StatusCreated {
 		f.t.Fatalf("assign %s at %s: %d %s", role, scope, r.status, r.body)
@@ -460,13 +460,11 @@ func TestFailedSignInsAreLimitedPerClient(t *testing.T) {
 	codes := map[int]int{}
 	for range 10 {
 		_, err := f.signIn(victim.AppID, "wrong")
-		var re interface{ Error() string }
 		g.Expect(err).To(HaveOccurred())
-		re = err
 		switch {
-		case strings.Contains(re.Error(), "invalid_client"):
+		case strings.Contains(err.Error(), "invalid_client"):
 			codes[401]++
-		case strings.Contains(re.Error(), "temporarily_unavailable"):
+		case strings.Contains(err.Error(), "temporarily_unavailable"):
 			codes[429]++
 		}
 	}

@@ -156,21 +156,32 @@ func (s *Server) createPrincipal(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, renderPrincipal(p))
 }
 
-// lastRootOwner refuses a change that would leave no principal holding
-// Owner at the root scope, besides the one named by without (a principal)
-// or withoutAssignment.
-func lastRootOwner(tx store.Tx, withoutPrincipal, withoutAssignment string) error {
+// hasRootOwner reports whether an existing principal holds Owner at the
+// root scope, leaving out principal exceptPrincipal and assignment
+// exceptAssignment (either may be "").
+func hasRootOwner(tx store.Tx, exceptPrincipal, exceptAssignment string) (bool, error) {
 	all, err := tx.RoleAssignments()
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, a := range all {
 		if armrbac.NormalizeScope(a.Scope) == "/" && strings.EqualFold(roleGUID(a.RoleDefinitionID), armrbac.Owner.ID) &&
-			!strings.EqualFold(a.PrincipalID, withoutPrincipal) && !strings.EqualFold(a.ID, withoutAssignment) {
+			!strings.EqualFold(a.PrincipalID, exceptPrincipal) && !strings.EqualFold(a.ID, exceptAssignment) {
 			if _, err := tx.Principal(a.PrincipalID); err == nil {
-				return nil
+				return true, nil
 			}
 		}
+	}
+	return false, nil
+}
+
+// lastRootOwner refuses a change that would leave no principal holding
+// Owner at the root scope, besides principal withoutPrincipal or
+// assignment withoutAssignment.
+func lastRootOwner(tx store.Tx, withoutPrincipal, withoutAssignment string) error {
+	ok, err := hasRootOwner(tx, withoutPrincipal, withoutAssignment)
+	if err != nil || ok {
+		return err
 	}
 	return errAPI{&apiError{http.StatusConflict, "LastOwner",
 		"This would leave no principal with Owner at the root scope '/', and the hub without anyone who can assign roles: assign Owner at '/' to another principal first."}}

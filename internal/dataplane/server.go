@@ -8,8 +8,6 @@ package dataplane
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -343,12 +341,6 @@ func (s *Server) withBodySlot(w http.ResponseWriter, r *http.Request, next func(
 			"The data plane is reading as many request bodies as it may at once: retry after a second."})
 	case <-r.Context().Done():
 	}
-}
-
-// hashToken returns the stored form of an agent token.
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // notifier wakes long polls when a cluster's desired state changes.

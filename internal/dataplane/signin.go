@@ -76,18 +76,9 @@ func (s *Server) ensureOwner() error {
 	now := s.opts.Now()
 	var creds *Credentials
 	err := s.store.Update(func(tx store.Tx) error {
-		all, err := tx.RoleAssignments()
-		if err != nil {
-			return err
-		}
-		for _, a := range all {
-			if s.opts.NewOwner {
-				break
-			}
-			if armrbac.NormalizeScope(a.Scope) == "/" && strings.EqualFold(roleGUID(a.RoleDefinitionID), armrbac.Owner.ID) {
-				if _, err := tx.Principal(a.PrincipalID); err == nil {
-					return nil
-				}
+		if !s.opts.NewOwner {
+			if ok, err := hasRootOwner(tx, "", ""); err != nil || ok {
+				return err
 			}
 		}
 		p, secret, err := newPrincipal("arcgitops-owner", now)

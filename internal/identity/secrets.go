@@ -14,13 +14,23 @@ import (
 // would take for a flag.
 const SecretPrefix = "agsp_"
 
-// NewSecret returns a client secret of 256 random bits, and its stored form.
-func NewSecret() (secret, hash string, err error) {
+// RandomToken returns 256 random bits, base64url-encoded: a bearer secret
+// (agent tokens are these, client secrets these with SecretPrefix).
+func RandomToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// NewSecret returns a client secret of 256 random bits, and its stored form.
+func NewSecret() (secret, hash string, err error) {
+	t, err := RandomToken()
+	if err != nil {
 		return "", "", err
 	}
-	secret = SecretPrefix + base64.RawURLEncoding.EncodeToString(b)
+	secret = SecretPrefix + t
 	return secret, HashSecret(secret), nil
 }
 
@@ -31,8 +41,8 @@ func Hint(secret string) string {
 	return rest[:min(3, len(rest))]
 }
 
-// HashSecret is the stored form of a secret. Secrets are generated with 256
-// random bits, so SHA-256 makes guessing as hard as a slow hash would, and
+// HashSecret is the stored form of a secret (a client secret, an agent
+// token). Secrets are generated with 256 random bits, so SHA-256 makes guessing as hard as a slow hash would, and
 // keeps sign-in cheap under a burst of wrong ones.
 func HashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))

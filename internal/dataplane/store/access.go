@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -217,18 +215,4 @@ func (t boltTx) PruneEvents(before time.Time) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-// all decodes every record of b whose key starts with prefix.
-func all[T any](b *bolt.Bucket, prefix []byte) ([]T, error) {
-	var out []T
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, fmt.Errorf("corrupt record %q: %w", k, err)
-		}
-		out = append(out, x)
-	}
-	return out, nil
 }

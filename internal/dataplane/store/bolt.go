@@ -94,6 +94,21 @@ func put(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), raw)
 }
 
+// all decodes every record of b whose key starts with prefix (nil: every
+// record).
+func all[T any](b *bolt.Bucket, prefix []byte) ([]T, error) {
+	var out []T
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, fmt.Errorf("corrupt record %q: %w", k, err)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
 func (t boltTx) Cluster(id string) (*Cluster, error) {
 	return get[Cluster](t.tx.Bucket(bucketClusters), Key(id))
 }
@@ -109,16 +124,7 @@ func (t boltTx) CountClusters(subscription string) (int, error) {
 }
 
 func (t boltTx) Clusters() ([]Cluster, error) {
-	var out []Cluster
-	err := t.tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
-		var c Cluster
-		if err := json.Unmarshal(v, &c); err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	})
-	return out, err
+	return all[Cluster](t.tx.Bucket(bucketClusters), nil)
 }
 
 func (t boltTx) PutCluster(c *Cluster) error {
@@ -187,17 +193,7 @@ func (t boltTx) Config(clusterID, name string) (*Config, error) {
 }
 
 func (t boltTx) Configs(clusterID string) ([]Config, error) {
-	prefix := []byte(Key(clusterID) + "\x00")
-	var out []Config
-	c := t.tx.Bucket(bucketConfigs).Cursor()
-	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-		var cfg Config
-		if err := json.Unmarshal(v, &cfg); err != nil {
-			return nil, fmt.Errorf("corrupt record %q: %w", k, err)
-		}
-		out = append(out, cfg)
-	}
-	return out, nil
+	return all[Config](t.tx.Bucket(bucketConfigs), []byte(Key(clusterID)+"\x00"))
 }
 
 func (t boltTx) PutConfig(c *Config) error {
@@ -240,17 +236,7 @@ func (t boltTx) ResourceGroup(id string) (*ResourceGroup, error) {
 }
 
 func (t boltTx) ResourceGroups(subscription string) ([]ResourceGroup, error) {
-	prefix := []byte(Key("/subscriptions/" + subscription + "/"))
-	var out []ResourceGroup
-	c := t.tx.Bucket(bucketGroups).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var g ResourceGroup
-		if err := json.Unmarshal(v, &g); err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, nil
+	return all[ResourceGroup](t.tx.Bucket(bucketGroups), []byte(Key("/subscriptions/"+subscription+"/")))
 }
 
 func (t boltTx) PutResourceGroup(g *ResourceGroup) error {
