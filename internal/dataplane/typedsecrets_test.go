@@ -3,13 +3,16 @@ package dataplane
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/arm"
 )
 
 func TestLiftTypedSecrets(t *testing.T) {
@@ -109,24 +112,108 @@ func TestTypedSecretsAreWriteOnly(t *testing.T) {
 	g.Expect(f.snapshot()).To(Equal(before))
 }
 
-// TestSpecExamples: the REST spec's own request bodies, each kind of
-// source, are accepted with the current api-version, and a typed or
-// protected secret in them is never answered back.
+// specExamples are the request bodies of the REST spec's examples for each
+// served api-version (test/fixtures/azure-examples/README.md says which
+// example each file is); bodies that did not change between versions are
+// stored once. The first file is a Git create that the version's patch
+// example applies to.
+var specExamples = map[string][]string{
+	"2021-11-01-preview": {"2021-11-01-preview/create-git.json", "2021-11-01-preview/patch.json"},
+	"2022-01-01-preview": {"2022-01-01-preview/create-git.json", "2022-01-01-preview/create-bucket.json", "patch.json"},
+	"2022-03-01":         {"2022-01-01-preview/create-git.json", "2022-03-01/create-bucket.json", "patch.json"},
+	"2022-07-01":         {"create-git-basic.json", "create-bucket.json", "create-azureblob.json", "patch.json"},
+	"2022-11-01":         {"create-git-basic.json", "create-bucket.json", "create-azureblob.json", "patch.json"},
+	"2023-05-01":         {"create-git-basic.json", "create-bucket.json", "create-azureblob.json", "patch.json"},
+	"2024-04-01-preview": {"create-git.json", "create-bucket.json", "create-azureblob.json", "create-oci.json", "create-oci-tls.json", "patch.json"},
+	"2024-06-01-preview": {"create-git.json", "create-bucket.json", "create-azureblob.json", "create-oci-tls.json", "patch.json"},
+	"2024-11-01":         {"create-git.json", "create-bucket.json", "create-azureblob.json", "create-oci.json", "create-oci-tls.json", "create-provider.json", "patch.json"},
+	"2025-04-01":         {"create-git.json", "create-bucket.json", "create-oci.json", "create-oci-tls.json", "create-provider.json", "patch.json"},
+}
+
+// specSecrets are the secret values in the examples: none may be answered.
+var specSecrets = []string{"testaccountkey", "dGVzdGNsaWVudGNlcnQ=", "dGVzdHByaXZhdGVrZXk=", "dGVzdGNhY2VydA=="}
+
+// TestSpecExamples: every served api-version takes its own examples
+// (create with each kind of source it has, then its patch), answers in its
+// own shape, and never answers a typed secret.
 func TestSpecExamples(t *testing.T) {
 	f := newFixture(t)
 	f.register(clusterA)
-	for _, name := range []string{"create-git.json", "create-bucket.json", "create-azureblob.json", "create-oci.json"} {
-		cfg := clusterA + fluxPath + "/" + strings.TrimSuffix(strings.TrimPrefix(name, "create-"), ".json")
-		r := f.do(http.MethodPut, av(cfg), example(t, name))
-		if r.status != http.StatusCreated {
-			t.Errorf("%s: %d %s", name, r.status, r.body)
+	served := map[string]bool{}
+	for i, v := range arm.FluxConfigAPIVersions {
+		served[v] = true
+		files, ok := specExamples[v]
+		if !ok {
+			t.Errorf("api-version %s is served but has no examples in specExamples", v)
 			continue
 		}
-		if strings.Contains(string(r.body), "testaccountkey") {
-			t.Errorf("%s: a secret in the answer", name)
+		t.Run(v, func(t *testing.T) {
+			f.t = t
+			var git string
+			for _, file := range files {
+				kind := strings.TrimSuffix(filepath.Base(file), ".json")
+				if kind == "patch" {
+					if r := f.do(http.MethodPatch, git+"?api-version="+v, example(t, file)); r.status != http.StatusAccepted {
+						t.Errorf("%s: %d %s", file, r.status, r.body)
+					}
+					continue
+				}
+				cfg := clusterA + fluxPath + "/" + fmt.Sprintf("v%d-%s", i, strings.TrimPrefix(kind, "create-"))
+				if git == "" {
+					git = cfg
+				}
+				putSpecExample(t, f, v, cfg, file)
+			}
+		})
+	}
+	for v := range specExamples {
+		if !served[v] {
+			t.Errorf("specExamples has %s, which is not served", v)
 		}
 	}
-	if r := f.do(http.MethodPatch, av(clusterA+fluxPath+"/git"), example(t, "patch.json")); r.status != http.StatusAccepted {
-		t.Errorf("patch.json: %d %s", r.status, r.body)
+}
+
+// putSpecExample creates cfg from an example body with api-version v and
+// checks both answers: the PUT's and a GET's.
+func putSpecExample(t *testing.T, f *fixture, v, cfg, file string) {
+	t.Helper()
+	r := f.do(http.MethodPut, cfg+"?api-version="+v, example(t, file))
+	if r.status != http.StatusCreated {
+		t.Errorf("%s: %d %s", file, r.status, r.body)
+		return
+	}
+	got := f.do(http.MethodGet, cfg+"?api-version="+v, "")
+	for _, answer := range []response{r, got} {
+		for _, secret := range specSecrets {
+			if strings.Contains(string(answer.body), secret) {
+				t.Errorf("%s: the secret %s in the answer", file, secret)
+			}
+		}
+	}
+	checkVersionShape(t, v, file, got.json(t))
+}
+
+// checkVersionShape: an old version's answer names what that version
+// named, and a current one the current names.
+func checkVersionShape(t *testing.T, v, file string, got map[string]any) {
+	t.Helper()
+	props := got["properties"].(map[string]any)
+	k2 := props["kustomizations"].(map[string]any)["srs-kustomization2"].(map[string]any)
+	deps := k2["dependsOn"].([]any)
+	shape, old := versionShapes[v]
+	if old {
+		if _, isObj := deps[0].(map[string]any); !isObj {
+			t.Errorf("%s with %s: dependsOn %v, want objects", file, v, deps)
+		}
+		if _, ok := props["sourceSyncedCommitId"]; ok {
+			t.Errorf("%s with %s: sourceSyncedCommitId, which this version calls %s", file, v, shape.syncedCommit)
+		}
+	} else if _, isName := deps[0].(string); !isName {
+		t.Errorf("%s with %s: dependsOn %v, want names", file, v, deps)
+	}
+	if git, _ := props["gitRepository"].(map[string]any); git != nil && v == "2021-11-01-preview" {
+		if git["httpsCAFile"] != "ZXhhbXBsZWNlcnRpZmljYXRl" || git["httpsCACert"] != nil {
+			t.Errorf("%s with %s: gitRepository %v, want httpsCAFile", file, v, git)
+		}
 	}
 }

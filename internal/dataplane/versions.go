@@ -3,37 +3,90 @@ package dataplane
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 )
 
-// oldShapeVersions are the fluxConfigurations api-versions before
-// 2022-07-01, whose kustomizations name their dependencies as objects
-// ({"kustomizationName": "x"}) and may carry validation (none, client or
-// server), and whose answers say lastSourceUpdatedCommitId and
-// lastSourceUpdatedAt for what later versions call sourceSyncedCommitId and
-// sourceUpdatedAt.
-var oldShapeVersions = []string{"2021-11-01-preview", "2022-01-01-preview", "2022-03-01"}
+// versionShape is how an api-version before 2022-07-01 differs from the
+// current shape, as the REST spec of that version defines it. Later
+// versions only add properties, so they need no entry.
+type versionShape struct {
+	// syncedCommit and syncedAt are the names this version gives what
+	// later versions call sourceSyncedCommitId and sourceUpdatedAt.
+	syncedCommit, syncedAt string
+	// gitRenames maps gitRepository properties of this version to their
+	// current names.
+	gitRenames map[string]string
+	// sources this version does not have: they are left out of answers.
+	unknownSources []string
+}
 
-func oldShape(r *http.Request) bool {
-	return slices.Contains(oldShapeVersions, r.URL.Query().Get("api-version"))
+// versionShapes: the three oldest versions name a kustomization's
+// dependencies as objects ({"kustomizationName": "x"}) and may carry
+// validation (none, client or server), which Flux's Kustomization no longer
+// has.
+var versionShapes = map[string]versionShape{
+	"2021-11-01-preview": {
+		syncedCommit: "lastSourceSyncedCommitId", syncedAt: "lastSourceSyncedAt",
+		gitRenames:     map[string]string{"httpsCAFile": "httpsCACert"},
+		unknownSources: []string{"bucket", "azureBlob", "ociRepository"},
+	},
+	"2022-01-01-preview": {
+		syncedCommit: "lastSourceSyncedCommitId", syncedAt: "lastSourceSyncedAt",
+		unknownSources: []string{"azureBlob", "ociRepository"},
+	},
+	"2022-03-01": {
+		syncedCommit: "lastSourceUpdatedCommitId", syncedAt: "lastSourceUpdatedAt",
+		unknownSources: []string{"azureBlob", "ociRepository"},
+	},
+}
+
+func shapeOf(r *http.Request) (versionShape, bool) {
+	v, ok := versionShapes[r.URL.Query().Get("api-version")]
+	return v, ok
 }
 
 // fromOldShape turns the properties of an old api-version's body into the
-// current shape: dependsOn objects become names, and validation (which
-// Flux's Kustomization no longer has) is dropped once checked. Other
+// current shape: renamed properties take their current names, dependsOn
+// objects become names, and validation is dropped once checked. Other
 // versions' bodies are returned as they are.
 func fromOldShape(r *http.Request, raw json.RawMessage) (json.RawMessage, *apiError) {
-	if !oldShape(r) {
+	shape, ok := shapeOf(r)
+	if !ok {
 		return raw, nil
 	}
 	var props map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &props); err != nil || props == nil {
 		return raw, nil // decodeStrict says what is wrong
 	}
-	var ks map[string]map[string]json.RawMessage
-	if err := json.Unmarshal(props["kustomizations"], &ks); err != nil || ks == nil {
-		return raw, nil
+	if len(shape.gitRenames) > 0 {
+		var git map[string]json.RawMessage
+		if json.Unmarshal(props["gitRepository"], &git) == nil && git != nil {
+			for from, to := range shape.gitRenames {
+				if v, ok := git[from]; ok {
+					git[to] = v
+					delete(git, from)
+				}
+			}
+			props["gitRepository"], _ = json.Marshal(git)
+		}
 	}
+	var ks map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(props["kustomizations"], &ks); err == nil && ks != nil {
+		if e := kustomizationsFromOldShape(ks); e != nil {
+			return nil, e
+		}
+		props["kustomizations"], _ = json.Marshal(ks)
+	}
+	out, err := json.Marshal(props)
+	if err != nil {
+		return nil, invalidContent(err.Error())
+	}
+	return out, nil
+}
+
+// kustomizationsFromOldShape checks and drops validation and turns
+// dependsOn objects into names. Names are taken as they are: some of the
+// spec's own examples for these versions send them so.
+func kustomizationsFromOldShape(ks map[string]map[string]json.RawMessage) *apiError {
 	for name, k := range ks {
 		if k == nil {
 			continue // a merge patch's null removes it
@@ -41,7 +94,7 @@ func fromOldShape(r *http.Request, raw json.RawMessage) (json.RawMessage, *apiEr
 		if v, ok := k["validation"]; ok {
 			var s *string
 			if err := json.Unmarshal(v, &s); err != nil || (s != nil && *s != "none" && *s != "client" && *s != "server") {
-				return nil, invalidParameter("properties.kustomizations."+name+".validation", "must be none, client or server")
+				return invalidParameter("properties.kustomizations."+name+".validation", "must be none, client or server")
 			}
 			delete(k, "validation")
 		}
@@ -58,27 +111,36 @@ func fromOldShape(r *http.Request, raw json.RawMessage) (json.RawMessage, *apiEr
 			}
 		}
 	}
-	props["kustomizations"], _ = json.Marshal(ks)
-	out, err := json.Marshal(props)
-	if err != nil {
-		return nil, invalidContent(err.Error())
-	}
-	return out, nil
+	return nil
 }
 
 // toOldShape answers an old api-version in its own shape.
 func toOldShape(r *http.Request, out map[string]any) {
-	if !oldShape(r) {
+	shape, ok := shapeOf(r)
+	if !ok {
 		return
 	}
 	props, _ := out["properties"].(map[string]any)
 	if props == nil {
 		return
 	}
-	for from, to := range map[string]string{"sourceSyncedCommitId": "lastSourceUpdatedCommitId", "sourceUpdatedAt": "lastSourceUpdatedAt"} {
+	for from, to := range map[string]string{"sourceSyncedCommitId": shape.syncedCommit, "sourceUpdatedAt": shape.syncedAt} {
 		if v, ok := props[from]; ok {
 			props[to] = v
 			delete(props, from)
+		}
+	}
+	for _, src := range shape.unknownSources {
+		if props[src] == nil {
+			delete(props, src)
+		}
+	}
+	if git, _ := props["gitRepository"].(map[string]any); git != nil {
+		for old, current := range shape.gitRenames {
+			if v, ok := git[current]; ok {
+				git[old] = v
+				delete(git, current)
+			}
 		}
 	}
 	ks, _ := props["kustomizations"].(map[string]any)

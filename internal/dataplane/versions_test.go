@@ -40,6 +40,9 @@ func TestOldAPIVersionsKeepTheirShape(t *testing.T) {
 	props := f.do(http.MethodGet, cfg+old, "").json(t)["properties"].(map[string]any)
 	g.Expect(props["lastSourceUpdatedCommitId"]).To(Equal("main@sha1:abc"))
 	g.Expect(props).NotTo(HaveKey("sourceSyncedCommitId"))
+	props = f.do(http.MethodGet, cfg+"?api-version=2022-01-01-preview", "").json(t)["properties"].(map[string]any)
+	g.Expect(props["lastSourceSyncedCommitId"]).To(Equal("main@sha1:abc"), "2021-11 and 2022-01 say Synced where 2022-03 says Updated")
+	g.Expect(props).NotTo(HaveKey("azureBlob"), "a source the version does not have")
 
 	// A PATCH in the old shape.
 	r = f.do(http.MethodPatch, cfg+old, `{"properties":{"kustomizations":{"apps":{"dependsOn":[]}}}}`)
