@@ -100,21 +100,20 @@ func (k *kustomizationSpec) set(key, flag, val string) error {
 	return nil
 }
 
-// patchBody is a kustomization in a PATCH body: every key (create) or only
-// those that were set (update).
-func (k *kustomizationSpec) patchBody(onlySet bool) any {
-	whole := newKustomizationRequest(k.Def)
-	if !onlySet {
-		return whole
-	}
+// body is the kustomization as az sends it: only the keys given.
+func (k *kustomizationSpec) body() map[string]any {
 	out := map[string]any{}
 	add := func(key, field string, v any) {
 		if slices.Contains(k.Set, key) {
 			out[field] = v
 		}
 	}
-	add("path", "path", whole.Path)
-	add("depends_on", "dependsOn", whole.DependsOn)
+	add("path", "path", k.Def.Path)
+	deps := k.Def.DependsOn
+	if deps == nil {
+		deps = []string{}
+	}
+	add("depends_on", "dependsOn", deps)
 	if k.Def.TimeoutInSeconds != nil {
 		add("timeout", "timeoutInSeconds", *k.Def.TimeoutInSeconds)
 	}
@@ -124,10 +123,29 @@ func (k *kustomizationSpec) patchBody(onlySet bool) any {
 	if k.Def.RetryIntervalInSeconds != nil {
 		add("retry_interval", "retryIntervalInSeconds", *k.Def.RetryIntervalInSeconds)
 	}
-	add("prune", "prune", whole.Prune)
-	add("force", "force", whole.Force)
-	add("disable_health_check", "wait", whole.Wait)
+	add("prune", "prune", k.Def.Prune)
+	add("force", "force", k.Def.Force)
+	add("disable_health_check", "wait", k.Def.Wait == nil || *k.Def.Wait)
 	return out
+}
+
+// defaultKustomizationBody is the kustomization az creates when flux create
+// is given none: every property at the REST spec's default.
+func defaultKustomizationBody() map[string]any {
+	return map[string]any{"path": "", "timeoutInSeconds": v1alpha1.DefaultIntervalSeconds,
+		"syncIntervalInSeconds": v1alpha1.DefaultIntervalSeconds, "prune": false, "force": false, "wait": true}
+}
+
+// commandBody is the body of kustomization create or update, as az builds
+// it: the keys given, wait always (true unless --disable-health-check), and
+// on create the path even when not given ("", the source root).
+func (k *kustomizationSpec) commandBody(create bool) map[string]any {
+	body := k.body()
+	body["wait"] = k.Def.Wait == nil || *k.Def.Wait
+	if _, ok := body["path"]; create && !ok {
+		body["path"] = ""
+	}
+	return body
 }
 
 func (a *App) kustomizationCommand() *cobra.Command {
@@ -210,7 +228,7 @@ func (a *App) kustomizationWrite(verb, short string) *cobra.Command {
 		case verb == "update" && !exists:
 			return notFoundf("kustomization %s does not exist in %s: use kustomization create", k.Kustomization, k.Name)
 		}
-		out, err := a.patchKustomization(&k.configFlags, k.Kustomization, spec.patchBody(verb == "update"), noWait)
+		out, err := a.patchKustomization(&k.configFlags, k.Kustomization, spec.commandBody(verb == "create"), noWait)
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ func TestParseKustomization(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := jsonOf(t, k.patchBody(true)); got != tc.want {
+			if got := jsonOf(t, k.body()); got != tc.want {
 				t.Errorf("update body = %s, want %s", got, tc.want)
 			}
 		})

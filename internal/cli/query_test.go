@@ -131,7 +131,7 @@ func TestAzFlagNames(t *testing.T) {
 			`"digest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"`},
 		{"k8s-configuration flux create " + cluster + " -n a5 --kind azblob -u https://acct.blob.core.windows.net --container-name configs" +
 			" --service-principal-client-id cid --sp-tenant-id tid --sp-client-cert testdata/id_test_key --service-principal-client-certificate-password pw --no-wait",
-			`"clientCertificatePassword": "cHc="`},
+			`"clientCertificatePassword": "pw"`},
 		{"k8s-configuration flux update " + cluster + " -n a1 --interval 3m --yes --cluster-rp Microsoft.Kubernetes --no-wait",
 			`"syncIntervalInSeconds": 180`},
 	} {

@@ -20,10 +20,10 @@ type createProperties struct {
 	Namespace string `json:"namespace"`
 	Suspend   bool   `json:"suspend"`
 
-	Bucket         *bucketRequest                  `json:"bucket,omitempty"`
-	AzureBlob      *azureBlobRequest               `json:"azureBlob,omitempty"`
-	OCIRepository  *ociRequest                     `json:"ociRepository,omitempty"`
-	Kustomizations map[string]kustomizationRequest `json:"kustomizations"`
+	Bucket         *bucketRequest    `json:"bucket,omitempty"`
+	AzureBlob      *azureBlobRequest `json:"azureBlob,omitempty"`
+	OCIRepository  *ociRequest       `json:"ociRepository,omitempty"`
+	Kustomizations map[string]any    `json:"kustomizations"`
 
 	ConfigurationProtectedSettings map[string]string `json:"configurationProtectedSettings,omitempty"`
 }
@@ -33,14 +33,21 @@ type bucketRequest struct {
 	Insecure bool `json:"insecure"`
 }
 
+// azureBlobRequest carries the typed secrets (x-ms-secret properties) where
+// az sends them: in the azureBlob block, not in configurationProtectedSettings.
 type azureBlobRequest struct {
 	v1alpha1.AzureBlobDefinition
+	AccountKey       string                   `json:"accountKey,omitempty"`
+	SASToken         string                   `json:"sasToken,omitempty"`
 	ServicePrincipal *servicePrincipalRequest `json:"servicePrincipal,omitempty"`
 }
 
 type servicePrincipalRequest struct {
 	v1alpha1.ServicePrincipalDefinition
-	ClientCertificateSendChain bool `json:"clientCertificateSendChain"`
+	ClientSecret               string `json:"clientSecret,omitempty"`
+	ClientCertificate          string `json:"clientCertificate,omitempty"`
+	ClientCertificatePassword  string `json:"clientCertificatePassword,omitempty"`
+	ClientCertificateSendChain bool   `json:"clientCertificateSendChain"`
 }
 
 type ociRequest struct {
@@ -49,22 +56,10 @@ type ociRequest struct {
 	UseWorkloadIdentity bool `json:"useWorkloadIdentity"`
 }
 
-// kustomizationRequest is a whole kustomization, as flux create and
-// kustomization create send it.
-type kustomizationRequest struct {
-	v1alpha1.KustomizationDefinition
-	Path      string   `json:"path"`
-	DependsOn []string `json:"dependsOn"`
-	Prune     bool     `json:"prune"`
-	Force     bool     `json:"force"`
-	Wait      bool     `json:"wait"`
-}
-
 // newCreateRequest wraps a validated spec, its namespace and protected
-// settings into the PUT body.
-func newCreateRequest(spec *v1alpha1.FluxConfigSpec, namespace string, protected map[string]string) *createRequest {
-	p := createProperties{FluxConfigSpec: *spec, Namespace: namespace, Suspend: spec.Suspend,
-		Kustomizations: map[string]kustomizationRequest{}}
+// settings into the PUT body; bodies are the kustomizations as they are sent.
+func newCreateRequest(spec *v1alpha1.FluxConfigSpec, namespace string, protected map[string]string, bodies map[string]any) *createRequest {
+	p := createProperties{FluxConfigSpec: *spec, Namespace: namespace, Suspend: spec.Suspend, Kustomizations: bodies}
 	if b := spec.Bucket; b != nil {
 		p.Bucket = &bucketRequest{BucketDefinition: *b, Insecure: b.Insecure}
 	}
@@ -77,20 +72,8 @@ func newCreateRequest(spec *v1alpha1.FluxConfigSpec, namespace string, protected
 	if o := spec.OCIRepository; o != nil {
 		p.OCIRepository = &ociRequest{OCIRepositoryDefinition: *o, Insecure: o.Insecure, UseWorkloadIdentity: o.UseWorkloadIdentity}
 	}
-	for name, k := range spec.Kustomizations {
-		p.Kustomizations[name] = newKustomizationRequest(k)
-	}
 	if len(protected) > 0 {
 		p.ConfigurationProtectedSettings = protected
 	}
 	return &createRequest{Properties: p}
-}
-
-func newKustomizationRequest(k v1alpha1.KustomizationDefinition) kustomizationRequest {
-	dependsOn := k.DependsOn
-	if dependsOn == nil {
-		dependsOn = []string{}
-	}
-	return kustomizationRequest{KustomizationDefinition: k, Path: k.Path, DependsOn: dependsOn, Prune: k.Prune, Force: k.Force,
-		Wait: k.Wait == nil || *k.Wait}
 }

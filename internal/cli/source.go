@@ -37,6 +37,8 @@ type sourceFlags struct {
 	WaitForReconciliation                   bool
 	ReconciliationWaitDuration              string
 	changed                                 func(name string) bool
+	// noRef: a Git source given no reference (the service defaults it).
+	noRef bool
 }
 
 // bindSourceFlags registers the source flags of create (all) or update.
@@ -49,12 +51,6 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 		fl.StringArrayVarP(&f.Kustomizations, "kustomization", "k", nil, "A kustomization to create, as space-separated key=value pairs: name, path, depends_on (comma list), timeout, sync_interval, retry_interval, prune, force, disable_health_check. Repeat the flag for more; without it, one named kustomization-1 at the source root is created.")
 		fl.BoolVar(&f.WaitForReconciliation, "wait-for-reconciliation", false, "Report the configuration as provisioned only once its kustomizations have reconciled.")
 		fl.StringVar(&f.ReconciliationWaitDuration, "reconciliation-wait-duration", "", "How long to wait for reconciliation, e.g. 30m.")
-		fl.StringVar(&f.BucketName, "bucket-name", "", "Name of the S3 bucket (kind bucket).")
-		fl.StringVar(&f.ContainerName, "container-name", "", "Name of the Azure Blob container (kind azblob).")
-		fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container (also --service-principal-client-id).")
-		fl.StringVar(&f.SPTenantID, "sp-tenant-id", "", "Tenant ID of that service principal (also --service-principal-tenant-id).")
-		fl.BoolVar(&f.SPClientCertSendChain, "sp-cert-send-chain", false, "Send the certificate chain with the service principal's client certificate (also --service-principal-client-certificate-send-chain, --sp-client-cert-send-chain).")
-		fl.StringVar(&f.MIClientID, "mi-client-id", "", "Client ID of the managed identity that reads the blob container (also --managed-identity-client-id).")
 		fl.StringVar(&f.OCITag, "oci-tag", "", "Tag of the OCI artifact (default latest); --tag does the same with --kind oci, as az's.")
 		fl.StringVar(&f.OCISemver, "oci-semver", "", "Semver range of OCI artifact tags; --semver does the same with --kind oci.")
 		fl.StringVar(&f.OCIDigest, "digest", "", "Digest of the OCI artifact, sha256:... (also --oci-digest).")
@@ -91,6 +87,12 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 	fl.StringVar(&f.SecretKey, "bucket-secret-key", "", "Secret access key of the S3 bucket.")
 	fl.StringVar(&f.SecretKey, "secret-key", "", "Alias of --bucket-secret-key.")
 	fl.BoolVar(&f.BucketInsecure, "bucket-insecure", false, "Allow plain HTTP to the bucket (or OCI registry).")
+	fl.StringVar(&f.BucketName, "bucket-name", "", "Name of the S3 bucket (kind bucket).")
+	fl.StringVar(&f.ContainerName, "container-name", "", "Name of the Azure Blob container (kind azblob).")
+	fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container (also --service-principal-client-id).")
+	fl.StringVar(&f.SPTenantID, "sp-tenant-id", "", "Tenant ID of that service principal (also --service-principal-tenant-id).")
+	fl.BoolVar(&f.SPClientCertSendChain, "sp-cert-send-chain", false, "Send the certificate chain with the service principal's client certificate (also --service-principal-client-certificate-send-chain, --sp-client-cert-send-chain).")
+	fl.StringVar(&f.MIClientID, "mi-client-id", "", "Client ID of the managed identity that reads the blob container (also --managed-identity-client-id).")
 	fl.StringVar(&f.AccountKey, "account-key", "", "Shared key of the Azure storage account.")
 	fl.StringVar(&f.SASToken, "sas-token", "", "SAS token of the Azure Blob container.")
 	fl.StringVar(&f.SPClientSecret, "sp-client-secret", "", "Client secret of the service principal (also --service-principal-client-secret).")
@@ -115,18 +117,15 @@ func (f *sourceFlags) protectedSettings() (map[string]string, error) {
 	if sshKey != "" {
 		p[v1alpha1.ProtectedSSHPrivateKey] = sshKey
 	}
-	plain := map[string]string{
-		v1alpha1.ProtectedHTTPSKey: f.HTTPSKey, v1alpha1.ProtectedBucketSecretKey: f.SecretKey,
-		v1alpha1.ProtectedAccountKey: f.AccountKey, v1alpha1.ProtectedSASToken: f.SASToken,
-		v1alpha1.ProtectedClientSecret: f.SPClientSecret, v1alpha1.ProtectedClientCertificatePassword: f.SPClientCertPassword,
-	}
+	// The Azure Blob secrets go in the azureBlob block, where az sends them
+	// (azureBlobSecrets, azureBlobBlock).
+	plain := map[string]string{v1alpha1.ProtectedHTTPSKey: f.HTTPSKey, v1alpha1.ProtectedBucketSecretKey: f.SecretKey}
 	for k, v := range plain {
 		if v != "" {
 			p[k] = b64([]byte(v))
 		}
 	}
 	files := []struct{ key, flag, path string }{
-		{v1alpha1.ProtectedClientCertificate, "sp-client-cert", f.SPClientCert},
 		{v1alpha1.ProtectedTLSClientCertificate, "tls-client-certificate", f.TLSClientCert},
 		{v1alpha1.ProtectedTLSPrivateKey, "tls-private-key", f.TLSPrivateKey},
 		{v1alpha1.ProtectedTLSCACertificate, "tls-ca-certificate", f.TLSCACert},
@@ -209,7 +208,8 @@ func (f *sourceFlags) createRequest(name string) (*createRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kustomizations, err = f.kustomizations(); err != nil {
+	var bodies map[string]any
+	if spec.Kustomizations, bodies, err = f.kustomizations(); err != nil {
 		return nil, err
 	}
 	if f.WaitForReconciliation {
@@ -227,7 +227,65 @@ func (f *sourceFlags) createRequest(name string) (*createRequest, error) {
 	if err := validation.Validate(name, spec); err != nil {
 		return nil, usagef("%v", err)
 	}
-	return newCreateRequest(spec, f.Namespace, protected), nil
+	f.omitUnset(spec)
+	req := newCreateRequest(spec, f.Namespace, protected, bodies)
+	if b := req.Properties.AzureBlob; b != nil {
+		if err := f.azureBlobSecrets(b); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// omitUnset drops from a validated spec what az leaves out when its flag
+// is not given, so that the service's defaults apply: the source's
+// intervals and a Git source's reference (Azure's default branch is master).
+func (f *sourceFlags) omitUnset(spec *v1alpha1.FluxConfigSpec) {
+	type timing struct{ interval, timeout **int64 }
+	var t timing
+	switch {
+	case spec.GitRepository != nil:
+		t = timing{&spec.GitRepository.SyncIntervalInSeconds, &spec.GitRepository.TimeoutInSeconds}
+		if f.noRef {
+			spec.GitRepository.RepositoryRef = nil
+		}
+	case spec.Bucket != nil:
+		t = timing{&spec.Bucket.SyncIntervalInSeconds, &spec.Bucket.TimeoutInSeconds}
+	case spec.AzureBlob != nil:
+		t = timing{&spec.AzureBlob.SyncIntervalInSeconds, &spec.AzureBlob.TimeoutInSeconds}
+	case spec.OCIRepository != nil:
+		t = timing{&spec.OCIRepository.SyncIntervalInSeconds, &spec.OCIRepository.TimeoutInSeconds}
+	default:
+		return
+	}
+	if f.Interval == "" {
+		*t.interval = nil
+	}
+	if f.Timeout == "" {
+		*t.timeout = nil
+	}
+}
+
+// azureBlobSecrets puts the Azure Blob secrets where az sends them: as the
+// typed (write-only) properties of the azureBlob block.
+func (f *sourceFlags) azureBlobSecrets(b *azureBlobRequest) error {
+	b.AccountKey, b.SASToken = f.AccountKey, f.SASToken
+	if f.SPClientSecret == "" && f.SPClientCert == "" && f.SPClientCertPassword == "" {
+		return nil
+	}
+	if b.ServicePrincipal == nil {
+		b.ServicePrincipal = &servicePrincipalRequest{}
+	}
+	sp := b.ServicePrincipal
+	sp.ClientSecret, sp.ClientCertificatePassword = f.SPClientSecret, f.SPClientCertPassword
+	if f.SPClientCert != "" {
+		cert, err := readFile("sp-client-cert", f.SPClientCert)
+		if err != nil {
+			return err
+		}
+		sp.ClientCertificate = b64(cert)
+	}
+	return nil
 }
 
 func (f *sourceFlags) gitRepository(interval, timeout int64, protected map[string]string) (*v1alpha1.GitRepositoryDefinition, error) {
@@ -241,8 +299,10 @@ func (f *sourceFlags) gitRepository(interval, timeout int64, protected map[strin
 	if !ssh && (f.KnownHosts != "" || f.KnownHostsFile != "") {
 		return nil, usagef("--known-hosts applies to SSH URLs only: use an ssh:// or git@host:path URL, or drop it")
 	}
-	if f.Branch == "" && f.Tag == "" && f.Semver == "" && f.Commit == "" {
-		return nil, usagef("give one of --branch, --tag, --semver or --commit")
+	ref := &v1alpha1.RepositoryRefDefinition{Branch: f.Branch, Tag: f.Tag, Semver: f.Semver, Commit: f.Commit}
+	if f.noRef = *ref == (v1alpha1.RepositoryRefDefinition{}); f.noRef {
+		// Validated with the service's default; not sent (omitUnset).
+		ref.Branch = defaultBranch
 	}
 	knownHosts, err := fileOrValue("known-hosts", f.KnownHosts, "known-hosts-file", f.KnownHostsFile)
 	if err != nil {
@@ -254,7 +314,7 @@ func (f *sourceFlags) gitRepository(interval, timeout int64, protected map[strin
 	}
 	return &v1alpha1.GitRepositoryDefinition{
 		URL:                   f.URL,
-		RepositoryRef:         &v1alpha1.RepositoryRefDefinition{Branch: f.Branch, Tag: f.Tag, Semver: f.Semver, Commit: f.Commit},
+		RepositoryRef:         ref,
 		SyncIntervalInSeconds: &interval,
 		TimeoutInSeconds:      &timeout,
 		HTTPSUser:             f.HTTPSUser,
@@ -317,26 +377,33 @@ func (f *sourceFlags) ociRepository(interval, timeout int64) *v1alpha1.OCIReposi
 	return o
 }
 
-// kustomizations parses the --kustomization flags; without any, one named
-// kustomization-1 at the source root, as az does.
-func (f *sourceFlags) kustomizations() (map[string]v1alpha1.KustomizationDefinition, error) {
-	values := f.Kustomizations
-	if len(values) == 0 {
-		values = []string{"name=kustomization-1"}
+// kustomizations parses the --kustomization flags into definitions (to
+// validate) and the bodies az sends (only the keys given); without any, one
+// named kustomization-1 at the source root, as az does.
+func (f *sourceFlags) kustomizations() (map[string]v1alpha1.KustomizationDefinition, map[string]any, error) {
+	if len(f.Kustomizations) == 0 {
+		return map[string]v1alpha1.KustomizationDefinition{defaultKustomization: {}},
+			map[string]any{defaultKustomization: defaultKustomizationBody()}, nil
 	}
-	ks := map[string]v1alpha1.KustomizationDefinition{}
-	for _, v := range values {
+	ks, bodies := map[string]v1alpha1.KustomizationDefinition{}, map[string]any{}
+	for _, v := range f.Kustomizations {
 		k, err := parseKustomization(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, dup := ks[k.Name]; dup {
-			return nil, usagef("--kustomization name=%s is given twice", k.Name)
+			return nil, nil, usagef("--kustomization name=%s is given twice", k.Name)
 		}
-		ks[k.Name] = k.Def
+		ks[k.Name], bodies[k.Name] = k.Def, k.body()
 	}
-	return ks, nil
+	return ks, bodies, nil
 }
+
+// defaultKustomization is the kustomization az names when none is given.
+const defaultKustomization = "kustomization-1"
+
+// defaultBranch is the service's branch of a Git source given no reference.
+const defaultBranch = "master"
 
 // updateBody builds the PATCH body of flux update from the flags given. It
 // is a map: only what was given may appear. With kind "" (not known yet)
@@ -404,7 +471,12 @@ func (f *sourceFlags) commonBlock() (map[string]any, error) {
 // kindBlock adds to block what update changes in a source of kind.
 func (f *sourceFlags) kindBlock(kind v1alpha1.SourceKindType, block map[string]any) error {
 	switch kind {
+	case v1alpha1.SourceKindAzureBlob:
+		return f.azureBlobBlock(block)
 	case v1alpha1.SourceKindBucket:
+		if f.changed("bucket-name") {
+			block["bucketName"] = f.BucketName
+		}
 		if f.changed("bucket-access-key") || f.changed("access-key") {
 			block["accessKey"] = f.AccessKey
 		}
@@ -419,6 +491,42 @@ func (f *sourceFlags) kindBlock(kind v1alpha1.SourceKindType, block map[string]a
 	return nil
 }
 
+// azureBlobBlock adds to block what update changes in an Azure Blob
+// source, its secrets as the typed properties az sends.
+func (f *sourceFlags) azureBlobBlock(block map[string]any) error {
+	type field struct{ flag, name, val string }
+	for _, fl := range []field{{"container-name", "containerName", f.ContainerName},
+		{"account-key", "accountKey", f.AccountKey}, {"sas-token", "sasToken", f.SASToken}} {
+		if f.changed(fl.flag) {
+			block[fl.name] = fl.val
+		}
+	}
+	sp := map[string]any{}
+	for _, fl := range []field{{"sp-client-id", "clientId", f.SPClientID}, {"sp-tenant-id", "tenantId", f.SPTenantID},
+		{"sp-client-secret", "clientSecret", f.SPClientSecret}, {"sp-cert-password", "clientCertificatePassword", f.SPClientCertPassword}} {
+		if f.changed(fl.flag) {
+			sp[fl.name] = fl.val
+		}
+	}
+	if f.changed("sp-cert-send-chain") {
+		sp["clientCertificateSendChain"] = f.SPClientCertSendChain
+	}
+	if f.SPClientCert != "" {
+		cert, err := readFile("sp-client-cert", f.SPClientCert)
+		if err != nil {
+			return err
+		}
+		sp["clientCertificate"] = b64(cert)
+	}
+	if len(sp) > 0 {
+		block["servicePrincipal"] = sp
+	}
+	if f.changed("mi-client-id") {
+		block["managedIdentity"] = map[string]any{"clientId": f.MIClientID}
+	}
+	return nil
+}
+
 // gitBlock adds to block what update changes in a Git source.
 func (f *sourceFlags) gitBlock(block map[string]any) error {
 	caCert, err := fileOrValue("https-ca-cert", f.HTTPSCACert, "https-ca-cert-file", f.HTTPSCACertFile)
@@ -429,9 +537,15 @@ func (f *sourceFlags) gitBlock(block map[string]any) error {
 		block["httpsCACert"] = caCert
 	}
 	if f.Branch != "" || f.Tag != "" || f.Semver != "" || f.Commit != "" {
-		// A new ref replaces the old one whole.
-		block["repositoryRef"] = map[string]any{"branch": nilIfEmpty(f.Branch), "tag": nilIfEmpty(f.Tag),
-			"semver": nilIfEmpty(f.Semver), "commit": nilIfEmpty(f.Commit)}
+		// As az sends it: the keys given. The data plane replaces the
+		// stored reference whole.
+		ref := map[string]any{}
+		for k, v := range map[string]string{"branch": f.Branch, "tag": f.Tag, "semver": f.Semver, "commit": f.Commit} {
+			if v != "" {
+				ref[k] = v
+			}
+		}
+		block["repositoryRef"] = ref
 	}
 	if f.changed("https-user") {
 		block["httpsUser"] = f.HTTPSUser
@@ -465,7 +579,10 @@ var kindOnlyFlags = map[string][]v1alpha1.SourceKindType{
 	"bucket-insecure": {v1alpha1.SourceKindBucket, v1alpha1.SourceKindOCIRepository},
 	"account-key":     {v1alpha1.SourceKindAzureBlob}, "sas-token": {v1alpha1.SourceKindAzureBlob},
 	"sp-client-secret": {v1alpha1.SourceKindAzureBlob}, "sp-client-cert": {v1alpha1.SourceKindAzureBlob},
-	"sp-cert-password": {v1alpha1.SourceKindAzureBlob},
+	"sp-cert-password": {v1alpha1.SourceKindAzureBlob}, "container-name": {v1alpha1.SourceKindAzureBlob},
+	"sp-client-id": {v1alpha1.SourceKindAzureBlob}, "sp-tenant-id": {v1alpha1.SourceKindAzureBlob},
+	"sp-cert-send-chain": {v1alpha1.SourceKindAzureBlob}, "mi-client-id": {v1alpha1.SourceKindAzureBlob},
+	"bucket-name": {v1alpha1.SourceKindBucket},
 }
 
 // kindFlags refuses an update flag that the configuration's source kind
@@ -493,11 +610,4 @@ func (f *sourceFlags) anyKindFlag() bool {
 var sourceBlocks = map[v1alpha1.SourceKindType]string{
 	v1alpha1.SourceKindGitRepository: "gitRepository", v1alpha1.SourceKindBucket: "bucket",
 	v1alpha1.SourceKindAzureBlob: "azureBlob", v1alpha1.SourceKindOCIRepository: "ociRepository",
-}
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

@@ -264,6 +264,38 @@ var armNamespace = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 // parseProperties decodes and validates properties for config name. It
 // returns the defaulted desired state and the protected settings (nil when
 // the body has none).
+// defaultBranch is the branch of a Git source given without a reference.
+const defaultBranch = "master"
+
+// refKeys are the keys of each source's repositoryRef.
+var refKeys = map[string][]string{
+	"gitRepository": {"branch", "tag", "semver", "commit"},
+	"ociRepository": {"tag", "semver", "digest"},
+}
+
+// wholeRefs makes a PATCH's repositoryRef replace the stored one whole
+// rather than merge into it: a reference is one choice, and {"branch": "x"}
+// merged into {"tag": "v1"} would name both.
+func wholeRefs(patch map[string]json.RawMessage) {
+	for source, keys := range refKeys {
+		var block map[string]json.RawMessage
+		if json.Unmarshal(patch[source], &block) != nil || block == nil {
+			continue
+		}
+		var ref map[string]json.RawMessage
+		if json.Unmarshal(block["repositoryRef"], &ref) != nil || ref == nil {
+			continue
+		}
+		for _, k := range keys {
+			if _, ok := ref[k]; !ok {
+				ref[k] = json.RawMessage("null")
+			}
+		}
+		block["repositoryRef"], _ = json.Marshal(ref)
+		patch[source], _ = json.Marshal(block)
+	}
+}
+
 func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, map[string]string, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil, invalidContent("The request body must have a properties object.")
@@ -289,6 +321,11 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 	}
 	if v1alpha1.IsSystemNamespace(d.Namespace) {
 		return nil, nil, invalidParameter("properties.namespace", "kube-* namespaces belong to Kubernetes itself: choose another namespace")
+	}
+	if g := d.GitRepository; g != nil && g.RepositoryRef == nil {
+		// Azure's documented default (az sends no repositoryRef without
+		// --branch, --tag, --semver or --commit).
+		g.RepositoryRef = &v1alpha1.RepositoryRefDefinition{Branch: defaultBranch}
 	}
 	if err := validation.Validate(name, &d.FluxConfigSpec); err != nil {
 		return nil, nil, invalidParameter("properties", err.Error())
@@ -397,6 +434,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		}
 		delete(patch, "configurationProtectedSettings")
 	}
+	wholeRefs(patch)
 	patchJSON, _ := json.Marshal(patch)
 	s.write(w, r, ref, name, func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		if old == nil {

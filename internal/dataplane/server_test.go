@@ -392,7 +392,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unregistered cluster", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/ghost" + fluxPath + "/x"), good, "", 404, "ResourceNotFound", "connectedk8s connect"},
 		{"unknown provider", "PUT", av("/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Foo/bars/c" + fluxPath + "/x"), good, "", 404, "NotFound", ""},
 		{"patch of a missing configuration", "PATCH", av(clusterA + fluxPath + "/ghost"), `{"properties":{"suspend":true}}`, "", 404, "ResourceNotFound", "was not found"},
-		{"patch that makes it invalid", "PATCH", av(cfg), `{"properties":{"gitRepository":{"repositoryRef":{"tag":"v1"}}}}`, "", 400, "InvalidParameter", "only one of branch, tag and semver"},
+		{"patch that makes it invalid", "PATCH", av(cfg), `{"properties":{"gitRepository":{"repositoryRef":{"tag":"v1","branch":"main"}}}}`, "", 400, "InvalidParameter", "only one of branch, tag and semver"},
 		{"patch changing scope", "PATCH", av(cfg), `{"properties":{"scope":"namespace"}}`, "", 400, "InvalidParameter", "scope cannot be changed"},
 		{"method not allowed", "POST", av(cfg), good, "", 405, "MethodNotAllowed", "PUT"},
 		{"get missing", "GET", av(clusterA + fluxPath + "/ghost"), "", "", 404, "ResourceNotFound", "was not found"},

@@ -4,13 +4,17 @@ package dataplanetest
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
@@ -52,6 +56,25 @@ func OwnerTokens(tb testing.TB, srv *dataplane.Server, baseURL string, hc *http.
 	return armclient.ClientCredentials(baseURL+"/adfs/oauth2/token", c.AppID, c.Password, dataplane.DefaultAudience, hc)
 }
 
+// statusesOf is what the agent reports of a configuration's Flux objects
+// once they are ready: its source, named after the configuration, and one
+// Kustomization per kustomization, named configuration-kustomization.
+func statusesOf(cfg agentapi.Configuration) json.RawMessage {
+	var p agentapi.Properties
+	if json.Unmarshal(cfg.Properties, &p) != nil {
+		return nil
+	}
+	ready := []v1alpha1.ObjectStatusConditionDefinition{{Type: "Ready", Status: "True", Reason: "Succeeded"}}
+	out := []v1alpha1.ObjectStatusDefinition{{Name: cfg.Name, Namespace: p.Namespace, Kind: string(p.SourceKind),
+		ComplianceState: v1alpha1.ComplianceCompliant, StatusConditions: ready}}
+	for _, k := range slices.Sorted(maps.Keys(p.Kustomizations)) {
+		out = append(out, v1alpha1.ObjectStatusDefinition{Name: cfg.Name + "-" + k, Namespace: p.Namespace, Kind: "Kustomization",
+			ComplianceState: v1alpha1.ComplianceCompliant, StatusConditions: ready})
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
 // Agent plays a cluster's agent against the data plane at baseURL until the
 // test ends: it long-polls the desired state, reports every configuration's
 // generation as applied (Compliant, provisioning Succeeded) and confirms
@@ -82,7 +105,7 @@ func Agent(tb testing.TB, baseURL, clusterID, token string, hc *http.Client) {
 					err = c.ConfirmDeleted(ctx, cfg.Name)
 				} else {
 					err = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation,
-						ComplianceState: "Compliant", ProvisioningState: "Succeeded"})
+						ComplianceState: "Compliant", ProvisioningState: "Succeeded", Statuses: statusesOf(cfg)})
 				}
 				if err != nil && ctx.Err() == nil {
 					tb.Errorf("agent of %s: %s: %v", clusterID, cfg.Name, err)
