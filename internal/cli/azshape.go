@@ -12,6 +12,31 @@ import (
 // the properties at the top level, and resourceGroup added from the ID.
 // These shape the data plane's ARM answers the same way.
 
+// az prints an SDK model: every attribute, null when the service left it
+// out, under the name the SDK gives it (httpsCaCert, not the REST spec's
+// httpsCACert). These are the attributes of the models az prints.
+var (
+	azConfigAttrs = []string{"bucket", "azureBlob", "ociRepository", "complianceState", "errorMessage", "gitRepository",
+		"kustomizations", "namespace", "provisioningState", "repositoryPublicKey", "scope", "sourceKind",
+		"sourceSyncedCommitId", "sourceUpdatedAt", "statusUpdatedAt", "statuses", "suspend", "systemData",
+		"waitForReconciliation", "reconciliationWaitDuration"}
+	azGitAttrs = []string{"url", "timeoutInSeconds", "syncIntervalInSeconds", "repositoryRef", "sshKnownHosts",
+		"httpsUser", "httpsCaCert", "localAuthRef", "provider"}
+	azKustomizationAttrs = []string{"name", "path", "dependsOn", "timeoutInSeconds", "syncIntervalInSeconds",
+		"retryIntervalInSeconds", "prune", "force", "wait", "postBuild"}
+	azObjectAttrs = []string{"name", "namespace", "kind", "complianceState", "appliedBy", "statusConditions", "helmReleaseProperties"}
+)
+
+// withAttrs adds the attributes m lacks, as null.
+func withAttrs(m map[string]any, attrs []string) map[string]any {
+	for _, a := range attrs {
+		if _, ok := m[a]; !ok {
+			m[a] = nil
+		}
+	}
+	return m
+}
+
 // azFlux flattens one configuration as az prints it.
 func azFlux(obj map[string]any) map[string]any {
 	out := map[string]any{}
@@ -28,7 +53,35 @@ func azFlux(obj map[string]any) map[string]any {
 	if id, ok := obj["id"].(string); ok {
 		_, out["resourceGroup"] = arm.ScopeParts(id)
 	}
+	withAttrs(out, azConfigAttrs)
+	// Write-only: az prints what the service answers, an empty map.
+	out["configurationProtectedSettings"] = map[string]any{}
+	if git, ok := out["gitRepository"].(map[string]any); ok {
+		if ca, ok := git["httpsCACert"]; ok {
+			git["httpsCaCert"] = ca
+			delete(git, "httpsCACert")
+		}
+		withAttrs(git, azGitAttrs)
+	}
+	azKustomizations(out["kustomizations"])
+	if list, ok := out["statuses"].([]any); ok {
+		for _, s := range list {
+			if m, ok := s.(map[string]any); ok {
+				withAttrs(m, azObjectAttrs)
+			}
+		}
+	}
 	return out
+}
+
+// azKustomizations gives each kustomization of a map az's attributes.
+func azKustomizations(v any) {
+	ks, _ := v.(map[string]any)
+	for _, k := range ks {
+		if m, ok := k.(map[string]any); ok {
+			withAttrs(m, azKustomizationAttrs)
+		}
+	}
 }
 
 func azFluxList(list []map[string]any) []map[string]any {

@@ -172,6 +172,9 @@ var flagAliases = map[string]string{
 	"sp-client-cert-send-chain":                       "sp-cert-send-chain",
 	"managed-identity-client-id":                      "mi-client-id",
 	"oci-digest":                                      "digest",
+	"oci-insecure":                                    "bucket-insecure",
+	"oci-media-type":                                  "layer-selector-media-type",
+	"oci-operation":                                   "layer-selector-operation",
 	"cluster-rp":                                      "cluster-resource-provider",
 	"dependencies":                                    "depends",
 }

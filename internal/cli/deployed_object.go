@@ -41,7 +41,7 @@ func statuses(cfg map[string]any) []map[string]any {
 	out := make([]map[string]any, 0, len(list))
 	for _, s := range list {
 		if m, ok := s.(map[string]any); ok {
-			out = append(out, m)
+			out = append(out, withAttrs(m, azObjectAttrs))
 		}
 	}
 	return out

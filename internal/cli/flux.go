@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/spf13/cobra"
@@ -50,7 +51,7 @@ func (a *App) write(method string, c *configFlags, body any, noWait bool) error 
 func (a *App) fluxUpdate() *cobra.Command {
 	var c configFlags
 	var f sourceFlags
-	var noWait bool
+	var noWait, yes bool
 	cmd := leaf("update", "Update a Flux v2 configuration: only the flags given change; waits until the cluster has applied it (unless --no-wait).", func(cmd *cobra.Command) error {
 		f.changed = cmd.Flags().Changed
 		// Flags are checked first (the kind unknown yet); the GET only
@@ -68,11 +69,15 @@ func (a *App) fluxUpdate() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if to, swapped, _ := f.newKind(v1alpha1.SourceKindType(kind)); swapped {
+			if err := a.confirm(yes, fmt.Sprintf("change source kind %s to %s; the kustomizations may need other paths", kind, to)); err != nil {
+				return err
+			}
+		}
 		return a.write(http.MethodPatch, &c, body, noWait)
 	})
 	bindNoWait(cmd, &noWait)
-	var yes bool
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Accepted for az's scripts: update never asks for confirmation.")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation when --kind changes the source kind.")
 	cmd.Example = `  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --interval 5m`
 	c.bind(cmd, configNameUsage)
 	bindSourceFlags(cmd, &f, false)

@@ -288,6 +288,7 @@ func (a *App) printKustomizations(cfg map[string]any, only string) error {
 	if ks == nil {
 		ks = map[string]any{}
 	}
+	azKustomizations(ks)
 	if only != "" {
 		k, ok := ks[only]
 		if !ok {

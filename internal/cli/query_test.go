@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -113,6 +115,28 @@ func TestUpdateSendsEveryFlag(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--bucket-insecure does not apply to this configuration's GitRepository source") || len(d.take()) != 0 {
 		t.Errorf("a bucket flag on a git configuration: exit %d, %s", code, stderr)
 	}
+
+	// --kind changes the source kind, after a confirmation.
+	swap := "k8s-configuration flux update " + cluster + " -n git --kind bucket -u https://minio.example.com --bucket-name configs --bucket-access-key AK --bucket-secret-key SK"
+	if code, _, stderr := run(t, d, args(swap)...); code != 2 || !strings.Contains(stderr, "pass --yes") || len(d.take()) != 0 {
+		t.Errorf("a kind change without an answer: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = run(t, d, args(swap+" --yes")...)
+	w := d.take()
+	if code != 0 || len(w) != 1 {
+		t.Fatalf("kind change: exit %d %s, sent %+v", code, stderr, w)
+	}
+	var body struct {
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(w[0].Body, &body); err != nil || body.Properties["sourceKind"] != "Bucket" ||
+		fmt.Sprint(body.Properties["gitRepository"]) != "map[]" || body.Properties["bucket"].(map[string]any)["bucketName"] != "configs" {
+		t.Errorf("kind change sends the new kind, its block and the others empty, as az: %s", w[0].Body)
+	}
+	code, out, _ := run(t, d, args("k8s-configuration flux show "+cluster+" -n git --query sourceKind -o tsv")...)
+	if code != 0 || strings.TrimSpace(out) != "Bucket" {
+		t.Errorf("after the kind change: %d %q", code, out)
+	}
 }
 
 // TestAzFlagNames: az's names and aliases of flags are taken as az takes
@@ -144,5 +168,31 @@ func TestAzFlagNames(t *testing.T) {
 	code, _, stderr := run(t, d, args("k8s-configuration flux show "+cluster+" -n a1 --cluster-rp Microsoft.ContainerService")...)
 	if code != 2 || !strings.Contains(stderr, "does not go with --cluster-type connectedClusters") {
 		t.Errorf("a provider that does not match the cluster type: exit %d, %s", code, stderr)
+	}
+}
+
+// TestOCIFlags: the OCI source's flags, by az's names, reach the body;
+// verification flags without a provider are refused before any request.
+func TestOCIFlags(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	base := args("k8s-configuration flux create " + cluster + " -n oci1 --kind oci -u oci://ghcr.io/o/manifests --tag v1 --no-wait")
+	argv := append(base, "--oci-insecure", "--oci-media-type", "application/vnd.cncf.flux.content.v1.tar+gzip", "--oci-operation", "extract",
+		"--verification-provider", "cosign", "--verification-config", "cosign.pub=cHVi",
+		"--match-oidc-identity", "issuer=^https://token.actions.githubusercontent.com$ subject=^https://github.com/o/.*$")
+	code, _, stderr := run(t, d, argv...)
+	w := d.take()
+	if code != 0 || len(w) != 1 {
+		t.Fatalf("exit %d %s, sent %+v", code, stderr, w)
+	}
+	for _, want := range []string{`"insecure": true`, `"mediaType": "application/vnd.cncf.flux.content.v1.tar+gzip"`, `"operation": "extract"`,
+		`"provider": "cosign"`, `"cosign.pub": "cHVi"`, `"issuer": "^https://token.actions.githubusercontent.com$"`} {
+		if !strings.Contains(string(w[0].Body), want) {
+			t.Errorf("the body lacks %s: %s", want, w[0].Body)
+		}
+	}
+	code, _, stderr = run(t, d, append(base[:len(base)-1], "-n", "oci2", "--verification-config", "cosign.pub=cHVi")...)
+	if code != 2 || !strings.Contains(stderr, "need --verification-provider") || len(d.take()) != 0 {
+		t.Errorf("verification config without a provider: exit %d, %s", code, stderr)
 	}
 }

@@ -20,12 +20,20 @@ type createProperties struct {
 	Namespace string `json:"namespace"`
 	Suspend   bool   `json:"suspend"`
 
+	GitRepository  *gitRequest       `json:"gitRepository,omitempty"`
 	Bucket         *bucketRequest    `json:"bucket,omitempty"`
 	AzureBlob      *azureBlobRequest `json:"azureBlob,omitempty"`
 	OCIRepository  *ociRequest       `json:"ociRepository,omitempty"`
 	Kustomizations map[string]any    `json:"kustomizations"`
 
 	ConfigurationProtectedSettings map[string]string `json:"configurationProtectedSettings,omitempty"`
+}
+
+// gitRequest leaves out a reference not given (az sends none; the service
+// defaults the branch).
+type gitRequest struct {
+	v1alpha1.GitRepositoryDefinition
+	RepositoryRef *v1alpha1.RepositoryRefDefinition `json:"repositoryRef,omitempty"`
 }
 
 type bucketRequest struct {
@@ -60,6 +68,9 @@ type ociRequest struct {
 // settings into the PUT body; bodies are the kustomizations as they are sent.
 func newCreateRequest(spec *v1alpha1.FluxConfigSpec, namespace string, protected map[string]string, bodies map[string]any) *createRequest {
 	p := createProperties{FluxConfigSpec: *spec, Namespace: namespace, Suspend: spec.Suspend, Kustomizations: bodies}
+	if g := spec.GitRepository; g != nil {
+		p.GitRepository = &gitRequest{GitRepositoryDefinition: *g, RepositoryRef: g.RepositoryRef}
+	}
 	if b := spec.Bucket; b != nil {
 		p.Bucket = &bucketRequest{BucketDefinition: *b, Insecure: b.Insecure}
 	}

@@ -30,6 +30,8 @@ type sourceFlags struct {
 	MIClientID                              string
 	OCITag, OCISemver, OCIDigest            string
 	LayerMediaType, LayerOperation          string
+	VerifyProvider                          string
+	VerifyConfig, MatchOIDC                 []string
 	UseWorkloadIdentity                     bool
 	ServiceAccountName                      string
 	TLSClientCert, TLSPrivateKey, TLSCACert string
@@ -49,13 +51,21 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 		fl.StringVar(&f.Namespace, "namespace", "default", "Namespace the configuration and its Flux objects live in (also --ns, as az's).")
 		fl.StringVar(&f.Kind, "kind", "git", "Source kind: git, bucket, azblob or oci.")
 		fl.StringArrayVarP(&f.Kustomizations, "kustomization", "k", nil, "A kustomization to create, as space-separated key=value pairs: name, path, depends_on (comma list), timeout, sync_interval, retry_interval, prune, force, disable_health_check. Repeat the flag for more; without it, one named kustomization-1 at the source root is created.")
+	} else {
+		fl.StringVar(&f.Kind, "kind", "", "Change the source kind (git, bucket, azblob or oci); asks for confirmation unless --yes, and the other kind's settings are dropped.")
+		fl.StringArrayVarP(&f.Kustomizations, "kustomization", "k", nil, "A kustomization to add or change, as space-separated key=value pairs (name, path, depends_on, timeout, sync_interval, retry_interval, prune, force, disable_health_check): only the keys given change. Repeat the flag for more.")
+	}
+	if create {
 		fl.BoolVar(&f.WaitForReconciliation, "wait-for-reconciliation", false, "Report the configuration as provisioned only once its kustomizations have reconciled.")
 		fl.StringVar(&f.ReconciliationWaitDuration, "reconciliation-wait-duration", "", "How long to wait for reconciliation, e.g. 30m.")
 		fl.StringVar(&f.OCITag, "oci-tag", "", "Tag of the OCI artifact (default latest); --tag does the same with --kind oci, as az's.")
 		fl.StringVar(&f.OCISemver, "oci-semver", "", "Semver range of OCI artifact tags; --semver does the same with --kind oci.")
 		fl.StringVar(&f.OCIDigest, "digest", "", "Digest of the OCI artifact, sha256:... (also --oci-digest).")
-		fl.StringVar(&f.LayerMediaType, "layer-selector-media-type", "", "Media type of the OCI layer to use.")
-		fl.StringVar(&f.LayerOperation, "layer-selector-operation", "", "What to do with that layer: extract or copy.")
+		fl.StringVar(&f.LayerMediaType, "layer-selector-media-type", "", "Media type of the OCI layer to use (also --oci-media-type).")
+		fl.StringVar(&f.LayerOperation, "layer-selector-operation", "", "What to do with that layer: extract or copy (also --oci-operation).")
+		fl.StringVar(&f.VerifyProvider, "verification-provider", "", "Verify the OCI artifact's signature with cosign or notation.")
+		fl.StringArrayVar(&f.VerifyConfig, "verification-config", nil, "NAME=BASE64 of a public key or trust policy for the verifier; repeat for more.")
+		fl.StringArrayVar(&f.MatchOIDC, "match-oidc-identity", nil, "issuer=REGEX subject=REGEX that a keyless cosign signature must match; repeat for more.")
 		fl.BoolVar(&f.UseWorkloadIdentity, "use-workload-identity", false, "Authenticate to the OCI registry with the cluster's workload identity.")
 		fl.StringVar(&f.ServiceAccountName, "service-account-name", "", "ServiceAccount whose image pull secrets authenticate to the OCI registry.")
 		fl.StringVar(&f.TLSClientCert, "tls-client-certificate", "", "File with the PEM client certificate for mutual TLS to the OCI registry.")
@@ -86,7 +96,7 @@ func bindSourceFlags(cmd *cobra.Command, f *sourceFlags, create bool) {
 	fl.StringVar(&f.AccessKey, "access-key", "", "Alias of --bucket-access-key.")
 	fl.StringVar(&f.SecretKey, "bucket-secret-key", "", "Secret access key of the S3 bucket.")
 	fl.StringVar(&f.SecretKey, "secret-key", "", "Alias of --bucket-secret-key.")
-	fl.BoolVar(&f.BucketInsecure, "bucket-insecure", false, "Allow plain HTTP to the bucket (or OCI registry).")
+	fl.BoolVar(&f.BucketInsecure, "bucket-insecure", false, "Allow plain HTTP to the bucket (or OCI registry; also --oci-insecure).")
 	fl.StringVar(&f.BucketName, "bucket-name", "", "Name of the S3 bucket (kind bucket).")
 	fl.StringVar(&f.ContainerName, "container-name", "", "Name of the Azure Blob container (kind azblob).")
 	fl.StringVar(&f.SPClientID, "sp-client-id", "", "Client ID of the service principal that reads the blob container (also --service-principal-client-id).")
@@ -203,7 +213,7 @@ func (f *sourceFlags) createRequest(name string) (*createRequest, error) {
 	case v1alpha1.SourceKindAzureBlob:
 		spec.AzureBlob, err = f.azureBlob(interval, timeout)
 	case v1alpha1.SourceKindOCIRepository:
-		spec.OCIRepository = f.ociRepository(interval, timeout)
+		spec.OCIRepository, err = f.ociRepository(interval, timeout)
 	}
 	if err != nil {
 		return nil, err
@@ -359,7 +369,7 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-func (f *sourceFlags) ociRepository(interval, timeout int64) *v1alpha1.OCIRepositoryDefinition {
+func (f *sourceFlags) ociRepository(interval, timeout int64) (*v1alpha1.OCIRepositoryDefinition, error) {
 	o := &v1alpha1.OCIRepositoryDefinition{URL: f.URL, SyncIntervalInSeconds: &interval, TimeoutInSeconds: &timeout,
 		Insecure: f.BucketInsecure, UseWorkloadIdentity: f.UseWorkloadIdentity,
 		ServiceAccountName: f.ServiceAccountName, LocalAuthRef: f.LocalAuthRef}
@@ -374,7 +384,55 @@ func (f *sourceFlags) ociRepository(interval, timeout int64) *v1alpha1.OCIReposi
 	if f.TLSClientCert != "" || f.TLSPrivateKey != "" || f.TLSCACert != "" {
 		o.TLSConfig = &v1alpha1.TLSConfigDefinition{}
 	}
-	return o
+	if f.VerifyProvider != "" || len(f.VerifyConfig) > 0 || len(f.MatchOIDC) > 0 {
+		v, err := f.verify()
+		if err != nil {
+			return nil, err
+		}
+		o.Verify = v
+	}
+	return o, nil
+}
+
+// verify builds the OCI artifact's signature verification from
+// --verification-provider, --verification-config and --match-oidc-identity.
+func (f *sourceFlags) verify() (*v1alpha1.VerifyDefinition, error) {
+	if f.VerifyProvider == "" {
+		return nil, usagef("--verification-config and --match-oidc-identity need --verification-provider cosign or notation")
+	}
+	v := &v1alpha1.VerifyDefinition{Provider: f.VerifyProvider}
+	for _, kv := range f.VerifyConfig {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, usagef("--verification-config %q is not NAME=BASE64", kv)
+		}
+		if _, err := base64.StdEncoding.DecodeString(val); err != nil {
+			return nil, usagef("--verification-config %s: the value must be base64", name)
+		}
+		if v.VerificationConfig == nil {
+			v.VerificationConfig = map[string]string{}
+		}
+		v.VerificationConfig[name] = val
+	}
+	for _, m := range f.MatchOIDC {
+		var id v1alpha1.MatchOIDCIdentityDefinition
+		for _, pair := range strings.Fields(m) {
+			key, val, _ := strings.Cut(pair, "=")
+			switch key {
+			case "issuer":
+				id.Issuer = val
+			case "subject":
+				id.Subject = val
+			default:
+				return nil, usagef("--match-oidc-identity takes issuer=REGEX subject=REGEX, not %q", pair)
+			}
+		}
+		if id.Issuer == "" || id.Subject == "" {
+			return nil, usagef("--match-oidc-identity %q needs both issuer= and subject=", m)
+		}
+		v.MatchOIDCIdentity = append(v.MatchOIDCIdentity, id)
+	}
+	return v, nil
 }
 
 // kustomizations parses the --kustomization flags into definitions (to
@@ -408,8 +466,12 @@ const defaultBranch = "master"
 // updateBody builds the PATCH body of flux update from the flags given. It
 // is a map: only what was given may appear. With kind "" (not known yet)
 // it only checks the flags and returns no body.
-func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, error) {
+func (f *sourceFlags) updateBody(current v1alpha1.SourceKindType) (map[string]any, error) {
 	if err := f.validateRefs(); err != nil {
+		return nil, err
+	}
+	kind, swapped, err := f.newKind(current)
+	if err != nil {
 		return nil, err
 	}
 	if err := f.kindFlags(kind); err != nil {
@@ -433,16 +495,53 @@ func (f *sourceFlags) updateBody(kind v1alpha1.SourceKindType) (map[string]any, 
 	if len(protected) > 0 {
 		props["configurationProtectedSettings"] = protected
 	}
+	if len(f.Kustomizations) > 0 {
+		ks := map[string]any{}
+		for _, v := range f.Kustomizations {
+			k, err := parseKustomization(v)
+			if err != nil {
+				return nil, err
+			}
+			ks[k.Name] = k.body()
+		}
+		props["kustomizations"] = ks
+	}
 	if kind == "" && (len(props) > 0 || len(block) > 0 || f.anyKindFlag()) {
 		return nil, nil
 	}
-	if len(block) > 0 {
+	if len(block) > 0 || swapped {
 		props[sourceBlocks[kind]] = block
+	}
+	if swapped {
+		// As az: the new kind, and the other kinds' blocks empty (the data
+		// plane drops them when the kind changes).
+		props["sourceKind"] = kind
+		for k, name := range sourceBlocks {
+			if k != kind {
+				props[name] = map[string]any{}
+			}
+		}
 	}
 	if len(props) == 0 {
 		return nil, usagef("nothing to update: give at least one flag to change, e.g. --interval 5m or --suspend")
 	}
 	return map[string]any{"properties": props}, nil
+}
+
+// newKind is the source kind an update leaves: --kind if given (swapped
+// when it differs from current, once current is known), else current.
+func (f *sourceFlags) newKind(current v1alpha1.SourceKindType) (v1alpha1.SourceKindType, bool, error) {
+	if f.Kind == "" {
+		return current, false, nil
+	}
+	k, ok := kinds[f.Kind]
+	if !ok {
+		return "", false, usagef("--kind %q is not a source kind: use git, bucket, azblob or oci", f.Kind)
+	}
+	if current == "" || k == current {
+		return current, false, nil
+	}
+	return k, true, nil
 }
 
 // commonBlock is what update changes in any kind of source block.

@@ -264,6 +264,37 @@ var armNamespace = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 // parseProperties decodes and validates properties for config name. It
 // returns the defaulted desired state and the protected settings (nil when
 // the body has none).
+// sourceBlocks are the properties of each source kind.
+var sourceBlocks = map[v1alpha1.SourceKindType]string{
+	v1alpha1.SourceKindGitRepository: "gitRepository", v1alpha1.SourceKindBucket: "bucket",
+	v1alpha1.SourceKindAzureBlob: "azureBlob", v1alpha1.SourceKindOCIRepository: "ociRepository",
+}
+
+// dropOtherSources: a PATCH that changes sourceKind leaves only the new
+// kind's block (az sends the others empty, which a merge would keep).
+func dropOtherSources(old, merged json.RawMessage) json.RawMessage {
+	var before, after map[string]json.RawMessage
+	if json.Unmarshal(old, &before) != nil || json.Unmarshal(merged, &after) != nil {
+		return merged
+	}
+	var was, now v1alpha1.SourceKindType
+	_ = json.Unmarshal(before["sourceKind"], &was)
+	_ = json.Unmarshal(after["sourceKind"], &now)
+	if strings.EqualFold(string(was), string(now)) {
+		return merged
+	}
+	for kind, block := range sourceBlocks {
+		if !strings.EqualFold(string(kind), string(now)) {
+			delete(after, block)
+		}
+	}
+	out, err := json.Marshal(after)
+	if err != nil {
+		return merged
+	}
+	return out
+}
+
 // defaultBranch is the branch of a Git source given without a reference.
 const defaultBranch = "master"
 
@@ -444,6 +475,7 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 		if err != nil {
 			return nil, nil, false, invalidContent("The merge patch could not be applied: " + err.Error())
 		}
+		merged = dropOtherSources(old.Properties, merged)
 		if protected != nil {
 			// Validated with the properties; re-encoded below.
 			withProtected := map[string]json.RawMessage{}

@@ -34,3 +34,25 @@ func TestGitRefDefaultsAndPatchesWhole(t *testing.T) {
 	g.Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
 	g.Expect(ref()).To(HaveKeyWithValue("tag", "v1.0.0"), "a PATCH without a reference keeps it")
 }
+
+// TestPatchChangesSourceKind: a PATCH to another source kind (as az sends
+// it, the other blocks empty) leaves only the new kind's block.
+func TestPatchChangesSourceKind(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	f.register(clusterA)
+	cfg := clusterA + fluxPath + "/swap"
+	g.Expect(f.do(http.MethodPut, av(cfg), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	r := f.do(http.MethodPatch, av(cfg), `{"properties":{"sourceKind":"Bucket","bucket":{"url":"https://minio.example.com","bucketName":"configs"},
+		"gitRepository":{},"azureBlob":{},"ociRepository":{}}}`)
+	g.Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
+	props := f.do(http.MethodGet, av(cfg), "").json(t)["properties"].(map[string]any)
+	g.Expect(props["sourceKind"]).To(Equal("Bucket"))
+	g.Expect(props["bucket"]).To(HaveKeyWithValue("bucketName", "configs"))
+	g.Expect(props["gitRepository"]).To(BeNil(), "the old kind's block is dropped")
+
+	before := f.snapshot()
+	r = f.do(http.MethodPatch, av(cfg), `{"properties":{"sourceKind":"AzureBlob"}}`)
+	g.Expect(r.status).To(Equal(http.StatusBadRequest), "a new kind without its block")
+	g.Expect(f.snapshot()).To(Equal(before))
+}

@@ -5,6 +5,7 @@ package dataplanetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -106,6 +107,10 @@ func Agent(tb testing.TB, baseURL, clusterID, token string, hc *http.Client) {
 				} else {
 					err = c.ReportStatus(ctx, cfg.Name, &agentapi.StatusReport{Generation: cfg.Generation,
 						ComplianceState: "Compliant", ProvisioningState: "Succeeded", Statuses: statusesOf(cfg)})
+				}
+				var se *agentapi.StatusError
+				if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
+					continue // deleted since the list (a forced delete): the real agent moves on too
 				}
 				if err != nil && ctx.Err() == nil {
 					tb.Errorf("agent of %s: %s: %v", clusterID, cfg.Name, err)
