@@ -387,3 +387,52 @@ func paramNames(m map[string]ParameterDefinition) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// Deployment is what a deployIfNotExists deploys for one resource: the
+// template, and the deployment's parameters with the policy's expressions
+// evaluated ([field('name')] is the evaluated resource's name,
+// [parameters('x')] the assignment's value).
+type Deployment struct {
+	Mode       string
+	Template   json.RawMessage
+	Parameters map[string]json.RawMessage
+}
+
+// DeploymentFor evaluates the definition's deployment for res.
+func (d *Definition) DeploymentFor(res *Resource, env *Env) (*Deployment, error) {
+	const path = "properties.policyRule.then.details.deployment"
+	if d.Details == nil || len(d.Details.Deployment) == 0 {
+		return nil, errAt(path, "is required by deployIfNotExists")
+	}
+	var dep struct {
+		Properties struct {
+			Mode       string                     `json:"mode"`
+			Template   json.RawMessage            `json:"template"`
+			Parameters map[string]json.RawMessage `json:"parameters"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(d.Details.Deployment, &dep); err != nil {
+		return nil, errAt(path, "is not {\"properties\": {\"mode\", \"template\", \"parameters\"}}: %v", err)
+	}
+	if len(dep.Properties.Template) == 0 {
+		return nil, errAt(path+".properties.template", "is required")
+	}
+	ev := &evaluation{res: res, env: env}
+	out := &Deployment{Mode: dep.Properties.Mode, Template: dep.Properties.Template, Parameters: map[string]json.RawMessage{}}
+	for name, raw := range dep.Properties.Parameters {
+		v, err := armexpr.FromJSON(raw)
+		if err != nil {
+			return nil, errAt(path+".properties.parameters."+name, "is not JSON: %v", err)
+		}
+		x, err := ev.expand(v, path+".properties.parameters."+name)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil, errAt(path+".properties.parameters."+name, "%v", err)
+		}
+		out.Parameters[name] = b
+	}
+	return out, nil
+}

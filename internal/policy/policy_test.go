@@ -264,3 +264,49 @@ func TestWildcardAndMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentFor: the deployment's parameters see the evaluated
+// resource (field) and the assignment (parameters); the template's own
+// expressions are left for the template.
+func TestDeploymentFor(t *testing.T) {
+	d, err := ParseDefinition(DefinitionProperties{
+		Parameters: map[string]ParameterDefinition{"url": {Type: "String"}},
+		PolicyRule: json.RawMessage(`{"if": {"field": "type", "equals": "Microsoft.Kubernetes/connectedClusters"},
+			"then": {"effect": "deployIfNotExists", "details": {"type": "Microsoft.KubernetesConfiguration/fluxConfigurations",
+				"roleDefinitionIds": ["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+				"deployment": {"properties": {"mode": "incremental",
+					"template": {"parameters": {"clusterName": {"type": "string"}}, "resources": [{"name": "[parameters('clusterName')]"}]},
+					"parameters": {"clusterName": {"value": "[field('name')]"}, "clusterType": {"value": "[field('type')]"}, "url": {"value": "[parameters('url')]"}}}}}}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := d.DeploymentFor(cluster(), &Env{Parameters: map[string]any{"url": "https://x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"clusterName": `{"value":"c1"}`, "clusterType": `{"value":"Microsoft.Kubernetes/connectedClusters"}`, "url": `{"value":"https://x"}`} {
+		if got := string(dep.Parameters[name]); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	if !strings.Contains(string(dep.Template), "[parameters('clusterName')]") {
+		t.Errorf("the template's expressions are the template's: %s", dep.Template)
+	}
+}
+
+// FuzzCompile: no condition makes the compiler or the evaluator panic.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{`{"field": "type", "equals": "x"}`, `{"allOf": [{"not": {"field": "name", "like": "a*"}}]}`,
+		`{"count": {"field": "` + fc + `statuses[*]", "where": {"field": "` + fc + `statuses[*].kind", "equals": "x"}}, "equals": 1}`,
+		`{"value": "[parameters('kinds')]", "contains": "Bucket"}`, `{"field": "tags['a''b']", "exists": true}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Compile(json.RawMessage(s), "if")
+		if err != nil {
+			return
+		}
+		_, _ = c.Eval(flux(), env)
+	})
+}
