@@ -41,7 +41,8 @@ func splitAuthorization(segs []string) (scope, kind, name string, ok bool) {
 			if len(rest) == 2 {
 				name = rest[1]
 			}
-			return scope, kind, name, kind == "roledefinitions" || kind == "roleassignments"
+			return scope, kind, name, kind == "roledefinitions" || kind == "roleassignments" ||
+				kind == "policydefinitions" || kind == "policyassignments"
 		}
 	}
 	return "", "", "", false
@@ -78,6 +79,10 @@ func (s *Server) routeAuthorization(w http.ResponseWriter, r *http.Request, segs
 	scope, kind, name, ok := splitAuthorization(segs)
 	if !ok {
 		return false
+	}
+	if kind == "policydefinitions" || kind == "policyassignments" {
+		s.routePolicy(w, r, scope, kind, name)
+		return true
 	}
 	if e := checkAPIVersion(r, authorizationAPIVersions, nil); e != nil {
 		writeError(w, e)

@@ -38,7 +38,8 @@ func OpenBolt(dir string) (*Bolt, error) {
 		return nil, fmt.Errorf("failed to open %s (is another data plane using it?): %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions, bucketGroups}, accessBuckets...) {
+		buckets := append([][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions, bucketGroups}, accessBuckets...)
+		for _, b := range append(buckets, policyBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

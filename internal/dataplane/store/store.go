@@ -77,6 +77,17 @@ type Tx interface {
 	// PruneEvents deletes the events older than before and counts them.
 	PruneEvents(before time.Time) (int, error)
 
+	PolicyDefinition(id string) (*PolicyDefinition, error)
+	// PolicyDefinitions lists the definitions whose IDs start with prefix.
+	PolicyDefinitions(prefix string) ([]PolicyDefinition, error)
+	PutPolicyDefinition(d *PolicyDefinition) error
+	DeletePolicyDefinition(id string) error
+
+	PolicyAssignment(id string) (*PolicyAssignment, error)
+	PolicyAssignments() ([]PolicyAssignment, error)
+	PutPolicyAssignment(a *PolicyAssignment) error
+	DeletePolicyAssignment(id string) error
+
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
 	// BumpRevision increments and returns it.

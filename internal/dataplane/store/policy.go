@@ -1,0 +1,84 @@
+package store
+
+import (
+	"encoding/json"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketPolicyDefinitions = []byte("policyDefinitions")
+	bucketPolicyAssignments = []byte("policyAssignments")
+)
+
+// policyBuckets are the buckets of Azure Policy's resources.
+var policyBuckets = [][]byte{bucketPolicyDefinitions, bucketPolicyAssignments}
+
+// PolicyDefinition is a custom policy definition of a subscription.
+type PolicyDefinition struct {
+	// ID is /subscriptions/{s}/providers/Microsoft.Authorization/policyDefinitions/{name},
+	// with the casing it was created with.
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Properties json.RawMessage `json:"properties"`
+	SystemData SystemData      `json:"systemData"`
+}
+
+// PolicyAssignment assigns a policy definition at a scope.
+type PolicyAssignment struct {
+	// ID is {scope}/providers/Microsoft.Authorization/policyAssignments/{name}.
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Scope      string          `json:"scope"`
+	Location   string          `json:"location,omitempty"`
+	Identity   *Identity       `json:"identity,omitempty"`
+	Properties json.RawMessage `json:"properties"`
+	SystemData SystemData      `json:"systemData"`
+}
+
+// Identity is a resource's managed identity.
+type Identity struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId,omitempty"`
+	TenantID    string `json:"tenantId,omitempty"`
+}
+
+func (t boltTx) PolicyDefinition(id string) (*PolicyDefinition, error) {
+	return get[PolicyDefinition](t.tx.Bucket(bucketPolicyDefinitions), Key(id))
+}
+
+func (t boltTx) PolicyDefinitions(prefix string) ([]PolicyDefinition, error) {
+	return all[PolicyDefinition](t.tx.Bucket(bucketPolicyDefinitions), []byte(Key(prefix)))
+}
+
+func (t boltTx) PutPolicyDefinition(d *PolicyDefinition) error {
+	return put(t.tx.Bucket(bucketPolicyDefinitions), Key(d.ID), d)
+}
+
+func (t boltTx) DeletePolicyDefinition(id string) error {
+	return deleteExisting(t.tx.Bucket(bucketPolicyDefinitions), Key(id))
+}
+
+func (t boltTx) PolicyAssignment(id string) (*PolicyAssignment, error) {
+	return get[PolicyAssignment](t.tx.Bucket(bucketPolicyAssignments), Key(id))
+}
+
+func (t boltTx) PolicyAssignments() ([]PolicyAssignment, error) {
+	return all[PolicyAssignment](t.tx.Bucket(bucketPolicyAssignments), nil)
+}
+
+func (t boltTx) PutPolicyAssignment(a *PolicyAssignment) error {
+	return put(t.tx.Bucket(bucketPolicyAssignments), Key(a.ID), a)
+}
+
+func (t boltTx) DeletePolicyAssignment(id string) error {
+	return deleteExisting(t.tx.Bucket(bucketPolicyAssignments), Key(id))
+}
+
+// deleteExisting deletes key, or says ErrNotFound.
+func deleteExisting(b *bolt.Bucket, key string) error {
+	if b.Get([]byte(key)) == nil {
+		return ErrNotFound
+	}
+	return b.Delete([]byte(key))
+}
