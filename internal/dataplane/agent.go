@@ -201,6 +201,7 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 		s.fail(w, err)
 		return
 	}
+	s.policy.enqueue(ref.ID(), false)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -267,6 +268,7 @@ func (s *Server) changeDesired(w http.ResponseWriter, ref clusterRef, fn func(tx
 	}
 	if changed {
 		s.notify.changed(store.Key(ref.ID()))
+		s.policy.enqueue(ref.ID(), false)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -116,6 +116,9 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 		s.fail(w, err)
 		return
 	}
+	// A cluster created or changed is evaluated at once, deployments
+	// included, as Azure Policy does.
+	s.policy.enqueue(cluster.ID, true)
 	writeJSON(w, putStatus(created), renderCluster(cluster, token))
 }
 
@@ -217,6 +220,7 @@ func (s *Server) deleteCluster(w http.ResponseWriter, r *http.Request, ref clust
 		s.fail(w, err)
 	default:
 		s.notify.changed(store.Key(ref.ID()))
+		s.policy.enqueue(ref.ID(), false)
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -490,13 +494,16 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 	})
 }
 
-// write creates or updates a configuration in one transaction. build sees
-// the stored configuration (nil when new) and returns the new desired
-// state, the protected settings and whether they replace the stored ones.
-func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string,
-	build func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)) {
+// configBuild sees the stored configuration (nil when new) and returns the
+// new desired state, the protected settings and whether they replace the
+// stored ones.
+type configBuild func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)
+
+// commitConfig creates or updates a configuration in one transaction, as
+// by (whom systemData names), and wakes the cluster's agent and the policy
+// engine.
+func (s *Server) commitConfig(ref clusterRef, name, by string, build configBuild) (*store.Config, bool, error) {
 	now := s.opts.Now().UTC()
-	by := callerOf(r).name()
 	created := false
 	var result *store.Config
 	err := s.store.Update(func(tx store.Tx) error {
@@ -551,10 +558,20 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, n
 		return nil
 	})
 	if err != nil {
+		return nil, false, err
+	}
+	s.notify.changed(store.Key(ref.ID()))
+	s.policy.enqueue(ref.ID(), false)
+	return result, created, nil
+}
+
+// write creates or updates a configuration and answers the request.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string, build configBuild) {
+	result, created, err := s.commitConfig(ref, name, callerOf(r).name(), build)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.notify.changed(store.Key(ref.ID()))
 	status := putStatus(created)
 	kind := "put"
 	if r.Method == http.MethodPatch {
@@ -851,9 +868,11 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request, ref cluste
 		w.WriteHeader(http.StatusNoContent)
 	case force:
 		s.notify.changed(store.Key(ref.ID()))
+		s.policy.enqueue(ref.ID(), false)
 		w.WriteHeader(http.StatusOK)
 	default:
 		s.notify.changed(store.Key(ref.ID()))
+		s.policy.enqueue(ref.ID(), false)
 		// Asynchronous, as in ARM: GET shows Deleting until the cluster
 		// confirms, and the operation is InProgress until then.
 		op := s.operationURL(r, "delete-"+uuid.NewString())

@@ -360,6 +360,13 @@ func (s *Server) putPolicyAssignment(w http.ResponseWriter, r *http.Request, sco
 	case err != nil:
 		s.fail(w, err)
 	default:
+		// A new or changed assignment evaluates every resource in its
+		// scope; existing ones are only marked (remediation deploys).
+		s.policy.refresh()
+		if err := s.policy.evaluateScope(scope); err != nil {
+			s.fail(w, err)
+			return
+		}
 		writeJSON(w, putStatus(created), renderPolicyAssignment(out))
 	}
 }
@@ -467,6 +474,15 @@ func (s *Server) deletePolicyAssignment(w http.ResponseWriter, id string) {
 			return err
 		}
 		gone = a
+		states, err := tx.PolicyStates(id)
+		if err != nil {
+			return err
+		}
+		for _, st := range states {
+			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
+				return err
+			}
+		}
 		if a.Identity != nil {
 			if err := deleteIdentity(tx, a.Identity.PrincipalID); err != nil {
 				return err
@@ -480,6 +496,7 @@ func (s *Server) deletePolicyAssignment(w http.ResponseWriter, id string) {
 	case err != nil:
 		s.fail(w, err)
 	default:
+		s.policy.refresh()
 		writeJSON(w, http.StatusOK, renderPolicyAssignment(gone))
 	}
 }

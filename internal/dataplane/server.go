@@ -136,10 +136,12 @@ func DefaultOptions() Options {
 
 // Server serves the data plane API.
 type Server struct {
-	opts    Options
-	store   store.Store
-	sealer  *sealer
-	notify  *notifier
+	opts   Options
+	store  store.Store
+	sealer *sealer
+	notify *notifier
+	// policy evaluates policy assignments in the background.
+	policy  *policyEngine
 	limiter *limiters
 	// signinFailures limits wrong secrets per client ID and address.
 	signinFailures *limiters
@@ -224,6 +226,7 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 		bodies:         make(chan struct{}, opts.MaxConcurrentBodies),
 		metrics:        newServerMetrics(),
 	}
+	s.policy = newPolicyEngine(s)
 	if err := s.ensureOwner(); err != nil {
 		return nil, err
 	}
@@ -255,8 +258,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // DataDir is the data directory the server keeps its state in.
 func (s *Server) DataDir() string { return s.opts.DataDir }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the policy engine and closes the store.
+func (s *Server) Close() error {
+	s.policy.stop()
+	return s.store.Close()
+}
 
 // Serve serves on l until ctx ends, then shuts down gracefully, and expires
 // protected settings meanwhile.

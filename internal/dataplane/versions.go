@@ -3,6 +3,7 @@ package dataplane
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 )
 
 // versionShape is how an api-version before 2022-07-01 differs from the
@@ -42,6 +43,13 @@ var versionShapes = map[string]versionShape{
 func shapeOf(r *http.Request) (versionShape, bool) {
 	v, ok := versionShapes[r.URL.Query().Get("api-version")]
 	return v, ok
+}
+
+// fromOldShapeVersion is fromOldShape for a body of api-version version
+// (a template resource's apiVersion).
+func fromOldShapeVersion(version string, raw json.RawMessage) (json.RawMessage, *apiError) {
+	r := &http.Request{URL: &url.URL{RawQuery: url.Values{"api-version": {version}}.Encode()}}
+	return fromOldShape(r, raw)
 }
 
 // fromOldShape turns the properties of an old api-version's body into the

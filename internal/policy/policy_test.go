@@ -310,3 +310,44 @@ func FuzzCompile(f *testing.F) {
 		_, _ = c.Eval(flux(), env)
 	})
 }
+
+// TestEvaluate: the verdicts of each effect, and deployIfNotExists's
+// existence condition over the related resources.
+func TestEvaluate(t *testing.T) {
+	def := func(effect, existence string) *Definition {
+		details := ""
+		if strings.HasSuffix(effect, "IfNotExists") {
+			details = `, "details": {"type": "Microsoft.KubernetesConfiguration/fluxConfigurations", "existenceCondition": ` + existence +
+				`, "roleDefinitionIds": ["` + "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c" + `"],
+				"deployment": {"properties": {"mode": "incremental", "template": {}}}}`
+		}
+		d, err := ParseDefinition(DefinitionProperties{PolicyRule: json.RawMessage(`{"if": {"field": "type", "equals": "Microsoft.Kubernetes/connectedClusters"},
+			"then": {"effect": "` + effect + `"` + details + `}}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	urlIs := `{"field": "` + fc + `gitRepository.url", "equals": "https://github.com/org/baseline"}`
+	urlOther := `{"field": "` + fc + `gitRepository.url", "equals": "https://github.com/org/other"}`
+	for _, tc := range []struct {
+		name    string
+		d       *Definition
+		res     *Resource
+		related []*Resource
+		want    Result
+	}{
+		{"not applicable", def("audit", ""), flux(), nil, Result{Effect: Audit}},
+		{"audit", def("audit", ""), cluster(), nil, Result{Applicable: true, Effect: Audit, ComplianceState: NonCompliant}},
+		{"disabled", def("disabled", ""), cluster(), nil, Result{Effect: Disabled}},
+		{"DINE, none there", def("deployIfNotExists", urlIs), cluster(), nil, Result{Applicable: true, Effect: DeployIfNotExists, ComplianceState: NonCompliant, Deploy: true}},
+		{"DINE, there", def("deployIfNotExists", urlIs), cluster(), []*Resource{flux()}, Result{Applicable: true, Effect: DeployIfNotExists, ComplianceState: Compliant}},
+		{"DINE, there but different", def("deployIfNotExists", urlOther), cluster(), []*Resource{flux()}, Result{Applicable: true, Effect: DeployIfNotExists, ComplianceState: NonCompliant, Deploy: true}},
+		{"AINE, none there", def("auditIfNotExists", urlIs), cluster(), nil, Result{Applicable: true, Effect: AuditIfNotExists, ComplianceState: NonCompliant}},
+	} {
+		got, err := tc.d.Evaluate(tc.res, tc.related, &Env{})
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v %v, want %+v", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -81,4 +82,45 @@ func deleteExisting(b *bolt.Bucket, key string) error {
 		return ErrNotFound
 	}
 	return b.Delete([]byte(key))
+}
+
+var bucketPolicyStates = []byte("policyStates")
+
+func init() { policyBuckets = append(policyBuckets, bucketPolicyStates) }
+
+// PolicyState is an assignment's latest verdict on a resource.
+type PolicyState struct {
+	AssignmentID    string    `json:"policyAssignmentId"`
+	DefinitionID    string    `json:"policyDefinitionId"`
+	ResourceID      string    `json:"resourceId"`
+	ResourceType    string    `json:"resourceType"`
+	ComplianceState string    `json:"complianceState"`
+	Effect          string    `json:"policyDefinitionAction"`
+	Timestamp       time.Time `json:"timestamp"`
+	// Error is why the last deployment for this resource failed.
+	Error string `json:"error,omitempty"`
+}
+
+func stateKey(assignmentID, resourceID string) string {
+	return Key(assignmentID) + "\x00" + Key(resourceID)
+}
+
+func (t boltTx) PolicyState(assignmentID, resourceID string) (*PolicyState, error) {
+	return get[PolicyState](t.tx.Bucket(bucketPolicyStates), stateKey(assignmentID, resourceID))
+}
+
+func (t boltTx) PolicyStates(assignmentID string) ([]PolicyState, error) {
+	var prefix []byte
+	if assignmentID != "" {
+		prefix = []byte(Key(assignmentID) + "\x00")
+	}
+	return all[PolicyState](t.tx.Bucket(bucketPolicyStates), prefix)
+}
+
+func (t boltTx) PutPolicyState(st *PolicyState) error {
+	return put(t.tx.Bucket(bucketPolicyStates), stateKey(st.AssignmentID, st.ResourceID), st)
+}
+
+func (t boltTx) DeletePolicyState(assignmentID, resourceID string) error {
+	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID)))
 }

@@ -88,6 +88,12 @@ type Tx interface {
 	PutPolicyAssignment(a *PolicyAssignment) error
 	DeletePolicyAssignment(id string) error
 
+	PolicyState(assignmentID, resourceID string) (*PolicyState, error)
+	// PolicyStates lists an assignment's states ("": every assignment's).
+	PolicyStates(assignmentID string) ([]PolicyState, error)
+	PutPolicyState(st *PolicyState) error
+	DeletePolicyState(assignmentID, resourceID string) error
+
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
 	// BumpRevision increments and returns it.

@@ -1,0 +1,466 @@
+package dataplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armrbac"
+	"github.com/arcgitops/arcgitops/internal/armtemplate"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/policy"
+)
+
+// policyEngine evaluates policy assignments against clusters in the
+// background, as Azure Policy does after a change: a cluster registered or
+// updated is evaluated at once and gets its deployIfNotExists deployments;
+// a configuration written or reported on, or an assignment created,
+// re-evaluates compliance only. The queue holds each cluster once.
+type policyEngine struct {
+	s       *Server
+	mu      sync.Mutex
+	pending map[string]bool // cluster ID -> deployments allowed
+	order   []string
+	wake    chan struct{}
+	idle    *sync.Cond
+	busy    bool
+	// active: some assignment exists; without one nothing is queued, so
+	// that status reports cost nothing.
+	active atomic.Bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newPolicyEngine(s *Server) *policyEngine {
+	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	e.idle = sync.NewCond(&e.mu)
+	e.refresh()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	go e.run(ctx)
+	return e
+}
+
+// enqueue asks for clusterID's evaluation; deploy lets deployIfNotExists
+// deploy (the cluster itself was created or changed).
+func (e *policyEngine) enqueue(clusterID string, deploy bool) {
+	if e == nil || !e.active.Load() {
+		return
+	}
+	e.mu.Lock()
+	d, queued := e.pending[clusterID]
+	if !queued {
+		e.order = append(e.order, clusterID)
+	}
+	e.pending[clusterID] = d || deploy
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// refresh notes whether any assignment exists.
+func (e *policyEngine) refresh() {
+	_ = e.s.store.View(func(tx store.Tx) error {
+		all, err := tx.PolicyAssignments()
+		e.active.Store(len(all) > 0)
+		return err
+	})
+}
+
+// wait blocks until the queue is empty and no evaluation runs.
+func (e *policyEngine) wait() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.order) > 0 || e.busy {
+		e.idle.Wait()
+	}
+}
+
+func (e *policyEngine) stop() {
+	e.cancel()
+	<-e.done
+}
+
+func (e *policyEngine) run(ctx context.Context) {
+	defer close(e.done)
+	for {
+		e.mu.Lock()
+		for len(e.order) == 0 {
+			e.busy = false
+			e.idle.Broadcast()
+			e.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
+			}
+			e.mu.Lock()
+		}
+		id := e.order[0]
+		e.order = e.order[1:]
+		deploy := e.pending[id]
+		delete(e.pending, id)
+		e.busy = true
+		e.mu.Unlock()
+		if err := e.evaluateCluster(id, deploy); err != nil && ctx.Err() == nil {
+			slog.Error("policy evaluation failed", "cluster", id, "error", err)
+		}
+	}
+}
+
+// assigned is an assignment with its compiled definition and values.
+type assigned struct {
+	a      store.PolicyAssignment
+	props  assignmentProperties
+	def    *policy.Definition
+	params map[string]any
+}
+
+// assignmentsFor are the assignments whose scope covers id and whose
+// notScopes do not.
+func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
+	all, err := tx.PolicyAssignments()
+	if err != nil {
+		return nil, err
+	}
+	var out []assigned
+	for _, a := range all {
+		if !inScope(id, a.Scope) {
+			continue
+		}
+		var p assignmentProperties
+		if err := json.Unmarshal(a.Properties, &p); err != nil {
+			return nil, err
+		}
+		excluded := false
+		for _, ns := range p.NotScopes {
+			excluded = excluded || inScope(id, ns)
+		}
+		if excluded {
+			continue
+		}
+		stored, err := tx.PolicyDefinition(p.PolicyDefinitionID)
+		if err != nil {
+			return nil, fmt.Errorf("assignment %s: definition %s: %w", a.ID, p.PolicyDefinitionID, err)
+		}
+		var props policy.DefinitionProperties
+		if err := json.Unmarshal(stored.Properties, &props); err != nil {
+			return nil, err
+		}
+		def, err := policy.ParseDefinition(props)
+		if err != nil {
+			return nil, err
+		}
+		params, err := def.ResolveParameters(p.Parameters)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, assigned{a: a, props: p, def: def, params: params})
+	}
+	return out, nil
+}
+
+// clusterResource is a cluster as a policy sees it.
+func clusterResource(c *store.Cluster) *policy.Resource {
+	provider := "Microsoft.Kubernetes"
+	if strings.EqualFold(c.Type, "managedClusters") {
+		provider = "Microsoft.ContainerService"
+	}
+	return &policy.Resource{ID: c.ID, Name: c.Name, Type: provider + "/" + c.Type, Location: c.Location,
+		Properties: map[string]any{"provisioningState": "Succeeded"}}
+}
+
+// configResources are a cluster's fluxConfigurations as a policy sees
+// them: their GET shape.
+func configResources(ref clusterRef, configs []store.Config) ([]*policy.Resource, error) {
+	out := make([]*policy.Resource, 0, len(configs))
+	for i := range configs {
+		if configs[i].Deleting {
+			continue
+		}
+		m, err := renderConfig(ref, &configs[i])
+		if err != nil {
+			return nil, err
+		}
+		props, _ := m["properties"].(map[string]any)
+		out = append(out, &policy.Resource{ID: arm.FluxConfigID(ref.ID(), configs[i].Name), Name: configs[i].Name,
+			Type: arm.FluxConfigurationsType, Properties: normalize(props)})
+	}
+	return out, nil
+}
+
+// normalize gives a rendered map the JSON types the rule language reads.
+func normalize(m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	var out map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	if dec.Decode(&out) != nil {
+		return m
+	}
+	return policyValues(out).(map[string]any)
+}
+
+func policyValues(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = policyValues(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = policyValues(x[k])
+		}
+	}
+	return v
+}
+
+// evaluateCluster evaluates every assignment covering the cluster, records
+// the verdicts, and deploys what deployIfNotExists asks when deploy.
+func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
+	s := e.s
+	var (
+		cluster  *store.Cluster
+		configs  []store.Config
+		assigns  []assigned
+		group    *store.ResourceGroup
+		notFound bool
+	)
+	err := s.store.View(func(tx store.Tx) error {
+		var err error
+		if cluster, err = tx.Cluster(clusterID); err != nil {
+			return err
+		}
+		if configs, err = tx.Configs(clusterID); err != nil {
+			return err
+		}
+		group, _ = tx.ResourceGroup("/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup)
+		assigns, err = assignmentsFor(tx, clusterID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		notFound = true
+	} else if err != nil {
+		return err
+	}
+	if notFound {
+		return e.forget(clusterID)
+	}
+	ref := refOf(cluster)
+	res := clusterResource(cluster)
+	related, err := configResources(ref, configs)
+	if err != nil {
+		return err
+	}
+	env := func(params map[string]any) *policy.Env {
+		return &policy.Env{Parameters: params, ResourceGroup: groupObject(cluster, group), Subscription: map[string]any{
+			"id": "/subscriptions/" + cluster.Subscription, "subscriptionId": cluster.Subscription, "tenantId": s.opts.TenantID}}
+	}
+	for _, as := range assigns {
+		verdict, err := as.def.Evaluate(res, related, env(as.params))
+		st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.props.PolicyDefinitionID, ResourceID: cluster.ID,
+			ResourceType: res.Type, ComplianceState: verdict.ComplianceState, Effect: verdict.Effect}
+		if err != nil {
+			st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
+		} else if verdict.Deploy && deploy && as.props.EnforcementMode != "DoNotEnforce" {
+			if err := e.deploy(as, res, cluster, env(as.params)); err != nil {
+				st.Error = err.Error()
+			} else {
+				// The deployment made the related resource: evaluated again
+				// once its write comes back through the queue.
+				st.ComplianceState = policy.Compliant
+			}
+		}
+		if err := e.record(st, verdict.Applicable || err != nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refOf(c *store.Cluster) clusterRef {
+	t := clusterTypes[strings.ToLower(clusterResource(c).Type)]
+	return clusterRef{Subscription: c.Subscription, ResourceGroup: c.ResourceGroup, Provider: t[0], Type: t[1], Name: c.Name}
+}
+
+func groupObject(c *store.Cluster, g *store.ResourceGroup) map[string]any {
+	out := map[string]any{"id": "/subscriptions/" + c.Subscription + "/resourceGroups/" + c.ResourceGroup, "name": c.ResourceGroup}
+	if g != nil {
+		out["location"] = g.Location
+		tags := map[string]any{}
+		for k, v := range g.Tags {
+			tags[k] = v
+		}
+		out["tags"] = tags
+	}
+	return out
+}
+
+// record writes a state when it changed (a no-op evaluation writes
+// nothing), or removes it when the assignment no longer applies.
+func (e *policyEngine) record(st *store.PolicyState, applicable bool) error {
+	return e.s.store.Update(func(tx store.Tx) error {
+		old, err := tx.PolicyState(st.AssignmentID, st.ResourceID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !applicable {
+			if old == nil {
+				return nil
+			}
+			return tx.DeletePolicyState(st.AssignmentID, st.ResourceID)
+		}
+		if old != nil && old.ComplianceState == st.ComplianceState && old.Effect == st.Effect && old.Error == st.Error {
+			return nil
+		}
+		st.Timestamp = e.s.opts.Now().UTC()
+		return tx.PutPolicyState(st)
+	})
+}
+
+// forget removes a deleted cluster's states.
+func (e *policyEngine) forget(clusterID string) error {
+	return e.s.store.Update(func(tx store.Tx) error {
+		states, err := tx.PolicyStates("")
+		if err != nil {
+			return err
+		}
+		for _, st := range states {
+			if strings.EqualFold(st.ResourceID, clusterID) {
+				if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// deploy runs the definition's deployment for the cluster, as the
+// assignment's identity: every resource the template makes must be a
+// fluxConfiguration the identity may write.
+func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.Cluster, env *policy.Env) error {
+	s := e.s
+	if as.a.Identity == nil {
+		return errors.New("the assignment has no managed identity to deploy with")
+	}
+	dep, err := as.def.DeploymentFor(res, env)
+	if err != nil {
+		return err
+	}
+	resources, err := armtemplate.Evaluate(dep.Template, armtemplate.Input{Parameters: dep.Parameters,
+		ResourceGroup: env.ResourceGroup, Subscription: env.Subscription})
+	if err != nil {
+		return fmt.Errorf("the deployment's template: %w", err)
+	}
+	grants, err := s.grantsOf(as.a.Identity.PrincipalID)
+	if err != nil {
+		return err
+	}
+	for _, r := range resources {
+		if !strings.EqualFold(r.Type, arm.FluxConfigurationsType) {
+			return fmt.Errorf("the template deploys %s: only %s deploy here", r.Type, arm.FluxConfigurationsType)
+		}
+		ref, err := deploymentTarget(cluster, r.Scope)
+		if err != nil {
+			return err
+		}
+		id := arm.FluxConfigID(ref.ID(), r.Name)
+		if !armrbac.Allowed(grants, writeConfigs, id) {
+			return fmt.Errorf("the assignment's identity %s has no role allowing %s at %s: give it one of the definition's roles (%s) at the assignment's scope, e.g. az role assignment create --assignee %s --role Contributor --scope %s",
+				as.a.Identity.PrincipalID, writeConfigs, id, strings.Join(as.def.Details.RoleDefinitionIDs, ", "), as.a.Identity.PrincipalID, as.a.Scope)
+		}
+		if err := e.put(ref, r, "policy:"+as.a.Name); err != nil {
+			return fmt.Errorf("deploying %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// deploymentTarget resolves a template resource's scope (relative to the
+// cluster's resource group, or an ID) to the cluster it extends.
+func deploymentTarget(cluster *store.Cluster, scope string) (clusterRef, error) {
+	if scope == "" {
+		return clusterRef{}, errors.New("the fluxConfiguration has no scope: set the resource's \"scope\" to its cluster, e.g. Microsoft.Kubernetes/connectedClusters/<name>")
+	}
+	path := scope
+	if !strings.HasPrefix(scope, "/") {
+		path = "/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup + "/providers/" + scope
+	}
+	ref, n := parseCluster(strings.Split(strings.Trim(path, "/"), "/"))
+	if n != 8 {
+		return clusterRef{}, fmt.Errorf("the scope %q is not a cluster", scope)
+	}
+	return ref, nil
+}
+
+// put writes one template resource as an ARM PUT with its api-version
+// would.
+func (e *policyEngine) put(ref clusterRef, r armtemplate.Resource, by string) error {
+	raw, err := json.Marshal(r.Properties)
+	if err != nil {
+		return err
+	}
+	raw, ae := fromOldShapeVersion(r.APIVersion, raw)
+	if ae != nil {
+		return errors.New(ae.message)
+	}
+	d, protected, ae := parseProperties(r.Name, raw)
+	if ae != nil {
+		return errors.New(ae.message)
+	}
+	_, _, err = e.s.commitConfig(ref, r.Name, by, func(*store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+		return d, protected, protected != nil, nil
+	})
+	var failed errAPI
+	if errors.As(err, &failed) {
+		return errors.New(failed.e.message)
+	}
+	return err
+}
+
+// grantsOf are a principal's role grants.
+func (s *Server) grantsOf(principalID string) ([]armrbac.Grant, error) {
+	var grants []armrbac.Grant
+	err := s.store.View(func(tx store.Tx) error {
+		ras, err := tx.RoleAssignmentsOf(principalID)
+		for _, a := range ras {
+			if role, ok := armrbac.RoleByID(a.RoleDefinitionID); ok {
+				grants = append(grants, armrbac.Grant{Scope: a.Scope, Role: role})
+			}
+		}
+		return err
+	})
+	return grants, err
+}
+
+// evaluateScope queues every cluster under scope (an assignment changed).
+func (e *policyEngine) evaluateScope(scope string) error {
+	return e.s.store.View(func(tx store.Tx) error {
+		clusters, err := tx.Clusters()
+		for _, c := range clusters {
+			if inScope(c.ID, scope) {
+				e.enqueue(c.ID, false)
+			}
+		}
+		return err
+	})
+}

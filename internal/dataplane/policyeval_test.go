@@ -1,0 +1,113 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+// correctedBaseline is the brief's policy with what Azure needs: the
+// template's clusterName passed ([field('name')]) and an existence
+// condition naming the configuration it deploys.
+func correctedBaseline(t *testing.T) string {
+	t.Helper()
+	body := baselineDefinition(t)
+	body = strings.Replace(body, `"roleDefinitionIds"`, `"existenceCondition":{"field":"name","equals":"corporate-baseline"},"roleDefinitionIds"`, 1)
+	body = strings.Replace(body, `"mode":"incremental"`, `"mode":"incremental","parameters":{"clusterName":{"value":"[field('name')]"}}`, 1)
+	return body
+}
+
+func cluster(name string) string {
+	return sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/" + name
+}
+
+// states are the policy states of an assignment, by resource name.
+func (f *fixture) states(assignmentID string) map[string]store.PolicyState {
+	f.t.Helper()
+	f.srv.policy.wait()
+	out := map[string]store.PolicyState{}
+	err := f.srv.store.View(func(tx store.Tx) error {
+		all, err := tx.PolicyStates(assignmentID)
+		for _, st := range all {
+			out[st.ResourceID[strings.LastIndex(st.ResourceID, "/")+1:]] = st
+		}
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+func TestPolicyEvaluationAndDeployment(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		f.register(cluster(c))
+	}
+	g.Expect(f.do(http.MethodPut, defPath+"enforce-gitops-baseline"+policyAPI, correctedBaseline(t)).status).To(Equal(http.StatusCreated))
+	r := f.do(http.MethodPut, assignPath+"gitops-baseline-assignment"+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},
+		"properties":{"policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/enforce-gitops-baseline"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	assignmentID := r.json(t)["id"].(string)
+	principal := r.json(t)["identity"].(map[string]any)["principalId"].(string)
+
+	// Existing clusters are evaluated, not changed: NonCompliant.
+	states := f.states(assignmentID)
+	g.Expect(states).To(HaveLen(3))
+	for _, st := range states {
+		g.Expect(st.ComplianceState).To(Equal("NonCompliant"))
+		g.Expect(st.Effect).To(Equal("DeployIfNotExists"))
+	}
+
+	// A new cluster gets its configuration at once, once the identity may
+	// write it; before, the state says what to grant.
+	f.register(cluster("c4"))
+	g.Expect(f.states(assignmentID)["c4"].Error).To(ContainSubstring("has no role allowing Microsoft.KubernetesConfiguration/fluxConfigurations/write"))
+	f.assign(principal, "Contributor", sub1)
+	token := f.register(cluster("c5"))
+	f.srv.policy.wait()
+	cfg := f.do(http.MethodGet, av(cluster("c5")+fluxPath+"/corporate-baseline"), "")
+	g.Expect(cfg.status).To(Equal(http.StatusOK), string(cfg.body))
+	props := cfg.json(t)["properties"].(map[string]any)
+	g.Expect(props["gitRepository"].(map[string]any)["url"]).To(Equal("https://github.com/mi-org/corporate-baseline"))
+	g.Expect(props["kustomizations"].(map[string]any)).To(HaveKey("baseline"))
+	g.Expect(f.states(assignmentID)["c5"].ComplianceState).To(Equal("Compliant"))
+
+	// The agent reports; compliance stays; a configuration changed so that
+	// the existence condition fails... is deleted here: NonCompliant again.
+	report := `{"generation":1,"complianceState":"Compliant","provisioningState":"Succeeded"}`
+	g.Expect(f.do(http.MethodPut, agentapi.PathPrefix+cluster("c5")+"/fluxConfigurations/corporate-baseline/status", report, "Authorization", "Bearer "+token).status).To(Equal(http.StatusNoContent))
+	g.Expect(f.states(assignmentID)["c5"].ComplianceState).To(Equal("Compliant"))
+	g.Expect(f.do(http.MethodDelete, av(cluster("c5")+fluxPath+"/corporate-baseline")+"&forceDelete=true", "").status).To(Equal(http.StatusOK))
+	g.Expect(f.states(assignmentID)["c5"].ComplianceState).To(Equal("NonCompliant"))
+
+	// Deleting the assignment leaves what it deployed and drops its states.
+	g.Expect(f.do(http.MethodDelete, assignPath+"gitops-baseline-assignment"+policyAPI, "").status).To(Equal(http.StatusOK))
+	g.Expect(f.states(assignmentID)).To(BeEmpty())
+}
+
+// TestNoPolicyWorkWithoutAssignments: status reports queue nothing when no
+// assignment exists.
+func TestNoPolicyWorkWithoutAssignments(t *testing.T) {
+	f := newFixture(t)
+	token := f.register(cluster("c1"))
+	f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/cfg"), example(t, "create-git.json"))
+	for i := 0; i < 3; i++ {
+		report := fmt.Sprintf(`{"generation":1,"complianceState":"Compliant","statuses":%s}`, json.RawMessage(`[]`))
+		f.do(http.MethodPut, agentapi.PathPrefix+cluster("c1")+"/fluxConfigurations/cfg/status", report, "Authorization", "Bearer "+token)
+	}
+	f.srv.policy.mu.Lock()
+	queued := len(f.srv.policy.order)
+	f.srv.policy.mu.Unlock()
+	if queued != 0 || f.srv.policy.active.Load() {
+		t.Errorf("queued %d evaluations without any assignment", queued)
+	}
+}
