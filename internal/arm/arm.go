@@ -109,4 +109,13 @@ type ErrorResponse struct {
 type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Target and AdditionalInfo, when set (RequestDisallowedByPolicy).
+	Target         string           `json:"target,omitempty"`
+	AdditionalInfo []AdditionalInfo `json:"additionalInfo,omitempty"`
+}
+
+// AdditionalInfo is ARM's typed detail of an error.
+type AdditionalInfo struct {
+	Type string `json:"type"`
+	Info any    `json:"info"`
 }

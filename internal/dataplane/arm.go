@@ -406,6 +406,11 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		writeError(w, ae.e)
 		return
 	}
+	var denied *policyDenied
+	if errors.As(err, &denied) {
+		writeJSON(w, http.StatusForbidden, arm.ErrorResponse{Error: denied.detail})
+		return
+	}
 	s.opts.Log.Error(err, "Request failed")
 	writeError(w, internalError())
 }
@@ -517,6 +522,9 @@ func (s *Server) commitConfig(ref clusterRef, name, by string, build configBuild
 		d, protected, replaceProtected, e := build(old)
 		if e != nil {
 			return errAPI{e}
+		}
+		if err := s.policy.deny(tx, ref, name, d); err != nil {
+			return err
 		}
 		if old == nil {
 			if err := s.configQuota(tx, ref); err != nil {

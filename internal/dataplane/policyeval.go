@@ -274,26 +274,46 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 		return &policy.Env{Parameters: params, ResourceGroup: groupObject(cluster, group), Subscription: map[string]any{
 			"id": "/subscriptions/" + cluster.Subscription, "subscriptionId": cluster.Subscription, "tenantId": s.opts.TenantID}}
 	}
+	seen := map[string]bool{}
 	for _, as := range assigns {
-		verdict, err := as.def.Evaluate(res, related, env(as.params))
-		st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.props.PolicyDefinitionID, ResourceID: cluster.ID,
-			ResourceType: res.Type, ComplianceState: verdict.ComplianceState, Effect: verdict.Effect}
-		if err != nil {
-			st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
-		} else if verdict.Deploy && deploy && as.props.EnforcementMode != "DoNotEnforce" {
-			if err := e.deploy(as, res, cluster, env(as.params)); err != nil {
-				st.Error = err.Error()
-			} else {
-				// The deployment made the related resource: evaluated again
-				// once its write comes back through the queue.
-				st.ComplianceState = policy.Compliant
+		// The cluster, with its configurations as related resources; and
+		// each configuration, for the rules written for them.
+		for _, subject := range append([]*policy.Resource{res}, related...) {
+			rel := related
+			if subject != res {
+				rel = nil
+			}
+			st, applicable := e.verdict(as, subject, rel, env(as.params), deploy && subject == res, cluster)
+			if applicable {
+				seen[store.Key(st.AssignmentID)+"\x00"+store.Key(st.ResourceID)] = true
+			}
+			if err := e.record(st, applicable); err != nil {
+				return err
 			}
 		}
-		if err := e.record(st, verdict.Applicable || err != nil); err != nil {
-			return err
+	}
+	return e.dropStale(clusterID, seen)
+}
+
+// verdict evaluates one assignment on one resource, deploying when allowed.
+func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []*policy.Resource, env *policy.Env, deploy bool, cluster *store.Cluster) (*store.PolicyState, bool) {
+	v, err := as.def.Evaluate(subject, related, env)
+	st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.props.PolicyDefinitionID, ResourceID: subject.ID,
+		ResourceType: subject.Type, ComplianceState: v.ComplianceState, Effect: v.Effect}
+	if err != nil {
+		st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
+		return st, true
+	}
+	if v.Deploy && deploy && as.props.EnforcementMode != "DoNotEnforce" {
+		if err := e.deploy(as, subject, cluster, env); err != nil {
+			st.Error = err.Error()
+		} else {
+			// The deployment made the related resource; its write queues
+			// this cluster again, to evaluate it.
+			st.ComplianceState = policy.Compliant
 		}
 	}
-	return nil
+	return st, v.Applicable
 }
 
 func refOf(c *store.Cluster) clusterRef {
@@ -314,44 +334,62 @@ func groupObject(c *store.Cluster, g *store.ResourceGroup) map[string]any {
 	return out
 }
 
-// record writes a state when it changed (a no-op evaluation writes
-// nothing), or removes it when the assignment no longer applies.
+// record writes a state when it changed, or removes it when the
+// assignment no longer applies; an unchanged verdict writes nothing.
 func (e *policyEngine) record(st *store.PolicyState, applicable bool) error {
-	return e.s.store.Update(func(tx store.Tx) error {
-		old, err := tx.PolicyState(st.AssignmentID, st.ResourceID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+	var old *store.PolicyState
+	err := e.s.store.View(func(tx store.Tx) error {
+		var err error
+		old, err = tx.PolicyState(st.AssignmentID, st.ResourceID)
+		if errors.Is(err, store.ErrNotFound) {
+			old, err = nil, nil
 		}
-		if !applicable {
-			if old == nil {
-				return nil
-			}
-			return tx.DeletePolicyState(st.AssignmentID, st.ResourceID)
-		}
-		if old != nil && old.ComplianceState == st.ComplianceState && old.Effect == st.Effect && old.Error == st.Error {
-			return nil
-		}
-		st.Timestamp = e.s.opts.Now().UTC()
-		return tx.PutPolicyState(st)
+		return err
 	})
+	switch {
+	case err != nil:
+		return err
+	case !applicable && old == nil:
+		return nil
+	case !applicable:
+		return e.s.store.Update(func(tx store.Tx) error { return tx.DeletePolicyState(st.AssignmentID, st.ResourceID) })
+	case old != nil && old.ComplianceState == st.ComplianceState && old.Effect == st.Effect && old.Error == st.Error:
+		return nil
+	}
+	st.Timestamp = e.s.opts.Now().UTC()
+	return e.s.store.Update(func(tx store.Tx) error { return tx.PutPolicyState(st) })
 }
 
-// forget removes a deleted cluster's states.
-func (e *policyEngine) forget(clusterID string) error {
-	return e.s.store.Update(func(tx store.Tx) error {
-		states, err := tx.PolicyStates("")
-		if err != nil {
-			return err
-		}
+// dropStale removes the states of the cluster and its configurations that
+// this evaluation did not produce (a deleted configuration, an assignment
+// that no longer applies); when there are none it writes nothing.
+func (e *policyEngine) dropStale(clusterID string, seen map[string]bool) error {
+	var stale []store.PolicyState
+	err := e.s.store.View(func(tx store.Tx) error {
+		states, err := tx.PolicyStatesUnder(clusterID)
 		for _, st := range states {
-			if strings.EqualFold(st.ResourceID, clusterID) {
-				if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
-					return err
-				}
+			if !seen[store.Key(st.AssignmentID)+"\x00"+store.Key(st.ResourceID)] {
+				stale = append(stale, st)
+			}
+		}
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	return e.s.store.Update(func(tx store.Tx) error {
+		for _, st := range stale {
+			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// forget removes a deleted cluster's states, and its configurations'.
+func (e *policyEngine) forget(clusterID string) error {
+	return e.dropStale(clusterID, nil)
 }
 
 // deploy runs the definition's deployment for the cluster, as the
@@ -463,4 +501,82 @@ func (e *policyEngine) evaluateScope(scope string) error {
 		}
 		return err
 	})
+}
+
+// policyDenied is a write a deny assignment refused: ARM's
+// RequestDisallowedByPolicy, with the assignment and definition named.
+type policyDenied struct{ detail arm.ErrorDetail }
+
+func (e *policyDenied) Error() string { return e.detail.Message }
+
+// deny checks a fluxConfiguration about to be written against the deny
+// assignments covering it.
+func (e *policyEngine) deny(tx store.Tx, ref clusterRef, name string, d *agentapi.Properties) error {
+	if e == nil || !e.active.Load() {
+		return nil
+	}
+	id := arm.FluxConfigID(ref.ID(), name)
+	assigns, err := assignmentsFor(tx, id)
+	if err != nil || len(assigns) == 0 {
+		return err
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	var props map[string]any
+	if err := json.Unmarshal(raw, &props); err != nil {
+		return err
+	}
+	res := &policy.Resource{ID: id, Name: name, Type: arm.FluxConfigurationsType, Properties: normalize(props)}
+	for _, as := range assigns {
+		if as.props.EnforcementMode == "DoNotEnforce" {
+			continue
+		}
+		effect, err := as.def.Effect(as.params)
+		if err != nil || effect != policy.Deny {
+			continue
+		}
+		env := &policy.Env{Parameters: as.params, Subscription: map[string]any{"subscriptionId": ref.Subscription},
+			ResourceGroup: map[string]any{"name": ref.ResourceGroup}}
+		matched, err := as.def.If.Eval(res, env)
+		if err != nil {
+			// A failed evaluation is an implicit deny, as in Azure.
+			matched = true
+		}
+		if matched {
+			return &policyDenied{detail: denyDetail(name, as)}
+		}
+	}
+	return nil
+}
+
+func denyDetail(name string, as assigned) arm.ErrorDetail {
+	display := func(s, fallback string) string {
+		if s != "" {
+			return s
+		}
+		return fallback
+	}
+	defName := as.props.PolicyDefinitionID[strings.LastIndex(as.props.PolicyDefinitionID, "/")+1:]
+	ids, _ := json.Marshal([]any{map[string]any{
+		"policyAssignment": map[string]any{"name": display(as.props.DisplayName, as.a.Name), "id": as.a.ID},
+		"policyDefinition": map[string]any{"name": display(as.def.Properties.DisplayName, defName), "id": as.props.PolicyDefinitionID},
+	}})
+	return arm.ErrorDetail{
+		Code:    "RequestDisallowedByPolicy",
+		Target:  name,
+		Message: fmt.Sprintf("Resource '%s' was disallowed by policy. Policy identifiers: '%s'.", name, ids),
+		AdditionalInfo: []arm.AdditionalInfo{{Type: "PolicyViolation", Info: map[string]any{
+			"policyDefinitionDisplayName": as.def.Properties.DisplayName,
+			"policyDefinitionId":          as.props.PolicyDefinitionID,
+			"policyDefinitionName":        defName,
+			"policyDefinitionEffect":      "deny",
+			"policyAssignmentId":          as.a.ID,
+			"policyAssignmentName":        as.a.Name,
+			"policyAssignmentDisplayName": as.props.DisplayName,
+			"policyAssignmentScope":       as.a.Scope,
+			"policyAssignmentParameters":  as.props.Parameters,
+		}}},
+	}
 }

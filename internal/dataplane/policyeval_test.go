@@ -111,3 +111,41 @@ func TestNoPolicyWorkWithoutAssignments(t *testing.T) {
 		t.Errorf("queued %d evaluations without any assignment", queued)
 	}
 }
+
+// TestDenyPolicy: a deny assignment refuses a fluxConfiguration that breaks
+// its guardrail with ARM's RequestDisallowedByPolicy body, and changes
+// nothing; DoNotEnforce lets it through.
+func TestDenyPolicy(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	f.register(cluster("c1"))
+	def := `{"properties":{"displayName":"Only GitHub sources","mode":"Indexed","policyRule":{"if":{"allOf":[
+		{"field":"type","equals":"Microsoft.KubernetesConfiguration/fluxConfigurations"},
+		{"field":"Microsoft.KubernetesConfiguration/fluxConfigurations/gitRepository.url","notLike":"https://github.com/*"}]},
+		"then":{"effect":"deny"}}}}`
+	g.Expect(f.do(http.MethodPut, defPath+"github-only"+policyAPI, def).status).To(Equal(http.StatusCreated))
+	r := f.do(http.MethodPut, assignPath+"github-only"+policyAPI, `{"properties":{"displayName":"GitHub only","policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/github-only"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+
+	before := f.snapshot()
+	bad := strings.Replace(example(t, "create-git.json"), "https://github.com/Azure/arc-k8s-demo", "https://gitlab.example.com/org/repo", 1)
+	r = f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/elsewhere"), bad)
+	g.Expect(r.status).To(Equal(http.StatusForbidden), string(r.body))
+	e := r.json(t)["error"].(map[string]any)
+	g.Expect(e["code"]).To(Equal("RequestDisallowedByPolicy"))
+	g.Expect(e["target"]).To(Equal("elsewhere"))
+	g.Expect(e["message"]).To(And(ContainSubstring("Resource 'elsewhere' was disallowed by policy."), ContainSubstring(assignPath+"github-only")))
+	info := e["additionalInfo"].([]any)[0].(map[string]any)
+	g.Expect(info["type"]).To(Equal("PolicyViolation"))
+	g.Expect(info["info"]).To(HaveKeyWithValue("policyDefinitionEffect", "deny"))
+	g.Expect(f.snapshot()).To(Equal(before))
+
+	g.Expect(f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/github"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	// A PATCH that breaks it is refused too.
+	r = f.do(http.MethodPatch, av(cluster("c1")+fluxPath+"/github"), `{"properties":{"gitRepository":{"url":"https://gitlab.example.com/org/repo"}}}`)
+	g.Expect(r.status).To(Equal(http.StatusForbidden))
+
+	r = f.do(http.MethodPut, assignPath+"github-only"+policyAPI, `{"properties":{"enforcementMode":"DoNotEnforce","policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/github-only"}}`)
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/elsewhere"), bad).status).To(Equal(http.StatusCreated))
+}

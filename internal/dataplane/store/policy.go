@@ -101,8 +101,10 @@ type PolicyState struct {
 	Error string `json:"error,omitempty"`
 }
 
+// stateKey orders states by resource, so that a cluster's and its
+// configurations' states are together.
 func stateKey(assignmentID, resourceID string) string {
-	return Key(assignmentID) + "\x00" + Key(resourceID)
+	return Key(resourceID) + "\x00" + Key(assignmentID)
 }
 
 func (t boltTx) PolicyState(assignmentID, resourceID string) (*PolicyState, error) {
@@ -110,11 +112,27 @@ func (t boltTx) PolicyState(assignmentID, resourceID string) (*PolicyState, erro
 }
 
 func (t boltTx) PolicyStates(assignmentID string) ([]PolicyState, error) {
-	var prefix []byte
-	if assignmentID != "" {
-		prefix = []byte(Key(assignmentID) + "\x00")
+	all, err := all[PolicyState](t.tx.Bucket(bucketPolicyStates), nil)
+	if err != nil || assignmentID == "" {
+		return all, err
 	}
-	return all[PolicyState](t.tx.Bucket(bucketPolicyStates), prefix)
+	out := all[:0]
+	for _, st := range all {
+		if Key(st.AssignmentID) == Key(assignmentID) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+func (t boltTx) PolicyStatesUnder(resourceID string) ([]PolicyState, error) {
+	b := t.tx.Bucket(bucketPolicyStates)
+	exact, err := all[PolicyState](b, []byte(Key(resourceID)+"\x00"))
+	if err != nil {
+		return nil, err
+	}
+	below, err := all[PolicyState](b, []byte(Key(resourceID)+"/"))
+	return append(exact, below...), err
 }
 
 func (t boltTx) PutPolicyState(st *PolicyState) error {

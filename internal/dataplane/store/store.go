@@ -91,6 +91,9 @@ type Tx interface {
 	PolicyState(assignmentID, resourceID string) (*PolicyState, error)
 	// PolicyStates lists an assignment's states ("": every assignment's).
 	PolicyStates(assignmentID string) ([]PolicyState, error)
+	// PolicyStatesUnder lists the states of resourceID and the resources
+	// under it (a cluster's configurations).
+	PolicyStatesUnder(resourceID string) ([]PolicyState, error)
 	PutPolicyState(st *PolicyState) error
 	DeletePolicyState(assignmentID, resourceID string) error
 
