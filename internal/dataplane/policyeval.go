@@ -12,6 +12,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/armexpr"
 	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/armtemplate"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
@@ -204,33 +205,12 @@ func normalize(m map[string]any) map[string]any {
 	if err != nil {
 		return m
 	}
-	var out map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	if dec.Decode(&out) != nil {
+	v, err := armexpr.FromJSON(b)
+	if err != nil {
 		return m
 	}
-	return policyValues(out).(map[string]any)
-}
-
-func policyValues(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		for i := range x {
-			x[i] = policyValues(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = policyValues(x[k])
-		}
-	}
-	return v
+	out, _ := v.(map[string]any)
+	return out
 }
 
 // evaluateCluster evaluates every assignment covering the cluster, records
