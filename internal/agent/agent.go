@@ -266,7 +266,20 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration, props *a
 	if err != nil {
 		return err
 	}
-	switch planSync(current, c) {
+	step := planSync(current, c)
+	if step == stepCreate {
+		// The cache may not have seen a FluxConfig applied by hand a moment
+		// ago, and an apply would take it over: the API server decides.
+		live := &v1alpha1.FluxConfig{}
+		err := a.APIReader.Get(ctx, client.ObjectKey{Namespace: props.Namespace, Name: c.Name}, live)
+		switch {
+		case err == nil:
+			current, step = live, planSync(live, c)
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("failed to get FluxConfig %s/%s: %w", props.Namespace, c.Name, err)
+		}
+	}
+	switch step {
 	case stepRefuse:
 		// Applied by hand: never touched. Say so in the data plane.
 		msg := fmt.Sprintf("A FluxConfig %s/%s that the agent does not manage exists in the cluster: delete it, or give this configuration another name.", props.Namespace, c.Name)
