@@ -37,16 +37,26 @@ type policyEngine struct {
 	active atomic.Bool
 	cancel context.CancelFunc
 	done   chan struct{}
+	// ctx ends with stop; remediations run under it.
+	ctx context.Context
+	// running are the remediations in progress, by key; work waits for them.
+	running map[string]bool
+	work    sync.WaitGroup
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
 	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	e.idle = sync.NewCond(&e.mu)
 	e.refresh()
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
-	go e.run(ctx)
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e
+}
+
+// start runs the queue and resumes interrupted remediations; the server
+// calls it once its policy field is set.
+func (e *policyEngine) start() {
+	go e.run(e.ctx)
+	e.resumeRemediations()
 }
 
 // enqueue asks for clusterID's evaluation; deploy lets deployIfNotExists
@@ -89,6 +99,7 @@ func (e *policyEngine) wait() {
 func (e *policyEngine) stop() {
 	e.cancel()
 	<-e.done
+	e.work.Wait()
 }
 
 func (e *policyEngine) run(ctx context.Context) {
@@ -263,7 +274,8 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 			if subject != res {
 				rel = nil
 			}
-			st, applicable := e.verdict(as, subject, rel, env(as.params), deploy && subject == res, cluster)
+			enforce := deploy && subject == res && as.props.EnforcementMode != "DoNotEnforce"
+			st, applicable := e.verdict(as, subject, rel, env(as.params), enforce, cluster)
 			if applicable {
 				seen[store.Key(st.AssignmentID)+"\x00"+store.Key(st.ResourceID)] = true
 			}
@@ -284,7 +296,7 @@ func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []
 		st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
 		return st, true
 	}
-	if v.Deploy && deploy && as.props.EnforcementMode != "DoNotEnforce" {
+	if v.Deploy && deploy {
 		if err := e.deploy(as, subject, cluster, env); err != nil {
 			st.Error = err.Error()
 		} else {

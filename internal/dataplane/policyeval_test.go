@@ -15,11 +15,12 @@ import (
 
 // correctedBaseline is the brief's policy with what Azure needs: the
 // template's clusterName passed ([field('name')]) and an existence
-// condition naming the configuration it deploys.
+// condition naming the configuration it deploys and its repository.
 func correctedBaseline(t *testing.T) string {
 	t.Helper()
 	body := baselineDefinition(t)
-	body = strings.Replace(body, `"roleDefinitionIds"`, `"existenceCondition":{"field":"name","equals":"corporate-baseline"},"roleDefinitionIds"`, 1)
+	body = strings.Replace(body, `"roleDefinitionIds"`, `"existenceCondition":{"allOf":[{"field":"name","equals":"corporate-baseline"},`+
+		`{"field":"Microsoft.KubernetesConfiguration/fluxConfigurations/gitRepository.url","equals":"https://github.com/mi-org/corporate-baseline"}]},"roleDefinitionIds"`, 1)
 	body = strings.Replace(body, `"mode":"incremental"`, `"mode":"incremental","parameters":{"clusterName":{"value":"[field('name')]"}}`, 1)
 	return body
 }

@@ -249,6 +249,7 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.route)
 	s.handler = s.accessLog(mux)
+	s.policy.start()
 	return s, nil
 }
 

@@ -56,7 +56,7 @@ func newFixture(t *testing.T, mut ...func(*Options)) *fixture {
 	}
 	f.srv = srv
 	f.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { f.ts.Close(); _ = srv.Close() })
+	t.Cleanup(func() { f.ts.Close(); _ = f.srv.Close() })
 	return f
 }
 

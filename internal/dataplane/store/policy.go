@@ -142,3 +142,46 @@ func (t boltTx) PutPolicyState(st *PolicyState) error {
 func (t boltTx) DeletePolicyState(assignmentID, resourceID string) error {
 	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID)))
 }
+
+var bucketRemediations = []byte("remediations")
+
+func init() { policyBuckets = append(policyBuckets, bucketRemediations) }
+
+// Remediation deploys an assignment's deployIfNotExists for the
+// non-compliant resources of a scope. Done lists the resources already
+// handled, so that a remediation resumed after a restart deploys nothing
+// twice.
+type Remediation struct {
+	// ID is {scope}/providers/Microsoft.PolicyInsights/remediations/{name}.
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	Scope              string    `json:"scope"`
+	AssignmentID       string    `json:"policyAssignmentId"`
+	DiscoveryMode      string    `json:"resourceDiscoveryMode"`
+	ProvisioningState  string    `json:"provisioningState"`
+	Total              int       `json:"totalDeployments"`
+	Succeeded          int       `json:"successfulDeployments"`
+	Failed             int       `json:"failedDeployments"`
+	Done               []string  `json:"done,omitempty"`
+	StatusMessage      string    `json:"statusMessage,omitempty"`
+	CreatedOn          time.Time `json:"createdOn"`
+	LastUpdatedOn      time.Time `json:"lastUpdatedOn"`
+	CreatedBy          string    `json:"createdBy,omitempty"`
+	FailureThresholdPc float64   `json:"failureThreshold,omitempty"`
+}
+
+func (t boltTx) Remediation(id string) (*Remediation, error) {
+	return get[Remediation](t.tx.Bucket(bucketRemediations), Key(id))
+}
+
+func (t boltTx) Remediations() ([]Remediation, error) {
+	return all[Remediation](t.tx.Bucket(bucketRemediations), nil)
+}
+
+func (t boltTx) PutRemediation(r *Remediation) error {
+	return put(t.tx.Bucket(bucketRemediations), Key(r.ID), r)
+}
+
+func (t boltTx) DeleteRemediation(id string) error {
+	return deleteExisting(t.tx.Bucket(bucketRemediations), Key(id))
+}

@@ -97,6 +97,11 @@ type Tx interface {
 	PutPolicyState(st *PolicyState) error
 	DeletePolicyState(assignmentID, resourceID string) error
 
+	Remediation(id string) (*Remediation, error)
+	Remediations() ([]Remediation, error)
+	PutRemediation(r *Remediation) error
+	DeleteRemediation(id string) error
+
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
 	// BumpRevision increments and returns it.

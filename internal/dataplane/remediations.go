@@ -1,0 +1,468 @@
+package dataplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/policy"
+)
+
+// remediationAPIVersions are Microsoft.PolicyInsights' remediation
+// api-versions (az policy remediation sends 2021-10-01).
+var remediationAPIVersions = []string{"2018-07-01-preview", "2019-07-01", "2021-10-01", "2024-10-01"}
+
+const (
+	remediationType   = "Microsoft.PolicyInsights/remediations"
+	readRemediations  = "Microsoft.PolicyInsights/remediations/read"
+	writeRemediations = "Microsoft.PolicyInsights/remediations/write"
+)
+
+// splitPolicyInsights reads {scope}/providers/Microsoft.PolicyInsights/{kind}[/{name}[/{action}]].
+func splitPolicyInsights(segs []string) (scope, kind, name, action string, ok bool) {
+	for i := len(segs) - 3; i >= 0; i-- {
+		if strings.EqualFold(segs[i], "providers") && strings.EqualFold(segs[i+1], "Microsoft.PolicyInsights") {
+			rest := segs[i+2:]
+			scope = "/" + strings.Join(segs[:i], "/")
+			kind = strings.ToLower(rest[0])
+			if len(rest) > 1 {
+				name = rest[1]
+			}
+			if len(rest) > 2 {
+				action = strings.ToLower(strings.Join(rest[2:], "/"))
+			}
+			return scope, kind, name, action, true
+		}
+	}
+	return "", "", "", "", false
+}
+
+// routePolicyInsights serves remediations; it reports whether segs were
+// one of Microsoft.PolicyInsights' routes.
+func (s *Server) routePolicyInsights(w http.ResponseWriter, r *http.Request, segs []string) bool {
+	scope, kind, name, action, ok := splitPolicyInsights(segs)
+	if !ok {
+		return false
+	}
+	if kind != "remediations" {
+		writeError(w, notFoundPath(r))
+		return true
+	}
+	if e := checkAPIVersion(r, remediationAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return true
+	}
+	if e := s.checkScope(scope); e != nil || scope == "/" {
+		if e == nil {
+			e = &apiError{http.StatusBadRequest, "InvalidScope", "Remediate at a subscription, a resource group or a resource, not at the root."}
+		}
+		writeError(w, e)
+		return true
+	}
+	id := strings.TrimSuffix(scope, "/") + "/providers/" + remediationType + "/" + name
+	switch {
+	case name == "":
+		setRoute(r, "remediations")
+		s.methods(w, r, map[string]http.HandlerFunc{http.MethodGet: s.guard(readRemediations, scope,
+			func(w http.ResponseWriter, _ *http.Request) { s.listRemediations(w, scope) })})
+	case action == "":
+		setRoute(r, "remediation")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPut:    s.guard(writeRemediations, scope, func(w http.ResponseWriter, r *http.Request) { s.putRemediation(w, r, scope, name, id) }),
+			http.MethodGet:    s.guard(readRemediations, scope, func(w http.ResponseWriter, _ *http.Request) { s.getRemediation(w, id) }),
+			http.MethodDelete: s.guard(writeRemediations, scope, func(w http.ResponseWriter, _ *http.Request) { s.deleteRemediation(w, id) }),
+		})
+	case action == "cancel":
+		setRoute(r, "remediation-cancel")
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPost: s.guard(writeRemediations, scope, func(w http.ResponseWriter, _ *http.Request) { s.cancelRemediation(w, id) }),
+		})
+	default:
+		writeError(w, notFoundPath(r))
+	}
+	return true
+}
+
+type remediationBody struct {
+	Properties struct {
+		PolicyAssignmentID          string          `json:"policyAssignmentId"`
+		PolicyDefinitionReferenceID string          `json:"policyDefinitionReferenceId,omitempty"`
+		ResourceDiscoveryMode       string          `json:"resourceDiscoveryMode,omitempty"`
+		Filters                     json.RawMessage `json:"filters,omitempty"`
+		ResourceCount               int             `json:"resourceCount,omitempty"`
+		ParallelDeployments         int             `json:"parallelDeployments,omitempty"`
+		FailureThreshold            *struct {
+			Percentage float64 `json:"percentage"`
+		} `json:"failureThreshold,omitempty"`
+	} `json:"properties"`
+}
+
+func remediationNotFound(id string) *apiError {
+	return &apiError{http.StatusNotFound, "RemediationNotFound", fmt.Sprintf("The remediation '%s' could not be found.", id)}
+}
+
+// terminal states of a remediation.
+func finished(state string) bool {
+	return state == "Succeeded" || state == "Failed" || state == "Canceled"
+}
+
+func (s *Server) putRemediation(w http.ResponseWriter, r *http.Request, scope, name, id string) {
+	var body remediationBody
+	if e := s.decodeBody(r, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	p := body.Properties
+	mode := "ExistingNonCompliant"
+	switch strings.ToLower(p.ResourceDiscoveryMode) {
+	case "", "existingnoncompliant":
+	case "reevaluatecompliance":
+		mode = "ReEvaluateCompliance"
+	default:
+		writeError(w, &apiError{http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("properties.resourceDiscoveryMode '%s' is not ExistingNonCompliant or ReEvaluateCompliance.", p.ResourceDiscoveryMode)})
+		return
+	}
+	now := s.opts.Now().UTC()
+	var out *store.Remediation
+	created := false
+	err := s.store.Update(func(tx store.Tx) error {
+		if e := checkRemediation(tx, scope, p.PolicyAssignmentID); e != nil {
+			return errAPI{e}
+		}
+		old, err := tx.Remediation(id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if old != nil && !finished(old.ProvisioningState) {
+			return errAPI{&apiError{http.StatusConflict, "RemediationInProgress", fmt.Sprintf("The remediation '%s' is still running (%s): wait for it, or cancel it.", name, old.ProvisioningState)}}
+		}
+		rem := &store.Remediation{ID: id, Name: name, Scope: scope, AssignmentID: p.PolicyAssignmentID, DiscoveryMode: mode,
+			ProvisioningState: "Accepted", CreatedOn: now, LastUpdatedOn: now, CreatedBy: callerOf(r).name()}
+		if p.FailureThreshold != nil {
+			rem.FailureThresholdPc = p.FailureThreshold.Percentage
+		}
+		created, out = old == nil, rem
+		return tx.PutRemediation(rem)
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.policy.startRemediation(id)
+	writeJSON(w, putStatus(created), renderRemediation(out))
+}
+
+// checkRemediation: the assignment exists, covers the scope (or lies
+// within it), and deploys.
+func checkRemediation(tx store.Tx, scope, assignmentID string) *apiError {
+	if assignmentID == "" {
+		return &apiError{http.StatusBadRequest, "InvalidRequestContent", "properties.policyAssignmentId is required: the assignment whose deployIfNotExists to run."}
+	}
+	a, err := tx.PolicyAssignment(assignmentID)
+	if err != nil {
+		return policyAssignmentNotFound(assignmentID)
+	}
+	if !inScope(scope, a.Scope) && !inScope(a.Scope, scope) {
+		return &apiError{http.StatusBadRequest, "InvalidScope", fmt.Sprintf("The assignment '%s' (at %s) does not apply at %s.", assignmentID, a.Scope, scope)}
+	}
+	as, err := assignmentsFor(tx, a.Scope)
+	if err != nil {
+		return internalError()
+	}
+	for _, x := range as {
+		if !strings.EqualFold(x.a.ID, a.ID) {
+			continue
+		}
+		if effect, err := x.def.Effect(x.params); err != nil || effect != policy.DeployIfNotExists {
+			return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
+				"The assignment '%s' has effect %s: only deployIfNotExists assignments can be remediated.", assignmentID, effect)}
+		}
+		if a.Identity == nil {
+			return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf("The assignment '%s' has no managed identity to deploy with.", assignmentID)}
+		}
+		return nil
+	}
+	return internalError()
+}
+
+func renderRemediation(rem *store.Remediation) map[string]any {
+	props := map[string]any{
+		"policyAssignmentId":    rem.AssignmentID,
+		"resourceDiscoveryMode": rem.DiscoveryMode,
+		"provisioningState":     rem.ProvisioningState,
+		"createdOn":             rem.CreatedOn,
+		"lastUpdatedOn":         rem.LastUpdatedOn,
+		"deploymentStatus": map[string]any{"totalDeployments": rem.Total, "successfulDeployments": rem.Succeeded,
+			"failedDeployments": rem.Failed},
+	}
+	if rem.StatusMessage != "" {
+		props["statusMessage"] = rem.StatusMessage
+	}
+	return map[string]any{"id": rem.ID, "name": rem.Name, "type": remediationType, "properties": props}
+}
+
+func (s *Server) getRemediation(w http.ResponseWriter, id string) {
+	var rem *store.Remediation
+	err := s.store.View(func(tx store.Tx) error {
+		var err error
+		rem, err = tx.Remediation(id)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, remediationNotFound(id))
+	case err != nil:
+		s.fail(w, err)
+	default:
+		writeJSON(w, http.StatusOK, renderRemediation(rem))
+	}
+}
+
+func (s *Server) listRemediations(w http.ResponseWriter, scope string) {
+	value := []any{}
+	err := s.store.View(func(tx store.Tx) error {
+		all, err := tx.Remediations()
+		for i := range all {
+			if inScope(all[i].Scope, scope) {
+				value = append(value, renderRemediation(&all[i]))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+}
+
+func (s *Server) cancelRemediation(w http.ResponseWriter, id string) {
+	rem, err := s.policy.updateRemediation(id, func(rem *store.Remediation) {
+		if !finished(rem.ProvisioningState) {
+			rem.ProvisioningState = "Canceled"
+		}
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, remediationNotFound(id))
+	case err != nil:
+		s.fail(w, err)
+	default:
+		writeJSON(w, http.StatusOK, renderRemediation(rem))
+	}
+}
+
+func (s *Server) deleteRemediation(w http.ResponseWriter, id string) {
+	var gone *store.Remediation
+	err := s.store.Update(func(tx store.Tx) error {
+		rem, err := tx.Remediation(id)
+		if err != nil {
+			return err
+		}
+		gone = rem
+		return tx.DeleteRemediation(id)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		w.WriteHeader(http.StatusNoContent)
+	case err != nil:
+		s.fail(w, err)
+	default:
+		writeJSON(w, http.StatusOK, renderRemediation(gone))
+	}
+}
+
+// ---- the remediation worker ----
+
+// startRemediation runs a remediation in the background, once.
+func (e *policyEngine) startRemediation(id string) {
+	key := store.Key(id)
+	e.mu.Lock()
+	if e.running == nil {
+		e.running = map[string]bool{}
+	}
+	if e.running[key] {
+		e.mu.Unlock()
+		return
+	}
+	e.running[key] = true
+	e.mu.Unlock()
+	e.work.Add(1)
+	go func() {
+		defer e.work.Done()
+		defer func() {
+			e.mu.Lock()
+			delete(e.running, key)
+			e.mu.Unlock()
+		}()
+		if err := e.remediate(e.ctx, id); err != nil && e.ctx.Err() == nil {
+			slog.Error("remediation failed", "remediation", id, "error", err)
+		}
+	}()
+}
+
+// resumeRemediations restarts the remediations a stop interrupted.
+func (e *policyEngine) resumeRemediations() {
+	var ids []string
+	_ = e.s.store.View(func(tx store.Tx) error {
+		all, err := tx.Remediations()
+		for _, rem := range all {
+			if !finished(rem.ProvisioningState) {
+				ids = append(ids, rem.ID)
+			}
+		}
+		return err
+	})
+	for _, id := range ids {
+		e.startRemediation(id)
+	}
+}
+
+func (e *policyEngine) updateRemediation(id string, fn func(*store.Remediation)) (*store.Remediation, error) {
+	var out *store.Remediation
+	err := e.s.store.Update(func(tx store.Tx) error {
+		rem, err := tx.Remediation(id)
+		if err != nil {
+			return err
+		}
+		fn(rem)
+		rem.LastUpdatedOn = e.s.opts.Now().UTC()
+		out = rem
+		return tx.PutRemediation(rem)
+	})
+	return out, err
+}
+
+// remediate deploys the assignment's deployIfNotExists for each
+// non-compliant cluster of the remediation's scope, recording each one as
+// done, so that a resumed remediation skips them; a cluster that became
+// compliant meanwhile is evaluated and left alone.
+func (e *policyEngine) remediate(ctx context.Context, id string) error {
+	rem, err := e.updateRemediation(id, func(rem *store.Remediation) {
+		if rem.ProvisioningState == "Accepted" {
+			rem.ProvisioningState = "Evaluating"
+		}
+	})
+	if err != nil || finished(rem.ProvisioningState) {
+		return err
+	}
+	if rem.DiscoveryMode == "ReEvaluateCompliance" && len(rem.Done) == 0 {
+		if err := e.evaluateScope(rem.Scope); err != nil {
+			return err
+		}
+		e.wait()
+	}
+	targets, err := e.remediationTargets(rem)
+	if err != nil {
+		return err
+	}
+	if _, err := e.updateRemediation(id, func(r *store.Remediation) { r.Total = len(r.Done) + len(targets) }); err != nil {
+		return err
+	}
+	for _, clusterID := range targets {
+		if ctx.Err() != nil {
+			return nil // resumed at the next start
+		}
+		cur, err := e.updateRemediation(id, func(*store.Remediation) {})
+		if err != nil {
+			return err
+		}
+		if cur.ProvisioningState == "Canceled" {
+			return nil
+		}
+		deployErr := e.remediateCluster(rem.AssignmentID, clusterID)
+		if _, err := e.updateRemediation(id, func(r *store.Remediation) {
+			r.Done = append(r.Done, store.Key(clusterID))
+			if deployErr != nil {
+				r.Failed++
+				r.StatusMessage = deployErr.Error()
+			} else {
+				r.Succeeded++
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	_, err = e.updateRemediation(id, func(r *store.Remediation) {
+		if r.ProvisioningState == "Canceled" {
+			return
+		}
+		r.ProvisioningState = "Succeeded"
+		if r.Failed > 0 {
+			r.ProvisioningState = "Failed"
+		}
+	})
+	return err
+}
+
+// remediationTargets are the clusters under the remediation's scope that
+// the assignment found non-compliant and the remediation has not handled.
+func (e *policyEngine) remediationTargets(rem *store.Remediation) ([]string, error) {
+	var out []string
+	err := e.s.store.View(func(tx store.Tx) error {
+		states, err := tx.PolicyStates(rem.AssignmentID)
+		for _, st := range states {
+			if st.ComplianceState == policy.NonCompliant && inScope(st.ResourceID, rem.Scope) &&
+				clusterTypes[strings.ToLower(st.ResourceType)] != [2]string{} && !slices.Contains(rem.Done, store.Key(st.ResourceID)) {
+				out = append(out, st.ResourceID)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// remediateCluster evaluates one assignment on one cluster, deploying when
+// its related resource is still missing.
+func (e *policyEngine) remediateCluster(assignmentID, clusterID string) error {
+	var (
+		cluster *store.Cluster
+		configs []store.Config
+		target  *assigned
+		group   *store.ResourceGroup
+	)
+	err := e.s.store.View(func(tx store.Tx) error {
+		var err error
+		if cluster, err = tx.Cluster(clusterID); err != nil {
+			return err
+		}
+		if configs, err = tx.Configs(clusterID); err != nil {
+			return err
+		}
+		group, _ = tx.ResourceGroup("/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup)
+		all, err := assignmentsFor(tx, clusterID)
+		for i := range all {
+			if strings.EqualFold(all[i].a.ID, assignmentID) {
+				target = &all[i]
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if target == nil {
+		return fmt.Errorf("the assignment no longer applies to %s", clusterID)
+	}
+	ref := refOf(cluster)
+	related, err := configResources(ref, configs)
+	if err != nil {
+		return err
+	}
+	env := &policy.Env{Parameters: target.params, ResourceGroup: groupObject(cluster, group), Subscription: map[string]any{
+		"id": "/subscriptions/" + cluster.Subscription, "subscriptionId": cluster.Subscription, "tenantId": e.s.opts.TenantID}}
+	st, applicable := e.verdict(*target, clusterResource(cluster), related, env, true, cluster)
+	if err := e.record(st, applicable); err != nil {
+		return err
+	}
+	if st.Error != "" {
+		return errors.New(st.Error)
+	}
+	return nil
+}
