@@ -42,10 +42,14 @@ type policyEngine struct {
 	// running are the remediations in progress, by key; work waits for them.
 	running map[string]bool
 	work    sync.WaitGroup
+	// triggers counts triggered evaluations; drained is the count when
+	// the queue was last found empty; boot names this start in tickets.
+	triggers, drained uint64
+	boot              string
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
-	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), boot: newBoot()}
 	e.idle = sync.NewCond(&e.mu)
 	e.refresh()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -66,12 +70,21 @@ func (e *policyEngine) enqueue(clusterID string, deploy bool) {
 		return
 	}
 	e.mu.Lock()
+	e.enqueueLocked(clusterID, deploy)
+	e.mu.Unlock()
+	e.poke()
+}
+
+func (e *policyEngine) enqueueLocked(clusterID string, deploy bool) {
 	d, queued := e.pending[clusterID]
 	if !queued {
 		e.order = append(e.order, clusterID)
 	}
 	e.pending[clusterID] = d || deploy
-	e.mu.Unlock()
+}
+
+// poke wakes the queue.
+func (e *policyEngine) poke() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -107,7 +120,7 @@ func (e *policyEngine) run(ctx context.Context) {
 	for {
 		e.mu.Lock()
 		for len(e.order) == 0 {
-			e.busy = false
+			e.busy, e.drained = false, e.triggers
 			e.idle.Broadcast()
 			e.mu.Unlock()
 			select {

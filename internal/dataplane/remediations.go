@@ -43,14 +43,29 @@ func splitPolicyInsights(segs []string) (scope, kind, name, action string, ok bo
 	return "", "", "", "", false
 }
 
-// routePolicyInsights serves remediations; it reports whether segs were
+// routePolicyInsights serves remediations, policy states and the
+// evaluations triggered through them; it reports whether segs were
 // one of Microsoft.PolicyInsights' routes.
 func (s *Server) routePolicyInsights(w http.ResponseWriter, r *http.Request, segs []string) bool {
 	scope, kind, name, action, ok := splitPolicyInsights(segs)
 	if !ok {
 		return false
 	}
-	if kind != "remediations" {
+	switch kind {
+	case "remediations":
+	case "policystates":
+		s.routePolicyStates(w, r, scope, name, action)
+		return true
+	case "asyncoperationresults":
+		if e := checkAPIVersion(r, policyStatesAPIVersions, nil); e != nil {
+			writeError(w, e)
+			return true
+		}
+		setRoute(r, "policyinsights-operation")
+		s.methods(w, r, map[string]http.HandlerFunc{http.MethodGet: s.guard(readPolicyStates, scope,
+			func(w http.ResponseWriter, r *http.Request) { s.evaluationResult(w, r, name) })})
+		return true
+	default:
 		writeError(w, notFoundPath(r))
 		return true
 	}
