@@ -18,8 +18,8 @@ const (
 	contributor = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
 )
 
-// baselineDefinition is the brief's policy as az policy definition create
-// sends it: {"properties": {"displayName", "mode", "policyRule"}}.
+// baselineDefinition is the brief's policy as a definition body:
+// {"properties": {"displayName", "mode", "policyRule"}}.
 func baselineDefinition(t *testing.T) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../test/fixtures/azure-examples/policy-baseline.json")

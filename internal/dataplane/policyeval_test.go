@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,16 +14,17 @@ import (
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 )
 
-// correctedBaseline is the brief's policy with what Azure needs: the
-// template's clusterName passed ([field('name')]) and an existence
-// condition naming the configuration it deploys and its repository.
+// correctedBaseline is the brief's policy with what Azure needs
+// (docs/policy/gitops-baseline.rule.json): the template's clusterName
+// passed ([field('name')]) and an existence condition naming the
+// configuration it deploys and its repository.
 func correctedBaseline(t *testing.T) string {
 	t.Helper()
-	body := baselineDefinition(t)
-	body = strings.Replace(body, `"roleDefinitionIds"`, `"existenceCondition":{"allOf":[{"field":"name","equals":"corporate-baseline"},`+
-		`{"field":"Microsoft.KubernetesConfiguration/fluxConfigurations/gitRepository.url","equals":"https://github.com/mi-org/corporate-baseline"}]},"roleDefinitionIds"`, 1)
-	body = strings.Replace(body, `"mode":"incremental"`, `"mode":"incremental","parameters":{"clusterName":{"value":"[field('name')]"}}`, 1)
-	return body
+	rule, err := os.ReadFile("../../docs/policy/gitops-baseline.rule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return `{"properties":{"displayName":"Enforce GitOps Corporate Baseline on Arc Clusters","mode":"Indexed","policyRule":` + string(rule) + `}}`
 }
 
 func cluster(name string) string {

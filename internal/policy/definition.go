@@ -83,9 +83,15 @@ func ParseDefinition(props DefinitionProperties) (*Definition, error) {
 	var rule struct {
 		If   json.RawMessage `json:"if"`
 		Then json.RawMessage `json:"then"`
+		// Inner is set when a whole definition was given as the rule.
+		Inner json.RawMessage `json:"policyRule"`
 	}
 	if err := json.Unmarshal(props.PolicyRule, &rule); err != nil {
 		return nil, errAt("properties.policyRule", "is not a rule object: %v", err)
+	}
+	if len(rule.If) == 0 && len(rule.Inner) > 0 {
+		return nil, errAt("properties.policyRule", "holds a whole definition (its own policyRule, mode, ...), not a rule: "+
+			"pass only the policyRule object, {\"if\": ..., \"then\": ...} (with az: --rules <(jq .policyRule policy.json), and --mode, --params from the file's other fields)")
 	}
 	if len(rule.If) == 0 || len(rule.Then) == 0 {
 		return nil, errAt("properties.policyRule", "needs both if and then")

@@ -234,6 +234,9 @@ func TestDefinitionErrors(t *testing.T) {
 		{"default not allowed", DefinitionProperties{Parameters: map[string]ParameterDefinition{"x": {Type: "String", AllowedValues: []any{"a"}, DefaultValue: json.RawMessage(`"b"`)}}, PolicyRule: rule(`{"effect": "audit"}`)}, `"b" is not one of the allowed values`},
 		{"bad mode", DefinitionProperties{Mode: "Microsoft.Kubernetes.Data", PolicyRule: rule(`{"effect": "audit"}`)}, "is not a mode here"},
 		{"no rule", DefinitionProperties{}, "policyRule: is required"},
+		{"rule without then", DefinitionProperties{PolicyRule: json.RawMessage(`{"if": {"field": "type", "equals": "x"}}`)}, "needs both if and then"},
+		{"whole definition as the rule", DefinitionProperties{PolicyRule: json.RawMessage(`{"mode": "Indexed", "policyRule": ` + string(rule(`{"effect": "audit"}`)) + `}`)},
+			"holds a whole definition (its own policyRule, mode, ...), not a rule: pass only the policyRule object"},
 	} {
 		if _, err := ParseDefinition(tc.props); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
