@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPolicyCommands drives the corrected baseline policy through
+// arcgitops policy, as a user of az policy would: definition, assignment
+// (refused without an identity, with the fix), role, scan, remediation,
+// states.
+func TestPolicyCommands(t *testing.T) {
+	d := newTestDataPlane(t)
+	for _, c := range []string{"c1", "c2"} {
+		if code, _, stderr := run(t, d, args("connectedk8s connect -g fleet -l westeurope -n "+c)...); code != 0 {
+			t.Fatalf("connect %s: %s", c, stderr)
+		}
+	}
+	must := func(argv ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, d, argv...)
+		if code != 0 {
+			t.Fatalf("arcgitops %s: exit %d\n%s", strings.Join(argv, " "), code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	out := must("policy", "definition", "create", "-n", "enforce-gitops-baseline", "--rules", "../../docs/policy/gitops-baseline.rule.json",
+		"--mode", "Indexed", "--display-name", "Enforce GitOps Corporate Baseline on Arc Clusters", "--metadata", "category=Kubernetes", "-o", "tsv")
+	if out != "enforce-gitops-baseline\tEnforce GitOps Corporate Baseline on Arc Clusters\tIndexed\tCustom" {
+		t.Errorf("definition create printed %q", out)
+	}
+	code, _, stderr := run(t, d, args("policy assignment create -n baseline --policy enforce-gitops-baseline")...)
+	if code == 0 || !strings.Contains(stderr, "--mi-system-assigned --location <region>") {
+		t.Errorf("an assignment without identity: exit %d\n%s", code, stderr)
+	}
+	principal := must(args("policy assignment create -n baseline --policy enforce-gitops-baseline --mi-system-assigned -l westeurope --role Contributor --query identity.principalId -o tsv")...)
+	if roles := must("role", "assignment", "list", "--assignee", principal, "--query", "[].properties.roleDefinitionId", "-o", "tsv"); !strings.HasSuffix(roles, "b24988ac-6180-42a0-ab88-20f7382dd24c") {
+		t.Errorf("the identity's roles: %q", roles)
+	}
+
+	must(args("policy state trigger-scan")...)
+	if out := must(args("policy state summarize -o tsv")...); out != "2\t1" {
+		t.Errorf("summarize before remediation: %q, want 2 non-compliant resources, 1 policy", out)
+	}
+	must(args("policy remediation create -n everywhere -a baseline")...)
+	deadline := time.Now().Add(10 * time.Second)
+	for must(args("policy remediation show -n everywhere --query properties.provisioningState -o tsv")...) != "Succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatal("the remediation did not succeed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := must(args("policy remediation list -o tsv")...); out != "everywhere\tSucceeded\t2\t2\t0" {
+		t.Errorf("remediation list: %q", out)
+	}
+	if out := must("policy", "state", "list", "-g", "fleet", "--filter", "complianceState eq 'Compliant'", "--query", "length(@)"); out != "2" {
+		t.Errorf("compliant states: %s", out)
+	}
+	if out := must("policy", "state", "list", "-a", "baseline", "--apply", "groupby((complianceState), aggregate($count as n))", "--query", "[0].n"); out != "2" {
+		t.Errorf("states grouped: %s", out)
+	}
+
+	for _, tc := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"policy", "definition", "create", "-n", "x", "--rules", "{not json"}, "--rules: neither a readable file nor JSON"},
+		{[]string{"policy", "remediation", "create", "-n", "r", "-a", "nope"}, `no policy assignment is named "nope"`},
+		{[]string{"policy", "state", "list", "--filter", "complianceState equals 'x'"}, "$filter: at 17: expected eq, ne"},
+		{[]string{"policy", "assignment", "create", "-n", "y", "--policy", "enforce-gitops-baseline", "--role", "Contributor"}, "add --mi-system-assigned"},
+		{[]string{"policy", "state", "list", "-a", "baseline", "-d", "enforce-gitops-baseline"}, "not both"},
+	} {
+		if code, _, stderr := run(t, d, tc.argv...); code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("arcgitops %s: exit %d\n%s", strings.Join(tc.argv, " "), code, stderr)
+		}
+	}
+}
