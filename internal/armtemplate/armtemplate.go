@@ -161,8 +161,11 @@ func (ev *evaluator) parameterValue(name string, decl Parameter, path string) (a
 		return nil, false, errAt("parameters."+name, "give it as {\"value\": ...} or a Key Vault reference: %v", err)
 	}
 	if p.Reference != nil {
-		if ev.in.KeyVault == nil || p.Reference.KeyVault.ID == "" || p.Reference.SecretName == "" {
+		switch {
+		case p.Reference.KeyVault.ID == "" || p.Reference.SecretName == "":
 			return nil, false, errAt("parameters."+name+".reference", "a Key Vault reference needs keyVault.id and secretName")
+		case ev.in.KeyVault == nil:
+			return nil, false, errAt("parameters."+name+".reference", "Key Vault references cannot be resolved here: no Microsoft.KeyVault/vaults are served; give the value as {\"value\": ...}")
 		}
 		s, err := ev.in.KeyVault(p.Reference.KeyVault.ID, p.Reference.SecretName, p.Reference.SecretVersion)
 		if err != nil {

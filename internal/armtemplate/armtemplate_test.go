@@ -190,4 +190,12 @@ func TestKeyVaultReference(t *testing.T) {
 	if _, err := Evaluate(json.RawMessage(tmpl), Input{KeyVault: kv, Parameters: map[string]json.RawMessage{"key": missing, "pick": json.RawMessage(`{"value": "a"}`)}}); err == nil || !strings.Contains(err.Error(), "parameters.key.reference: no secret nope") {
 		t.Errorf("missing secret: %v", err)
 	}
+	pick := json.RawMessage(`{"value": "a"}`)
+	if _, err := Evaluate(json.RawMessage(tmpl), Input{Parameters: map[string]json.RawMessage{"key": ref, "pick": pick}}); err == nil || !strings.Contains(err.Error(), "no Microsoft.KeyVault/vaults are served") {
+		t.Errorf("a reference with no vault to read: %v", err)
+	}
+	noName := json.RawMessage(`{"reference": {"keyVault": {"id": "` + vault + `"}}}`)
+	if _, err := Evaluate(json.RawMessage(tmpl), Input{KeyVault: kv, Parameters: map[string]json.RawMessage{"key": noName, "pick": pick}}); err == nil || !strings.Contains(err.Error(), "needs keyVault.id and secretName") {
+		t.Errorf("a reference without a secret name: %v", err)
+	}
 }

@@ -81,6 +81,25 @@ func (a *App) definitionPath(name string) string {
 	return policyPath("/subscriptions/"+a.subscription, "policyDefinitions", name)
 }
 
+// definitionID resolves a definition's name as az does: the
+// subscription's, else the built-in one of that name.
+func (a *App) definitionID(nameOrID string) (string, error) {
+	if strings.HasPrefix(nameOrID, "/") {
+		return nameOrID, nil
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	_, err := a.call(http.MethodGet, a.definitionPath(nameOrID), nil, &out)
+	var ae *armclient.Error
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound {
+		_, err = a.call(http.MethodGet, builtinDefinitionPath+nameOrID+"?api-version="+policyAPIVersion, nil, &out)
+	}
+	return out.ID, err
+}
+
+const builtinDefinitionPath = "/providers/Microsoft.Authorization/policyDefinitions/"
+
 func (a *App) policyDefinitionCreate() *cobra.Command {
 	var name, rules, params, mode, displayName, description string
 	var metadata []string
@@ -130,9 +149,13 @@ func (a *App) policyDefinitionCreate() *cobra.Command {
 
 func (a *App) policyDefinitionShow() *cobra.Command {
 	var name string
-	cmd := leaf("show", "Show a policy definition (a built-in one by its full ID).", func(*cobra.Command) error {
+	cmd := leaf("show", "Show a policy definition: the subscription's, else the built-in one of that name.", func(*cobra.Command) error {
+		id, err := a.definitionID(name)
+		if err != nil {
+			return err
+		}
 		var out map[string]any
-		if _, err := a.call(http.MethodGet, a.definitionPath(name), nil, &out); err != nil {
+		if _, err := a.call(http.MethodGet, id+"?api-version="+policyAPIVersion, nil, &out); err != nil {
 			return err
 		}
 		return a.print(out, policyColumns)
@@ -186,9 +209,9 @@ func (a *App) policyAssignmentCreate() *cobra.Command {
 		if role != "" && !systemIdentity {
 			return usagef("--role is given to the assignment's identity: add --mi-system-assigned and --location")
 		}
-		defID := policy
-		if !strings.HasPrefix(policy, "/") {
-			defID = "/subscriptions/" + a.subscription + "/providers/Microsoft.Authorization/policyDefinitions/" + policy
+		defID, err := a.definitionID(policy)
+		if err != nil {
+			return err
 		}
 		props := map[string]any{"policyDefinitionId": defID, "enforcementMode": enforcement}
 		if params != "" {

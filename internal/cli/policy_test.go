@@ -76,3 +76,40 @@ func TestPolicyCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyBuiltinFlux assigns Azure's built-in "Flux v2 configuration
+// using public Git repository" by its name, as az does, and a cluster
+// connected afterwards gets the configuration.
+func TestPolicyBuiltinFlux(t *testing.T) {
+	d := newTestDataPlane(t)
+	const builtin = "83ea2fd1-9eaf-2f6d-f672-cd7b2ac798f6"
+	must := func(argv ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, d, argv...)
+		if code != 0 {
+			t.Fatalf("arcgitops %s: exit %d\n%s", strings.Join(argv, " "), code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	if out := must("policy", "definition", "show", "-n", builtin, "--query", "properties.policyType", "-o", "tsv"); out != "BuiltIn" {
+		t.Errorf("definition show of the built-in: %q", out)
+	}
+	must("policy", "assignment", "create", "-n", "flux-public", "--policy", builtin, "--mi-system-assigned", "-l", "westeurope", "--role", "Contributor",
+		"-p", `{"configurationName":{"value":"cluster-config"},"repositoryUrl":{"value":"https://github.com/Azure/arc-k8s-demo"},"repositoryRefBranch":{"value":"main"}}`)
+	must(args("connectedk8s connect -g fleet -l westeurope -n c1")...)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out, _ := run(t, d, args("k8s-configuration flux show -g fleet -c c1 -t connectedClusters -n cluster-config --query gitRepository.url -o tsv")...)
+		if code == 0 && strings.TrimSpace(out) == "https://github.com/Azure/arc-k8s-demo" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c1 did not get the built-in's configuration: exit %d %q", code, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, _, stderr := run(t, d, "policy", "definition", "delete", "-n", "/providers/Microsoft.Authorization/policyDefinitions/"+builtin)
+	if code == 0 || !strings.Contains(stderr, "BuiltInPolicyDefinitionReadOnly") {
+		t.Errorf("deleting a built-in: exit %d %s", code, stderr)
+	}
+}

@@ -52,6 +52,8 @@ func (s *Server) routePolicy(w http.ResponseWriter, r *http.Request, scope, kind
 	}
 	id := strings.TrimSuffix(scope, "/") + "/providers/" + map[string]string{"policydefinitions": policyDefinitionType, "policyassignments": policyAssignmentType}[kind] + "/" + name
 	switch {
+	case kind == "policydefinitions" && scope == "/":
+		s.routeBuiltinDefinitions(w, r, id, name)
 	case kind == "policydefinitions" && name == "":
 		setRoute(r, "policydefinitions")
 		s.methods(w, r, map[string]http.HandlerFunc{http.MethodGet: s.guard(readPolicyDefinitions, scope,
@@ -153,8 +155,11 @@ func (s *Server) putPolicyDefinition(w http.ResponseWriter, r *http.Request, id,
 }
 
 func renderPolicyDefinition(d *store.PolicyDefinition) map[string]any {
-	return map[string]any{"id": d.ID, "name": d.Name, "type": policyDefinitionType,
-		"properties": d.Properties, "systemData": renderSystemData(d.SystemData)}
+	out := map[string]any{"id": d.ID, "name": d.Name, "type": policyDefinitionType, "properties": d.Properties}
+	if d.SystemData.CreatedBy != "" { // built-ins have none
+		out["systemData"] = renderSystemData(d.SystemData)
+	}
+	return out
 }
 
 func renderSystemData(sd store.SystemData) map[string]any {
@@ -181,10 +186,10 @@ func (s *Server) getPolicyDefinition(w http.ResponseWriter, id string) {
 
 func (s *Server) listPolicyDefinitions(w http.ResponseWriter, scope string) {
 	value := []any{}
+	for _, d := range sortedBuiltins() {
+		value = append(value, renderPolicyDefinition(d))
+	}
 	err := s.store.View(func(tx store.Tx) error {
-		if scope == "/" {
-			return nil
-		}
 		defs, err := tx.PolicyDefinitions(strings.TrimSuffix(scope, "/") + "/providers/")
 		for i := range defs {
 			value = append(value, renderPolicyDefinition(&defs[i]))
@@ -267,7 +272,7 @@ func (s *Server) checkAssignment(tx store.Tx, name string, body *assignmentBody)
 	if p.PolicyDefinitionID == "" {
 		return &apiError{http.StatusBadRequest, "InvalidRequestContent", "properties.policyDefinitionId is required: the ID of the policy definition to assign."}
 	}
-	stored, err := tx.PolicyDefinition(p.PolicyDefinitionID)
+	stored, err := policyDefinition(tx, p.PolicyDefinitionID)
 	if err != nil {
 		return policyDefinitionNotFound(p.PolicyDefinitionID)
 	}

@@ -46,7 +46,7 @@ func TestPolicyDefinitions(t *testing.T) {
 	g.Expect(f.do(http.MethodPut, defPath+"enforce-gitops-baseline"+policyAPI, baselineDefinition(t)).status).To(Equal(http.StatusOK))
 	g.Expect(f.do(http.MethodGet, defPath+"enforce-gitops-baseline"+policyAPI, "").status).To(Equal(http.StatusOK))
 	list := f.do(http.MethodGet, strings.TrimSuffix(defPath, "/")+policyAPI, "").json(t)["value"].([]any)
-	g.Expect(list).To(HaveLen(1))
+	g.Expect(list).To(HaveLen(1 + len(builtinDefinitions))) // with the built-ins
 
 	// A broken rule is refused where it is broken, and nothing is stored.
 	bad := strings.Replace(baselineDefinition(t), `"equals":"Microsoft.Kubernetes/connectedClusters"`, `"equal":"Microsoft.Kubernetes/connectedClusters"`, 1)

@@ -173,7 +173,7 @@ func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
 		if excluded {
 			continue
 		}
-		stored, err := tx.PolicyDefinition(p.PolicyDefinitionID)
+		stored, err := policyDefinition(tx, p.PolicyDefinitionID)
 		if err != nil {
 			return nil, fmt.Errorf("assignment %s: definition %s: %w", a.ID, p.PolicyDefinitionID, err)
 		}

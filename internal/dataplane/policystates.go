@@ -186,7 +186,7 @@ type policyDefinitionProps struct {
 
 func definitionPropsOf(tx store.Tx, id string) *policyDefinitionProps {
 	var p policyDefinitionProps
-	if d, err := tx.PolicyDefinition(id); err == nil {
+	if d, err := policyDefinition(tx, id); err == nil {
 		_ = json.Unmarshal(d.Properties, &p)
 	}
 	return &p

@@ -28,6 +28,16 @@ var aliasProperties = map[string][]string{
 		"offering", "lastConnectivityTime", "connectivityStatus", "privateLinkState", "azureHybridBenefit"},
 	"microsoft.containerservice/managedclusters": {"kubernetesVersion", "provisioningState", "dnsPrefix", "fqdn",
 		"agentPoolProfiles", "nodeResourceGroup", "enableRBAC", "oidcIssuerProfile", "securityProfile"},
+	"microsoft.kubernetesconfiguration/extensions": {"extensionType", "autoUpgradeMinorVersion", "releaseTrain", "version",
+		"scope", "configurationSettings", "provisioningState", "currentVersion", "statuses", "isSystemExtension"},
+}
+
+// renamedAliases are aliases whose name kept a property's old name: Azure
+// maps an alias to each api-version's path, and fluxConfigurations'
+// gitRepository.httpsCAFile (2021-11-01-preview) is httpsCACert since
+// 2022-01-01-preview. Azure's built-in HTTPS CA definition checks it.
+var renamedAliases = map[string]string{
+	"microsoft.kubernetesconfiguration/fluxconfigurations/gitrepository.httpscafile": "gitRepository.httpsCACert",
 }
 
 // checkField accepts the standard fields, tags in their forms, an
@@ -146,6 +156,9 @@ func fieldValue(res *Resource, f string, scopes []scope) (vals []any, many bool)
 	typ, prop, ok := splitAlias(f)
 	if !ok || !strings.EqualFold(typ, res.Type) {
 		return []any{nil}, false // another type's alias: the property does not exist
+	}
+	if renamed, ok := renamedAliases[strings.ToLower(f)]; ok {
+		prop = renamed
 	}
 	return walk(res.Properties, prop)
 }

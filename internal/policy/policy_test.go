@@ -15,7 +15,7 @@ func flux() *Resource {
 		Tags: map[string]string{"env": "prod", "Cost.Center": "42"},
 		Properties: map[string]any{
 			"scope": "cluster", "namespace": "flux-system", "sourceKind": "GitRepository", "suspend": false,
-			"gitRepository": map[string]any{"url": "https://github.com/org/baseline", "timeoutInSeconds": int64(600),
+			"gitRepository": map[string]any{"url": "https://github.com/org/baseline", "httpsCACert": "Q0E=", "timeoutInSeconds": int64(600),
 				"repositoryRef": map[string]any{"branch": "main"}},
 			"kustomizations": map[string]any{"infra": map[string]any{"path": "./infra", "prune": true}},
 			"statuses": []any{
@@ -56,6 +56,7 @@ func TestConditions(t *testing.T) {
 		{"another type's alias does not exist", `{"field": "` + fc + `scope", "exists": "false"}`, cluster(), true},
 		{"exists", `{"field": "` + fc + `gitRepository.url", "exists": true}`, flux(), true},
 		{"notEquals", `{"field": "` + fc + `provisioningState", "notEquals": "Failed"}`, flux(), true},
+		{"an alias with an older property name", `{"field": "` + fc + `gitRepository.httpsCAFile", "equals": "Q0E="}`, flux(), true},
 		{"like", `{"field": "` + fc + `gitRepository.url", "like": "https://GITHUB.com/*"}`, flux(), true},
 		{"notLike", `{"field": "name", "notLike": "base*"}`, flux(), false},
 		{"match", `{"field": "name", "match": "c#"}`, cluster(), true},
