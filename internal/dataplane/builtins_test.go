@@ -122,20 +122,20 @@ func at(m map[string]any, path string) any {
 	return nil
 }
 
-// TestBuiltinsNotYetDeployable: the built-ins that read a Key Vault or
-// install the Flux extension are assigned and evaluated, and their state
-// says what this data plane lacks to deploy them.
-func TestBuiltinsNotYetDeployable(t *testing.T) {
+// TestBuiltinsSayWhatIsMissing: the built-ins that read a Key Vault that
+// does not exist, or install the Flux extension, are assigned and
+// evaluated, and their state says what is missing to deploy them.
+func TestBuiltinsSayWhatIsMissing(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t)
 	vault := sub1 + "/resourceGroups/fleet/providers/Microsoft.KeyVault/vaults/v"
 	cases := map[string]struct{ id, params, why string }{
 		"ssh": {"9e980dca-f3e1-8da3-6717-ad37b1ca6b27", `{"configurationName":{"value":"ssh"},"repositoryUrl":{"value":"ssh://git@github.com/o/r.git"},"keyVaultSecretName":{"value":"s"},"keyVaultName":{"value":"` + vault + `"}}`,
-			"no Microsoft.KeyVault/vaults are served"},
+			"the Key Vault " + vault + " was not found"},
 		"https": {"bf1a31be-3b79-5ba8-c9e0-9a8c9ad9f749", `{"configurationName":{"value":"https"},"repositoryUrl":{"value":"https://github.com/o/r"},"repositoryHttpsUser":{"value":"git"},"httpsKeyKeyVaultSecretName":{"value":"s"},"keyVaultName":{"value":"` + vault + `"}}`,
-			"no Microsoft.KeyVault/vaults are served"},
+			"the Key Vault " + vault + " was not found"},
 		"bucket-kv": {"5174c1db-ca42-e0d4-b320-4f1cf6a1fa93", `{"configurationName":{"value":"bkv"},"bucketUrl":{"value":"https://minio.example.com"},"bucketName":{"value":"m"},"bucketAccessKey":{"value":"AKIA"},"keyVaultSecretName":{"value":"s"},"keyVaultName":{"value":"` + vault + `"}}`,
-			"no Microsoft.KeyVault/vaults are served"},
+			"the Key Vault " + vault + " was not found"},
 		"extension": {"f9175d5f-abc8-1dc3-bd3c-5d7476ada3d1", `{}`, "the template deploys Microsoft.KubernetesConfiguration/extensions: only Microsoft.KubernetesConfiguration/fluxConfigurations deploy here"},
 	}
 	for name, tc := range cases {

@@ -251,7 +251,13 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, ref groupRe
 				deleted = append(deleted, store.Key(c.ID))
 			}
 		}
-		return nil
+		vaults, err := tx.Vaults(ref.ID() + "/providers/")
+		for _, v := range vaults {
+			if err == nil {
+				err = tx.DeleteVault(v.ID)
+			}
+		}
+		return err
 	})
 	if err != nil {
 		s.fail(w, err)

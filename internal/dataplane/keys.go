@@ -31,7 +31,15 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 			}
 			return false, nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return eachVaultSecret(tx, func(sec *store.VaultSecret) (bool, error) {
+			if !sl.has(sec.KeyID) {
+				missing[sec.KeyID]++
+			}
+			return false, nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -48,6 +56,17 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 				cfg.Protected, cfg.Error = nil, msgKeyLost
 				return true, nil
 			})
+			if err != nil {
+				return err
+			}
+			// A Key Vault secret whose key is gone is gone: the deployments
+			// that read it say the vault has no such secret.
+			secrets, err := tx.VaultSecrets("")
+			for _, sec := range secrets {
+				if err == nil && !sl.has(sec.KeyID) {
+					err = tx.DeleteVaultSecret(sec.ID)
+				}
+			}
 			return err
 		}); err != nil {
 			return nil, err
@@ -85,8 +104,39 @@ func rotate(sl *sealer, st store.Store) error {
 			}
 			return true, nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return eachVaultSecret(tx, func(sec *store.VaultSecret) (bool, error) {
+			values, err := sl.open(sec.Sealed, sec.KeyID, store.Key(sec.ID))
+			if err != nil {
+				return false, fmt.Errorf("vault secret %s: %w", sec.ID, err)
+			}
+			sec.Sealed, sec.KeyID, err = sl.seal(values, store.Key(sec.ID))
+			return err == nil, err
+		})
 	})
+}
+
+// eachVaultSecret calls fn for every Key Vault secret and stores those fn
+// changed (reporting true).
+func eachVaultSecret(tx store.Tx, fn func(*store.VaultSecret) (bool, error)) error {
+	secrets, err := tx.VaultSecrets("")
+	if err != nil {
+		return err
+	}
+	for i := range secrets {
+		changed, err := fn(&secrets[i])
+		if err != nil {
+			return err
+		}
+		if changed {
+			if err := tx.PutVaultSecret(&secrets[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // eachSealed calls fn for every configuration with sealed protected

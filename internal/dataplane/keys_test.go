@@ -84,8 +84,32 @@ func newKeyRig(t *testing.T) *keyRig {
 	}
 	k.token = k.fixture().register(clusterA)
 	k.putWithToken("cfg", "dG9rZW4=")
+	f := k.fixture()
+	if r := f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(true)); r.status != http.StatusCreated {
+		t.Fatalf("vault: %d %s", r.status, r.body)
+	}
+	if r := f.do(http.MethodPut, vaultID+"/secrets/s"+vaultAPI, `{"properties":{"value":"dmF1bHQ="}}`); r.status != http.StatusCreated {
+		t.Fatalf("vault secret: %d %s", r.status, r.body)
+	}
 	k.stop()
 	return k
+}
+
+// vaultSecret is the vault secret the rig made, opened; "" when gone.
+func (k *keyRig) vaultSecret() string {
+	k.t.Helper()
+	var sec *store.VaultSecret
+	if err := k.srv.store.View(func(tx store.Tx) (err error) { sec, err = tx.VaultSecret(vaultID + "/secrets/s"); return err }); err != nil {
+		return ""
+	}
+	values, err := k.srv.sealer.open(sec.Sealed, sec.KeyID, store.Key(sec.ID))
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	if sec.KeyID != k.srv.sealer.active {
+		k.t.Errorf("the vault secret is sealed with %s, not the active %s", sec.KeyID, k.srv.sealer.active)
+	}
+	return values["value"]
 }
 
 // TestMissingKeyStopsTheStart: the key file is lost while protected
@@ -121,6 +145,9 @@ func TestMissingKeyStopsTheStart(t *testing.T) {
 	if d := k.desired(); d["cfg"] == nil || d["cfg"].Values["httpsKey"] != "bmV3" {
 		t.Errorf("settings given again: %+v", d["cfg"])
 	}
+	if v := k.vaultSecret(); v != "" {
+		t.Errorf("a vault secret sealed with the lost key is still there")
+	}
 }
 
 // TestKeyRotation: a rotation makes a new key active, seals every waiting
@@ -144,6 +171,9 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if d := k.desired(); d["cfg"] == nil || d["cfg"].Values["httpsKey"] != "dG9rZW4=" {
 		t.Errorf("after rotation: %+v", d["cfg"])
+	}
+	if v := k.vaultSecret(); v != "dmF1bHQ=" {
+		t.Errorf("the vault secret after rotation: %q", v)
 	}
 }
 

@@ -409,14 +409,14 @@ func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.
 	if err != nil {
 		return err
 	}
-	resources, err := armtemplate.Evaluate(dep.Template, armtemplate.Input{Parameters: dep.Parameters,
-		ResourceGroup: env.ResourceGroup, Subscription: env.Subscription})
-	if err != nil {
-		return fmt.Errorf("the deployment's template: %w", err)
-	}
 	grants, err := s.grantsOf(as.a.Identity.PrincipalID)
 	if err != nil {
 		return err
+	}
+	resources, err := armtemplate.Evaluate(dep.Template, armtemplate.Input{Parameters: dep.Parameters,
+		ResourceGroup: env.ResourceGroup, Subscription: env.Subscription, KeyVault: s.vaultResolver(grants, as.a.Identity.PrincipalID)})
+	if err != nil {
+		return fmt.Errorf("the deployment's template: %w", err)
 	}
 	for _, r := range resources {
 		if !strings.EqualFold(r.Type, arm.FluxConfigurationsType) {

@@ -39,7 +39,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		buckets := append([][]byte{bucketClusters, bucketTokens, bucketConfigs, bucketRevisions, bucketGroups}, accessBuckets...)
-		for _, b := range append(buckets, policyBuckets...) {
+		for _, b := range append(buckets, typeBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -12,8 +12,9 @@ var (
 	bucketPolicyAssignments = []byte("policyAssignments")
 )
 
-// policyBuckets are the buckets of Azure Policy's resources.
-var policyBuckets = [][]byte{bucketPolicyDefinitions, bucketPolicyAssignments}
+// typeBuckets are the buckets of the resource types kept in files of their
+// own (policy, Key Vault); each file adds its buckets in an init.
+var typeBuckets = [][]byte{bucketPolicyDefinitions, bucketPolicyAssignments}
 
 // PolicyDefinition is a custom policy definition of a subscription.
 type PolicyDefinition struct {
@@ -86,7 +87,7 @@ func deleteExisting(b *bolt.Bucket, key string) error {
 
 var bucketPolicyStates = []byte("policyStates")
 
-func init() { policyBuckets = append(policyBuckets, bucketPolicyStates) }
+func init() { typeBuckets = append(typeBuckets, bucketPolicyStates) }
 
 // PolicyState is an assignment's latest verdict on a resource.
 type PolicyState struct {
@@ -145,7 +146,7 @@ func (t boltTx) DeletePolicyState(assignmentID, resourceID string) error {
 
 var bucketRemediations = []byte("remediations")
 
-func init() { policyBuckets = append(policyBuckets, bucketRemediations) }
+func init() { typeBuckets = append(typeBuckets, bucketRemediations) }
 
 // Remediation deploys an assignment's deployIfNotExists for the
 // non-compliant resources of a scope. Done lists the resources already

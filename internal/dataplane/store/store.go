@@ -97,6 +97,16 @@ type Tx interface {
 	PutPolicyState(st *PolicyState) error
 	DeletePolicyState(assignmentID, resourceID string) error
 
+	Vault(id string) (*Vault, error)
+	// Vaults are the vaults whose IDs start with prefix.
+	Vaults(prefix string) ([]Vault, error)
+	PutVault(v *Vault) error
+	DeleteVault(id string) error
+	VaultSecret(id string) (*VaultSecret, error)
+	VaultSecrets(vaultID string) ([]VaultSecret, error)
+	PutVaultSecret(s *VaultSecret) error
+	DeleteVaultSecret(id string) error
+
 	Remediation(id string) (*Remediation, error)
 	Remediations() ([]Remediation, error)
 	PutRemediation(r *Remediation) error

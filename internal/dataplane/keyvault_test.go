@@ -1,0 +1,109 @@
+package dataplane
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+)
+
+const vaultAPI = "?api-version=2023-07-01"
+
+var vaultID = sub1 + "/resourceGroups/fleet/providers/Microsoft.KeyVault/vaults/fleet-secrets"
+
+func vaultBody(templates bool) string {
+	t := "false"
+	if templates {
+		t = "true"
+	}
+	return `{"location":"westeurope","properties":{"tenantId":"adfs","sku":{"family":"A","name":"standard"},"enabledForTemplateDeployment":` + t + `}}`
+}
+
+func TestKeyVault(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	for _, tc := range []struct{ path, body, code string }{
+		{vaultID, `{"properties":{"tenantId":"adfs","sku":{"name":"standard"}}}`, "LocationRequired"},
+		{vaultID, `{"location":"westeurope","properties":{"tenantId":"adfs"}}`, "BadRequest"},
+		{vaultID, `{"location":"westeurope","properties":{"sku":{"name":"standard"}}}`, "BadRequest"},
+		{strings.Replace(vaultID, "fleet-secrets", "9starts-with-a-digit", 1), vaultBody(true), "VaultNameNotValid"},
+	} {
+		r := f.do(http.MethodPut, tc.path+vaultAPI, tc.body)
+		g.Expect(r.code()).To(Equal(tc.code), string(r.body))
+	}
+	r := f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(false))
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	g.Expect(r.json(t)["properties"]).To(HaveKeyWithValue("provisioningState", "Succeeded"))
+	g.Expect(f.do(http.MethodGet, vaultID+vaultAPI, "").status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodGet, sub1+"/resourceGroups/fleet/providers/Microsoft.KeyVault/vaults"+vaultAPI, "").json(t)["value"]).To(HaveLen(1))
+	// Names are global.
+	r = f.do(http.MethodPut, strings.Replace(vaultID, "/fleet/", "/other/", 1)+vaultAPI, vaultBody(false))
+	g.Expect(r.code()).To(Equal("VaultAlreadyExists"))
+
+	// A secret is written, never read back, and sealed at rest.
+	const value = "c3VwZXItc2VjcmV0LXNzaC1rZXk=" // base64 of super-secret-ssh-key
+	secret := vaultID + "/secrets/git-ssh"
+	g.Expect(f.do(http.MethodPut, secret+vaultAPI, `{"properties":{}}`).code()).To(Equal("BadParameter"))
+	r = f.do(http.MethodPut, secret+vaultAPI, `{"properties":{"value":"`+value+`","contentType":"text/plain"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	for _, got := range []response{r, f.do(http.MethodGet, secret+vaultAPI, ""), f.do(http.MethodGet, vaultID+"/secrets"+vaultAPI, "")} {
+		g.Expect(got.status).To(BeElementOf(http.StatusOK, http.StatusCreated), string(got.body))
+		g.Expect(string(got.body)).NotTo(ContainSubstring(value))
+		g.Expect(string(got.body)).To(ContainSubstring("git-ssh"))
+	}
+	g.Expect(f.do(http.MethodPut, strings.Replace(secret, "fleet-secrets", "nowhere", 1)+vaultAPI, `{"properties":{"value":"x"}}`).code()).To(Equal("ResourceNotFound"))
+	g.Expect(f.srv.store.Close()).To(Succeed())
+	raw, err := os.ReadFile(filepath.Join(f.srv.opts.DataDir, "dataplane.db"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(bytes.Contains(raw, []byte(value))).To(BeFalse(), "the secret is in the database file")
+	f.srv.store, err = store.OpenBolt(f.srv.opts.DataDir)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// Deleting the vault deletes its secrets.
+	g.Expect(f.do(http.MethodDelete, vaultID+vaultAPI, "").status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodGet, secret+vaultAPI, "").code()).To(Equal("SecretNotFound"))
+}
+
+// TestBuiltinSSHWithKeyVault: Azure's built-in SSH definition reads the
+// private key from a vault, as on Azure: only once the vault allows
+// template deployments, and the key reaches the cluster as a protected
+// setting, never a state or a message.
+func TestBuiltinSSHWithKeyVault(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	const key = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0=" // base64 of -----BEGIN OPENSSH PRIVATE KEY-----
+	g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(false)).status).To(Equal(http.StatusCreated))
+	g.Expect(f.do(http.MethodPut, vaultID+"/secrets/git-ssh"+vaultAPI, `{"properties":{"value":"`+key+`"}}`).status).To(Equal(http.StatusCreated))
+	r := f.do(http.MethodPut, assignPath+"ssh"+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},"properties":{
+		"policyDefinitionId":"`+builtinPath+`9e980dca-f3e1-8da3-6717-ad37b1ca6b27","parameters":{"configurationName":{"value":"ssh"},
+		"repositoryUrl":{"value":"ssh://git@github.com/org/repo.git"},"repositoryRefBranch":{"value":"main"},
+		"keyVaultSecretName":{"value":"git-ssh"},"keyVaultName":{"value":"`+vaultID+`"}}}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	assignmentID := r.json(t)["id"].(string)
+	f.assign(r.json(t)["identity"].(map[string]any)["principalId"].(string), "Contributor", sub1)
+
+	f.register(cluster("c1"))
+	st := f.states(assignmentID)["c1"]
+	g.Expect(st.ComplianceState).To(Equal("NonCompliant"))
+	g.Expect(st.Error).To(ContainSubstring("set properties.enabledForTemplateDeployment to true"))
+
+	g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(true)).status).To(Equal(http.StatusOK))
+	g.Expect(f.do(http.MethodPut, remediationPath(sub1, "ssh"), `{"properties":{"policyAssignmentId":"`+assignmentID+`"}}`).status).To(Equal(http.StatusCreated))
+	g.Expect(f.remediation(sub1, "ssh")["provisioningState"]).To(Equal("Succeeded"))
+	st = f.states(assignmentID)["c1"]
+	g.Expect(st.ComplianceState).To(Equal("Compliant"), st.Error)
+
+	var cfg *store.Config
+	g.Expect(f.srv.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(cluster("c1"), "ssh"); return err })).To(Succeed())
+	g.Expect(cfg.Protected).NotTo(BeNil())
+	values, err := f.srv.sealer.open(cfg.Protected.Sealed, cfg.Protected.KeyID, store.Key(cluster("c1"))+"/ssh")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(values).To(HaveKeyWithValue("sshPrivateKey", key))
+	g.Expect(string(f.query(sub1, "queryResults").body)).NotTo(ContainSubstring(key))
+}
