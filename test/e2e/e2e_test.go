@@ -342,3 +342,52 @@ func TestKubectlAppliedFluxConfig(t *testing.T) {
 	out := cli(g, append(flux("list"), "-o", "tsv")...)
 	g.Expect(out).NotTo(ContainSubstring("plain"))
 }
+
+// TestBuiltinPolicyReachesCompliant: Azure's built-in "Flux v2
+// configuration using Git repository and HTTPS CA Certificate", assigned
+// through the CLI, is remediated onto the cluster, and the configuration
+// it deploys reaches Compliant on real Flux; the policy state says so.
+func TestBuiltinPolicyReachesCompliant(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	_, err := env.Git.Commit("policy", map[string]string{"app/config.yaml": configMapYAML("e2e-policy", "from-policy", "baseline")}, "initial")
+	g.Expect(err).NotTo(HaveOccurred())
+	const builtin = "2630c91f-8a20-8f43-14a2-2485b648e2a9"
+	params, _ := json.Marshal(map[string]any{
+		"configurationName":      map[string]any{"value": "policy-baseline"},
+		"configurationNamespace": map[string]any{"value": "e2e-policy"},
+		"repositoryUrl":          map[string]any{"value": env.Git.HTTPSRepoURL("policy")},
+		"repositoryRefBranch":    map[string]any{"value": "main"},
+		"repositoryHttpsCACert":  map[string]any{"value": base64.StdEncoding.EncodeToString(env.Git.CACert)},
+		"kustomizationPath":      map[string]any{"value": "./app"},
+		"kustomizationPrune":     map[string]any{"value": true},
+	})
+	scope := []string{"-g", "local"}
+	cli(g, append([]string{"policy", "assignment", "create", "-n", "e2e-builtin", "--policy", builtin, "--mi-system-assigned", "-l", "westeurope",
+		"--role", "Contributor", "-p", string(params), "-o", "none"}, scope...)...)
+	t.Cleanup(func() {
+		_, _ = env.CLI(append([]string{"policy", "assignment", "delete", "-n", "e2e-builtin"}, scope...)...)
+		_, _ = env.CLI(flux("delete", "-n", "policy-baseline", "--yes")...)
+	})
+	assignmentID := strings.TrimSpace(cli(g, append([]string{"policy", "assignment", "show", "-n", "e2e-builtin", "--query", "id", "-o", "tsv"}, scope...)...))
+
+	// The cluster was there first: non-compliant until remediated.
+	cli(g, "policy", "state", "trigger-scan", "-g", "local")
+	state := func(g Gomega) string {
+		return strings.TrimSpace(cli(g, "policy", "state", "list", "-g", "local", "--filter", "policyAssignmentName eq 'e2e-builtin'",
+			"--query", "[0].complianceState", "-o", "tsv"))
+	}
+	g.Expect(state(g)).To(Equal("NonCompliant"))
+	cli(g, "policy", "remediation", "create", "-n", "e2e-builtin", "-a", assignmentID, "-g", "local", "-o", "none")
+	g.Eventually(func(g Gomega) {
+		g.Expect(strings.TrimSpace(cli(g, "policy", "remediation", "show", "-n", "e2e-builtin", "-g", "local",
+			"--query", "properties.provisioningState", "-o", "tsv"))).To(Equal("Succeeded"))
+	}, wait, poll).Should(Succeed())
+
+	props := waitCompliance(t, "policy-baseline", "Compliant")
+	g.Expect(props["gitRepository"]).To(HaveKeyWithValue("url", env.Git.HTTPSRepoURL("policy")))
+	g.Eventually(func(g Gomega) {
+		g.Expect(configMap(g, "e2e-policy", "from-policy").Data["message"]).To(Equal("baseline"))
+	}, wait, poll).Should(Succeed())
+	g.Expect(state(g)).To(Equal("Compliant"))
+}
