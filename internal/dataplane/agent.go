@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -165,6 +166,14 @@ func (s *Server) markUnreadable(ref clusterRef, names []string) error {
 	})
 }
 
+// sameReport: the two reports say the same (as JSON, so that times read
+// back from the store compare equal).
+func sameReport(a, b agentapi.StatusReport) bool {
+	x, errX := json.Marshal(a)
+	y, errY := json.Marshal(b)
+	return errX == nil && errY == nil && bytes.Equal(x, y)
+}
+
 func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
 	raw, e := readBody(r, s.opts.MaxBodyBytes)
 	if e != nil {
@@ -186,6 +195,7 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 	// Status reports are the most frequent write (every agent, every
 	// change): concurrent ones share a transaction. Setting the status is
 	// idempotent, as Batch needs.
+	changed := false
 	err := s.store.Batch(func(tx store.Tx) error {
 		cfg, err := tx.Config(ref.ID(), name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -194,6 +204,7 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 		if err != nil {
 			return err
 		}
+		changed = cfg.Status == nil || !sameReport(cfg.Status.StatusReport, report)
 		cfg.Status = &store.Status{StatusReport: report, ReportedAt: s.opts.Now().UTC()}
 		return tx.PutConfig(cfg)
 	})
@@ -201,7 +212,9 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 		s.fail(w, err)
 		return
 	}
-	s.policy.enqueue(ref.ID(), false)
+	if changed { // a report repeated changes no policy's verdict
+		s.policy.enqueue(ref.ID(), false)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

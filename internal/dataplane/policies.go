@@ -222,6 +222,7 @@ func (s *Server) deletePolicyDefinition(w http.ResponseWriter, id string) {
 			return errAPI{&apiError{http.StatusConflict, "PolicyDefinitionInUse", fmt.Sprintf(
 				"The policy definition '%s' is assigned (%s): delete the assignments first.", id, strings.Join(users, ", "))}}
 		}
+		compiledDefinitions.Delete(store.Key(id))
 		return tx.DeletePolicyDefinition(id)
 	})
 	var e errAPI

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -177,11 +178,7 @@ func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
 		if err != nil {
 			return nil, fmt.Errorf("assignment %s: definition %s: %w", a.ID, p.PolicyDefinitionID, err)
 		}
-		var props policy.DefinitionProperties
-		if err := json.Unmarshal(stored.Properties, &props); err != nil {
-			return nil, err
-		}
-		def, err := policy.ParseDefinition(props)
+		def, err := compiled(stored)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +189,33 @@ func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
 		out = append(out, assigned{a: a, props: p, def: def, params: params})
 	}
 	return out, nil
+}
+
+// compiledDefinitions caches definitions compiled, by key of their ID, so
+// that evaluating a fleet compiles each definition once; an entry is used
+// only while the stored properties are the ones it was compiled from.
+var compiledDefinitions sync.Map
+
+type compiledDefinition struct {
+	raw []byte
+	def *policy.Definition
+}
+
+func compiled(d *store.PolicyDefinition) (*policy.Definition, error) {
+	key := store.Key(d.ID)
+	if c, ok := compiledDefinitions.Load(key); ok && bytes.Equal(c.(compiledDefinition).raw, d.Properties) {
+		return c.(compiledDefinition).def, nil
+	}
+	var props policy.DefinitionProperties
+	if err := json.Unmarshal(d.Properties, &props); err != nil {
+		return nil, err
+	}
+	def, err := policy.ParseDefinition(props)
+	if err != nil {
+		return nil, err
+	}
+	compiledDefinitions.Store(key, compiledDefinition{raw: bytes.Clone(d.Properties), def: def})
+	return def, nil
 }
 
 // clusterResource is a cluster as a policy sees it.
@@ -241,6 +265,7 @@ func normalize(m map[string]any) map[string]any {
 // the verdicts, and deploys what deployIfNotExists asks when deploy.
 func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 	s := e.s
+	s.metrics.evaluations.Inc()
 	var (
 		cluster  *store.Cluster
 		configs  []store.Config

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
@@ -151,4 +152,30 @@ func TestDenyPolicy(t *testing.T) {
 	r = f.do(http.MethodPut, assignPath+"github-only"+policyAPI, `{"properties":{"enforcementMode":"DoNotEnforce","policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/github-only"}}`)
 	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 	g.Expect(f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/elsewhere"), bad).status).To(Equal(http.StatusCreated))
+}
+
+// TestRepeatedReportIsNotEvaluated: with an assignment in place, a status
+// report that says what the last one said queues no evaluation.
+func TestRepeatedReportIsNotEvaluated(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	token := f.register(cluster("c1"))
+	f.baselineAssigned()
+	g.Expect(f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/cfg"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	report := `{"generation":1,"complianceState":"Compliant","provisioningState":"Succeeded"}`
+	evaluations := func() float64 {
+		f.srv.policy.wait()
+		return testutil.ToFloat64(f.srv.metrics.evaluations)
+	}
+	send := func() {
+		g.Expect(f.do(http.MethodPut, agentapi.PathPrefix+cluster("c1")+"/fluxConfigurations/cfg/status", report, "Authorization", "Bearer "+token).status).To(Equal(http.StatusNoContent))
+	}
+	send()
+	before := evaluations()
+	send()
+	send()
+	g.Expect(evaluations()).To(Equal(before))
+	report = `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded"}`
+	send()
+	g.Expect(evaluations()).To(Equal(before + 1))
 }

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/policy"
@@ -163,6 +163,11 @@ func (s *Server) putRemediation(w http.ResponseWriter, r *http.Request, scope, n
 			rem.FailureThresholdPc = p.FailureThreshold.Percentage
 		}
 		created, out = old == nil, rem
+		if old != nil { // a new run: the last one's done marks go
+			if err := tx.DeleteRemediation(id); err != nil {
+				return err
+			}
+		}
 		return tx.PutRemediation(rem)
 	})
 	if err != nil {
@@ -355,54 +360,29 @@ func (e *policyEngine) updateRemediation(id string, fn func(*store.Remediation))
 }
 
 // remediate deploys the assignment's deployIfNotExists for each
-// non-compliant cluster of the remediation's scope, recording each one as
-// done, so that a resumed remediation skips them; a cluster that became
-// compliant meanwhile is evaluated and left alone.
+// non-compliant cluster of the remediation's scope, marking each one done,
+// so that a resumed remediation skips them; a cluster that became
+// compliant meanwhile is evaluated and left alone. Progress is written in
+// batches (100 clusters, or a second): a cancel takes effect at the next
+// one, and a crash loses at most a batch's counts (its deployments are
+// recorded as compliant states, so none is redone).
 func (e *policyEngine) remediate(ctx context.Context, id string) error {
-	rem, err := e.updateRemediation(id, func(rem *store.Remediation) {
-		if rem.ProvisioningState == "Accepted" {
-			rem.ProvisioningState = "Evaluating"
-		}
-	})
-	if err != nil || finished(rem.ProvisioningState) {
+	rem, targets, err := e.remediationPlan(id)
+	if err != nil || rem == nil {
 		return err
 	}
-	if rem.DiscoveryMode == "ReEvaluateCompliance" && len(rem.Done) == 0 {
-		if err := e.evaluateScope(rem.Scope); err != nil {
-			return err
-		}
-		e.wait()
-	}
-	targets, err := e.remediationTargets(rem)
-	if err != nil {
-		return err
-	}
-	if _, err := e.updateRemediation(id, func(r *store.Remediation) { r.Total = len(r.Done) + len(targets) }); err != nil {
-		return err
-	}
+	p := &remediationProgress{e: e, id: id, flushed: time.Now()}
 	for _, clusterID := range targets {
 		if ctx.Err() != nil {
-			return nil // resumed at the next start
+			_, err := p.flush()
+			return err // resumed at the next start
 		}
-		cur, err := e.updateRemediation(id, func(*store.Remediation) {})
-		if err != nil {
+		if canceled, err := p.add(clusterID, e.remediateCluster(rem.AssignmentID, clusterID)); canceled || err != nil {
 			return err
 		}
-		if cur.ProvisioningState == "Canceled" {
-			return nil
-		}
-		deployErr := e.remediateCluster(rem.AssignmentID, clusterID)
-		if _, err := e.updateRemediation(id, func(r *store.Remediation) {
-			r.Done = append(r.Done, store.Key(clusterID))
-			if deployErr != nil {
-				r.Failed++
-				r.StatusMessage = deployErr.Error()
-			} else {
-				r.Succeeded++
-			}
-		}); err != nil {
-			return err
-		}
+	}
+	if canceled, err := p.flush(); canceled || err != nil {
+		return err
 	}
 	_, err = e.updateRemediation(id, func(r *store.Remediation) {
 		if r.ProvisioningState == "Canceled" {
@@ -416,15 +396,96 @@ func (e *policyEngine) remediate(ctx context.Context, id string) error {
 	return err
 }
 
+// remediationPlan starts (or resumes) a remediation: Evaluating, the
+// scope evaluated first for ReEvaluateCompliance, and the clusters still to
+// handle counted. A finished remediation gives no plan (nil).
+func (e *policyEngine) remediationPlan(id string) (*store.Remediation, []string, error) {
+	rem, err := e.updateRemediation(id, func(rem *store.Remediation) {
+		if rem.ProvisioningState == "Accepted" {
+			rem.ProvisioningState = "Evaluating"
+		}
+	})
+	if err != nil || finished(rem.ProvisioningState) {
+		return nil, nil, err
+	}
+	var done map[string]bool
+	if err := e.s.store.View(func(tx store.Tx) (err error) { done, err = tx.Remediated(id); return err }); err != nil {
+		return nil, nil, err
+	}
+	if rem.DiscoveryMode == "ReEvaluateCompliance" && len(done) == 0 {
+		if err := e.evaluateScope(rem.Scope); err != nil {
+			return nil, nil, err
+		}
+		e.wait()
+	}
+	targets, err := e.remediationTargets(rem, done)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, err = e.updateRemediation(id, func(r *store.Remediation) { r.Total = len(done) + len(targets) })
+	return rem, targets, err
+}
+
+// remediationProgress writes a remediation's progress in batches.
+type remediationProgress struct {
+	e       *policyEngine
+	id      string
+	batch   []remediated
+	flushed time.Time
+}
+
+type remediated struct {
+	cluster string
+	err     error
+}
+
+// add notes one cluster handled, flushing when a batch is due; it reports
+// whether the remediation was canceled meanwhile.
+func (p *remediationProgress) add(cluster string, deployErr error) (bool, error) {
+	p.batch = append(p.batch, remediated{cluster, deployErr})
+	if len(p.batch) < 100 && time.Since(p.flushed) < time.Second {
+		return false, nil
+	}
+	return p.flush()
+}
+
+// flush records the batch: the clusters marked done, the counts; it
+// reports whether the remediation was canceled meanwhile.
+func (p *remediationProgress) flush() (bool, error) {
+	canceled := false
+	err := p.e.s.store.Update(func(tx store.Tx) error {
+		r, err := tx.Remediation(p.id)
+		if err != nil {
+			return err
+		}
+		for _, b := range p.batch {
+			if err := tx.MarkRemediated(p.id, b.cluster); err != nil {
+				return err
+			}
+			if b.err != nil {
+				r.Failed++
+				r.StatusMessage = b.err.Error()
+			} else {
+				r.Succeeded++
+			}
+		}
+		r.LastUpdatedOn = p.e.s.opts.Now().UTC()
+		canceled = r.ProvisioningState == "Canceled"
+		return tx.PutRemediation(r)
+	})
+	p.batch, p.flushed = p.batch[:0], time.Now()
+	return canceled, err
+}
+
 // remediationTargets are the clusters under the remediation's scope that
 // the assignment found non-compliant and the remediation has not handled.
-func (e *policyEngine) remediationTargets(rem *store.Remediation) ([]string, error) {
+func (e *policyEngine) remediationTargets(rem *store.Remediation, done map[string]bool) ([]string, error) {
 	var out []string
 	err := e.s.store.View(func(tx store.Tx) error {
 		states, err := tx.PolicyStates(rem.AssignmentID)
 		for _, st := range states {
 			if st.ComplianceState == policy.NonCompliant && inScope(st.ResourceID, rem.Scope) &&
-				clusterTypes[strings.ToLower(st.ResourceType)] != [2]string{} && !slices.Contains(rem.Done, store.Key(st.ResourceID)) {
+				clusterTypes[strings.ToLower(st.ResourceType)] != [2]string{} && !done[store.Key(st.ResourceID)] {
 				out = append(out, st.ResourceID)
 			}
 		}

@@ -176,9 +176,11 @@ func TestRemediationResumesAfterRestart(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	id := sub1 + "/providers/Microsoft.PolicyInsights/remediations/fleet"
 	g.Expect(st.Update(func(tx store.Tx) error {
+		if err := tx.MarkRemediated(id, cluster("c1")); err != nil {
+			return err
+		}
 		return tx.PutRemediation(&store.Remediation{ID: id, Name: "fleet", Scope: sub1, AssignmentID: assignmentID,
-			DiscoveryMode: "ExistingNonCompliant", ProvisioningState: "Evaluating", Total: 3, Succeeded: 1,
-			Done: []string{store.Key(cluster("c1"))}, CreatedOn: f.now, LastUpdatedOn: f.now})
+			DiscoveryMode: "ExistingNonCompliant", ProvisioningState: "Evaluating", Total: 3, Succeeded: 1, CreatedOn: f.now, LastUpdatedOn: f.now})
 	})).To(Succeed())
 	g.Expect(st.Close()).To(Succeed())
 

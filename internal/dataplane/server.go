@@ -425,6 +425,8 @@ type serverMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	polling  prometheus.Gauge
+	// evaluations counts the policy engine's cluster evaluations.
+	evaluations prometheus.Counter
 }
 
 func newServerMetrics() *serverMetrics {
@@ -440,8 +442,11 @@ func newServerMetrics() *serverMetrics {
 		polling: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dataplane_long_polls", Help: "Agent long polls waiting for a change.",
 		}),
+		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dataplane_policy_evaluations_total", Help: "Evaluations of a cluster (and its configurations) against the policy assignments covering it.",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.polling,
+	m.registry.MustRegister(m.requests, m.duration, m.polling, m.evaluations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -120,3 +120,23 @@ func TestOutKeepsTheHandWrittenPart(t *testing.T) {
 		t.Errorf("--out wrote:\n%s", b)
 	}
 }
+
+func TestOutKeepsTheRowsOfMeasuresNotRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "benchmarks.md")
+	old := "# Benchmarks\n\n| measure | value | floor | ratio | target |\n|---|---|---|---|---|\n" +
+		"| 6. capacity | old | - | - | - |\n| 9. policy | old | - | - | - |\n"
+	if err := os.WriteFile(out, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := options{out: out, measures: map[string]bool{"policy": true}}
+	rep := report{}
+	rep.add(row{name: "9. policy", value: "new"})
+	if err := writeOut(o, render(o, rep, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "| 6. capacity | old |") || strings.Contains(string(b), "| 9. policy | old |") ||
+		!strings.Contains(string(b), "| 9. policy | new |") || !strings.Contains(string(b), "kept from the run before") {
+		t.Errorf("--out wrote:\n%s", b)
+	}
+}

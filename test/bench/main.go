@@ -49,9 +49,14 @@ type options struct {
 	floorPar  int
 	mgrArgs   []string
 	measures  map[string]bool
+	// policyClusters are the fleet sizes of measure 9; policyRule the
+	// corrected baseline's rule; policyIdle the rest window.
+	policyClusters []int
+	policyRule     string
+	policyIdle     time.Duration
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm"}
+var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy"}
 
 func main() {
 	if loadMode() {
@@ -73,6 +78,9 @@ func main() {
 	flag.StringVar(&o.profile, "profile-dir", "", "Write pprof profiles of the manager here: CPU during the first convergence of the largest N, heap after it.")
 	flag.IntVar(&o.floorPar, "floor-workers", 8, "Concurrent requests of the floor's plain client.")
 	mgrArgs := flag.String("manager-args", "", "Extra flags for the manager, space-separated, e.g. --concurrent=8.")
+	policyClusters := flag.String("policy-clusters", "1000,10000", "Registered clusters the baseline policy is assigned over, one fresh data plane each (measure 9).")
+	flag.StringVar(&o.policyRule, "policy-rule", "docs/policy/gitops-baseline.rule.json", "The policy rule assigned in measure 9.")
+	flag.DurationVar(&o.policyIdle, "policy-idle", time.Minute, "How long to count policy evaluations while nothing changes (measure 9).")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
@@ -84,6 +92,9 @@ func main() {
 	}
 	if o.agents, err = positiveInts(*agents); err != nil {
 		fail(2, "--agents %q: use numbers such as 10000,15000", *agents)
+	}
+	if o.policyClusters, err = positiveInts(*policyClusters); err != nil {
+		fail(2, "--policy-clusters %q: use numbers such as 1000,10000", *policyClusters)
 	}
 	o.measures = map[string]bool{}
 	for _, m := range strings.Split(*only, ",") {
@@ -169,6 +180,11 @@ func run(o options) error {
 			return err
 		}
 	}
+	if o.measures["policy"] {
+		if err := measurePolicy(o, &rep); err != nil {
+			return err
+		}
+	}
 	out := render(o, rep, time.Since(started))
 	fmt.Print(out)
 	if o.out == "" {
@@ -215,10 +231,19 @@ func render(o options, rep report, took time.Duration) string {
 			ran = append(ran, m)
 		}
 	}
+	var kept []string
 	if len(ran) < len(allMeasures) {
-		fmt.Fprintf(&b, "Measures run: %s.\n\n", strings.Join(ran, ", "))
+		kept = keptRows(o)
+		fmt.Fprintf(&b, "Measures run: %s.", strings.Join(ran, ", "))
+		if len(kept) > 0 {
+			b.WriteString(" The other rows are kept from the run before.")
+		}
+		b.WriteString("\n\n")
 	}
 	b.WriteString("| measure | value | floor | ratio | target |\n|---|---|---|---|---|\n")
+	for _, line := range kept {
+		b.WriteString(line + "\n")
+	}
 	for _, r := range rep.rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.name, r.value, orDash(r.floor), orDash(r.ratio), orDash(r.target))
 	}
@@ -229,6 +254,37 @@ func render(o options, rep report, took time.Duration) string {
 		}
 	}
 	return b.String()
+}
+
+// measureNumbers are the numbers each measure's rows start with.
+var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1", "3"}, "idle": {"2"}, "roundtrip": {"4"},
+	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}}
+
+// keptRows are the table rows of --out that belong to measures not run
+// this time, so that a run of some measures updates only their rows.
+func keptRows(o options) []string {
+	if o.out == "" {
+		return nil
+	}
+	old, err := os.ReadFile(o.out)
+	if err != nil {
+		return nil
+	}
+	replaced := map[string]bool{}
+	for m, run := range o.measures {
+		for _, n := range measureNumbers[m] {
+			replaced[n] = run || replaced[n]
+		}
+	}
+	var out []string
+	for _, line := range strings.Split(string(old), "\n") {
+		if i := strings.Index(line, ". "); strings.HasPrefix(line, "| ") && i > 2 && !replaced[line[2:i]] {
+			if _, err := strconv.Atoi(line[2:i]); err == nil {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
 }
 
 func orDash(s string) string {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -144,14 +145,17 @@ func (t boltTx) DeletePolicyState(assignmentID, resourceID string) error {
 	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID)))
 }
 
-var bucketRemediations = []byte("remediations")
+var (
+	bucketRemediations    = []byte("remediations")
+	bucketRemediationDone = []byte("remediationDone")
+)
 
-func init() { typeBuckets = append(typeBuckets, bucketRemediations) }
+func init() { typeBuckets = append(typeBuckets, bucketRemediations, bucketRemediationDone) }
 
 // Remediation deploys an assignment's deployIfNotExists for the
-// non-compliant resources of a scope. Done lists the resources already
-// handled, so that a remediation resumed after a restart deploys nothing
-// twice.
+// non-compliant resources of a scope. The resources it has handled are
+// marked done (RemediationDone), so that a remediation resumed after a
+// restart deploys nothing twice and keeps its counts.
 type Remediation struct {
 	// ID is {scope}/providers/Microsoft.PolicyInsights/remediations/{name}.
 	ID                 string    `json:"id"`
@@ -163,7 +167,6 @@ type Remediation struct {
 	Total              int       `json:"totalDeployments"`
 	Succeeded          int       `json:"successfulDeployments"`
 	Failed             int       `json:"failedDeployments"`
-	Done               []string  `json:"done,omitempty"`
 	StatusMessage      string    `json:"statusMessage,omitempty"`
 	CreatedOn          time.Time `json:"createdOn"`
 	LastUpdatedOn      time.Time `json:"lastUpdatedOn"`
@@ -183,6 +186,38 @@ func (t boltTx) PutRemediation(r *Remediation) error {
 	return put(t.tx.Bucket(bucketRemediations), Key(r.ID), r)
 }
 
+// DeleteRemediation deletes a remediation and its done marks.
 func (t boltTx) DeleteRemediation(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketRemediations), Key(id))
+	if err := deleteExisting(t.tx.Bucket(bucketRemediations), Key(id)); err != nil {
+		return err
+	}
+	b := t.tx.Bucket(bucketRemediationDone)
+	prefix := []byte(Key(id) + "\x00")
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarkRemediated marks resourceID as handled by remediation id.
+func (t boltTx) MarkRemediated(id, resourceID string) error {
+	return t.tx.Bucket(bucketRemediationDone).Put([]byte(Key(id)+"\x00"+Key(resourceID)), []byte{1})
+}
+
+// Remediated are the keys of the resources remediation id has handled.
+func (t boltTx) Remediated(id string) (map[string]bool, error) {
+	out := map[string]bool{}
+	prefix := []byte(Key(id) + "\x00")
+	c := t.tx.Bucket(bucketRemediationDone).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out[string(k[len(prefix):])] = true
+	}
+	return out, nil
 }

@@ -111,6 +111,8 @@ type Tx interface {
 	Remediations() ([]Remediation, error)
 	PutRemediation(r *Remediation) error
 	DeleteRemediation(id string) error
+	MarkRemediated(id, resourceID string) error
+	Remediated(id string) (map[string]bool, error)
 
 	// Revision is the revision of the cluster's desired state.
 	Revision(clusterID string) (uint64, error)
