@@ -26,6 +26,7 @@ const (
 func (a *App) policyCommand() *cobra.Command {
 	return group("policy", "Manage Azure Policy: definitions, assignments, remediations and compliance states.",
 		group("definition", "Manage policy definitions.", a.policyDefinitionCreate(), a.policyDefinitionShow(), a.policyDefinitionList(), a.policyDefinitionDelete()),
+		group("set-definition", "Manage policy set definitions (initiatives).", a.policySetCreate(), a.policySetShow(), a.policySetList(), a.policySetDelete()),
 		group("assignment", "Manage policy assignments.", a.policyAssignmentCreate(), a.policyAssignmentShow(), a.policyAssignmentList(), a.policyAssignmentDelete()),
 		group("remediation", "Deploy an assignment's deployIfNotExists to the non-compliant resources of a scope.",
 			a.remediationCreate(), a.remediationShow(), a.remediationList(), a.remediationDelete(), a.remediationCancel()),
@@ -198,7 +199,7 @@ func (s *scopeFlags) bind(cmd *cobra.Command) {
 
 func (a *App) policyAssignmentCreate() *cobra.Command {
 	var s scopeFlags
-	var name, policy, params, displayName, description, enforcement, location, role, identityScope string
+	var name, policy, policySet, params, displayName, description, enforcement, location, role, identityScope string
 	var notScopes []string
 	var systemIdentity bool
 	cmd := leaf("create", "Assign a policy definition at a scope.", func(*cobra.Command) error {
@@ -209,9 +210,17 @@ func (a *App) policyAssignmentCreate() *cobra.Command {
 		if role != "" && !systemIdentity {
 			return usagef("--role is given to the assignment's identity: add --mi-system-assigned and --location")
 		}
-		defID, err := a.definitionID(policy)
-		if err != nil {
-			return err
+		var defID string
+		switch {
+		case (policy == "") == (policySet == ""):
+			return usagef("give --policy or --policy-set-definition (one of them)")
+		case policySet != "":
+			defID = a.setPath(policySet)
+			defID = defID[:strings.Index(defID, "?")]
+		default:
+			if defID, err = a.definitionID(policy); err != nil {
+				return err
+			}
 		}
 		props := map[string]any{"policyDefinitionId": defID, "enforcementMode": enforcement}
 		if params != "" {
@@ -251,7 +260,8 @@ func (a *App) policyAssignmentCreate() *cobra.Command {
 		return a.print(out, policyAssignmentColumns)
 	})
 	required(cmd, &name, "name", "n", "Name of the policy assignment.")
-	required(cmd, &policy, "policy", "", "Name or ID of the policy definition to assign.")
+	cmd.Flags().StringVar(&policy, "policy", "", "Name or ID of the policy definition to assign.")
+	cmd.Flags().StringVar(&policySet, "policy-set-definition", "", "Name or ID of the policy set definition (initiative) to assign.")
 	s.bind(cmd)
 	cmd.Flags().StringVarP(&params, "params", "p", "", "Values of the definition's parameters ({\"name\": {\"value\": ...}}), as JSON or the path of a file holding it.")
 	cmd.Flags().StringVar(&displayName, "display-name", "", "Display name of the assignment.")
@@ -381,7 +391,7 @@ func remediationPath(scope, name, action string) string {
 
 func (a *App) remediationCreate() *cobra.Command {
 	var s resourceScopeFlags
-	var name, assignment, mode string
+	var name, assignment, mode, ref string
 	cmd := leaf("create", "Remediate the non-compliant resources of a scope: deploy the assignment's deployIfNotExists to each.", func(*cobra.Command) error {
 		scope, err := s.scope(a)
 		if err != nil {
@@ -395,6 +405,9 @@ func (a *App) remediationCreate() *cobra.Command {
 		if mode != "" {
 			props["resourceDiscoveryMode"] = mode
 		}
+		if ref != "" {
+			props["policyDefinitionReferenceId"] = ref
+		}
 		var out map[string]any
 		if _, err := a.call(http.MethodPut, remediationPath(scope, name, ""), map[string]any{"properties": props}, &out); err != nil {
 			return err
@@ -403,6 +416,7 @@ func (a *App) remediationCreate() *cobra.Command {
 	})
 	required(cmd, &name, "name", "n", "Name of the remediation.")
 	required(cmd, &assignment, "policy-assignment", "a", "Name or ID of the policy assignment to remediate.")
+	cmd.Flags().StringVar(&ref, "definition-reference-id", "", "The member of the assignment's policy set to remediate (its policyDefinitionReferenceId); only for a set's assignment.")
 	cmd.Flags().StringVar(&mode, "resource-discovery-mode", "", "ExistingNonCompliant (default: the states already recorded) or ReEvaluateCompliance (evaluate the scope first).")
 	s.bind(cmd)
 	return cmd
@@ -591,5 +605,100 @@ func (a *App) stateTriggerScan() *cobra.Command {
 	})
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "Name of the resource group (default: the whole subscription).")
 	bindNoWait(cmd, &noWait)
+	return cmd
+}
+
+// ---- set definitions ----
+
+var policySetColumns = []column{{"Name", "name"}, {"DisplayName", "properties.displayName"}, {"PolicyType", "properties.policyType"}}
+
+func (a *App) setPath(name string) string {
+	if strings.HasPrefix(name, "/") {
+		return name + "?api-version=" + policyAPIVersion
+	}
+	return policyPath("/subscriptions/"+a.subscription, "policySetDefinitions", name)
+}
+
+func (a *App) policySetCreate() *cobra.Command {
+	var name, definitions, params, groups, displayName, description string
+	var metadata []string
+	cmd := leaf("create", "Create or replace a policy set definition.", func(*cobra.Command) error {
+		props := map[string]any{}
+		raw, err := jsonArg("definitions", definitions)
+		if err != nil {
+			return err
+		}
+		props["policyDefinitions"] = raw
+		for flag, v := range map[string]string{"params": params, "definition-groups": groups} {
+			if v == "" {
+				continue
+			}
+			key := map[string]string{"params": "parameters", "definition-groups": "policyDefinitionGroups"}[flag]
+			if props[key], err = jsonArg(flag, v); err != nil {
+				return err
+			}
+		}
+		if len(metadata) > 0 {
+			m := map[string]string{}
+			for _, kv := range metadata {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return usagef("--metadata %q is not key=value", kv)
+				}
+				m[k] = v
+			}
+			props["metadata"] = m
+		}
+		for k, v := range map[string]string{"displayName": displayName, "description": description} {
+			if v != "" {
+				props[k] = v
+			}
+		}
+		var out map[string]any
+		if _, err := a.call(http.MethodPut, a.setPath(name), map[string]any{"properties": props}, &out); err != nil {
+			return err
+		}
+		return a.print(out, policySetColumns)
+	})
+	required(cmd, &name, "name", "n", "Name of the policy set definition.")
+	required(cmd, &definitions, "definitions", "", "The members: [{\"policyDefinitionId\": ..., \"policyDefinitionReferenceId\": ..., \"parameters\": {...}}], as JSON or the path of a file holding it.")
+	cmd.Flags().StringVar(&params, "params", "", "The set's parameters, as JSON or the path of a file holding it.")
+	cmd.Flags().StringVar(&groups, "definition-groups", "", "The groups of members ([{\"name\": ...}]), as JSON or the path of a file holding it.")
+	cmd.Flags().StringVar(&displayName, "display-name", "", "Display name of the set.")
+	cmd.Flags().StringVar(&description, "description", "", "Description of the set.")
+	cmd.Flags().StringSliceVar(&metadata, "metadata", nil, "Metadata as key=value pairs, e.g. category=Kubernetes.")
+	return cmd
+}
+
+func (a *App) policySetShow() *cobra.Command {
+	var name string
+	cmd := leaf("show", "Show a policy set definition.", func(*cobra.Command) error {
+		var out map[string]any
+		if _, err := a.call(http.MethodGet, a.setPath(name), nil, &out); err != nil {
+			return err
+		}
+		return a.print(out, policySetColumns)
+	})
+	required(cmd, &name, "name", "n", "Name or ID of the policy set definition.")
+	return cmd
+}
+
+func (a *App) policySetList() *cobra.Command {
+	return leaf("list", "List the subscription's policy set definitions.", func(*cobra.Command) error {
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), policyPath("/subscriptions/"+a.subscription, "policySetDefinitions", ""))
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, policySetColumns)
+	})
+}
+
+func (a *App) policySetDelete() *cobra.Command {
+	var name string
+	cmd := leaf("delete", "Delete a policy set definition that no assignment uses.", func(*cobra.Command) error {
+		_, err := a.call(http.MethodDelete, a.setPath(name), nil, nil)
+		return err
+	})
+	required(cmd, &name, "name", "n", "Name or ID of the policy set definition.")
 	return cmd
 }

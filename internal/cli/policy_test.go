@@ -113,3 +113,51 @@ func TestPolicyBuiltinFlux(t *testing.T) {
 		t.Errorf("deleting a built-in: exit %d %s", code, stderr)
 	}
 }
+
+// TestPolicySetCommands: an initiative of the baseline, assigned and
+// remediated member by member through arcgitops policy.
+func TestPolicySetCommands(t *testing.T) {
+	d := newTestDataPlane(t)
+	must := func(argv ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, d, argv...)
+		if code != 0 {
+			t.Fatalf("arcgitops %s: exit %d\n%s", strings.Join(argv, " "), code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	must(args("connectedk8s connect -g fleet -l westeurope -n c1")...)
+	must("policy", "definition", "create", "-n", "enforce-gitops-baseline", "--rules", "../../docs/policy/gitops-baseline.rule.json")
+	sub := "/subscriptions/00000000-0000-0000-0000-000000000000"
+	members := `[{"policyDefinitionId":"` + sub + `/providers/Microsoft.Authorization/policyDefinitions/enforce-gitops-baseline","policyDefinitionReferenceId":"baseline"}]`
+	if out := must("policy", "set-definition", "create", "-n", "fleet", "--definitions", members, "--display-name", "Fleet", "-o", "tsv"); out != "fleet\tFleet\tCustom" {
+		t.Errorf("set-definition create printed %q", out)
+	}
+	if out := must("policy", "set-definition", "list", "--query", "[].name", "-o", "tsv"); out != "fleet" {
+		t.Errorf("set-definition list: %q", out)
+	}
+	code, _, stderr := run(t, d, args("policy assignment create -n fleet")...)
+	if code == 0 || !strings.Contains(stderr, "give --policy or --policy-set-definition") {
+		t.Errorf("an assignment of nothing: exit %d %s", code, stderr)
+	}
+	must(args("policy assignment create -n fleet --policy-set-definition fleet --mi-system-assigned -l westeurope --role Contributor")...)
+	code, _, stderr = run(t, d, args("policy remediation create -n fix -a fleet")...)
+	if code == 0 || !strings.Contains(stderr, "one of baseline") {
+		t.Errorf("a set's remediation without its member: exit %d %s", code, stderr)
+	}
+	must(args("policy remediation create -n fix -a fleet --definition-reference-id baseline")...)
+	deadline := time.Now().Add(10 * time.Second)
+	for must(args("policy remediation show -n fix --query properties.provisioningState -o tsv")...) != "Succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatal("the remediation did not succeed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := must("policy", "state", "list", "--filter", "policyDefinitionReferenceId eq 'baseline'", "--query", "[0].[complianceState, policySetDefinitionName]", "-o", "tsv"); strings.Join(strings.Fields(out), " ") != "Compliant fleet" {
+		t.Errorf("the member's state: %q", out)
+	}
+	code, _, stderr = run(t, d, args("policy set-definition delete -n fleet")...)
+	if code == 0 || !strings.Contains(stderr, "PolicySetDefinitionInUse") {
+		t.Errorf("deleting an assigned set: exit %d %s", code, stderr)
+	}
+}

@@ -42,7 +42,7 @@ func splitAuthorization(segs []string) (scope, kind, name string, ok bool) {
 				name = rest[1]
 			}
 			return scope, kind, name, kind == "roledefinitions" || kind == "roleassignments" ||
-				kind == "policydefinitions" || kind == "policyassignments"
+				kind == "policydefinitions" || kind == "policyassignments" || kind == "policysetdefinitions"
 		}
 	}
 	return "", "", "", false
@@ -80,7 +80,7 @@ func (s *Server) routeAuthorization(w http.ResponseWriter, r *http.Request, segs
 	if !ok {
 		return false
 	}
-	if kind == "policydefinitions" || kind == "policyassignments" {
+	if kind == "policydefinitions" || kind == "policyassignments" || kind == "policysetdefinitions" {
 		s.routePolicy(w, r, scope, kind, name)
 		return true
 	}

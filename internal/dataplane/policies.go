@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -50,8 +49,14 @@ func (s *Server) routePolicy(w http.ResponseWriter, r *http.Request, scope, kind
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidName", fmt.Sprintf("'%s' is not a valid name: 1-64 characters, none of <>*%%&:\\?.+/", name)})
 		return
 	}
-	id := strings.TrimSuffix(scope, "/") + "/providers/" + map[string]string{"policydefinitions": policyDefinitionType, "policyassignments": policyAssignmentType}[kind] + "/" + name
+	id := strings.TrimSuffix(scope, "/") + "/providers/" + map[string]string{"policydefinitions": policyDefinitionType,
+		"policyassignments": policyAssignmentType, "policysetdefinitions": policySetDefinitionType}[kind] + "/" + name
 	switch {
+	case kind == "policysetdefinitions" && scope == "/" && name != "":
+		setRoute(r, "builtin-policysetdefinition")
+		writeError(w, policySetNotFound(id)) // no built-in sets are served
+	case kind == "policysetdefinitions":
+		s.routePolicySet(w, r, scope, name, id)
 	case kind == "policydefinitions" && scope == "/":
 		s.routeBuiltinDefinitions(w, r, id, name)
 	case kind == "policydefinitions" && name == "":
@@ -82,7 +87,7 @@ func (s *Server) routePolicy(w http.ResponseWriter, r *http.Request, scope, kind
 // checkPolicyScope: definitions live in a subscription (and, built in, at
 // the root); assignments at any scope role assignments take.
 func (s *Server) checkPolicyScope(scope, kind string) *apiError {
-	if kind == "policydefinitions" {
+	if kind == "policydefinitions" || kind == "policysetdefinitions" {
 		segs := strings.Split(strings.Trim(scope, "/"), "/")
 		if scope != "/" && (len(segs) != 2 || !strings.EqualFold(segs[0], "subscriptions")) {
 			return &apiError{http.StatusBadRequest, "InvalidScope", fmt.Sprintf(
@@ -205,22 +210,21 @@ func (s *Server) listPolicyDefinitions(w http.ResponseWriter, scope string) {
 
 func (s *Server) deletePolicyDefinition(w http.ResponseWriter, id string) {
 	err := s.store.Update(func(tx store.Tx) error {
-		assignments, err := tx.PolicyAssignments()
+		users, err := assignmentsOf(tx, id)
 		if err != nil {
 			return err
 		}
-		var users []string
-		for _, a := range assignments {
-			var p assignmentProperties
-			_ = json.Unmarshal(a.Properties, &p)
-			if strings.EqualFold(p.PolicyDefinitionID, id) {
-				users = append(users, a.ID)
-			}
-		}
 		if len(users) > 0 {
-			sort.Strings(users)
 			return errAPI{&apiError{http.StatusConflict, "PolicyDefinitionInUse", fmt.Sprintf(
 				"The policy definition '%s' is assigned (%s): delete the assignments first.", id, strings.Join(users, ", "))}}
+		}
+		sets, err := setsUsing(tx, id)
+		if err != nil {
+			return err
+		}
+		if len(sets) > 0 {
+			return errAPI{&apiError{http.StatusConflict, "PolicyDefinitionInUse", fmt.Sprintf(
+				"The policy definition '%s' is a member of policy set definitions (%s): remove it from them first.", id, strings.Join(sets, ", "))}}
 		}
 		compiledDefinitions.Delete(store.Key(id))
 		return tx.DeletePolicyDefinition(id)
@@ -271,23 +275,11 @@ func policyAssignmentNotFound(id string) *apiError {
 func (s *Server) checkAssignment(tx store.Tx, name string, body *assignmentBody) *apiError {
 	p := &body.Properties
 	if p.PolicyDefinitionID == "" {
-		return &apiError{http.StatusBadRequest, "InvalidRequestContent", "properties.policyDefinitionId is required: the ID of the policy definition to assign."}
+		return &apiError{http.StatusBadRequest, "InvalidRequestContent", "properties.policyDefinitionId is required: the ID of the policy definition (or policy set definition) to assign."}
 	}
-	stored, err := policyDefinition(tx, p.PolicyDefinitionID)
-	if err != nil {
-		return policyDefinitionNotFound(p.PolicyDefinitionID)
-	}
-	var props policy.DefinitionProperties
-	if err := json.Unmarshal(stored.Properties, &props); err != nil {
-		return internalError()
-	}
-	def, err := policy.ParseDefinition(props)
-	if err != nil {
-		return invalidPolicy(err)
-	}
-	values, err := def.ResolveParameters(p.Parameters)
-	if err != nil {
-		return &apiError{http.StatusBadRequest, "InvalidPolicyParameters", fmt.Sprintf("The policy assignment '%s' has bad parameters: %v", name, err)}
+	members, e := assignedMembers(tx, name, p)
+	if e != nil {
+		return e
 	}
 	switch strings.ToLower(p.EnforcementMode) {
 	case "", "default":
@@ -302,14 +294,16 @@ func (s *Server) checkAssignment(tx store.Tx, name string, body *assignmentBody)
 			return &apiError{http.StatusBadRequest, "InvalidNotScope", fmt.Sprintf("properties.notScopes: %s", e.message)}
 		}
 	}
-	effect, err := def.Effect(values)
-	if err != nil {
-		return invalidPolicy(err)
-	}
-	if effect == policy.DeployIfNotExists && (body.Identity == nil || !strings.EqualFold(body.Identity.Type, "SystemAssigned")) {
-		return &apiError{http.StatusBadRequest, "InvalidCreatePolicyAssignmentRequest", fmt.Sprintf(
-			"The policy assignment '%s' has no managed identity, which deployIfNotExists needs to deploy: add \"identity\": {\"type\": \"SystemAssigned\"} and a \"location\" (az policy assignment create ... --mi-system-assigned --location <region>), then give that identity the definition's roles (%s) at the assignment's scope.",
-			name, strings.Join(def.Details.RoleDefinitionIDs, ", "))}
+	for _, m := range members {
+		effect, err := m.Definition.Effect(m.Parameters)
+		if err != nil {
+			return invalidPolicy(err)
+		}
+		if effect == policy.DeployIfNotExists && (body.Identity == nil || !strings.EqualFold(body.Identity.Type, "SystemAssigned")) {
+			return &apiError{http.StatusBadRequest, "InvalidCreatePolicyAssignmentRequest", fmt.Sprintf(
+				"The policy assignment '%s' has no managed identity, which deployIfNotExists needs to deploy: add \"identity\": {\"type\": \"SystemAssigned\"} and a \"location\" (az policy assignment create ... --mi-system-assigned --location <region>), then give that identity the definition's roles (%s) at the assignment's scope.",
+				name, strings.Join(m.Definition.Details.RoleDefinitionIDs, ", "))}
+		}
 	}
 	if body.Identity != nil && body.Location == "" {
 		return &apiError{http.StatusBadRequest, "LocationRequired", fmt.Sprintf("The policy assignment '%s' has a managed identity and so needs a \"location\" (e.g. westeurope).", name)}
@@ -318,6 +312,42 @@ func (s *Server) checkAssignment(tx store.Tx, name string, body *assignmentBody)
 		return &apiError{http.StatusBadRequest, "InvalidIdentity", fmt.Sprintf("identity.type '%s' is not SystemAssigned or None here.", body.Identity.Type)}
 	}
 	return nil
+}
+
+// assignedMembers are what an assignment assigns: its definition, or each
+// member of its set, with their parameters' values.
+func assignedMembers(tx store.Tx, name string, p *assignmentProperties) ([]policy.Member, *apiError) {
+	badParams := func(err error) *apiError {
+		return &apiError{http.StatusBadRequest, "InvalidPolicyParameters", fmt.Sprintf("The policy assignment '%s' has bad parameters: %v", name, err)}
+	}
+	if isSetID(p.PolicyDefinitionID) {
+		stored, err := tx.PolicySetDefinition(p.PolicyDefinitionID)
+		if err != nil {
+			return nil, policySetNotFound(p.PolicyDefinitionID)
+		}
+		set, err := parseSet(tx, stored.Properties)
+		if err != nil {
+			return nil, &apiError{http.StatusBadRequest, "InvalidPolicySetDefinition", "The policy set definition is not valid: " + err.Error()}
+		}
+		members, err := set.Resolve(p.Parameters)
+		if err != nil {
+			return nil, badParams(err)
+		}
+		return members, nil
+	}
+	stored, err := policyDefinition(tx, p.PolicyDefinitionID)
+	if err != nil {
+		return nil, policyDefinitionNotFound(p.PolicyDefinitionID)
+	}
+	def, err := compiled(stored)
+	if err != nil {
+		return nil, invalidPolicy(err)
+	}
+	values, err := def.ResolveParameters(p.Parameters)
+	if err != nil {
+		return nil, badParams(err)
+	}
+	return []policy.Member{{DefinitionID: p.PolicyDefinitionID, Definition: def, Parameters: values}}, nil
 }
 
 func (s *Server) putPolicyAssignment(w http.ResponseWriter, r *http.Request, scope, name, id string) {
@@ -485,7 +515,7 @@ func (s *Server) deletePolicyAssignment(w http.ResponseWriter, id string) {
 			return err
 		}
 		for _, st := range states {
-			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
+			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID, st.ReferenceID); err != nil {
 				return err
 			}
 		}

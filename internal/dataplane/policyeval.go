@@ -143,12 +143,16 @@ func (e *policyEngine) run(ctx context.Context) {
 	}
 }
 
-// assigned is an assignment with its compiled definition and values.
+// assigned is an assignment with its compiled definition and values; an
+// assignment of a policy set is one assigned per member, with the set's
+// ID and the member's reference ID.
 type assigned struct {
 	a      store.PolicyAssignment
 	props  assignmentProperties
 	def    *policy.Definition
 	params map[string]any
+	// defID is the definition's ID (a set's member's, for a set).
+	defID, setID, ref string
 }
 
 // assignmentsFor are the assignments whose scope covers id and whose
@@ -174,6 +178,17 @@ func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
 		if excluded {
 			continue
 		}
+		if isSetID(p.PolicyDefinitionID) {
+			members, err := setMembers(tx, p.PolicyDefinitionID, p.Parameters)
+			if err != nil {
+				return nil, fmt.Errorf("assignment %s: %w", a.ID, err)
+			}
+			for _, m := range members {
+				out = append(out, assigned{a: a, props: p, def: m.Definition, params: m.Parameters,
+					defID: m.DefinitionID, setID: p.PolicyDefinitionID, ref: m.ReferenceID})
+			}
+			continue
+		}
 		stored, err := policyDefinition(tx, p.PolicyDefinitionID)
 		if err != nil {
 			return nil, fmt.Errorf("assignment %s: definition %s: %w", a.ID, p.PolicyDefinitionID, err)
@@ -186,7 +201,7 @@ func assignmentsFor(tx store.Tx, id string) ([]assigned, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, assigned{a: a, props: p, def: def, params: params})
+		out = append(out, assigned{a: a, props: p, def: def, params: params, defID: p.PolicyDefinitionID})
 	}
 	return out, nil
 }
@@ -315,7 +330,7 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 			enforce := deploy && subject == res && as.props.EnforcementMode != "DoNotEnforce"
 			st, applicable := e.verdict(as, subject, rel, env(as.params), enforce, cluster)
 			if applicable {
-				seen[store.Key(st.AssignmentID)+"\x00"+store.Key(st.ResourceID)] = true
+				seen[st.Key()] = true
 			}
 			if err := e.record(st, applicable); err != nil {
 				return err
@@ -328,8 +343,8 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 // verdict evaluates one assignment on one resource, deploying when allowed.
 func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []*policy.Resource, env *policy.Env, deploy bool, cluster *store.Cluster) (*store.PolicyState, bool) {
 	v, err := as.def.Evaluate(subject, related, env)
-	st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.props.PolicyDefinitionID, ResourceID: subject.ID,
-		ResourceType: subject.Type, ComplianceState: v.ComplianceState, Effect: v.Effect}
+	st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.defID, ResourceID: subject.ID,
+		ResourceType: subject.Type, ComplianceState: v.ComplianceState, Effect: v.Effect, SetDefinitionID: as.setID, ReferenceID: as.ref}
 	if err != nil {
 		st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
 		return st, true
@@ -370,7 +385,7 @@ func (e *policyEngine) record(st *store.PolicyState, applicable bool) error {
 	var old *store.PolicyState
 	err := e.s.store.View(func(tx store.Tx) error {
 		var err error
-		old, err = tx.PolicyState(st.AssignmentID, st.ResourceID)
+		old, err = tx.PolicyState(st.AssignmentID, st.ResourceID, st.ReferenceID)
 		if errors.Is(err, store.ErrNotFound) {
 			old, err = nil, nil
 		}
@@ -382,7 +397,7 @@ func (e *policyEngine) record(st *store.PolicyState, applicable bool) error {
 	case !applicable && old == nil:
 		return nil
 	case !applicable:
-		return e.s.store.Update(func(tx store.Tx) error { return tx.DeletePolicyState(st.AssignmentID, st.ResourceID) })
+		return e.s.store.Update(func(tx store.Tx) error { return tx.DeletePolicyState(st.AssignmentID, st.ResourceID, st.ReferenceID) })
 	case old != nil && old.ComplianceState == st.ComplianceState && old.Effect == st.Effect && old.Error == st.Error:
 		return nil
 	}
@@ -398,7 +413,7 @@ func (e *policyEngine) dropStale(clusterID string, seen map[string]bool) error {
 	err := e.s.store.View(func(tx store.Tx) error {
 		states, err := tx.PolicyStatesUnder(clusterID)
 		for _, st := range states {
-			if !seen[store.Key(st.AssignmentID)+"\x00"+store.Key(st.ResourceID)] {
+			if !seen[st.Key()] {
 				stale = append(stale, st)
 			}
 		}
@@ -409,7 +424,7 @@ func (e *policyEngine) dropStale(clusterID string, seen map[string]bool) error {
 	}
 	return e.s.store.Update(func(tx store.Tx) error {
 		for _, st := range stale {
-			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID); err != nil {
+			if err := tx.DeletePolicyState(st.AssignmentID, st.ResourceID, st.ReferenceID); err != nil {
 				return err
 			}
 		}
@@ -588,18 +603,18 @@ func denyDetail(name string, as assigned) arm.ErrorDetail {
 		}
 		return fallback
 	}
-	defName := as.props.PolicyDefinitionID[strings.LastIndex(as.props.PolicyDefinitionID, "/")+1:]
+	defName := lastSegment(as.defID)
 	ids, _ := json.Marshal([]any{map[string]any{
 		"policyAssignment": map[string]any{"name": display(as.props.DisplayName, as.a.Name), "id": as.a.ID},
-		"policyDefinition": map[string]any{"name": display(as.def.Properties.DisplayName, defName), "id": as.props.PolicyDefinitionID},
+		"policyDefinition": map[string]any{"name": display(as.def.Properties.DisplayName, defName), "id": as.defID},
 	}})
-	return arm.ErrorDetail{
+	detail := arm.ErrorDetail{
 		Code:    "RequestDisallowedByPolicy",
 		Target:  name,
 		Message: fmt.Sprintf("Resource '%s' was disallowed by policy. Policy identifiers: '%s'.", name, ids),
 		AdditionalInfo: []arm.AdditionalInfo{{Type: "PolicyViolation", Info: map[string]any{
 			"policyDefinitionDisplayName": as.def.Properties.DisplayName,
-			"policyDefinitionId":          as.props.PolicyDefinitionID,
+			"policyDefinitionId":          as.defID,
 			"policyDefinitionName":        defName,
 			"policyDefinitionEffect":      "deny",
 			"policyAssignmentId":          as.a.ID,
@@ -609,4 +624,9 @@ func denyDetail(name string, as assigned) arm.ErrorDetail {
 			"policyAssignmentParameters":  as.props.Parameters,
 		}}},
 	}
+	if as.setID != "" {
+		info := detail.AdditionalInfo[0].Info.(map[string]any)
+		info["policySetDefinitionId"], info["policySetDefinitionName"], info["policyDefinitionReferenceId"] = as.setID, lastSegment(as.setID), as.ref
+	}
+	return detail
 }

@@ -48,8 +48,8 @@ var stateSchema = odata.Schema{
 type statesQuery struct {
 	// path is the request's scope, as the request spelled it.
 	path string
-	// resourceScope, assignmentID, definitionName: one is set.
-	resourceScope, assignmentID, definitionName string
+	// resourceScope, assignmentID, definitionName, setName: one is set.
+	resourceScope, assignmentID, definitionName, setName string
 }
 
 func (q statesQuery) covers(st *store.PolicyState) bool {
@@ -58,6 +58,8 @@ func (q statesQuery) covers(st *store.PolicyState) bool {
 		return strings.EqualFold(st.AssignmentID, q.assignmentID)
 	case q.definitionName != "":
 		return strings.EqualFold(lastSegment(st.DefinitionID), q.definitionName)
+	case q.setName != "":
+		return st.SetDefinitionID != "" && strings.EqualFold(lastSegment(st.SetDefinitionID), q.setName)
 	}
 	return inScope(st.ResourceID, q.resourceScope)
 }
@@ -82,7 +84,8 @@ func (s *Server) statesScope(scope string) (statesQuery, *apiError) {
 			q.definitionName = segs[n-1]
 			return q, nil
 		case "policysetdefinitions":
-			return q, &apiError{http.StatusNotFound, "PolicySetDefinitionNotFound", fmt.Sprintf("The policy set definition '%s' could not be found.", segs[n-1])}
+			q.setName = segs[n-1]
+			return q, nil
 		}
 	}
 	if e := s.checkScope(scope); e != nil {
@@ -169,7 +172,19 @@ func (s *Server) stateRecords(q statesQuery) ([]odata.Record, error) {
 				d = definitionPropsOf(tx, st.DefinitionID)
 				definitions[dkey] = d
 			}
-			out = append(out, stateRecord(st, a, d, clusterLocation(tx, st.ResourceID, locations)))
+			rec := stateRecord(st, a, d, clusterLocation(tx, st.ResourceID, locations))
+			if st.SetDefinitionID != "" {
+				skey := "set\x00" + store.Key(st.SetDefinitionID)
+				sd, seen := definitions[skey]
+				if !seen {
+					sd = setPropsOf(tx, st.SetDefinitionID)
+					definitions[skey] = sd
+				}
+				rec["policySetDefinitionId"], rec["policySetDefinitionName"] = st.SetDefinitionID, lastSegment(st.SetDefinitionID)
+				rec["policySetDefinitionCategory"], rec["policyDefinitionReferenceId"] = sd.Metadata.Category, st.ReferenceID
+				rec["policySetDefinitionVersion"] = sd.Version
+			}
+			out = append(out, rec)
 		}
 		return nil
 	})
@@ -187,6 +202,14 @@ type policyDefinitionProps struct {
 func definitionPropsOf(tx store.Tx, id string) *policyDefinitionProps {
 	var p policyDefinitionProps
 	if d, err := policyDefinition(tx, id); err == nil {
+		_ = json.Unmarshal(d.Properties, &p)
+	}
+	return &p
+}
+
+func setPropsOf(tx store.Tx, id string) *policyDefinitionProps {
+	var p policyDefinitionProps
+	if d, err := tx.PolicySetDefinition(id); err == nil {
 		_ = json.Unmarshal(d.Properties, &p)
 	}
 	return &p
@@ -376,9 +399,14 @@ func (s *Server) summarizePolicyStates(w http.ResponseWriter, r *http.Request, q
 		f := "IsCompliant eq false" + extra
 		return s.baseURL(r) + q.path + "/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?api-version=2019-10-01&$filter=" + url.QueryEscape(f)
 	}
+	type member struct {
+		definitionID, ref, effect string
+		recs                      []odata.Record
+	}
 	type group struct {
-		id, definitionID, effect string
-		recs                     []odata.Record
+		id, setID string
+		recs      []odata.Record
+		members   []*member
 	}
 	var groups []*group
 	byID := map[string]*group{}
@@ -386,23 +414,32 @@ func (s *Server) summarizePolicyStates(w http.ResponseWriter, r *http.Request, q
 		id := strings.ToLower(rec["policyAssignmentId"].(string))
 		g := byID[id]
 		if g == nil {
-			g = &group{id: id, definitionID: strings.ToLower(rec["policyDefinitionId"].(string)), effect: rec["policyDefinitionAction"].(string)}
+			g = &group{id: id, setID: strings.ToLower(rec["policySetDefinitionId"].(string))}
 			byID[id] = g
 			groups = append(groups, g)
 		}
 		g.recs = append(g.recs, rec)
+		defID, ref := strings.ToLower(rec["policyDefinitionId"].(string)), rec["policyDefinitionReferenceId"].(string)
+		i := slices.IndexFunc(g.members, func(m *member) bool { return m.definitionID == defID && m.ref == ref })
+		if i < 0 {
+			g.members = append(g.members, &member{definitionID: defID, ref: ref, effect: rec["policyDefinitionAction"].(string)})
+			i = len(g.members) - 1
+		}
+		g.members[i].recs = append(g.members[i].recs, rec)
 	}
 	summaries := make([]map[string]any, 0, len(groups))
 	for _, g := range groups {
 		filter := fmt.Sprintf(" and PolicyAssignmentId eq '%s'", g.id)
-		res := summaryResults(g.recs, queryURI(filter))
-		defRes := summaryResults(g.recs, queryURI(filter+fmt.Sprintf(" and PolicyDefinitionId eq '%s'", g.definitionID)))
-		delete(defRes, "nonCompliantPolicies")
+		definitions := make([]any, 0, len(g.members))
+		for _, m := range g.members {
+			defRes := summaryResults(m.recs, queryURI(filter+fmt.Sprintf(" and PolicyDefinitionId eq '%s'", m.definitionID)))
+			delete(defRes, "nonCompliantPolicies")
+			definitions = append(definitions, map[string]any{"policyDefinitionId": m.definitionID, "policyDefinitionReferenceId": m.ref,
+				"policyDefinitionGroupNames": []string{}, "effect": m.effect, "results": defRes})
+		}
 		summaries = append(summaries, map[string]any{
-			"policyAssignmentId": g.id, "policySetDefinitionId": "", "results": res,
-			"policyDefinitions": []any{map[string]any{"policyDefinitionId": g.definitionID, "policyDefinitionReferenceId": "",
-				"policyDefinitionGroupNames": []string{}, "effect": g.effect, "results": defRes}},
-			"policyGroups": []any{},
+			"policyAssignmentId": g.id, "policySetDefinitionId": g.setID, "results": summaryResults(g.recs, queryURI(filter)),
+			"policyDefinitions": definitions, "policyGroups": []any{},
 		})
 	}
 	// The most non-compliant first; $top keeps that many assignments.
@@ -427,7 +464,7 @@ func summaryResults(recs []odata.Record, uri string) map[string]any {
 	for _, rec := range recs {
 		compliant := rec["isCompliant"].(bool)
 		r := strings.ToLower(rec["resourceId"].(string))
-		p := strings.ToLower(rec["policyAssignmentId"].(string) + "\x00" + rec["policyDefinitionId"].(string))
+		p := strings.ToLower(rec["policyAssignmentId"].(string) + "\x00" + rec["policyDefinitionId"].(string) + "\x00" + rec["policyDefinitionReferenceId"].(string))
 		if was, seen := resources[r]; !seen || was {
 			resources[r] = compliant
 		}

@@ -147,7 +147,7 @@ func (s *Server) putRemediation(w http.ResponseWriter, r *http.Request, scope, n
 	var out *store.Remediation
 	created := false
 	err := s.store.Update(func(tx store.Tx) error {
-		if e := checkRemediation(tx, scope, p.PolicyAssignmentID); e != nil {
+		if e := checkRemediation(tx, scope, p.PolicyAssignmentID, p.PolicyDefinitionReferenceID); e != nil {
 			return errAPI{e}
 		}
 		old, err := tx.Remediation(id)
@@ -157,7 +157,7 @@ func (s *Server) putRemediation(w http.ResponseWriter, r *http.Request, scope, n
 		if old != nil && !finished(old.ProvisioningState) {
 			return errAPI{&apiError{http.StatusConflict, "RemediationInProgress", fmt.Sprintf("The remediation '%s' is still running (%s): wait for it, or cancel it.", name, old.ProvisioningState)}}
 		}
-		rem := &store.Remediation{ID: id, Name: name, Scope: scope, AssignmentID: p.PolicyAssignmentID, DiscoveryMode: mode,
+		rem := &store.Remediation{ID: id, Name: name, Scope: scope, AssignmentID: p.PolicyAssignmentID, ReferenceID: p.PolicyDefinitionReferenceID, DiscoveryMode: mode,
 			ProvisioningState: "Accepted", CreatedOn: now, LastUpdatedOn: now, CreatedBy: callerOf(r).name()}
 		if p.FailureThreshold != nil {
 			rem.FailureThresholdPc = p.FailureThreshold.Percentage
@@ -180,7 +180,7 @@ func (s *Server) putRemediation(w http.ResponseWriter, r *http.Request, scope, n
 
 // checkRemediation: the assignment exists, covers the scope (or lies
 // within it), and deploys.
-func checkRemediation(tx store.Tx, scope, assignmentID string) *apiError {
+func checkRemediation(tx store.Tx, scope, assignmentID, ref string) *apiError {
 	if assignmentID == "" {
 		return &apiError{http.StatusBadRequest, "InvalidRequestContent", "properties.policyAssignmentId is required: the assignment whose deployIfNotExists to run."}
 	}
@@ -191,33 +191,57 @@ func checkRemediation(tx store.Tx, scope, assignmentID string) *apiError {
 	if !inScope(scope, a.Scope) && !inScope(a.Scope, scope) {
 		return &apiError{http.StatusBadRequest, "InvalidScope", fmt.Sprintf("The assignment '%s' (at %s) does not apply at %s.", assignmentID, a.Scope, scope)}
 	}
-	as, err := assignmentsFor(tx, a.Scope)
-	if err != nil {
+	var p assignmentProperties
+	if err := json.Unmarshal(a.Properties, &p); err != nil {
 		return internalError()
 	}
-	for _, x := range as {
-		if !strings.EqualFold(x.a.ID, a.ID) {
-			continue
-		}
-		if effect, err := x.def.Effect(x.params); err != nil || effect != policy.DeployIfNotExists {
-			return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
-				"The assignment '%s' has effect %s: only deployIfNotExists assignments can be remediated.", assignmentID, effect)}
-		}
-		if a.Identity == nil {
-			return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf("The assignment '%s' has no managed identity to deploy with.", assignmentID)}
-		}
-		return nil
+	members, e := assignedMembers(tx, a.Name, &p)
+	if e != nil {
+		return e
 	}
-	return internalError()
+	var refs []string
+	for _, m := range members {
+		refs = append(refs, m.ReferenceID)
+	}
+	var member *policy.Member
+	switch {
+	case isSetID(p.PolicyDefinitionID) && ref == "":
+		return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
+			"The assignment '%s' is of a policy set: name the member to remediate in properties.policyDefinitionReferenceId (one of %s).", assignmentID, strings.Join(refs, ", "))}
+	case isSetID(p.PolicyDefinitionID):
+		for i := range members {
+			if strings.EqualFold(members[i].ReferenceID, ref) {
+				member = &members[i]
+			}
+		}
+		if member == nil {
+			return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
+				"The policy set of assignment '%s' has no member '%s' (it has %s).", assignmentID, ref, strings.Join(refs, ", "))}
+		}
+	case ref != "":
+		return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
+			"The assignment '%s' is of a single policy definition: leave properties.policyDefinitionReferenceId out.", assignmentID)}
+	default:
+		member = &members[0]
+	}
+	if effect, err := member.Definition.Effect(member.Parameters); err != nil || effect != policy.DeployIfNotExists {
+		return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf(
+			"The assignment '%s' has effect %s: only deployIfNotExists assignments can be remediated.", assignmentID, effect)}
+	}
+	if a.Identity == nil {
+		return &apiError{http.StatusBadRequest, "InvalidRemediation", fmt.Sprintf("The assignment '%s' has no managed identity to deploy with.", assignmentID)}
+	}
+	return nil
 }
 
 func renderRemediation(rem *store.Remediation) map[string]any {
 	props := map[string]any{
-		"policyAssignmentId":    rem.AssignmentID,
-		"resourceDiscoveryMode": rem.DiscoveryMode,
-		"provisioningState":     rem.ProvisioningState,
-		"createdOn":             rem.CreatedOn,
-		"lastUpdatedOn":         rem.LastUpdatedOn,
+		"policyAssignmentId":          rem.AssignmentID,
+		"policyDefinitionReferenceId": rem.ReferenceID,
+		"resourceDiscoveryMode":       rem.DiscoveryMode,
+		"provisioningState":           rem.ProvisioningState,
+		"createdOn":                   rem.CreatedOn,
+		"lastUpdatedOn":               rem.LastUpdatedOn,
 		"deploymentStatus": map[string]any{"totalDeployments": rem.Total, "successfulDeployments": rem.Succeeded,
 			"failedDeployments": rem.Failed},
 	}
@@ -377,7 +401,7 @@ func (e *policyEngine) remediate(ctx context.Context, id string) error {
 			_, err := p.flush()
 			return err // resumed at the next start
 		}
-		if canceled, err := p.add(clusterID, e.remediateCluster(rem.AssignmentID, clusterID)); canceled || err != nil {
+		if canceled, err := p.add(clusterID, e.remediateCluster(rem.AssignmentID, rem.ReferenceID, clusterID)); canceled || err != nil {
 			return err
 		}
 	}
@@ -484,7 +508,7 @@ func (e *policyEngine) remediationTargets(rem *store.Remediation, done map[strin
 	err := e.s.store.View(func(tx store.Tx) error {
 		states, err := tx.PolicyStates(rem.AssignmentID)
 		for _, st := range states {
-			if st.ComplianceState == policy.NonCompliant && inScope(st.ResourceID, rem.Scope) &&
+			if st.ComplianceState == policy.NonCompliant && inScope(st.ResourceID, rem.Scope) && strings.EqualFold(st.ReferenceID, rem.ReferenceID) &&
 				clusterTypes[strings.ToLower(st.ResourceType)] != [2]string{} && !done[store.Key(st.ResourceID)] {
 				out = append(out, st.ResourceID)
 			}
@@ -496,7 +520,7 @@ func (e *policyEngine) remediationTargets(rem *store.Remediation, done map[strin
 
 // remediateCluster evaluates one assignment on one cluster, deploying when
 // its related resource is still missing.
-func (e *policyEngine) remediateCluster(assignmentID, clusterID string) error {
+func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) error {
 	var (
 		cluster *store.Cluster
 		configs []store.Config
@@ -514,7 +538,7 @@ func (e *policyEngine) remediateCluster(assignmentID, clusterID string) error {
 		group, _ = tx.ResourceGroup("/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup)
 		all, err := assignmentsFor(tx, clusterID)
 		for i := range all {
-			if strings.EqualFold(all[i].a.ID, assignmentID) {
+			if strings.EqualFold(all[i].a.ID, assignmentID) && strings.EqualFold(all[i].ref, refID) {
 				target = &all[i]
 			}
 		}

@@ -15,7 +15,28 @@ var (
 
 // typeBuckets are the buckets of the resource types kept in files of their
 // own (policy, Key Vault); each file adds its buckets in an init.
-var typeBuckets = [][]byte{bucketPolicyDefinitions, bucketPolicyAssignments}
+var typeBuckets = [][]byte{bucketPolicyDefinitions, bucketPolicyAssignments, bucketPolicySetDefinitions}
+
+var bucketPolicySetDefinitions = []byte("policySetDefinitions")
+
+// PolicySetDefinition returns the policy set definition (initiative) id;
+// it has a definition's shape.
+func (t boltTx) PolicySetDefinition(id string) (*PolicyDefinition, error) {
+	return get[PolicyDefinition](t.tx.Bucket(bucketPolicySetDefinitions), Key(id))
+}
+
+// PolicySetDefinitions are the sets whose IDs start with prefix.
+func (t boltTx) PolicySetDefinitions(prefix string) ([]PolicyDefinition, error) {
+	return all[PolicyDefinition](t.tx.Bucket(bucketPolicySetDefinitions), []byte(Key(prefix)))
+}
+
+func (t boltTx) PutPolicySetDefinition(d *PolicyDefinition) error {
+	return put(t.tx.Bucket(bucketPolicySetDefinitions), Key(d.ID), d)
+}
+
+func (t boltTx) DeletePolicySetDefinition(id string) error {
+	return deleteExisting(t.tx.Bucket(bucketPolicySetDefinitions), Key(id))
+}
 
 // PolicyDefinition is a custom policy definition of a subscription.
 type PolicyDefinition struct {
@@ -101,16 +122,27 @@ type PolicyState struct {
 	Timestamp       time.Time `json:"timestamp"`
 	// Error is why the last deployment for this resource failed.
 	Error string `json:"error,omitempty"`
+	// SetDefinitionID and ReferenceID name the set and its member, when
+	// the assignment is of a policy set.
+	SetDefinitionID string `json:"policySetDefinitionId,omitempty"`
+	ReferenceID     string `json:"policyDefinitionReferenceId,omitempty"`
 }
+
+// Key identifies the state: its resource, assignment and set member.
+func (st *PolicyState) Key() string { return stateKey(st.AssignmentID, st.ResourceID, st.ReferenceID) }
 
 // stateKey orders states by resource, so that a cluster's and its
 // configurations' states are together.
-func stateKey(assignmentID, resourceID string) string {
-	return Key(resourceID) + "\x00" + Key(assignmentID)
+func stateKey(assignmentID, resourceID, referenceID string) string {
+	k := Key(resourceID) + "\x00" + Key(assignmentID)
+	if referenceID != "" {
+		k += "\x00" + Key(referenceID)
+	}
+	return k
 }
 
-func (t boltTx) PolicyState(assignmentID, resourceID string) (*PolicyState, error) {
-	return get[PolicyState](t.tx.Bucket(bucketPolicyStates), stateKey(assignmentID, resourceID))
+func (t boltTx) PolicyState(assignmentID, resourceID, referenceID string) (*PolicyState, error) {
+	return get[PolicyState](t.tx.Bucket(bucketPolicyStates), stateKey(assignmentID, resourceID, referenceID))
 }
 
 func (t boltTx) PolicyStates(assignmentID string) ([]PolicyState, error) {
@@ -138,11 +170,11 @@ func (t boltTx) PolicyStatesUnder(resourceID string) ([]PolicyState, error) {
 }
 
 func (t boltTx) PutPolicyState(st *PolicyState) error {
-	return put(t.tx.Bucket(bucketPolicyStates), stateKey(st.AssignmentID, st.ResourceID), st)
+	return put(t.tx.Bucket(bucketPolicyStates), st.Key(), st)
 }
 
-func (t boltTx) DeletePolicyState(assignmentID, resourceID string) error {
-	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID)))
+func (t boltTx) DeletePolicyState(assignmentID, resourceID, referenceID string) error {
+	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID, referenceID)))
 }
 
 var (
@@ -162,6 +194,7 @@ type Remediation struct {
 	Name               string    `json:"name"`
 	Scope              string    `json:"scope"`
 	AssignmentID       string    `json:"policyAssignmentId"`
+	ReferenceID        string    `json:"policyDefinitionReferenceId,omitempty"`
 	DiscoveryMode      string    `json:"resourceDiscoveryMode"`
 	ProvisioningState  string    `json:"provisioningState"`
 	Total              int       `json:"totalDeployments"`

@@ -82,20 +82,24 @@ type Tx interface {
 	PolicyDefinitions(prefix string) ([]PolicyDefinition, error)
 	PutPolicyDefinition(d *PolicyDefinition) error
 	DeletePolicyDefinition(id string) error
+	PolicySetDefinition(id string) (*PolicyDefinition, error)
+	PolicySetDefinitions(prefix string) ([]PolicyDefinition, error)
+	PutPolicySetDefinition(d *PolicyDefinition) error
+	DeletePolicySetDefinition(id string) error
 
 	PolicyAssignment(id string) (*PolicyAssignment, error)
 	PolicyAssignments() ([]PolicyAssignment, error)
 	PutPolicyAssignment(a *PolicyAssignment) error
 	DeletePolicyAssignment(id string) error
 
-	PolicyState(assignmentID, resourceID string) (*PolicyState, error)
+	PolicyState(assignmentID, resourceID, referenceID string) (*PolicyState, error)
 	// PolicyStates lists an assignment's states ("": every assignment's).
 	PolicyStates(assignmentID string) ([]PolicyState, error)
 	// PolicyStatesUnder lists the states of resourceID and the resources
 	// under it (a cluster's configurations).
 	PolicyStatesUnder(resourceID string) ([]PolicyState, error)
 	PutPolicyState(st *PolicyState) error
-	DeletePolicyState(assignmentID, resourceID string) error
+	DeletePolicyState(assignmentID, resourceID, referenceID string) error
 
 	Vault(id string) (*Vault, error)
 	// Vaults are the vaults whose IDs start with prefix.
