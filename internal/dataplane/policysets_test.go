@@ -78,7 +78,7 @@ func TestPolicySetDefinitions(t *testing.T) {
 	}
 	g.Expect(byRef).To(Equal(map[string]string{
 		"baseline c0": "NonCompliant", "baseline c1": "Compliant",
-		"audit-source elsewhere": "NonCompliant",
+		"audit-source corporate-baseline": "Compliant", "audit-source elsewhere": "NonCompliant",
 	}))
 	summary := values(t, f.query(sub1, "summarize"))[0]
 	a := summary["policyAssignments"].([]any)[0].(map[string]any)

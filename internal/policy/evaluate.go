@@ -29,16 +29,32 @@ func (d *Definition) Evaluate(res *Resource, related []*Resource, env *Env) (Res
 	if err != nil {
 		return Result{}, err
 	}
+	if effect == Disabled {
+		return Result{Effect: effect}, nil
+	}
+	if effect == Audit || effect == Deny {
+		// Only type, name and kind decide whether these apply; the rest
+		// of the if decides compliance.
+		applies, err := d.applicable(res, env)
+		if err != nil || !applies {
+			return Result{Effect: effect}, err
+		}
+		matched, err := d.If.Eval(res, env)
+		if err != nil {
+			return Result{}, err
+		}
+		r := Result{Applicable: true, Effect: effect, ComplianceState: Compliant}
+		if matched {
+			r.ComplianceState = NonCompliant
+		}
+		return r, nil
+	}
 	matched, err := d.If.Eval(res, env)
 	if err != nil || !matched {
 		return Result{Effect: effect}, err
 	}
 	r := Result{Applicable: true, Effect: effect}
 	switch effect {
-	case Disabled:
-		r.Applicable = false
-	case Audit, Deny:
-		r.ComplianceState = NonCompliant
 	case AuditIfNotExists, DeployIfNotExists:
 		exists, err := d.relatedExists(related, env)
 		if err != nil {

@@ -355,3 +355,38 @@ func TestEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestApplicability: audit and deny apply by the if's type, name and kind
+// conditions only, as Azure documents; the rest decides compliance.
+func TestApplicability(t *testing.T) {
+	rule := func(cond string) *Definition {
+		d, err := ParseDefinition(DefinitionProperties{PolicyRule: json.RawMessage(`{"if": ` + cond + `, "then": {"effect": "audit"}}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	typeIs := `{"field": "type", "equals": "Microsoft.KubernetesConfiguration/fluxConfigurations"}`
+	urlIs := `{"field": "` + fc + `gitRepository.url", "equals": "https://github.com/org/baseline"}`
+	for _, tc := range []struct {
+		name, cond string
+		res        *Resource
+		applicable bool
+		state      string
+	}{
+		{"type and other: the other decides compliance", `{"allOf": [` + typeIs + `, {"not": ` + urlIs + `}]}`, flux(), true, Compliant},
+		{"type and other, other true", `{"allOf": [` + typeIs + `, ` + urlIs + `]}`, flux(), true, NonCompliant},
+		{"another type", `{"allOf": [` + typeIs + `, ` + urlIs + `]}`, cluster(), false, ""},
+		{"only a name condition: every resource", `{"field": "name", "equals": "nothing-has-this-name"}`, cluster(), true, Compliant},
+		{"only a kind condition: every resource", `{"field": "kind", "equals": "k"}`, flux(), true, Compliant},
+		{"type and name only: type alone", `{"allOf": [` + typeIs + `, {"field": "name", "equals": "other"}]}`, flux(), true, Compliant},
+		{"type, name and other: name counts", `{"allOf": [` + typeIs + `, {"field": "name", "equals": "other"}, ` + urlIs + `]}`, flux(), false, ""},
+		{"only other conditions: every resource", urlIs, cluster(), true, Compliant},
+		{"a negated other condition is neutral", `{"anyOf": [{"field": "type", "equals": "x"}, {"not": ` + urlIs + `}]}`, flux(), true, Compliant},
+	} {
+		got, err := rule(tc.cond).Evaluate(tc.res, nil, &Env{})
+		if err != nil || got.Applicable != tc.applicable || got.ComplianceState != tc.state {
+			t.Errorf("%s: %+v %v, want applicable %v %q", tc.name, got, err, tc.applicable, tc.state)
+		}
+	}
+}
