@@ -50,6 +50,8 @@ type Resource struct {
 	// resource group (Microsoft.Kubernetes/connectedClusters/c1) or an ID.
 	Scope      string
 	Properties map[string]any
+	// Identity is the resource's identity block, when it has one.
+	Identity map[string]any
 }
 
 // KeyVaultResolver reads a secret for a Key Vault reference
@@ -82,11 +84,13 @@ func Evaluate(raw json.RawMessage, in Input) ([]Resource, error) {
 	}
 	out := make([]Resource, 0, len(t.Resources))
 	for i, r := range t.Resources {
-		res, err := ev.resource(r, fmt.Sprintf("template.resources[%d]", i))
+		res, deploy, err := ev.resource(r, fmt.Sprintf("template.resources[%d]", i))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, res)
+		if deploy {
+			out = append(out, res)
+		}
 	}
 	return out, nil
 }
@@ -310,19 +314,35 @@ func (ev *evaluator) expand(v any, path string) (any, error) {
 	return v, nil
 }
 
-func (ev *evaluator) resource(raw json.RawMessage, path string) (Resource, error) {
+// resource evaluates one of the template's resources; deploy is its
+// condition (true when it has none).
+func (ev *evaluator) resource(raw json.RawMessage, path string) (r Resource, deploy bool, err error) {
 	v, err := armexpr.FromJSON(raw)
 	if err != nil {
-		return Resource{}, errAt(path, "is not JSON: %v", err)
+		return Resource{}, false, errAt(path, "is not JSON: %v", err)
 	}
 	if _, ok := v.(map[string]any); !ok {
-		return Resource{}, errAt(path, "a resource must be an object")
+		return Resource{}, false, errAt(path, "a resource must be an object")
 	}
 	x, err := ev.expand(v, path)
 	if err != nil {
-		return Resource{}, err
+		return Resource{}, false, err
 	}
 	m := x.(map[string]any)
+	if c := lookupFold(m, "condition"); c != nil {
+		b, ok := c.(bool)
+		if !ok {
+			return Resource{}, false, errAt(path+".condition", "must be true or false, not %s", describe(c))
+		}
+		if !b {
+			return Resource{}, false, nil
+		}
+	}
+	r, err = ev.resourceFields(m, path)
+	return r, err == nil, err
+}
+
+func (ev *evaluator) resourceFields(m map[string]any, path string) (Resource, error) {
 	r := Resource{}
 	for _, f := range []struct {
 		key string
@@ -337,6 +357,9 @@ func (ev *evaluator) resource(raw json.RawMessage, path string) (Resource, error
 	}
 	if props, ok := lookupFold(m, "properties").(map[string]any); ok {
 		r.Properties = props
+	}
+	if identity, ok := lookupFold(m, "identity").(map[string]any); ok {
+		r.Identity = identity
 	}
 	return r, nil
 }

@@ -157,6 +157,8 @@ func TestTemplateErrors(t *testing.T) {
 		{"self-referring variable", good, strings.Replace(fluxTemplate, `"[concat('flux-', parameters('configurationName'))]"`, `"[variables('namespace')]"`, 1), "refers to itself"},
 		{"property name not a string", good, strings.Replace(fluxTemplate, "[parameters('kustomizationName')]", "[parameters('repositoryTimeout')]", 1), "a property name must be a non-empty string"},
 		{"no name", good, strings.Replace(fluxTemplate, `"name": "[parameters('configurationName')]",`, "", 1), "template.resources[0].name: is required"},
+		{"condition not a boolean", good, strings.Replace(fluxTemplate, `"apiVersion": "2022-03-01",`, `"apiVersion": "2022-03-01", "condition": "[parameters('clusterName')]",`, 1),
+			`template.resources[0].condition: must be true or false, not "c1"`},
 	} {
 		_, err := Evaluate(json.RawMessage(tc.tmpl), Input{Parameters: params(tc.params)})
 		var te *Error
@@ -197,5 +199,27 @@ func TestKeyVaultReference(t *testing.T) {
 	noName := json.RawMessage(`{"reference": {"keyVault": {"id": "` + vault + `"}}}`)
 	if _, err := Evaluate(json.RawMessage(tmpl), Input{KeyVault: kv, Parameters: map[string]json.RawMessage{"key": noName, "pick": pick}}); err == nil || !strings.Contains(err.Error(), "needs keyVault.id and secretName") {
 		t.Errorf("a reference without a secret name: %v", err)
+	}
+}
+
+// TestResourceCondition: a resource whose condition is false is not
+// deployed; the identity block is kept.
+func TestResourceCondition(t *testing.T) {
+	withCondition := func(cond string) string {
+		return strings.Replace(fluxTemplate, `"apiVersion": "2022-03-01",`, `"apiVersion": "2022-03-01", "identity": {"type": "SystemAssigned"}, "condition": `+cond+`,`, 1)
+	}
+	for cond, want := range map[string]int{
+		`"[contains(toLower(parameters('clusterResourceType')), 'connectedclusters')]"`: 1,
+		`"[contains(toLower(parameters('clusterResourceType')), 'managedclusters')]"`:   0,
+		`true`: 1,
+	} {
+		res, err := Evaluate(json.RawMessage(withCondition(cond)), Input{Parameters: params(good)})
+		if err != nil || len(res) != want {
+			t.Errorf("condition %s: %d resources, %v; want %d", cond, len(res), err, want)
+			continue
+		}
+		if want == 1 && res[0].Identity["type"] != "SystemAssigned" {
+			t.Errorf("identity: %v", res[0].Identity)
+		}
 	}
 }

@@ -46,7 +46,30 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed",
 			"The agent token was regenerated and its grace period has ended: give the agent the new token (its --agent-token-file)."}
 	}
+	if cluster.AgentConnectedAt == nil {
+		s.agentConnected(cluster.ID)
+	}
 	return clusterKey, nil
+}
+
+// agentConnected notes, once per cluster, that its agent has called: the
+// cluster is Connected and its Flux extension Succeeded, which policies
+// may check.
+func (s *Server) agentConnected(clusterID string) {
+	now := s.opts.Now().UTC()
+	err := s.store.Update(func(tx store.Tx) error {
+		c, err := tx.Cluster(clusterID)
+		if err != nil || c.AgentConnectedAt != nil {
+			return err
+		}
+		c.AgentConnectedAt = &now
+		return tx.PutCluster(c)
+	})
+	if err != nil {
+		s.opts.Log.Error(err, "Failed to note an agent's first connection", "cluster", clusterID)
+		return
+	}
+	s.policy.enqueue(clusterID, false)
 }
 
 // agentList returns the cluster's desired state; with If-None-Match and

@@ -48,7 +48,10 @@ func checkAPIVersion(r *http.Request, allowed []string, pattern *regexp.Regexp) 
 // ---- clusters ----
 
 func renderCluster(c *store.Cluster, token string) map[string]any {
-	props := map[string]any{"provisioningState": "Succeeded"}
+	props := map[string]any{"provisioningState": "Succeeded", "connectivityStatus": "Connecting"}
+	if c.AgentConnectedAt != nil {
+		props["connectivityStatus"], props["lastConnectivityTime"] = "Connected", c.AgentConnectedAt.UTC()
+	}
 	if token != "" {
 		props["agentToken"] = token
 	}

@@ -123,8 +123,8 @@ func at(m map[string]any, path string) any {
 }
 
 // TestBuiltinsSayWhatIsMissing: the built-ins that read a Key Vault that
-// does not exist, or install the Flux extension, are assigned and
-// evaluated, and their state says what is missing to deploy them.
+// does not exist are assigned and evaluated, and their state says what is
+// missing to deploy them.
 func TestBuiltinsSayWhatIsMissing(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t)
@@ -136,7 +136,6 @@ func TestBuiltinsSayWhatIsMissing(t *testing.T) {
 			"the Key Vault " + vault + " was not found"},
 		"bucket-kv": {"5174c1db-ca42-e0d4-b320-4f1cf6a1fa93", `{"configurationName":{"value":"bkv"},"bucketUrl":{"value":"https://minio.example.com"},"bucketName":{"value":"m"},"bucketAccessKey":{"value":"AKIA"},"keyVaultSecretName":{"value":"s"},"keyVaultName":{"value":"` + vault + `"}}`,
 			"the Key Vault " + vault + " was not found"},
-		"extension": {"f9175d5f-abc8-1dc3-bd3c-5d7476ada3d1", `{}`, "the template deploys Microsoft.KubernetesConfiguration/extensions: only Microsoft.KubernetesConfiguration/fluxConfigurations deploy here"},
 	}
 	for name, tc := range cases {
 		r := f.do(http.MethodPut, assignPath+name+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},

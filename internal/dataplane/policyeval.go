@@ -262,6 +262,16 @@ func configResources(ref clusterRef, configs []store.Config) ([]*policy.Resource
 	return out, nil
 }
 
+// relatedResources are what a cluster's policies see beside it: its
+// configurations and its extensions.
+func relatedResources(ref clusterRef, configs []store.Config, exts []store.Extension, cluster *store.Cluster) ([]*policy.Resource, error) {
+	out, err := configResources(ref, configs)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, extensionResources(exts, cluster)...), nil
+}
+
 // normalize gives a rendered map the JSON types the rule language reads.
 func normalize(m map[string]any) map[string]any {
 	b, err := json.Marshal(m)
@@ -284,6 +294,7 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 	var (
 		cluster  *store.Cluster
 		configs  []store.Config
+		exts     []store.Extension
 		assigns  []assigned
 		group    *store.ResourceGroup
 		notFound bool
@@ -294,6 +305,9 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 			return err
 		}
 		if configs, err = tx.Configs(clusterID); err != nil {
+			return err
+		}
+		if exts, err = tx.Extensions(clusterID); err != nil {
 			return err
 		}
 		group, _ = tx.ResourceGroup("/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup)
@@ -310,7 +324,7 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 	}
 	ref := refOf(cluster)
 	res := clusterResource(cluster)
-	related, err := configResources(ref, configs)
+	related, err := relatedResources(ref, configs, exts, cluster)
 	if err != nil {
 		return err
 	}
@@ -459,19 +473,28 @@ func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.
 		return fmt.Errorf("the deployment's template: %w", err)
 	}
 	for _, r := range resources {
-		if !strings.EqualFold(r.Type, arm.FluxConfigurationsType) {
-			return fmt.Errorf("the template deploys %s: only %s deploy here", r.Type, arm.FluxConfigurationsType)
+		isExtension := strings.EqualFold(r.Type, extensionsType)
+		if !strings.EqualFold(r.Type, arm.FluxConfigurationsType) && !isExtension {
+			return fmt.Errorf("the template deploys %s: only %s and %s deploy here", r.Type, arm.FluxConfigurationsType, extensionsType)
 		}
 		ref, err := deploymentTarget(cluster, r.Scope)
 		if err != nil {
 			return err
 		}
-		id := arm.FluxConfigID(ref.ID(), r.Name)
-		if !armrbac.Allowed(grants, writeConfigs, id) {
-			return fmt.Errorf("the assignment's identity %s has no role allowing %s at %s: give it one of the definition's roles (%s) at the assignment's scope, e.g. az role assignment create --assignee %s --role Contributor --scope %s",
-				as.a.Identity.PrincipalID, writeConfigs, id, strings.Join(as.def.Details.RoleDefinitionIDs, ", "), as.a.Identity.PrincipalID, as.a.Scope)
+		id, action := arm.FluxConfigID(ref.ID(), r.Name), writeConfigs
+		if isExtension {
+			id, action = extensionID(ref, r.Name), writeExtensions
 		}
-		if err := e.put(ref, r, "policy:"+as.a.Name); err != nil {
+		if !armrbac.Allowed(grants, action, id) {
+			return fmt.Errorf("the assignment's identity %s has no role allowing %s at %s: give it one of the definition's roles (%s) at the assignment's scope, e.g. az role assignment create --assignee %s --role Contributor --scope %s",
+				as.a.Identity.PrincipalID, action, id, strings.Join(as.def.Details.RoleDefinitionIDs, ", "), as.a.Identity.PrincipalID, as.a.Scope)
+		}
+		if isExtension {
+			err = e.putExtension(ref, r, "policy:"+as.a.Name)
+		} else {
+			err = e.put(ref, r, "policy:"+as.a.Name)
+		}
+		if err != nil {
 			return fmt.Errorf("deploying %s: %w", id, err)
 		}
 	}
@@ -493,6 +516,24 @@ func deploymentTarget(cluster *store.Cluster, scope string) (clusterRef, error) 
 		return clusterRef{}, fmt.Errorf("the scope %q is not a cluster", scope)
 	}
 	return ref, nil
+}
+
+// putExtension writes one template extension as an ARM PUT would.
+func (e *policyEngine) putExtension(ref clusterRef, r armtemplate.Resource, by string) error {
+	raw, err := json.Marshal(map[string]any{"identity": r.Identity, "properties": r.Properties})
+	if err != nil {
+		return err
+	}
+	var body extensionBody
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return fmt.Errorf("the extension's properties: %w", err)
+	}
+	_, _, err = e.s.commitExtension(ref, r.Name, by, &body)
+	var failed errAPI
+	if errors.As(err, &failed) {
+		return errors.New(failed.e.message)
+	}
+	return err
 }
 
 // put writes one template resource as an ARM PUT with its api-version

@@ -524,6 +524,7 @@ func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) e
 	var (
 		cluster *store.Cluster
 		configs []store.Config
+		exts    []store.Extension
 		target  *assigned
 		group   *store.ResourceGroup
 	)
@@ -533,6 +534,9 @@ func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) e
 			return err
 		}
 		if configs, err = tx.Configs(clusterID); err != nil {
+			return err
+		}
+		if exts, err = tx.Extensions(clusterID); err != nil {
 			return err
 		}
 		group, _ = tx.ResourceGroup("/subscriptions/" + cluster.Subscription + "/resourceGroups/" + cluster.ResourceGroup)
@@ -551,7 +555,7 @@ func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) e
 		return fmt.Errorf("the assignment no longer applies to %s", clusterID)
 	}
 	ref := refOf(cluster)
-	related, err := configResources(ref, configs)
+	related, err := relatedResources(ref, configs, exts, cluster)
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,8 @@ func (s *Server) routeARM(w http.ResponseWriter, r *http.Request, segs []string)
 			http.MethodPost: s.guard(ref.ResourceType()+"/regenerateAgentToken/action", ref.ID(),
 				func(w http.ResponseWriter, r *http.Request) { s.regenerateToken(w, r, ref) }),
 		})
+	case n == 8 && isExtensionPath(rest):
+		s.routeExtensions(w, r, ref, rest)
 	case n == 8 && isConfigPath(rest) && len(rest) == 3:
 		setRoute(r, "fluxconfigurations")
 		s.methods(w, r, map[string]http.HandlerFunc{

@@ -172,6 +172,15 @@ func (t boltTx) DeleteCluster(id string) error {
 			return err
 		}
 	}
+	exts, err := t.Extensions(id)
+	if err != nil {
+		return err
+	}
+	for _, e := range exts {
+		if err := t.DeleteExtension(e.ID); err != nil {
+			return err
+		}
+	}
 	if err := t.tx.Bucket(bucketRevisions).Delete([]byte(Key(id))); err != nil {
 		return err
 	}

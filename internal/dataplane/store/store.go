@@ -101,6 +101,11 @@ type Tx interface {
 	PutPolicyState(st *PolicyState) error
 	DeletePolicyState(assignmentID, resourceID, referenceID string) error
 
+	Extension(id string) (*Extension, error)
+	Extensions(clusterID string) ([]Extension, error)
+	PutExtension(e *Extension) error
+	DeleteExtension(id string) error
+
 	Vault(id string) (*Vault, error)
 	// Vaults are the vaults whose IDs start with prefix.
 	Vaults(prefix string) ([]Vault, error)
@@ -140,6 +145,9 @@ type Cluster struct {
 	PreviousTokenHash      string     `json:"previousTokenHash,omitempty"`
 	PreviousTokenExpiresAt *time.Time `json:"previousTokenExpiresAt,omitempty"`
 	CreatedAt              time.Time  `json:"createdAt"`
+	// AgentConnectedAt is when the cluster's agent first called: the
+	// cluster is Connected, and its Flux extension installed, from then.
+	AgentConnectedAt *time.Time `json:"agentConnectedAt,omitempty"`
 }
 
 // ResourceGroup is an ARM resource group.
