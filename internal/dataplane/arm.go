@@ -360,9 +360,10 @@ func parseProperties(name string, raw json.RawMessage) (*agentapi.Properties, ma
 	if v1alpha1.IsSystemNamespace(d.Namespace) {
 		return nil, nil, invalidParameter("properties.namespace", "kube-* namespaces belong to Kubernetes itself: choose another namespace")
 	}
-	if g := d.GitRepository; g != nil && g.RepositoryRef == nil {
+	if g := d.GitRepository; g != nil && (g.RepositoryRef == nil || *g.RepositoryRef == (v1alpha1.RepositoryRefDefinition{})) {
 		// Azure's documented default (az sends no repositoryRef without
-		// --branch, --tag, --semver or --commit).
+		// --branch, --tag, --semver or --commit; Azure's built-in policy
+		// definitions send one whose members are all null).
 		g.RepositoryRef = &v1alpha1.RepositoryRefDefinition{Branch: defaultBranch}
 	}
 	if err := validation.Validate(name, &d.FluxConfigSpec); err != nil {

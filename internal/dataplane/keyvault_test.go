@@ -70,40 +70,53 @@ func TestKeyVault(t *testing.T) {
 	g.Expect(f.do(http.MethodGet, secret+vaultAPI, "").code()).To(Equal("SecretNotFound"))
 }
 
-// TestBuiltinSSHWithKeyVault: Azure's built-in SSH definition reads the
-// private key from a vault, as on Azure: only once the vault allows
-// template deployments, and the key reaches the cluster as a protected
-// setting, never a state or a message.
-func TestBuiltinSSHWithKeyVault(t *testing.T) {
-	g := NewWithT(t)
-	f := newFixture(t)
-	const key = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0=" // base64 of -----BEGIN OPENSSH PRIVATE KEY-----
-	g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(false)).status).To(Equal(http.StatusCreated))
-	g.Expect(f.do(http.MethodPut, vaultID+"/secrets/git-ssh"+vaultAPI, `{"properties":{"value":"`+key+`"}}`).status).To(Equal(http.StatusCreated))
-	r := f.do(http.MethodPut, assignPath+"ssh"+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},"properties":{
-		"policyDefinitionId":"`+builtinPath+`9e980dca-f3e1-8da3-6717-ad37b1ca6b27","parameters":{"configurationName":{"value":"ssh"},
-		"repositoryUrl":{"value":"ssh://git@github.com/org/repo.git"},"repositoryRefBranch":{"value":"main"},
-		"keyVaultSecretName":{"value":"git-ssh"},"keyVaultName":{"value":"`+vaultID+`"}}}}`)
-	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
-	assignmentID := r.json(t)["id"].(string)
-	f.assign(r.json(t)["identity"].(map[string]any)["principalId"].(string), "Contributor", sub1)
+// TestBuiltinsWithKeyVault: Azure's built-ins that take a credential from
+// a vault (SSH key, HTTPS token, bucket secret key) read it as on Azure:
+// only once the vault allows template deployments; the credential reaches
+// the cluster as a protected setting, never a state or a message.
+func TestBuiltinsWithKeyVault(t *testing.T) {
+	const secret = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0=" // base64 of -----BEGIN OPENSSH PRIVATE KEY-----
+	for _, tc := range []struct{ name, id, params, setting string }{
+		{"ssh", "9e980dca-f3e1-8da3-6717-ad37b1ca6b27", `"repositoryUrl":{"value":"ssh://git@github.com/org/repo.git"},"keyVaultSecretName":{"value":"cred"}`, "sshPrivateKey"},
+		{"https", "bf1a31be-3b79-5ba8-c9e0-9a8c9ad9f749", `"repositoryUrl":{"value":"https://github.com/org/repo"},"repositoryHttpsUser":{"value":"git"},"httpsKeyKeyVaultSecretName":{"value":"cred"}`, "httpsKey"},
+		{"bucket", "5174c1db-ca42-e0d4-b320-4f1cf6a1fa93", `"bucketUrl":{"value":"https://minio.example.com"},"bucketName":{"value":"manifests"},"bucketAccessKey":{"value":"AKIAEXAMPLE"},"keyVaultSecretName":{"value":"cred"}`, "bucketSecretKey"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			f := newFixture(t)
+			g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(false)).status).To(Equal(http.StatusCreated))
+			g.Expect(f.do(http.MethodPut, vaultID+"/secrets/cred"+vaultAPI, `{"properties":{"value":"`+secret+`"}}`).status).To(Equal(http.StatusCreated))
+			r := f.do(http.MethodPut, assignPath+tc.name+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},"properties":{
+				"policyDefinitionId":"`+builtinPath+tc.id+`","parameters":{"configurationName":{"value":"`+tc.name+`"},`+tc.params+`,
+				"keyVaultName":{"value":"`+vaultID+`"}}}}`)
+			g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+			assignmentID := r.json(t)["id"].(string)
+			f.assign(r.json(t)["identity"].(map[string]any)["principalId"].(string), "Contributor", sub1)
 
-	f.register(cluster("c1"))
-	st := f.states(assignmentID)["c1"]
-	g.Expect(st.ComplianceState).To(Equal("NonCompliant"))
-	g.Expect(st.Error).To(ContainSubstring("set properties.enabledForTemplateDeployment to true"))
+			f.register(cluster("c1"))
+			st := f.states(assignmentID)["c1"]
+			g.Expect(st.ComplianceState).To(Equal("NonCompliant"))
+			g.Expect(st.Error).To(ContainSubstring("set properties.enabledForTemplateDeployment to true"))
 
-	g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(true)).status).To(Equal(http.StatusOK))
-	g.Expect(f.do(http.MethodPut, remediationPath(sub1, "ssh"), `{"properties":{"policyAssignmentId":"`+assignmentID+`"}}`).status).To(Equal(http.StatusCreated))
-	g.Expect(f.remediation(sub1, "ssh")["provisioningState"]).To(Equal("Succeeded"))
-	st = f.states(assignmentID)["c1"]
-	g.Expect(st.ComplianceState).To(Equal("Compliant"), st.Error)
+			g.Expect(f.do(http.MethodPut, vaultID+vaultAPI, vaultBody(true)).status).To(Equal(http.StatusOK))
+			g.Expect(f.do(http.MethodPut, remediationPath(sub1, "fix"), `{"properties":{"policyAssignmentId":"`+assignmentID+`"}}`).status).To(Equal(http.StatusCreated))
+			rem := f.remediation(sub1, "fix")
+			g.Expect(rem["provisioningState"]).To(Equal("Succeeded"), "%v", rem)
+			st = f.states(assignmentID)["c1"]
+			g.Expect(st.ComplianceState).To(Equal("Compliant"), st.Error)
 
-	var cfg *store.Config
-	g.Expect(f.srv.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(cluster("c1"), "ssh"); return err })).To(Succeed())
-	g.Expect(cfg.Protected).NotTo(BeNil())
-	values, err := f.srv.sealer.open(cfg.Protected.Sealed, cfg.Protected.KeyID, store.Key(cluster("c1"))+"/ssh")
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(values).To(HaveKeyWithValue("sshPrivateKey", key))
-	g.Expect(string(f.query(sub1, "queryResults").body)).NotTo(ContainSubstring(key))
+			var cfg *store.Config
+			g.Expect(f.srv.store.View(func(tx store.Tx) (err error) { cfg, err = tx.Config(cluster("c1"), tc.name); return err })).To(Succeed())
+			g.Expect(cfg.Protected).NotTo(BeNil())
+			values, err := f.srv.sealer.open(cfg.Protected.Sealed, cfg.Protected.KeyID, store.Key(cluster("c1"))+"/"+tc.name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(values).To(HaveKeyWithValue(tc.setting, secret))
+			g.Expect(string(f.query(sub1, "queryResults").body)).NotTo(ContainSubstring(secret))
+			got := f.do(http.MethodGet, av(cluster("c1")+fluxPath+"/"+tc.name), "")
+			g.Expect(string(got.body)).NotTo(ContainSubstring(secret))
+			if tc.name != "bucket" { // no reference parameter given: Azure's default branch
+				g.Expect(at(got.json(t)["properties"].(map[string]any), "gitRepository.repositoryRef.branch")).To(Equal("master"))
+			}
+		})
+	}
 }
