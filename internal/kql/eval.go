@@ -1,0 +1,738 @@
+package kql
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Values are nil, bool, int64, float64, string, time.Time, time.Duration,
+// []any and map[string]any (dynamic).
+
+// Row is one row, by column name.
+type Row = map[string]any
+
+// Table is a result: its columns in order and its rows.
+type Table struct {
+	Columns []string
+	Rows    []Row
+}
+
+// Source gives the rows of the tables a query names.
+type Source func(table string) (*Table, error)
+
+// Env is what a query runs with.
+type Env struct {
+	Tables Source
+	// Now is the time now() and ago() read.
+	Now time.Time
+}
+
+// Run evaluates the query.
+func (q *Query) Run(env Env) (*Table, error) {
+	ev := &evaluator{env: env}
+	return ev.tabular(q.body)
+}
+
+type evaluator struct{ env Env }
+
+func (ev *evaluator) tabular(t *tabular) (*Table, error) {
+	var cur *Table
+	var err error
+	if t.sub != nil {
+		cur, err = ev.tabular(t.sub)
+	} else {
+		cur, err = ev.env.Tables(t.table)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range t.ops {
+		if cur, err = ev.apply(op, cur); err != nil {
+			return nil, err
+		}
+	}
+	return cur, nil
+}
+
+func (ev *evaluator) apply(op operator, in *Table) (*Table, error) {
+	switch op.name {
+	case "where":
+		return ev.where(op, in)
+	case "extend", "project":
+		return ev.extend(op, in)
+	case "project-away":
+		return projectAway(op, in), nil
+	case "project-rename":
+		return projectRename(op, in)
+	case "summarize":
+		return ev.summarize(op, in)
+	case "order":
+		out := &Table{Columns: in.Columns, Rows: slices.Clone(in.Rows)}
+		return out, ev.sort(out.Rows, op.orderBy)
+	case "take", "top":
+		n, err := ev.count(op.n)
+		if err != nil {
+			return nil, err
+		}
+		rows := in.Rows
+		if op.name == "top" {
+			rows = slices.Clone(rows)
+			if err := ev.sort(rows, op.orderBy); err != nil {
+				return nil, err
+			}
+		}
+		return &Table{Columns: in.Columns, Rows: rows[:min(n, len(rows))]}, nil
+	case "distinct":
+		if op.names == nil { // expressions: a summarize by them
+			return ev.summarize(op, in)
+		}
+		return distinctRows(in), nil
+	case "count":
+		return &Table{Columns: []string{"Count"}, Rows: []Row{{"Count": int64(len(in.Rows))}}}, nil
+	}
+	return nil, errorf(op.pos, "the operator %s is not served", op.name)
+}
+
+func (ev *evaluator) where(op operator, in *Table) (*Table, error) {
+	out := &Table{Columns: in.Columns}
+	for _, r := range in.Rows {
+		v, err := ev.scalar(op.pred, r)
+		if err != nil {
+			return nil, err
+		}
+		if b, _ := v.(bool); b {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out, nil
+}
+
+// extend adds (or replaces) columns; project keeps only those it names.
+func (ev *evaluator) extend(op operator, in *Table) (*Table, error) {
+	out := &Table{}
+	keep := op.name == "extend"
+	if keep {
+		out.Columns = slices.Clone(in.Columns)
+	}
+	names := make([]string, len(op.cols))
+	for i, a := range op.cols {
+		names[i] = columnName(a, i, "Column")
+		if !slices.Contains(out.Columns, names[i]) {
+			out.Columns = append(out.Columns, names[i])
+		}
+	}
+	for _, r := range in.Rows {
+		nr := Row{}
+		if keep {
+			maps.Copy(nr, r)
+		}
+		for i, a := range op.cols {
+			v, err := ev.scalar(a.e, r)
+			if err != nil {
+				return nil, err
+			}
+			nr[names[i]] = v
+		}
+		out.Rows = append(out.Rows, nr)
+	}
+	return out, nil
+}
+
+func projectAway(op operator, in *Table) *Table {
+	out := &Table{}
+	for _, c := range in.Columns {
+		if !slices.Contains(op.names, c) {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	for _, r := range in.Rows {
+		nr := Row{}
+		for _, c := range out.Columns {
+			nr[c] = r[c]
+		}
+		out.Rows = append(out.Rows, nr)
+	}
+	return out
+}
+
+func projectRename(op operator, in *Table) (*Table, error) {
+	out := &Table{Columns: slices.Clone(in.Columns)}
+	for _, a := range op.cols {
+		old := a.e.(*column).name
+		i := slices.Index(out.Columns, old)
+		if i < 0 {
+			return nil, errorf(a.e.position(), "no column '%s' to rename", old)
+		}
+		out.Columns[i] = a.name
+	}
+	for _, r := range in.Rows {
+		nr := maps.Clone(r)
+		for _, a := range op.cols {
+			old := a.e.(*column).name
+			nr[a.name] = r[old]
+			delete(nr, old)
+		}
+		out.Rows = append(out.Rows, nr)
+	}
+	return out, nil
+}
+
+// distinctRows are the distinct rows of in, over all its columns.
+func distinctRows(in *Table) *Table {
+	out := &Table{Columns: in.Columns}
+	seen := map[string]bool{}
+	for _, r := range in.Rows {
+		if k := key(r, in.Columns); !seen[k] {
+			seen[k] = true
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
+}
+
+// columnName is an assignment's column, as KQL names it: its name; a
+// column's own; a property path joined with '_' (properties.scope is
+// properties_scope), also as the one argument of a function
+// (tostring(properties.scope)); an aggregate's (count_, sum_x); else
+// prefix + index (Column1, ...).
+func columnName(a assignment, i int, prefix string) string {
+	if a.name != "" {
+		return a.name
+	}
+	if c, ok := a.e.(*call); ok && isAggregate(c.fn) {
+		return aggregateColumn(c)
+	}
+	if n := pathName(a.e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("%s%d", prefix, i+1)
+}
+
+func pathName(e expr) string {
+	switch x := e.(type) {
+	case *column:
+		return x.name
+	case *member:
+		base := pathName(x.x)
+		l, ok := x.index.(*literal)
+		if base == "" || !ok {
+			return ""
+		}
+		switch v := l.v.(type) {
+		case string:
+			return base + "_" + v
+		case int64:
+			return base + "_" + strconv.FormatInt(v, 10)
+		}
+	case *call:
+		if len(x.args) >= 1 {
+			return pathName(x.args[0])
+		}
+	}
+	return ""
+}
+
+func (ev *evaluator) count(e expr) (int, error) {
+	v, err := ev.scalar(e, nil)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok || n < 0 {
+		return 0, errorf(e.position(), "expected a whole number of rows")
+	}
+	return int(n), nil
+}
+
+func (ev *evaluator) sort(rows []Row, by []ordering) error {
+	keys := make([][]any, len(rows))
+	for i, r := range rows {
+		for _, o := range by {
+			v, err := ev.scalar(o.e, r)
+			if err != nil {
+				return err
+			}
+			keys[i] = append(keys[i], v)
+		}
+	}
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		for k, o := range by {
+			c := compareValues(keys[a][k], keys[b][k])
+			if o.desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	sorted := make([]Row, len(rows))
+	for i, j := range idx {
+		sorted[i] = rows[j]
+	}
+	copy(rows, sorted)
+	return nil
+}
+
+// key is a row's identity over cols, for grouping.
+func key(r Row, cols []string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		b, _ := json.Marshal(r[c])
+		parts[i] = string(b)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// ---- scalar evaluation ----
+
+func (ev *evaluator) scalar(e expr, r Row) (any, error) {
+	switch x := e.(type) {
+	case *literal:
+		return x.v, nil
+	case *column:
+		v, ok := r[x.name]
+		if !ok && r != nil {
+			for k, val := range r { // columns are matched exactly, then case-insensitively
+				if strings.EqualFold(k, x.name) {
+					return val, nil
+				}
+			}
+			return nil, errorf(x.pos, "no column '%s'%s", x.name, suggest(x.name, keysOf(r)))
+		}
+		return v, nil
+	case *member:
+		base, err := ev.scalar(x.x, r)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := ev.scalar(x.index, r)
+		if err != nil {
+			return nil, err
+		}
+		return index(base, idx), nil
+	case *unary:
+		v, err := ev.scalar(x.x, r)
+		if err != nil {
+			return nil, err
+		}
+		return negate(v), nil
+	case *binary:
+		return ev.binary(x, r)
+	case *inList:
+		return ev.in(x, r)
+	case *call:
+		if isAggregate(x.fn) {
+			return nil, errorf(x.pos, "%s() is an aggregate: use it in summarize", x.fn)
+		}
+		args := make([]any, len(x.args))
+		for i, a := range x.args {
+			v, err := ev.scalar(a, r)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = v
+		}
+		v, err := functions[x.fn].fn(ev, args)
+		if err != nil {
+			return nil, errorf(x.pos, "%s: %v", x.fn, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("unknown expression %T", e)
+}
+
+func keysOf(r Row) []string {
+	out := make([]string, 0, len(r))
+	for k := range r {
+		out = append(out, k)
+	}
+	return out
+}
+
+func index(base, idx any) any {
+	switch b := base.(type) {
+	case map[string]any:
+		s, _ := idx.(string)
+		if v, ok := b[s]; ok {
+			return v
+		}
+		return nil
+	case []any:
+		i, ok := idx.(int64)
+		if !ok {
+			return nil
+		}
+		if i < 0 {
+			i += int64(len(b))
+		}
+		if i < 0 || i >= int64(len(b)) {
+			return nil
+		}
+		return b[i]
+	case string: // a JSON string read as dynamic
+		var v any
+		if json.Unmarshal([]byte(b), &v) == nil {
+			return index(normalize(v), idx)
+		}
+	}
+	return nil
+}
+
+func negate(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return -x
+	case float64:
+		return -x
+	case time.Duration:
+		return -x
+	}
+	return nil
+}
+
+func (ev *evaluator) binary(x *binary, r Row) (any, error) {
+	l, err := ev.scalar(x.l, r)
+	if err != nil {
+		return nil, err
+	}
+	if x.op == "and" || x.op == "or" {
+		lb, _ := l.(bool)
+		if (x.op == "and") != lb { // false and ..., true or ...
+			return lb, nil
+		}
+		rv, err := ev.scalar(x.r, r)
+		rb, _ := rv.(bool)
+		return rb, err
+	}
+	rv, err := ev.scalar(x.r, r)
+	if err != nil {
+		return nil, err
+	}
+	switch x.op {
+	case "==":
+		return equal(l, rv), nil
+	case "!=":
+		return !equal(l, rv), nil
+	case "=~":
+		return strings.EqualFold(str(l), str(rv)), nil
+	case "!~":
+		return !strings.EqualFold(str(l), str(rv)), nil
+	case "<", "<=", ">", ">=":
+		if l == nil || rv == nil || !sameKind(l, rv) {
+			return false, nil
+		}
+		c := compareValues(l, rv)
+		return map[string]bool{"<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[x.op], nil
+	case "+", "-", "*", "/", "%":
+		return arith(x.op, l, rv), nil
+	case "matches regex":
+		re, err := regexp.Compile(str(rv))
+		if err != nil {
+			return nil, errorf(x.pos, "matches regex: %v", err)
+		}
+		return re.MatchString(str(l)), nil
+	}
+	neg := strings.HasPrefix(x.op, "!")
+	op := strings.TrimPrefix(x.op, "!")
+	ls, rs := str(l), str(rv)
+	if !strings.HasSuffix(op, "_cs") {
+		ls, rs = strings.ToLower(ls), strings.ToLower(rs)
+	}
+	var b bool
+	switch strings.TrimSuffix(op, "_cs") {
+	case "has":
+		b = hasTerm(ls, rs)
+	case "contains":
+		b = strings.Contains(ls, rs)
+	case "startswith":
+		b = strings.HasPrefix(ls, rs)
+	case "endswith":
+		b = strings.HasSuffix(ls, rs)
+	}
+	return b != neg, nil
+}
+
+// hasTerm: s holds term as a whole term (delimited by non-alphanumerics).
+func hasTerm(s, term string) bool {
+	if term == "" {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], term)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(term)
+		if (start == 0 || !isAlnum(s[start-1])) && (end == len(s) || !isAlnum(s[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func (ev *evaluator) in(x *inList, r Row) (any, error) {
+	v, err := ev.scalar(x.x, r)
+	if err != nil {
+		return nil, err
+	}
+	var candidates []any
+	if x.sub != nil {
+		t, err := ev.tabular(x.sub)
+		if err != nil {
+			return nil, err
+		}
+		if len(t.Columns) == 0 {
+			return x.negated, nil
+		}
+		for _, row := range t.Rows {
+			candidates = append(candidates, row[t.Columns[0]])
+		}
+	} else {
+		for _, e := range x.list {
+			c, err := ev.scalar(e, r)
+			if err != nil {
+				return nil, err
+			}
+			if arr, ok := c.([]any); ok { // dynamic arrays are flattened
+				candidates = append(candidates, arr...)
+			} else {
+				candidates = append(candidates, c)
+			}
+		}
+	}
+	found := slices.ContainsFunc(candidates, func(c any) bool { return v != nil && sameKind(v, c) && compareValues(v, c) == 0 })
+	return found != x.negated, nil
+}
+
+// equal: KQL's ==: values of one kind that compare equal; null equals
+// nothing.
+func equal(a, b any) bool { return a != nil && b != nil && sameKind(a, b) && compareValues(a, b) == 0 }
+
+// sameKind: the two values are of kinds that compare (numbers with
+// numbers, strings with strings, ...).
+func sameKind(a, b any) bool { return kindOf(a) == kindOf(b) }
+
+func kindOf(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case bool:
+		return 1
+	case int64, float64:
+		return 2
+	case string:
+		return 3
+	case time.Time:
+		return 4
+	case time.Duration:
+		return 5
+	}
+	return 6
+}
+
+// compareValues orders values: by kind, then within it; strings are
+// compared case-sensitively, as KQL's == does.
+func compareValues(a, b any) int {
+	if ka, kb := kindOf(a), kindOf(b); ka != kb {
+		return cmp.Compare(ka, kb)
+	}
+	switch x := a.(type) {
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case int64, float64:
+		return cmp.Compare(toFloat(a), toFloat(b))
+	case string:
+		return strings.Compare(x, b.(string))
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case time.Duration:
+		return cmp.Compare(x, b.(time.Duration))
+	case nil:
+		return 0
+	}
+	return strings.Compare(str(a), str(b))
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return math.NaN()
+}
+
+func arith(op string, a, b any) any {
+	switch x := a.(type) {
+	case time.Time:
+		return arithTime(op, x, b)
+	case time.Duration:
+		return arithDuration(op, x, b)
+	}
+	ai, aInt := a.(int64)
+	bi, bInt := b.(int64)
+	if aInt && bInt {
+		return arithInt(op, ai, bi)
+	}
+	af, bf := toFloat(a), toFloat(b)
+	if math.IsNaN(af) || math.IsNaN(bf) {
+		return nil
+	}
+	switch op {
+	case "+":
+		return af + bf
+	case "-":
+		return af - bf
+	case "*":
+		return af * bf
+	case "/":
+		return af / bf
+	}
+	return math.Mod(af, bf)
+}
+
+func arithTime(op string, x time.Time, b any) any {
+	switch y := b.(type) {
+	case time.Duration:
+		if op == "+" {
+			return x.Add(y)
+		}
+		if op == "-" {
+			return x.Add(-y)
+		}
+	case time.Time:
+		if op == "-" {
+			return x.Sub(y)
+		}
+	}
+	return nil
+}
+
+func arithDuration(op string, x time.Duration, b any) any {
+	if d, ok := b.(time.Duration); ok {
+		switch op {
+		case "+":
+			return x + d
+		case "-":
+			return x - d
+		case "/":
+			if d != 0 {
+				return float64(x) / float64(d)
+			}
+		}
+		return nil
+	}
+	f := toFloat(b)
+	switch {
+	case math.IsNaN(f):
+		return nil
+	case op == "*":
+		return time.Duration(float64(x) * f)
+	case op == "/" && f != 0:
+		return time.Duration(float64(x) / f)
+	}
+	return nil
+}
+
+func arithInt(op string, a, b int64) any {
+	switch op {
+	case "+":
+		return a + b
+	case "-":
+		return a - b
+	case "*":
+		return a * b
+	}
+	if b == 0 {
+		return nil
+	}
+	if op == "/" {
+		return a / b
+	}
+	return a % b
+}
+
+// str is a value as tostring() gives it.
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Time:
+		return x.UTC().Format("2006-01-02T15:04:05.0000000Z")
+	case time.Duration:
+		return formatTimespan(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// normalize turns decoded JSON into query values (numbers as int64 when
+// whole).
+func normalize(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
+		}
+		return out
+	case int:
+		return int64(x)
+	}
+	return v
+}
+
+// Normalize turns decoded JSON into the values queries read: whole
+// numbers as int64.
+func Normalize(v any) any { return normalize(v) }
