@@ -37,20 +37,47 @@ type Env struct {
 
 // Run evaluates the query.
 func (q *Query) Run(env Env) (*Table, error) {
-	ev := &evaluator{env: env}
+	ev := &evaluator{env: env, tables: map[string]*Table{}, scalars: map[string]any{}}
+	for _, l := range q.lets {
+		if l.tab != nil {
+			t, err := ev.tabular(l.tab)
+			if err != nil {
+				return nil, err
+			}
+			ev.tables[strings.ToLower(l.name)] = t
+			continue
+		}
+		v, err := ev.scalar(l.scalar, nil)
+		if err != nil {
+			return nil, err
+		}
+		ev.scalars[strings.ToLower(l.name)] = v
+	}
 	return ev.tabular(q.body)
 }
 
-type evaluator struct{ env Env }
+type evaluator struct {
+	env Env
+	// tables and scalars are the query's lets, by lower-case name.
+	tables  map[string]*Table
+	scalars map[string]any
+}
+
+func (ev *evaluator) source(t *tabular) (*Table, error) {
+	switch {
+	case t.sub != nil:
+		return ev.tabular(t.sub)
+	case t.union != nil:
+		return ev.union(&Table{}, t.union)
+	}
+	if let, ok := ev.tables[strings.ToLower(t.table)]; ok {
+		return let, nil
+	}
+	return ev.env.Tables(t.table)
+}
 
 func (ev *evaluator) tabular(t *tabular) (*Table, error) {
-	var cur *Table
-	var err error
-	if t.sub != nil {
-		cur, err = ev.tabular(t.sub)
-	} else {
-		cur, err = ev.env.Tables(t.table)
-	}
+	cur, err := ev.source(t)
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +124,250 @@ func (ev *evaluator) apply(op operator, in *Table) (*Table, error) {
 		return distinctRows(in), nil
 	case "count":
 		return &Table{Columns: []string{"Count"}, Rows: []Row{{"Count": int64(len(in.Rows))}}}, nil
+	case "union":
+		return ev.union(in, op.tables)
+	case "join":
+		return ev.join(op, in)
+	case "mv-expand":
+		return ev.mvExpand(op, in)
 	}
 	return nil, errorf(op.pos, "the operator %s is not served", op.name)
+}
+
+// union appends the rows of others to in's; the columns are all of theirs.
+func (ev *evaluator) union(in *Table, others []*tabular) (*Table, error) {
+	out := &Table{Columns: slices.Clone(in.Columns), Rows: slices.Clone(in.Rows)}
+	for _, o := range others {
+		t, err := ev.tabular(o)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range t.Columns {
+			if !slices.Contains(out.Columns, c) {
+				out.Columns = append(out.Columns, c)
+			}
+		}
+		out.Rows = append(out.Rows, t.Rows...)
+	}
+	for i, r := range out.Rows { // every row has every column, null where its table had none
+		if len(r) < len(out.Columns) {
+			row := maps.Clone(r)
+			for _, c := range out.Columns {
+				if _, has := row[c]; !has {
+					row[c] = nil
+				}
+			}
+			out.Rows[i] = row
+		}
+	}
+	return out, nil
+}
+
+// join joins in (left) with the operator's right side on its keys. The
+// right's columns follow the left's, renamed with a number where the
+// left has the name (id1, name1), as KQL does.
+func (ev *evaluator) join(op operator, left *Table) (*Table, error) {
+	right, err := ev.tabular(op.tables[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range op.on {
+		if !slices.Contains(left.Columns, k.left) {
+			return nil, errorf(op.pos, "join: the left side has no column '%s'", k.left)
+		}
+		if !slices.Contains(right.Columns, k.right) {
+			return nil, errorf(op.pos, "join: the right side has no column '%s'", k.right)
+		}
+	}
+	leftKey := func(r Row) string {
+		parts := make([]string, len(op.on))
+		for i, k := range op.on {
+			parts[i] = key(Row{"k": r[k.left]}, []string{"k"})
+		}
+		return strings.Join(parts, "\x01")
+	}
+	rightKey := func(r Row) string {
+		parts := make([]string, len(op.on))
+		for i, k := range op.on {
+			parts[i] = key(Row{"k": r[k.right]}, []string{"k"})
+		}
+		return strings.Join(parts, "\x01")
+	}
+	byKey := map[string][]Row{}
+	for _, r := range right.Rows {
+		byKey[rightKey(r)] = append(byKey[rightKey(r)], r)
+	}
+	kind := map[string]string{"anti": "leftanti", "semi": "leftsemi"}[op.kind]
+	if kind == "" {
+		kind = op.kind
+	}
+	if strings.HasSuffix(kind, "anti") || strings.HasSuffix(kind, "semi") {
+		return semiJoin(kind, left, right, leftKey, rightKey), nil
+	}
+	// The right's columns, renamed where the left has them.
+	out := &Table{Columns: slices.Clone(left.Columns)}
+	rename := map[string]string{}
+	for _, c := range right.Columns {
+		name := c
+		for n := 1; slices.Contains(out.Columns, name); n++ {
+			name = c + strconv.Itoa(n)
+		}
+		rename[c] = name
+		out.Columns = append(out.Columns, name)
+	}
+	seen := map[string]bool{}
+	for _, l := range left.Rows {
+		k := leftKey(l)
+		if kind == "innerunique" {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		matches := byKey[k]
+		if len(matches) == 0 && kind == "leftouter" {
+			row := maps.Clone(l)
+			for _, c := range right.Columns {
+				row[rename[c]] = nil
+			}
+			out.Rows = append(out.Rows, row)
+		}
+		for _, r := range matches {
+			row := maps.Clone(l)
+			for c, v := range r {
+				row[rename[c]] = v
+			}
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	return out, nil
+}
+
+// semiJoin keeps the rows of one side that have (semi) or lack (anti) a
+// match on the other.
+func semiJoin(kind string, left, right *Table, leftKey, rightKey func(Row) string) *Table {
+	keep, other, keyOf, otherKey := left, right, leftKey, rightKey
+	if strings.HasPrefix(kind, "right") {
+		keep, other, keyOf, otherKey = right, left, rightKey, leftKey
+	}
+	keys := map[string]bool{}
+	for _, r := range other.Rows {
+		keys[otherKey(r)] = true
+	}
+	out := &Table{Columns: keep.Columns}
+	for _, r := range keep.Rows {
+		if keys[keyOf(r)] == strings.HasSuffix(kind, "semi") {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
+}
+
+// mvExpand expands arrays (and property bags, a row per entry) into rows;
+// several columns expand in parallel, the shorter ones padded with null.
+// A null gives one row; an empty array or bag, none.
+func (ev *evaluator) mvExpand(op operator, in *Table) (*Table, error) {
+	limit := math.MaxInt
+	if op.n != nil {
+		n, err := ev.count(op.n)
+		if err != nil {
+			return nil, err
+		}
+		limit = n
+	}
+	out := &Table{Columns: slices.Clone(in.Columns)}
+	names := make([]string, len(op.cols))
+	for i, a := range op.cols {
+		names[i] = columnName(a, i)
+		if !slices.Contains(out.Columns, names[i]) {
+			out.Columns = append(out.Columns, names[i])
+		}
+	}
+	if op.index != "" {
+		out.Columns = append(out.Columns, op.index)
+	}
+	for _, r := range in.Rows {
+		lists := make([][]any, len(op.cols))
+		n := 0
+		for i, a := range op.cols {
+			v, err := ev.scalar(a.e, r)
+			if err != nil {
+				return nil, err
+			}
+			lists[i] = elements(v)
+			n = max(n, len(lists[i]))
+		}
+		for j := 0; j < min(n, limit); j++ {
+			row := maps.Clone(r)
+			for i := range op.cols {
+				var v any
+				if j < len(lists[i]) {
+					v = cast(lists[i][j], op.types[i])
+				}
+				row[names[i]] = v
+			}
+			if op.index != "" {
+				row[op.index] = int64(j)
+			}
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	return out, nil
+}
+
+// elements are what mv-expand makes rows of: an array's elements, a bag's
+// entries as one-entry bags, a null as itself, anything else as itself.
+func elements(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = map[string]any{k: x[k]}
+		}
+		return out
+	}
+	return []any{v}
+}
+
+// cast applies mv-expand's to typeof(): values not of the type are null.
+func cast(v any, typ string) any {
+	switch typ {
+	case "", "dynamic":
+		return v
+	case "string":
+		if s, ok := v.(string); ok {
+			return s
+		}
+	case "long", "int":
+		if i, ok := v.(int64); ok {
+			return i
+		}
+	case "real", "double":
+		if f := toFloat(v); !math.IsNaN(f) {
+			return f
+		}
+	case "bool", "boolean":
+		if b, ok := v.(bool); ok {
+			return b
+		}
+	case "datetime", "date":
+		if s, ok := v.(string); ok {
+			if t, err := parseDatetime(s); err == nil {
+				return t
+			}
+		}
+		if t, ok := v.(time.Time); ok {
+			return t
+		}
+	}
+	return nil
 }
 
 func (ev *evaluator) where(op operator, in *Table) (*Table, error) {
@@ -124,7 +393,7 @@ func (ev *evaluator) extend(op operator, in *Table) (*Table, error) {
 	}
 	names := make([]string, len(op.cols))
 	for i, a := range op.cols {
-		names[i] = columnName(a, i, "Column")
+		names[i] = columnName(a, i)
 		if !slices.Contains(out.Columns, names[i]) {
 			out.Columns = append(out.Columns, names[i])
 		}
@@ -202,8 +471,8 @@ func distinctRows(in *Table) *Table {
 // column's own; a property path joined with '_' (properties.scope is
 // properties_scope), also as the one argument of a function
 // (tostring(properties.scope)); an aggregate's (count_, sum_x); else
-// prefix + index (Column1, ...).
-func columnName(a assignment, i int, prefix string) string {
+// Column and its index (Column1, ...).
+func columnName(a assignment, i int) string {
 	if a.name != "" {
 		return a.name
 	}
@@ -213,7 +482,7 @@ func columnName(a assignment, i int, prefix string) string {
 	if n := pathName(a.e); n != "" {
 		return n
 	}
-	return fmt.Sprintf("%s%d", prefix, i+1)
+	return fmt.Sprintf("Column%d", i+1)
 }
 
 func pathName(e expr) string {
@@ -305,6 +574,11 @@ func (ev *evaluator) scalar(e expr, r Row) (any, error) {
 		return x.v, nil
 	case *column:
 		v, ok := r[x.name]
+		if !ok {
+			if sv, isLet := ev.scalars[strings.ToLower(x.name)]; isLet {
+				return sv, nil
+			}
+		}
 		if !ok && r != nil {
 			for k, val := range r { // columns are matched exactly, then case-insensitively
 				if strings.EqualFold(k, x.name) {

@@ -375,6 +375,7 @@ var aggregates = map[string]aggregate{
 	"count": {0, 0, "count_"}, "countif": {1, 1, "countif_"}, "dcount": {1, 2, "dcount_"},
 	"sum": {1, 1, "sum_"}, "avg": {1, 1, "avg_"}, "min": {1, 1, "min_"}, "max": {1, 1, "max_"},
 	"make_list": {1, 2, "list_"}, "make_set": {1, 2, "set_"},
+	"arg_max": {1, 64, "max_"}, "arg_min": {1, 64, "min_"},
 }
 
 func isAggregate(fn string) bool { _, ok := aggregates[fn]; return ok }
@@ -400,11 +401,17 @@ func (ev *evaluator) summarize(op operator, in *Table) (*Table, error) {
 	}
 	byNames := make([]string, len(op.by))
 	for i, b := range op.by {
-		byNames[i] = columnName(b, i, "Column")
+		byNames[i] = columnName(b, i)
 	}
-	aggNames := make([]string, len(op.cols))
+	// Each aggregate gives a column, except arg_max/arg_min: theirs.
+	aggNames := make([][]string, len(op.cols))
+	var allAgg []string
 	for i, a := range op.cols {
-		aggNames[i] = columnName(a, i, "Column")
+		aggNames[i] = []string{columnName(a, i)}
+		if c := a.e.(*call); c.fn == "arg_max" || c.fn == "arg_min" {
+			aggNames[i] = argColumns(c, in.Columns, byNames)
+		}
+		allAgg = append(allAgg, aggNames[i]...)
 	}
 	type group struct {
 		keys Row
@@ -433,20 +440,101 @@ func (ev *evaluator) summarize(op operator, in *Table) (*Table, error) {
 	if len(op.by) == 0 && len(groups) == 0 {
 		groups = append(groups, &group{keys: Row{}}) // summarize count() of nothing is one row of 0
 	}
-	out := &Table{Columns: append(slices.Clone(byNames), aggNames...)}
+	out := &Table{Columns: append(slices.Clone(byNames), allAgg...)}
 	for _, g := range groups {
-		row := Row{}
-		for k, v := range g.keys {
-			row[k] = v
-		}
+		row := maps.Clone(g.keys)
 		for i, a := range op.cols {
-			v, err := ev.aggregate(a.e.(*call), g.rows)
+			c := a.e.(*call)
+			if c.fn == "arg_max" || c.fn == "arg_min" {
+				vals, err := ev.argExtreme(c, g.rows, aggNames[i])
+				if err != nil {
+					return nil, err
+				}
+				maps.Copy(row, vals)
+				continue
+			}
+			v, err := ev.aggregate(c, g.rows)
 			if err != nil {
 				return nil, err
 			}
-			row[aggNames[i]] = v
+			row[aggNames[i][0]] = v
 		}
 		out.Rows = append(out.Rows, row)
+	}
+	return out, nil
+}
+
+// argColumns are arg_max/arg_min's columns: the maximized expression's
+// (its name, or max_/min_), then those it returns (every input column but
+// the by ones for *).
+func argColumns(c *call, input, by []string) []string {
+	first := pathName(c.args[0])
+	if first == "" {
+		first = aggregates[c.fn].column + "1"
+	}
+	out := []string{first}
+	for _, a := range c.args[1:] {
+		if col, ok := a.(*column); ok && col.name == "*" {
+			for _, in := range input {
+				if !slices.Contains(by, in) && !slices.Contains(out, in) {
+					out = append(out, in)
+				}
+			}
+			continue
+		}
+		if n := pathName(a); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// argExtreme is the row of rows where c's first argument is largest
+// (arg_max) or smallest (arg_min), as names' values.
+func (ev *evaluator) argExtreme(c *call, rows []Row, names []string) (Row, error) {
+	var best Row
+	var bestV any
+	for _, r := range rows {
+		v, err := ev.scalar(c.args[0], r)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		if best == nil || c.fn == "arg_max" && compareValues(v, bestV) > 0 || c.fn == "arg_min" && compareValues(v, bestV) < 0 {
+			best, bestV = r, v
+		}
+	}
+	out := Row{names[0]: bestV}
+	for i, a := range c.args[1:] {
+		if col, ok := a.(*column); ok && col.name == "*" {
+			for _, n := range names[1:] {
+				if best != nil {
+					if _, has := best[n]; has {
+						out[n] = best[n]
+					}
+				}
+			}
+			continue
+		}
+		if best == nil {
+			continue
+		}
+		v, err := ev.scalar(a, best)
+		if err != nil {
+			return nil, err
+		}
+		if n := pathName(a); n != "" {
+			out[n] = v
+		} else {
+			out[fmt.Sprintf("Column%d", i+1)] = v
+		}
+	}
+	for _, n := range names {
+		if _, has := out[n]; !has {
+			out[n] = nil
+		}
 	}
 	return out, nil
 }

@@ -254,3 +254,66 @@ func FuzzParse(f *testing.F) {
 		}})
 	})
 }
+
+func TestJoinUnionMvExpandLet(t *testing.T) {
+	cfg := `KubernetesConfigurationResources | extend cluster = tostring(split(id, "/")[8]) | project cluster, config = name`
+	for _, tc := range []struct {
+		name, q string
+		cols    []string
+		want    []string
+	}{
+		{"inner join", `Resources | project cluster = name, resourceGroup | join kind=inner (` + cfg + `) on cluster | project cluster, config`,
+			[]string{"cluster", "config"}, []string{"c0 apps", "c0 baseline", "c2 baseline", "c4 baseline"}},
+		{"innerunique keeps one left row per key", `(` + cfg + `) | join (Resources | project cluster = name, resourceGroup) on cluster | count`,
+			[]string{"Count"}, []string{"3"}},
+		{"leftouter", `Resources | project cluster = name | join kind=leftouter (` + cfg + `) on $left.cluster == $right.cluster | where isnull(config) | project cluster`,
+			[]string{"cluster"}, []string{"c1", "c3", "c5"}},
+		{"renamed right columns", `Resources | where name == "c2" | project name, id | join kind=inner (KubernetesConfigurationResources | project name = "c2", id) on name | project name, id1`,
+			[]string{"name", "id1"}, []string{"c2 /subscriptions/s1/resourceGroups/east/providers/Microsoft.Kubernetes/connectedClusters/c0/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/apps",
+				"c2 /subscriptions/s1/resourceGroups/east/providers/Microsoft.Kubernetes/connectedClusters/c0/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline",
+				"c2 /subscriptions/s1/resourceGroups/east/providers/Microsoft.Kubernetes/connectedClusters/c2/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline",
+				"c2 /subscriptions/s1/resourceGroups/east/providers/Microsoft.Kubernetes/connectedClusters/c4/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline"}},
+		{"leftanti", `Resources | project cluster = name | join kind=leftanti (` + cfg + `) on cluster`, []string{"cluster"}, []string{"c1", "c3", "c5"}},
+		{"leftsemi", `Resources | project cluster = name | join kind=leftsemi (` + cfg + `) on cluster`, []string{"cluster"}, []string{"c0", "c2", "c4"}},
+		{"union operator", `Resources | where name == "c1" | project name | union (KubernetesConfigurationResources | where name == "apps" | project name, type)`,
+			[]string{"name", "type"}, []string{"apps microsoft.kubernetesconfiguration/fluxconfigurations", "c1 "}},
+		{"union source", `union Resources, KubernetesConfigurationResources | count`, []string{"Count"}, []string{"10"}},
+		{"mv-expand array", `KubernetesConfigurationResources | where name == "baseline" | mv-expand status = properties.statuses | project kind = tostring(status.kind) | distinct kind`,
+			[]string{"kind"}, []string{"GitRepository", "Kustomization"}},
+		{"mv-expand: empty array gives no row, index", `KubernetesConfigurationResources | mv-expand with_itemindex=i s = properties.statuses | summarize count(), max(i)`,
+			[]string{"count_", "max_i"}, []string{"6 1"}},
+		{"mv-expand bag and typeof", `Resources | where name == "c0" | mv-expand p = properties | extend k = tostring(bag_keys(p)[0]) | project k`,
+			[]string{"k"}, []string{"totalNodeCount"}},
+		{"mv-expand limit", `KubernetesConfigurationResources | where name == "baseline" | mv-expand s = properties.statuses limit 1 | count`, []string{"Count"}, []string{"3"}},
+		{"let scalar and tabular", `let big = 3; let clusters = Resources | where toint(properties.totalNodeCount) > big; clusters | project name`,
+			[]string{"name"}, []string{"c3", "c4", "c5"}},
+		{"arg_max *", `Resources | summarize arg_max(toint(properties.totalNodeCount), *) by resourceGroup | project resourceGroup, name`,
+			[]string{"resourceGroup", "name"}, []string{"east c4", "west c5"}},
+		{"arg_min columns", `Resources | summarize arg_min(name, location) by resourceGroup`,
+			[]string{"resourceGroup", "name", "location"}, []string{"east c0 westeurope", "west c1 westeurope"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			res, err := run(t, tc.q)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Columns).To(Equal(tc.cols))
+			got := rows(res)
+			sort.Strings(got)
+			g.Expect(got).To(Equal(tc.want))
+		})
+	}
+	for _, tc := range []struct{ q, want string }{
+		{`Resources | join kind=fullouter (Resources) on name`, "join kind 'fullouter' is not served"},
+		{`Resources | join (Resources) by name`, "expected 'on' and the join's keys"},
+		{`Resources | join (Resources) on $left.name == name`, "a join key compares $left.column with $right.column"},
+		{`Resources | join (Resources | project x = 1) on name`, "join: the right side has no column 'name'"},
+		{`Resources | union withsource=T Resources`, "union's withsource= is not served"},
+		{`let x = 1 Resources`, "expected ';'"},
+		{`Resources | mv-expand p = properties to typeof string`, "expected '('"},
+	} {
+		_, err := run(t, tc.q)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\n  got  %v\n  want %q", tc.q, err, tc.want)
+		}
+	}
+}

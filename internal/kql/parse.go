@@ -6,13 +6,24 @@ import (
 	"strings"
 )
 
-// Query is a parsed query: a tabular expression.
-type Query struct{ body *tabular }
+// Query is a parsed query: let statements, then a tabular expression.
+type Query struct {
+	lets []let
+	body *tabular
+}
+
+// let binds a name to a tabular expression or a scalar.
+type let struct {
+	name   string
+	tab    *tabular
+	scalar expr
+}
 
 // tabular is a source piped through operators.
 type tabular struct {
-	table string   // a table's name, or
-	sub   *tabular // a parenthesized tabular expression
+	table string     // a table's name, or
+	sub   *tabular   // a parenthesized tabular expression, or
+	union []*tabular // union of these
 	pos   Pos
 	ops   []operator
 }
@@ -26,8 +37,16 @@ type operator struct {
 	names   []string     // project-away, distinct
 	by      []assignment // summarize's groups
 	orderBy []ordering   // order by, top
-	n       expr         // take, top
+	n       expr         // take, top; mv-expand's limit
+	tables  []*tabular   // union; join's right side
+	kind    string       // join's kind
+	on      []joinKey    // join's keys
+	index   string       // mv-expand's with_itemindex
+	types   []string     // mv-expand's to typeof(), per column ("" for none)
 }
+
+// joinKey is one of join's conditions: left == right.
+type joinKey struct{ left, right string }
 
 type assignment struct {
 	name string // "" until named
@@ -94,18 +113,43 @@ func Parse(src string, tables []string) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, tables: tables}
+	p := &parser{toks: toks, tables: slices.Clone(tables)}
+	q := &Query{}
+	for p.word("let") {
+		p.next()
+		name := p.next()
+		if name.kind != tIdent {
+			return nil, errorf(name.pos, "expected a name after let, found %s", describeTok(name))
+		}
+		if err := p.expect("="); err != nil {
+			return nil, err
+		}
+		l := let{name: name.text}
+		if t := p.peek(); t.kind == tIdent && (p.isTable(t.text) || strings.EqualFold(t.text, "union")) {
+			if l.tab, err = p.tabular(); err != nil {
+				return nil, err
+			}
+			p.tables = append(p.tables, name.text)
+		} else if l.scalar, err = p.expr(); err != nil {
+			return nil, err
+		}
+		if err := p.expect(";"); err != nil {
+			return nil, err
+		}
+		q.lets = append(q.lets, l)
+	}
 	t, err := p.tabular()
 	if err != nil {
 		return nil, err
 	}
+	q.body = t
 	if p.is(";") {
 		p.next()
 	}
 	if !p.at(tEOF) {
 		return nil, errorf(p.peek().pos, "expected '|' or the end of the query, found %s", describeTok(p.peek()))
 	}
-	return &Query{body: t}, nil
+	return q, nil
 }
 
 type parser struct {
@@ -164,6 +208,14 @@ func (p *parser) tabular() (*tabular, error) {
 	case tok.kind == tIdent && p.isTable(tok.text):
 		p.next()
 		t.table = tok.text
+	case tok.kind == tIdent && strings.EqualFold(tok.text, "union"):
+		p.next()
+		op := operator{name: "union", pos: tok.pos}
+		var err error
+		if op.tables, err = p.tabulars(); err != nil {
+			return nil, err
+		}
+		t.union = op.tables
 	case tok.kind == tIdent:
 		return nil, errorf(tok.pos, "unknown table '%s'%s; the tables are %s", tok.text, suggest(tok.text, p.tables), strings.Join(p.tables, ", "))
 	default:
@@ -182,7 +234,7 @@ func (p *parser) tabular() (*tabular, error) {
 
 // operatorNames are the tabular operators served.
 var operatorNames = []string{"where", "filter", "extend", "project", "project-away", "project-rename", "summarize",
-	"order", "sort", "take", "limit", "top", "distinct", "count"}
+	"order", "sort", "take", "limit", "top", "distinct", "count", "join", "union", "mv-expand"}
 
 func (p *parser) operator() (operator, error) {
 	tok := p.next()
@@ -237,6 +289,12 @@ func (p *parser) operator() (operator, error) {
 	case "take", "limit":
 		op.name = "take"
 		op.n, err = p.expr()
+	case "union":
+		op.tables, err = p.tabulars()
+	case "join":
+		err = p.join(&op)
+	case "mv-expand":
+		err = p.mvExpand(&op)
 	case "top":
 		if op.n, err = p.expr(); err != nil {
 			return op, err
@@ -248,6 +306,174 @@ func (p *parser) operator() (operator, error) {
 		op.orderBy, err = p.orderings()
 	}
 	return op, err
+}
+
+// tabulars reads union's operands: tables and parenthesized tabular
+// expressions, comma-separated.
+func (p *parser) tabulars() ([]*tabular, error) {
+	if p.peek().kind == tIdent && p.peek2().kind == tPunct && p.peek2().text == "=" { // withsource=, kind=: not served
+		return nil, errorf(p.peek().pos, "union's %s= is not served", p.peek().text)
+	}
+	var out []*tabular
+	for {
+		t := p.peek()
+		switch {
+		case p.is("("):
+			p.next()
+			sub, err := p.tabular()
+			if err != nil {
+				return nil, err
+			}
+			if err := p.expect(")"); err != nil {
+				return nil, err
+			}
+			out = append(out, sub)
+		case t.kind == tIdent && p.isTable(t.text):
+			p.next()
+			out = append(out, &tabular{table: t.text, pos: t.pos})
+		default:
+			return nil, errorf(t.pos, "expected a table or a parenthesized query, found %s", describeTok(t))
+		}
+		if !p.is(",") {
+			return out, nil
+		}
+		p.next()
+	}
+}
+
+// joinKinds are the join flavours served.
+var joinKinds = []string{"innerunique", "inner", "leftouter", "leftanti", "leftsemi", "rightanti", "rightsemi", "anti", "semi"}
+
+func (p *parser) join(op *operator) error {
+	op.kind = "innerunique"
+	if p.word("kind") {
+		p.next()
+		if err := p.expect("="); err != nil {
+			return err
+		}
+		k := p.next()
+		op.kind = strings.ToLower(k.text)
+		if !slices.Contains(joinKinds, op.kind) {
+			return errorf(k.pos, "join kind '%s' is not served; the kinds are %s", k.text, strings.Join(joinKinds, ", "))
+		}
+	}
+	right, err := p.tabulars()
+	if err != nil {
+		return err
+	}
+	if len(right) != 1 {
+		return errorf(op.pos, "join takes one right-hand table")
+	}
+	op.tables = right
+	if !p.word("on") {
+		return errorf(p.peek().pos, "expected 'on' and the join's keys, found %s", describeTok(p.peek()))
+	}
+	p.next()
+	for {
+		k, err := p.joinKey()
+		if err != nil {
+			return err
+		}
+		op.on = append(op.on, k)
+		if !p.is(",") && !p.word("and") {
+			return nil
+		}
+		p.next()
+	}
+}
+
+// joinKey reads "col" or "$left.a == $right.b" (either order).
+func (p *parser) joinKey() (joinKey, error) {
+	side := func() (string, string, error) {
+		t := p.next()
+		if t.kind != tIdent {
+			return "", "", errorf(t.pos, "expected a column or $left.column / $right.column, found %s", describeTok(t))
+		}
+		if !strings.HasPrefix(t.text, "$") {
+			return "", t.text, nil
+		}
+		if err := p.expect("."); err != nil {
+			return "", "", err
+		}
+		c := p.next()
+		if c.kind != tIdent || (t.text != "$left" && t.text != "$right") {
+			return "", "", errorf(t.pos, "expected $left.column or $right.column")
+		}
+		return t.text, c.text, nil
+	}
+	s1, c1, err := side()
+	if err != nil {
+		return joinKey{}, err
+	}
+	if s1 == "" {
+		return joinKey{c1, c1}, nil
+	}
+	if err := p.expect("=="); err != nil {
+		return joinKey{}, err
+	}
+	s2, c2, err := side()
+	if err != nil {
+		return joinKey{}, err
+	}
+	switch {
+	case s1 == "$left" && s2 == "$right":
+		return joinKey{c1, c2}, nil
+	case s1 == "$right" && s2 == "$left":
+		return joinKey{c2, c1}, nil
+	}
+	return joinKey{}, errorf(p.peek().pos, "a join key compares $left.column with $right.column")
+}
+
+func (p *parser) mvExpand(op *operator) error {
+	for p.word("kind") || p.word("bagexpansion") || p.word("with_itemindex") {
+		w := strings.ToLower(p.next().text)
+		if err := p.expect("="); err != nil {
+			return err
+		}
+		v := p.next()
+		if w == "with_itemindex" {
+			op.index = v.text
+		}
+	}
+	for {
+		var a assignment
+		if p.at(tIdent) && p.peek2().kind == tPunct && p.peek2().text == "=" {
+			a.name = p.next().text
+			p.next()
+		}
+		e, err := p.expr()
+		if err != nil {
+			return err
+		}
+		a.e = e
+		typ := ""
+		if p.word("to") {
+			p.next()
+			if !p.word("typeof") {
+				return errorf(p.peek().pos, "expected typeof(type) after to")
+			}
+			p.next()
+			if err := p.expect("("); err != nil {
+				return err
+			}
+			typ = strings.ToLower(p.next().text)
+			if err := p.expect(")"); err != nil {
+				return err
+			}
+		}
+		op.cols, op.types = append(op.cols, a), append(op.types, typ)
+		if !p.is(",") {
+			break
+		}
+		p.next()
+	}
+	if p.word("limit") {
+		p.next()
+		n, err := p.expr()
+		op.n = n
+		return err
+	}
+	return nil
 }
 
 // assignments reads "name = expr, expr, ..."; unnamed columns and
@@ -559,8 +785,11 @@ func (p *parser) call(name token) (expr, error) {
 		return nil, errorf(name.pos, "unknown function '%s'%s", name.text, suggest(fn, functionNames()))
 	}
 	for !p.is(")") {
-		e, err := p.expr()
-		if err != nil {
+		var e expr
+		var err error
+		if p.is("*") && (fn == "arg_max" || fn == "arg_min") {
+			e = &column{name: "*", pos: p.next().pos}
+		} else if e, err = p.expr(); err != nil {
 			return nil, err
 		}
 		c.args = append(c.args, e)
