@@ -150,6 +150,10 @@ type Server struct {
 	bodies         chan struct{} // a slot per request body being read
 	metrics        *serverMetrics
 	handler        http.Handler
+	// graph is the Resource Graph index; stopGraph ends its updates.
+	graph     *graphIndex
+	stopGraph context.CancelFunc
+	graphDone chan struct{}
 }
 
 // New opens the store in opts.DataDir and returns a Server.
@@ -226,6 +230,8 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 		bodies:         make(chan struct{}, opts.MaxConcurrentBodies),
 		metrics:        newServerMetrics(),
 	}
+	s.graph = newGraphIndex(s)
+	s.store = indexedStore{Store: st, idx: s.graph}
 	s.policy = newPolicyEngine(s)
 	if err := s.ensureOwner(); err != nil {
 		return nil, err
@@ -249,6 +255,13 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.route)
 	s.handler = s.accessLog(mux)
+	if err := s.graph.load(); err != nil {
+		return nil, fmt.Errorf("the Resource Graph index: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.graphDone = make(chan struct{})
+	s.stopGraph = cancel
+	go func() { defer close(s.graphDone); s.graph.run(ctx) }()
 	s.policy.start()
 	return s, nil
 }
@@ -259,9 +272,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // DataDir is the data directory the server keeps its state in.
 func (s *Server) DataDir() string { return s.opts.DataDir }
 
-// Close stops the policy engine and closes the store.
+// Close stops the policy engine and the index, and closes the store.
 func (s *Server) Close() error {
 	s.policy.stop()
+	if s.stopGraph != nil {
+		s.stopGraph()
+		<-s.graphDone
+		s.stopGraph = nil
+	}
 	return s.store.Close()
 }
 

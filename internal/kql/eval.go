@@ -1007,6 +1007,10 @@ func normalize(v any) any {
 	return v
 }
 
+// String is a value as tostring() gives it (datetimes in ISO 8601,
+// timespans as [d.]hh:mm:ss, dynamic values as JSON).
+func String(v any) string { return str(v) }
+
 // Normalize turns decoded JSON into the values queries read: whole
 // numbers as int64.
 func Normalize(v any) any { return normalize(v) }

@@ -1,0 +1,232 @@
+package dataplane
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/arcgitops/arcgitops/internal/kql"
+)
+
+// Microsoft.ResourceGraph's resources query: KQL over the index's tables,
+// each row shown only to a caller who may read that resource.
+
+// resourceGraphAPIVersions are the versions az graph and the Azure SDKs
+// send.
+var resourceGraphAPIVersions = []string{"2019-04-01", "2020-04-01-preview", "2021-03-01", "2022-10-01", "2024-04-01"}
+
+const (
+	graphDefaultTop = 100
+	graphMaxTop     = 1000
+)
+
+func resourceGraphPath(segs []string) bool {
+	return len(segs) == 3 && strings.EqualFold(segs[0], "providers") && strings.EqualFold(segs[1], "Microsoft.ResourceGraph") &&
+		strings.EqualFold(segs[2], "resources")
+}
+
+// routeResourceGraph serves POST /providers/Microsoft.ResourceGraph/resources.
+func (s *Server) routeResourceGraph(w http.ResponseWriter, r *http.Request, segs []string) bool {
+	if !resourceGraphPath(segs) {
+		return false
+	}
+	if e := checkAPIVersion(r, resourceGraphAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return true
+	}
+	setRoute(r, "resourcegraph")
+	s.methods(w, r, map[string]http.HandlerFunc{http.MethodPost: s.queryResourceGraph})
+	return true
+}
+
+type graphRequest struct {
+	Subscriptions    []string `json:"subscriptions,omitempty"`
+	ManagementGroups []string `json:"managementGroups,omitempty"`
+	Query            string   `json:"query"`
+	Options          *struct {
+		Top                *int   `json:"$top,omitempty"`
+		Skip               *int   `json:"$skip,omitempty"`
+		SkipToken          string `json:"$skipToken,omitempty"`
+		ResultFormat       string `json:"resultFormat,omitempty"`
+		AllowPartialScopes bool   `json:"allowPartialScopes,omitempty"`
+		AuthorizationScope string `json:"authorizationScopeFilter,omitempty"`
+	} `json:"options,omitempty"`
+	Facets []any `json:"facets,omitempty"`
+}
+
+func graphBadRequest(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "BadRequest", msg}
+}
+
+func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
+	var req graphRequest
+	if e := s.decodeBody(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		writeError(w, graphBadRequest("query is required: a KQL query such as \"Resources | project name, type\"."))
+		return
+	}
+	if len(req.ManagementGroups) > 0 {
+		writeError(w, graphBadRequest("managementGroups are not served here: query by subscriptions."))
+		return
+	}
+	top, skip, format, e := graphOptions(&req)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	for _, sub := range req.Subscriptions {
+		if s.subscription(sub) == nil {
+			writeError(w, subscriptionNotFound(sub))
+			return
+		}
+	}
+	q, err := kql.Parse(req.Query, graphTables)
+	if err != nil {
+		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query is not valid: " + err.Error()})
+		return
+	}
+	c := callerOf(r)
+	visible := func(row kql.Row) bool {
+		sub, _ := row["subscriptionId"].(string)
+		if len(req.Subscriptions) > 0 && !slices.ContainsFunc(req.Subscriptions, func(x string) bool { return strings.EqualFold(x, sub) }) {
+			return false
+		}
+		id, _ := row["id"].(string)
+		typ, _ := row["type"].(string)
+		return c.can(typ+"/read", id)
+	}
+	res, err := q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
+		out := &kql.Table{Columns: graphColumns}
+		for _, row := range s.graph.snapshot(table) {
+			if visible(row) {
+				out.Rows = append(out.Rows, row)
+			}
+		}
+		return out, nil
+	}})
+	if err != nil {
+		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query failed: " + err.Error()})
+		return
+	}
+	total := len(res.Rows)
+	page := res.Rows[min(skip, total):]
+	truncated := "false"
+	out := map[string]any{"totalRecords": total, "facets": []any{}}
+	if len(page) > top {
+		page = page[:top]
+		out["$skipToken"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(skip + top)))
+		truncated = "true"
+	}
+	out["count"], out["resultTruncated"] = len(page), truncated
+	out["data"] = graphData(res.Columns, page, format)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// graphOptions reads a request's options: the page and the format.
+func graphOptions(req *graphRequest) (top, skip int, format string, e *apiError) {
+	top, format = graphDefaultTop, "objectArray"
+	o := req.Options
+	if o == nil {
+		return top, 0, format, nil
+	}
+	if o.Top != nil {
+		if *o.Top < 1 || *o.Top > graphMaxTop {
+			return 0, 0, "", graphBadRequest(fmt.Sprintf("options.$top must be 1 to %d.", graphMaxTop))
+		}
+		top = *o.Top
+	}
+	if o.Skip != nil {
+		if *o.Skip < 0 {
+			return 0, 0, "", graphBadRequest("options.$skip must be 0 or more.")
+		}
+		skip = *o.Skip
+	}
+	if o.SkipToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(o.SkipToken)
+		n, err2 := strconv.Atoi(string(raw))
+		if err != nil || err2 != nil || n < 0 {
+			return 0, 0, "", graphBadRequest("options.$skipToken is not one this service gave.")
+		}
+		skip = n
+	}
+	switch strings.ToLower(o.ResultFormat) {
+	case "", "objectarray":
+	case "table":
+		format = "table"
+	default:
+		return 0, 0, "", graphBadRequest(fmt.Sprintf("options.resultFormat '%s' is not objectArray or table.", o.ResultFormat))
+	}
+	return top, skip, format, nil
+}
+
+// graphData is a page of rows in the format asked for: objects, or a
+// table of typed columns and rows.
+func graphData(columns []string, page []kql.Row, format string) any {
+	if format == "table" {
+		cols := make([]map[string]string, len(columns))
+		for i, c := range columns {
+			cols[i] = map[string]string{"name": c, "type": graphType(page, c)}
+		}
+		rows := make([][]any, len(page))
+		for i, row := range page {
+			rows[i] = make([]any, len(columns))
+			for j, c := range columns {
+				rows[i][j] = jsonValue(row[c])
+			}
+		}
+		return map[string]any{"columns": cols, "rows": rows}
+	}
+	data := make([]map[string]any, len(page))
+	for i, row := range page {
+		m := make(map[string]any, len(columns))
+		for _, c := range columns {
+			m[c] = jsonValue(row[c])
+		}
+		data[i] = m
+	}
+	return data
+}
+
+// graphColumns are the columns of every table, in Resource Graph's order.
+var graphColumns = []string{"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
+	"managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"}
+
+// jsonValue is a query value as JSON carries it: datetimes and timespans
+// as strings.
+func jsonValue(v any) any {
+	switch v.(type) {
+	case nil, bool, int64, float64, string, []any, map[string]any:
+		return v
+	}
+	return kql.String(v)
+}
+
+// graphType is a column's type as the table format names it, from its
+// first non-null value.
+func graphType(rows []kql.Row, col string) string {
+	for _, r := range rows {
+		switch r[col].(type) {
+		case nil:
+			continue
+		case string:
+			return "string"
+		case int64:
+			return "integer"
+		case float64:
+			return "number"
+		case bool:
+			return "boolean"
+		case []any, map[string]any:
+			return "object"
+		default:
+			return "string"
+		}
+	}
+	return "object"
+}

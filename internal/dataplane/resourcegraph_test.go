@@ -1,0 +1,180 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+)
+
+const graphPath = "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01"
+
+// graphFleet: clusters g0..g5 in resource group fleet (g5 in other); a
+// cluster-scope configuration on g0..g3 reported Compliant, except g3's
+// Non-Compliant; a namespace-scope one on g4, not reported (Pending).
+func graphFleet(f *fixture) {
+	f.t.Helper()
+	for i := range 6 {
+		rg := "fleet"
+		if i == 5 {
+			rg = "other"
+		}
+		id := sub1 + "/resourceGroups/" + rg + "/providers/Microsoft.Kubernetes/connectedClusters/" + fmt.Sprintf("g%d", i)
+		token := f.register(id)
+		if i > 4 {
+			continue
+		}
+		body := example(f.t, "create-git.json")
+		if i == 4 {
+			body = strings.Replace(body, `"scope": "cluster"`, `"scope": "namespace"`, 1)
+		}
+		if r := f.do(http.MethodPut, av(id+fluxPath+"/baseline"), body); r.status != http.StatusCreated {
+			f.t.Fatalf("config: %d %s", r.status, r.body)
+		}
+		if i == 4 {
+			continue
+		}
+		state := "Compliant"
+		if i == 3 {
+			state = "Non-Compliant"
+		}
+		report := `{"generation":1,"complianceState":"` + state + `","provisioningState":"Succeeded"}`
+		if r := f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/baseline/status", report, "Authorization", "Bearer "+token); r.status != http.StatusNoContent {
+			f.t.Fatalf("report: %d %s", r.status, r.body)
+		}
+	}
+	f.srv.graph.wait()
+}
+
+func (f *fixture) graph(body string, headers ...string) response {
+	f.t.Helper()
+	f.srv.graph.wait()
+	return f.do(http.MethodPost, graphPath, body, headers...)
+}
+
+func graphQuery(q string) string {
+	b, _ := json.Marshal(map[string]any{"query": q})
+	return string(b)
+}
+
+func graphRows(t *testing.T, r response, cols ...string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range r.json(t)["data"].([]any) {
+		m := d.(map[string]any)
+		var parts []string
+		for _, c := range cols {
+			parts = append(parts, fmt.Sprint(m[c]))
+		}
+		out = append(out, strings.Join(parts, " "))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestResourceGraphBriefQueries(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	if !strings.Contains(example(t, "create-git.json"), `"scope": "cluster"`) {
+		t.Fatal("the example's scope changed: the expectations below assume cluster")
+	}
+	r := f.graph(graphQuery(`KubernetesConfigurationResources
+| where type == "microsoft.kubernetesconfiguration/fluxconfigurations"
+| extend complianceState = properties.complianceState
+| summarize count() by complianceState, tostring(properties.scope)
+| order by count_ desc`))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(r.json(t)).To(And(HaveKeyWithValue("totalRecords", 3.0), HaveKeyWithValue("count", 3.0), HaveKeyWithValue("resultTruncated", "false")))
+	g.Expect(graphRows(t, r, "complianceState", "properties_scope", "count_")).To(Equal([]string{
+		"Compliant cluster 3", "Non-Compliant cluster 1", "Pending namespace 1"}))
+
+	r = f.graph(graphQuery(`Resources
+| where type == "microsoft.kubernetes/connectedclusters"
+| where id !in (
+    KubernetesConfigurationResources
+    | where type == "microsoft.kubernetesconfiguration/fluxconfigurations"
+    | distinct tostring(properties.scope)
+)
+| project name, resourceGroup, location`))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(graphRows(t, r, "name", "resourceGroup", "location")).To(Equal([]string{
+		"g0 fleet eastus", "g1 fleet eastus", "g2 fleet eastus", "g3 fleet eastus", "g4 fleet eastus", "g5 other eastus"}))
+
+	r = f.graph(graphQuery(`KubernetesConfigurationResources
+| where type == "microsoft.kubernetesconfiguration/fluxconfigurations"
+| where properties.complianceState == "Failed"
+| where properties.lastUpdatedAt >= ago(24h)
+| project clusterName=split(id, '/')[8], configName=name, errorMessage=properties.statusMessage`))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(r.json(t)["data"]).To(BeEmpty())
+
+	// The index follows the store: a report changes the answer.
+	token := f.register(sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g9")
+	g.Expect(f.do(http.MethodPut, av(sub1+"/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g9"+fluxPath+"/baseline"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	g.Expect(f.do(http.MethodPut, agentapi.PathPrefix+sub1+"/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g9/fluxConfigurations/baseline/status",
+		`{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded"}`, "Authorization", "Bearer "+token).status).To(Equal(http.StatusNoContent))
+	r = f.graph(graphQuery(`KubernetesConfigurationResources | where properties.complianceState == "Non-Compliant" | project cluster = tostring(split(id, "/")[8])`))
+	g.Expect(graphRows(t, r, "cluster")).To(Equal([]string{"g3", "g9"}))
+	g.Expect(f.do(http.MethodDelete, av(sub1+"/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g9"), "").status).To(BeElementOf(http.StatusOK, http.StatusAccepted, http.StatusNoContent))
+	r = f.graph(graphQuery(`union Resources, KubernetesConfigurationResources | where id contains "/g9" | count`))
+	g.Expect(graphRows(t, r, "Count")).To(Equal([]string{"0"}))
+}
+
+func TestResourceGraphAccessPagingAndErrors(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+
+	// A Reader of resource group other sees only its cluster.
+	_, token := f.principal("reader", "Reader", sub1+"/resourceGroups/other")
+	r := f.graph(graphQuery(`Resources | project name`), "Authorization", "Bearer "+token)
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(graphRows(t, r, "name")).To(Equal([]string{"g5"}))
+
+	// Pages: $top, then the $skipToken.
+	r = f.graph(`{"query":"Resources | order by name asc | project name","options":{"$top":4}}`)
+	g.Expect(r.json(t)).To(And(HaveKeyWithValue("count", 4.0), HaveKeyWithValue("totalRecords", 6.0), HaveKeyWithValue("resultTruncated", "true")))
+	skip := r.json(t)["$skipToken"].(string)
+	r = f.graph(`{"query":"Resources | order by name asc | project name","options":{"$skipToken":"` + skip + `"}}`)
+	g.Expect(graphRows(t, r, "name")).To(Equal([]string{"g4", "g5"}))
+	g.Expect(r.json(t)).NotTo(HaveKey("$skipToken"))
+
+	// The table format, and a subscription filter.
+	r = f.graph(`{"query":"Resources | where name == 'g0' | project name, n = 1","subscriptions":["` + strings.TrimPrefix(sub1, "/subscriptions/") + `"],"options":{"resultFormat":"table"}}`)
+	g.Expect(r.json(t)["data"]).To(Equal(map[string]any{"columns": []any{map[string]any{"name": "name", "type": "string"}, map[string]any{"name": "n", "type": "integer"}},
+		"rows": []any{[]any{"g0", 1.0}}}))
+
+	for _, tc := range []struct{ body, code, message string }{
+		{graphQuery(`Resources | sumarize count()`), "InvalidQuery", "line 1, column 13: unknown operator 'sumarize': did you mean 'summarize'?"},
+		{`{"query":""}`, "BadRequest", "query is required"},
+		{`{"query":"Resources","managementGroups":["mg"]}`, "BadRequest", "managementGroups are not served"},
+		{`{"query":"Resources","options":{"$top":5000}}`, "BadRequest", "options.$top must be 1 to 1000"},
+		{`{"query":"Resources","subscriptions":["nope"]}`, "SubscriptionNotFound", ""},
+		{`{"query":"Resources","options":{"resultFormat":"csv"}}`, "BadRequest", "is not objectArray or table"},
+	} {
+		r := f.graph(tc.body)
+		g.Expect(r.status).To(BeNumerically(">=", 400), tc.body)
+		g.Expect(r.code()).To(Equal(tc.code), string(r.body))
+		g.Expect(r.message()).To(ContainSubstring(tc.message))
+	}
+}
+
+// TestResourceGraphIndexSurvivesRestart: the index is rebuilt from the
+// store at start.
+func TestResourceGraphIndexSurvivesRestart(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	f.restart()
+	r := f.graph(graphQuery(`KubernetesConfigurationResources | summarize count() by tostring(properties.complianceState)`))
+	g.Expect(graphRows(t, r, "properties_complianceState", "count_")).To(Equal([]string{"Compliant 3", "Non-Compliant 1", "Pending 1"}))
+	r = f.graph(graphQuery(`ResourceContainers | count`))
+	g.Expect(r.status).To(Equal(http.StatusOK))
+}
