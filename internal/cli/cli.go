@@ -190,7 +190,7 @@ func (a *App) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "arcgitops",
 		Short: "Manage Azure-style GitOps (Flux v2) configurations on a local data plane",
-		Long: `arcgitops mirrors 'az k8s-configuration flux', 'az connectedk8s' and 'az policy' against the
+		Long: `arcgitops mirrors 'az k8s-configuration flux', 'az connectedk8s', 'az policy' and 'az graph' against the
 arcgitops data plane, so that scripts written for az work with the program name changed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -241,7 +241,7 @@ arcgitops data plane, so that scripts written for az work with the program name 
 	k8s := &cobra.Command{Use: "k8s-configuration", Short: "Manage Kubernetes configurations (GitOps)."}
 	k8s.AddCommand(a.fluxCommand())
 	root.AddCommand(k8s, a.connectedk8sCommand(), a.loginCommand(), a.logoutCommand(), a.accountCommand(),
-		a.adCommand(), a.roleCommand(), a.monitorCommand(), a.policyCommand())
+		a.adCommand(), a.roleCommand(), a.monitorCommand(), a.policyCommand(), a.graphCommand())
 	return root
 }
 

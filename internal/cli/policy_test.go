@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,50 @@ func TestPolicySetCommands(t *testing.T) {
 	code, _, stderr = run(t, d, args("policy set-definition delete -n fleet")...)
 	if code == 0 || !strings.Contains(stderr, "PolicySetDefinitionInUse") {
 		t.Errorf("deleting an assigned set: exit %d %s", code, stderr)
+	}
+}
+
+// TestGraphQuery: arcgitops graph query prints as az graph query does, in
+// pages.
+func TestGraphQuery(t *testing.T) {
+	d := newTestDataPlane(t)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		if code, _, stderr := run(t, d, args("connectedk8s connect -g fleet -l westeurope -n "+c)...); code != 0 {
+			t.Fatalf("connect: %s", stderr)
+		}
+	}
+	q := "Resources | where type == 'microsoft.kubernetes/connectedclusters' | order by name asc | project name, resourceGroup"
+	var out string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, o, stderr := run(t, d, "graph", "query", "-q", q, "--first", "2", "-o", "json")
+		if code != 0 {
+			t.Fatalf("graph query: %s", stderr)
+		}
+		if out = o; strings.Contains(out, `"total_records": 3`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the index follows the store within moments
+	}
+	var page struct {
+		Count        int              `json:"count"`
+		TotalRecords int              `json:"total_records"`
+		SkipToken    string           `json:"skip_token"`
+		Data         []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &page); err != nil || page.Count != 2 || page.TotalRecords != 3 || page.SkipToken == "" || page.Data[0]["name"] != "c1" {
+		t.Fatalf("first page: %v\n%s", err, out)
+	}
+	code, tsv, stderr := run(t, d, "graph", "query", "-q", q, "--skip-token", page.SkipToken, "-o", "tsv")
+	if code != 0 || strings.TrimSpace(tsv) != "c3\tfleet" {
+		t.Errorf("second page: exit %d %q %s", code, tsv, stderr)
+	}
+	code, table, _ := run(t, d, "graph", "query", "-q", "Resources | summarize n = count()", "-o", "table")
+	if code != 0 || !strings.Contains(table, "n\n-\n3") {
+		t.Errorf("table: %q", table)
+	}
+	code, _, stderr = run(t, d, "graph", "query", "-q", "Resources | sumarize count()")
+	if code == 0 || !strings.Contains(stderr, "did you mean 'summarize'?") {
+		t.Errorf("a bad query: exit %d %s", code, stderr)
 	}
 }

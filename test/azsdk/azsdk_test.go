@@ -9,6 +9,7 @@ package azsdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resourcegraph/armresourcegraph"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
@@ -133,6 +135,37 @@ func TestAzureSDKForGo(t *testing.T) {
 	}
 	if *got.Name != "sdk-config" || got.Properties.(map[string]any)["complianceState"] != "Compliant" {
 		t.Errorf("get: %s %+v", *got.Name, got.Properties)
+	}
+
+	// Resource Graph, through armresourcegraph's client: the configuration
+	// is a row of KubernetesConfigurationResources.
+	graph, err := armresourcegraph.NewClient(cred, &azarm.ClientOptions{ClientOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res armresourcegraph.ClientResourcesResponse
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err = graph.Resources(ctx, armresourcegraph.QueryRequest{
+			Query:         to.Ptr(`KubernetesConfigurationResources | where name == "sdk-config" | project name, state = tostring(properties.complianceState), cluster = tostring(split(id, "/")[8])`),
+			Subscriptions: []*string{to.Ptr(sub)},
+			Options:       &armresourcegraph.QueryRequestOptions{ResultFormat: to.Ptr(armresourcegraph.ResultFormatObjectArray), Top: to.Ptr[int32](10)},
+		}, nil)
+		if err != nil {
+			t.Fatalf("resource graph: %v", err)
+		}
+		if *res.Count == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if rows, _ := res.Data.([]any); len(rows) != 1 || *res.TotalRecords != 1 || *res.ResultTruncated != armresourcegraph.ResultTruncatedFalse {
+		t.Fatalf("resource graph answered %+v", res.QueryResponse)
+	} else if row := rows[0].(map[string]any); row["state"] != "Compliant" || row["cluster"] != "sdk-cluster" {
+		t.Errorf("resource graph row: %v", row)
+	}
+	_, err = graph.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr("Resources | sumarize count()")}, nil)
+	var respErr *azcore.ResponseError
+	if !errors.As(err, &respErr) || respErr.ErrorCode != "InvalidQuery" {
+		t.Errorf("a bad query: %v", err)
 	}
 
 	// Update (PATCH), through the poller.
