@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -45,11 +47,30 @@ func graphFleet(f *fixture) {
 			state = "Non-Compliant"
 		}
 		report := `{"generation":1,"complianceState":"` + state + `","provisioningState":"Succeeded"}`
+		if i == 3 {
+			report = `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded","errorMessage":"Kustomization apps: build failed",` +
+				`"statusUpdatedAt":"` + f.now.Add(-time.Hour).Format(time.RFC3339) + `"}`
+		}
 		if r := f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/baseline/status", report, "Authorization", "Bearer "+token); r.status != http.StatusNoContent {
 			f.t.Fatalf("report: %d %s", r.status, r.body)
 		}
 	}
 	f.srv.graph.wait()
+}
+
+// corrected is the nth corrected query of docs/resource-graph.md: the
+// nth kusto block.
+func corrected(t *testing.T, n int) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../docs/resource-graph.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(raw), "```kusto\n")
+	if len(blocks) <= n {
+		t.Fatalf("docs/resource-graph.md has %d kusto blocks", len(blocks)-1)
+	}
+	return blocks[n][:strings.Index(blocks[n], "```")]
 }
 
 func (f *fixture) graph(body string, headers ...string) response {
@@ -114,6 +135,17 @@ func TestResourceGraphBriefQueries(t *testing.T) {
 | project clusterName=split(id, '/')[8], configName=name, errorMessage=properties.statusMessage`))
 	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 	g.Expect(r.json(t)["data"]).To(BeEmpty())
+
+	// The corrected versions (docs/resource-graph.md): clusters without a
+	// configuration (the cluster's id is the configuration's up to
+	// /providers/Microsoft.KubernetesConfiguration/), and configurations
+	// non-compliant in the last day, with their error.
+	r = f.graph(graphQuery(corrected(t, 2)))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(graphRows(t, r, "name", "resourceGroup", "location")).To(Equal([]string{"g5 other eastus"}))
+	r = f.graph(graphQuery(corrected(t, 3)))
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(graphRows(t, r, "clusterName", "configName", "errorMessage")).To(Equal([]string{"g3 baseline Kustomization apps: build failed"}))
 
 	// The index follows the store: a report changes the answer.
 	token := f.register(sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g9")
