@@ -556,14 +556,31 @@ func (ev *evaluator) sort(rows []Row, by []ordering) error {
 	return nil
 }
 
-// key is a row's identity over cols, for grouping.
+// key is a row's identity over cols, for grouping: each value with its
+// kind, so that 1 and "1" differ; dynamic values as JSON.
 func key(r Row, cols []string) string {
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		b, _ := json.Marshal(r[c])
-		parts[i] = string(b)
+	var b strings.Builder
+	for _, c := range cols {
+		switch v := r[c].(type) {
+		case nil:
+			b.WriteString("n")
+		case string:
+			b.WriteString("s")
+			b.WriteString(v)
+		case int64:
+			b.WriteString("i")
+			b.WriteString(strconv.FormatInt(v, 10))
+		case bool:
+			b.WriteString("b")
+			b.WriteString(strconv.FormatBool(v))
+		default:
+			j, _ := json.Marshal(v)
+			b.WriteString("j")
+			b.Write(j)
+		}
+		b.WriteByte(0)
 	}
-	return strings.Join(parts, "\x00")
+	return b.String()
 }
 
 // ---- scalar evaluation ----

@@ -54,9 +54,11 @@ type options struct {
 	policyClusters []int
 	policyRule     string
 	policyIdle     time.Duration
+	// graphClusters and graphConfigs size measure 10's fleet.
+	graphClusters, graphConfigs int
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy"}
+var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph"}
 
 func main() {
 	if loadMode() {
@@ -81,6 +83,8 @@ func main() {
 	policyClusters := flag.String("policy-clusters", "1000,10000", "Registered clusters the baseline policy is assigned over, one fresh data plane each (measure 9).")
 	flag.StringVar(&o.policyRule, "policy-rule", "docs/policy/gitops-baseline.rule.json", "The policy rule assigned in measure 9.")
 	flag.DurationVar(&o.policyIdle, "policy-idle", time.Minute, "How long to count policy evaluations while nothing changes (measure 9).")
+	flag.IntVar(&o.graphClusters, "graph-clusters", 20000, "Clusters of measure 10's fleet.")
+	flag.IntVar(&o.graphConfigs, "graph-configurations", 100000, "Configurations of measure 10's fleet, spread evenly over its clusters.")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
@@ -103,6 +107,9 @@ func main() {
 			fail(2, "--measures: unknown measure %q; use some of %s", m, strings.Join(allMeasures, ","))
 		}
 		o.measures[m] = true
+	}
+	if o.graphClusters < 1 || o.graphConfigs < o.graphClusters {
+		fail(2, "--graph-clusters must be at least 1 and --graph-configurations at least as many")
 	}
 	if o.reps < 1 || o.samples < 2 || o.burst < 1 || o.window < 10*time.Second {
 		fail(2, "--reps and --burst must be at least 1, --samples at least 2, --window at least 10s")
@@ -185,6 +192,11 @@ func run(o options) error {
 			return err
 		}
 	}
+	if o.measures["graph"] {
+		if err := measureGraph(o, &rep); err != nil {
+			return err
+		}
+	}
 	out := render(o, rep, time.Since(started))
 	fmt.Print(out)
 	if o.out == "" {
@@ -258,7 +270,7 @@ func render(o options, rep report, took time.Duration) string {
 
 // measureNumbers are the numbers each measure's rows start with.
 var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1", "3"}, "idle": {"2"}, "roundtrip": {"4"},
-	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}}
+	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}}
 
 // keptRows are the table rows of --out that belong to measures not run
 // this time, so that a run of some measures updates only their rows.
