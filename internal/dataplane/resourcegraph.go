@@ -177,7 +177,8 @@ func graphData(columns []string, page []kql.Row, format string) any {
 		for i, row := range page {
 			rows[i] = make([]any, len(columns))
 			for j, c := range columns {
-				rows[i][j] = jsonValue(row[c])
+				v, _ := kql.Get(row, c)
+				rows[i][j] = jsonValue(v)
 			}
 		}
 		return map[string]any{"columns": cols, "rows": rows}
@@ -186,7 +187,8 @@ func graphData(columns []string, page []kql.Row, format string) any {
 	for i, row := range page {
 		m := make(map[string]any, len(columns))
 		for _, c := range columns {
-			m[c] = jsonValue(row[c])
+			v, _ := kql.Get(row, c)
+			m[c] = jsonValue(v)
 		}
 		data[i] = m
 	}
@@ -211,7 +213,8 @@ func jsonValue(v any) any {
 // first non-null value.
 func graphType(rows []kql.Row, col string) string {
 	for _, r := range rows {
-		switch r[col].(type) {
+		v, _ := kql.Get(r, col)
+		switch v.(type) {
 		case nil:
 			continue
 		case string:

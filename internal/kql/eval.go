@@ -16,8 +16,46 @@ import (
 // Values are nil, bool, int64, float64, string, time.Time, time.Duration,
 // []any and map[string]any (dynamic).
 
-// Row is one row, by column name.
+// Row is one row, by column name. A row made by extend or mv-expand holds
+// only its new columns and, under baseKey, the row it extends (so that
+// extending a large table copies nothing); read rows with Get.
 type Row = map[string]any
+
+// baseKey holds an overlay row's base row.
+const baseKey = "\x00base"
+
+// Get reads a column of a row, through its bases.
+func Get(r Row, col string) (any, bool) {
+	for r != nil {
+		if v, ok := r[col]; ok {
+			return v, true
+		}
+		r, _ = r[baseKey].(Row)
+	}
+	return nil, false
+}
+
+// over is a row of cols over base.
+func over(base Row, size int) Row {
+	r := make(Row, size+1)
+	r[baseKey] = base
+	return r
+}
+
+// flatten is a row without bases: its own map, to change.
+func flatten(r Row) Row {
+	base, _ := r[baseKey].(Row)
+	if base == nil {
+		return maps.Clone(r)
+	}
+	out := flatten(base)
+	for k, v := range r {
+		if k != baseKey {
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // Table is a result: its columns in order and its rows.
 type Table struct {
@@ -150,13 +188,16 @@ func (ev *evaluator) union(in *Table, others []*tabular) (*Table, error) {
 		out.Rows = append(out.Rows, t.Rows...)
 	}
 	for i, r := range out.Rows { // every row has every column, null where its table had none
-		if len(r) < len(out.Columns) {
-			row := maps.Clone(r)
-			for _, c := range out.Columns {
-				if _, has := row[c]; !has {
-					row[c] = nil
+		var row Row
+		for _, c := range out.Columns {
+			if _, has := Get(r, c); !has {
+				if row == nil {
+					row = over(r, 1)
 				}
+				row[c] = nil
 			}
+		}
+		if row != nil {
 			out.Rows[i] = row
 		}
 	}
@@ -182,14 +223,16 @@ func (ev *evaluator) join(op operator, left *Table) (*Table, error) {
 	leftKey := func(r Row) string {
 		parts := make([]string, len(op.on))
 		for i, k := range op.on {
-			parts[i] = key(Row{"k": r[k.left]}, []string{"k"})
+			v, _ := Get(r, k.left)
+			parts[i] = key(Row{"k": v}, []string{"k"})
 		}
 		return strings.Join(parts, "\x01")
 	}
 	rightKey := func(r Row) string {
 		parts := make([]string, len(op.on))
 		for i, k := range op.on {
-			parts[i] = key(Row{"k": r[k.right]}, []string{"k"})
+			v, _ := Get(r, k.right)
+			parts[i] = key(Row{"k": v}, []string{"k"})
 		}
 		return strings.Join(parts, "\x01")
 	}
@@ -226,16 +269,16 @@ func (ev *evaluator) join(op operator, left *Table) (*Table, error) {
 		}
 		matches := byKey[k]
 		if len(matches) == 0 && kind == "leftouter" {
-			row := maps.Clone(l)
+			row := over(l, len(right.Columns))
 			for _, c := range right.Columns {
 				row[rename[c]] = nil
 			}
 			out.Rows = append(out.Rows, row)
 		}
 		for _, r := range matches {
-			row := maps.Clone(l)
-			for c, v := range r {
-				row[rename[c]] = v
+			row := over(l, len(right.Columns))
+			for _, c := range right.Columns {
+				row[rename[c]], _ = Get(r, c)
 			}
 			out.Rows = append(out.Rows, row)
 		}
@@ -298,7 +341,7 @@ func (ev *evaluator) mvExpand(op operator, in *Table) (*Table, error) {
 			n = max(n, len(lists[i]))
 		}
 		for j := 0; j < min(n, limit); j++ {
-			row := maps.Clone(r)
+			row := over(r, len(op.cols)+1)
 			for i := range op.cols {
 				var v any
 				if j < len(lists[i]) {
@@ -399,9 +442,9 @@ func (ev *evaluator) extend(op operator, in *Table) (*Table, error) {
 		}
 	}
 	for _, r := range in.Rows {
-		nr := Row{}
+		nr := make(Row, len(op.cols))
 		if keep {
-			maps.Copy(nr, r)
+			nr = over(r, len(op.cols))
 		}
 		for i, a := range op.cols {
 			v, err := ev.scalar(a.e, r)
@@ -423,9 +466,9 @@ func projectAway(op operator, in *Table) *Table {
 		}
 	}
 	for _, r := range in.Rows {
-		nr := Row{}
+		nr := make(Row, len(out.Columns))
 		for _, c := range out.Columns {
-			nr[c] = r[c]
+			nr[c], _ = Get(r, c)
 		}
 		out.Rows = append(out.Rows, nr)
 	}
@@ -443,10 +486,10 @@ func projectRename(op operator, in *Table) (*Table, error) {
 		out.Columns[i] = a.name
 	}
 	for _, r := range in.Rows {
-		nr := maps.Clone(r)
+		nr := flatten(r)
 		for _, a := range op.cols {
 			old := a.e.(*column).name
-			nr[a.name] = r[old]
+			nr[a.name], _ = Get(r, old)
 			delete(nr, old)
 		}
 		out.Rows = append(out.Rows, nr)
@@ -561,7 +604,8 @@ func (ev *evaluator) sort(rows []Row, by []ordering) error {
 func key(r Row, cols []string) string {
 	var b strings.Builder
 	for _, c := range cols {
-		switch v := r[c].(type) {
+		v, _ := Get(r, c)
+		switch v := v.(type) {
 		case nil:
 			b.WriteString("n")
 		case string:
@@ -590,19 +634,20 @@ func (ev *evaluator) scalar(e expr, r Row) (any, error) {
 	case *literal:
 		return x.v, nil
 	case *column:
-		v, ok := r[x.name]
+		v, ok := Get(r, x.name)
 		if !ok {
 			if sv, isLet := ev.scalars[strings.ToLower(x.name)]; isLet {
 				return sv, nil
 			}
 		}
 		if !ok && r != nil {
-			for k, val := range r { // columns are matched exactly, then case-insensitively
+			flat := flatten(r)
+			for k, val := range flat { // columns are matched exactly, then case-insensitively
 				if strings.EqualFold(k, x.name) {
 					return val, nil
 				}
 			}
-			return nil, errorf(x.pos, "no column '%s'%s", x.name, suggest(x.name, keysOf(r)))
+			return nil, errorf(x.pos, "no column '%s'%s", x.name, suggest(x.name, keysOf(flat)))
 		}
 		return v, nil
 	case *member:
@@ -794,7 +839,8 @@ func (ev *evaluator) in(x *inList, r Row) (any, error) {
 			return x.negated, nil
 		}
 		for _, row := range t.Rows {
-			candidates = append(candidates, row[t.Columns[0]])
+			c, _ := Get(row, t.Columns[0])
+			candidates = append(candidates, c)
 		}
 	} else {
 		for _, e := range x.list {

@@ -511,8 +511,8 @@ func (ev *evaluator) argExtreme(c *call, rows []Row, names []string) (Row, error
 		if col, ok := a.(*column); ok && col.name == "*" {
 			for _, n := range names[1:] {
 				if best != nil {
-					if _, has := best[n]; has {
-						out[n] = best[n]
+					if v, has := Get(best, n); has {
+						out[n] = v
 					}
 				}
 			}

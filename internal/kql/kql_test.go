@@ -67,7 +67,8 @@ func rows(t *Table) []string {
 	for _, r := range t.Rows {
 		var parts []string
 		for _, c := range t.Columns {
-			parts = append(parts, str(r[c]))
+			v, _ := Get(r, c)
+			parts = append(parts, str(v))
 		}
 		out = append(out, strings.Join(parts, " "))
 	}
