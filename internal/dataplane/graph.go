@@ -38,10 +38,14 @@ const (
 
 // graphIndex holds the tables' rows by table and lower-case ID.
 type graphIndex struct {
-	s       *Server
-	mu      sync.RWMutex
-	rows    map[string]map[string]kql.Row
-	sorted  map[string][]kql.Row // by table, until it changes
+	s    *Server
+	mu   sync.RWMutex
+	rows map[string]map[string]kql.Row
+	// sorted is each table's rows by id, and pos each row's place in it;
+	// an update replaces a row in place, an insert or a delete drops the
+	// table's list until the next query sorts it again.
+	sorted  map[string][]kql.Row
+	pos     map[string]map[string]int
 	pmu     sync.Mutex
 	pending map[change]bool
 	wake    chan struct{}
@@ -50,7 +54,7 @@ type graphIndex struct {
 }
 
 func newGraphIndex(s *Server) *graphIndex {
-	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]kql.Row{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
+	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]kql.Row{}, pos: map[string]map[string]int{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
 	g.idle = sync.NewCond(&g.pmu)
 	for _, t := range graphTables {
 		g.rows[strings.ToLower(t)] = map[string]kql.Row{}
@@ -206,23 +210,36 @@ func (g *graphIndex) apply(cs []change) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	clear(g.sorted)
 	for _, prefix := range trees {
-		for _, rows := range g.rows {
+		for table, rows := range g.rows {
 			for id := range rows {
 				if id == prefix || strings.HasPrefix(id, prefix+"/") {
 					delete(rows, id)
+					g.unsort(table)
 				}
 			}
 		}
 	}
 	for _, d := range gone {
-		delete(g.rows[d.table], d.id)
+		if _, had := g.rows[d.table][d.id]; had {
+			delete(g.rows[d.table], d.id)
+			g.unsort(d.table)
+		}
 	}
 	for _, u := range ups {
+		if i, ok := g.pos[u.table][u.id]; ok && g.sorted[u.table] != nil {
+			g.sorted[u.table][i] = u.row // the same id: its place holds
+		} else if _, had := g.rows[u.table][u.id]; !had {
+			g.unsort(u.table)
+		}
 		g.rows[u.table][u.id] = u.row
 	}
 	return nil
+}
+
+func (g *graphIndex) unsort(table string) {
+	delete(g.sorted, table)
+	delete(g.pos, table)
 }
 
 // read renders the resource a change names as its table's row; found is
@@ -362,19 +379,21 @@ func stateRow(st *store.PolicyState, tenant string) kql.Row {
 }
 
 // snapshot is a table's rows by id, for one query: a stable order, so that
-// pages do not overlap. The sorted list is kept until the table changes.
+// pages do not overlap. It is a copy: the index goes on changing.
 func (g *graphIndex) snapshot(table string) []kql.Row {
 	table = strings.ToLower(table)
 	g.mu.RLock()
 	sorted, ok := g.sorted[table]
-	g.mu.RUnlock()
 	if ok {
-		return sorted
+		out := slices.Clone(sorted)
+		g.mu.RUnlock()
+		return out
 	}
+	g.mu.RUnlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if sorted, ok := g.sorted[table]; ok {
-		return sorted
+		return slices.Clone(sorted)
 	}
 	rows := g.rows[table]
 	ids := make([]string, 0, len(rows))
@@ -383,11 +402,12 @@ func (g *graphIndex) snapshot(table string) []kql.Row {
 	}
 	slices.Sort(ids)
 	sorted = make([]kql.Row, len(ids))
+	pos := make(map[string]int, len(ids))
 	for i, id := range ids {
-		sorted[i] = rows[id]
+		sorted[i], pos[id] = rows[id], i
 	}
-	g.sorted[table] = sorted
-	return sorted
+	g.sorted[table], g.pos[table] = sorted, pos
+	return slices.Clone(sorted)
 }
 
 // recordingTx notes what a transaction changes, for the index.

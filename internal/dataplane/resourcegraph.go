@@ -92,13 +92,25 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := callerOf(r)
+	// A role that reads a type at a subscription reads all of it there: one
+	// check per type and subscription, then per row only where it does not.
+	whole := map[[2]string]bool{}
 	visible := func(row kql.Row) bool {
 		sub, _ := row["subscriptionId"].(string)
 		if len(req.Subscriptions) > 0 && !slices.ContainsFunc(req.Subscriptions, func(x string) bool { return strings.EqualFold(x, sub) }) {
 			return false
 		}
-		id, _ := row["id"].(string)
 		typ, _ := row["type"].(string)
+		k := [2]string{typ, sub}
+		all, seen := whole[k]
+		if !seen {
+			all = c.can(typ+"/read", "/subscriptions/"+sub)
+			whole[k] = all
+		}
+		if all {
+			return true
+		}
+		id, _ := row["id"].(string)
 		return c.can(typ+"/read", id)
 	}
 	res, err := q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
