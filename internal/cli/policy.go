@@ -116,21 +116,8 @@ func (a *App) policyDefinitionCreate() *cobra.Command {
 				return err
 			}
 		}
-		if len(metadata) > 0 {
-			m := map[string]string{}
-			for _, kv := range metadata {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return usagef("--metadata %q is not key=value", kv)
-				}
-				m[k] = v
-			}
-			props["metadata"] = m
-		}
-		for k, v := range map[string]string{"displayName": displayName, "description": description} {
-			if v != "" {
-				props[k] = v
-			}
+		if err := describedBy(props, displayName, description, metadata); err != nil {
+			return err
 		}
 		var out map[string]any
 		if _, err := a.call(http.MethodPut, a.definitionPath(name), map[string]any{"properties": props}, &out); err != nil {
@@ -231,11 +218,7 @@ func (a *App) policyAssignmentCreate() *cobra.Command {
 		if len(notScopes) > 0 {
 			props["notScopes"] = notScopes
 		}
-		for k, v := range map[string]string{"displayName": displayName, "description": description} {
-			if v != "" {
-				props[k] = v
-			}
-		}
+		_ = describedBy(props, displayName, description, nil) // no metadata: nothing to refuse
 		body := map[string]any{"properties": props}
 		if systemIdentity {
 			body["identity"] = map[string]any{"type": "SystemAssigned"}
@@ -608,6 +591,28 @@ func (a *App) stateTriggerScan() *cobra.Command {
 	return cmd
 }
 
+// describedBy adds a display name, a description and --metadata
+// key=value pairs to a policy resource's properties.
+func describedBy(props map[string]any, displayName, description string, metadata []string) error {
+	if len(metadata) > 0 {
+		m := map[string]string{}
+		for _, kv := range metadata {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return usagef("--metadata %q is not key=value", kv)
+			}
+			m[k] = v
+		}
+		props["metadata"] = m
+	}
+	for k, v := range map[string]string{"displayName": displayName, "description": description} {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	return nil
+}
+
 // ---- set definitions ----
 
 var policySetColumns = []column{{"Name", "name"}, {"DisplayName", "properties.displayName"}, {"PolicyType", "properties.policyType"}}
@@ -638,21 +643,8 @@ func (a *App) policySetCreate() *cobra.Command {
 				return err
 			}
 		}
-		if len(metadata) > 0 {
-			m := map[string]string{}
-			for _, kv := range metadata {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return usagef("--metadata %q is not key=value", kv)
-				}
-				m[k] = v
-			}
-			props["metadata"] = m
-		}
-		for k, v := range map[string]string{"displayName": displayName, "description": description} {
-			if v != "" {
-				props[k] = v
-			}
+		if err := describedBy(props, displayName, description, metadata); err != nil {
+			return err
 		}
 		var out map[string]any
 		if _, err := a.call(http.MethodPut, a.setPath(name), map[string]any{"properties": props}, &out); err != nil {

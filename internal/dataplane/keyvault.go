@@ -208,16 +208,7 @@ func renderVault(v *store.Vault) map[string]any {
 }
 
 func (s *Server) getVault(w http.ResponseWriter, id string) {
-	var v *store.Vault
-	err := s.store.View(func(tx store.Tx) (err error) { v, err = tx.Vault(id); return err })
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, vaultNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderVault(v))
-	}
+	serveOne(s, w, func(tx store.Tx) (*store.Vault, error) { return tx.Vault(id) }, vaultNotFound(id), renderVault)
 }
 
 func (s *Server) listVaults(w http.ResponseWriter, prefix string) {
@@ -316,16 +307,8 @@ func renderSecret(sec *store.VaultSecret) map[string]any {
 }
 
 func (s *Server) getSecret(w http.ResponseWriter, id string) {
-	var sec *store.VaultSecret
-	err := s.store.View(func(tx store.Tx) (err error) { sec, err = tx.VaultSecret(id); return err })
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, &apiError{http.StatusNotFound, "SecretNotFound", fmt.Sprintf("The secret '%s' was not found.", id)})
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderSecret(sec))
-	}
+	serveOne(s, w, func(tx store.Tx) (*store.VaultSecret, error) { return tx.VaultSecret(id) },
+		&apiError{http.StatusNotFound, "SecretNotFound", fmt.Sprintf("The secret '%s' was not found.", id)}, renderSecret)
 }
 
 func (s *Server) listSecrets(w http.ResponseWriter, vaultID string) {

@@ -173,20 +173,7 @@ func renderSystemData(sd store.SystemData) map[string]any {
 }
 
 func (s *Server) getPolicyDefinition(w http.ResponseWriter, id string) {
-	var d *store.PolicyDefinition
-	err := s.store.View(func(tx store.Tx) error {
-		var err error
-		d, err = tx.PolicyDefinition(id)
-		return err
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, policyDefinitionNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderPolicyDefinition(d))
-	}
+	serveOne(s, w, func(tx store.Tx) (*store.PolicyDefinition, error) { return tx.PolicyDefinition(id) }, policyDefinitionNotFound(id), renderPolicyDefinition)
 }
 
 func (s *Server) listPolicyDefinitions(w http.ResponseWriter, scope string) {

@@ -131,16 +131,7 @@ func (s *Server) putPolicySet(w http.ResponseWriter, r *http.Request, id, name s
 }
 
 func (s *Server) getPolicySet(w http.ResponseWriter, id string) {
-	var d *store.PolicyDefinition
-	err := s.store.View(func(tx store.Tx) (err error) { d, err = tx.PolicySetDefinition(id); return err })
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, policySetNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderPolicySet(d))
-	}
+	serveOne(s, w, func(tx store.Tx) (*store.PolicyDefinition, error) { return tx.PolicySetDefinition(id) }, policySetNotFound(id), renderPolicySet)
 }
 
 func (s *Server) listPolicySets(w http.ResponseWriter, scope string) {

@@ -252,20 +252,7 @@ func renderRemediation(rem *store.Remediation) map[string]any {
 }
 
 func (s *Server) getRemediation(w http.ResponseWriter, id string) {
-	var rem *store.Remediation
-	err := s.store.View(func(tx store.Tx) error {
-		var err error
-		rem, err = tx.Remediation(id)
-		return err
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, remediationNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderRemediation(rem))
-	}
+	serveOne(s, w, func(tx store.Tx) (*store.Remediation, error) { return tx.Remediation(id) }, remediationNotFound(id), renderRemediation)
 }
 
 func (s *Server) listRemediations(w http.ResponseWriter, scope string) {

@@ -326,6 +326,21 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // putStatus is ARM's status for a PUT: 201 when it created the resource,
 // 200 when it updated it.
+// serveOne answers a GET of one stored resource: read it, 404 with
+// notFound when it is not there, else render it.
+func serveOne[T any](s *Server, w http.ResponseWriter, read func(store.Tx) (*T, error), notFound *apiError, render func(*T) map[string]any) {
+	var v *T
+	err := s.store.View(func(tx store.Tx) (err error) { v, err = read(tx); return err })
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, notFound)
+	case err != nil:
+		s.fail(w, err)
+	default:
+		writeJSON(w, http.StatusOK, render(v))
+	}
+}
+
 func putStatus(created bool) int {
 	if created {
 		return http.StatusCreated
