@@ -212,19 +212,7 @@ func (s *Server) getVault(w http.ResponseWriter, id string) {
 }
 
 func (s *Server) listVaults(w http.ResponseWriter, prefix string) {
-	value := []any{}
-	err := s.store.View(func(tx store.Tx) error {
-		all, err := tx.Vaults(prefix + "/")
-		for i := range all {
-			value = append(value, renderVault(&all[i]))
-		}
-		return err
-	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+	serveList(s, w, nil, func(tx store.Tx) ([]store.Vault, error) { return tx.Vaults(prefix + "/") }, nil, renderVault)
 }
 
 // deleteVault deletes a vault with its secrets (Azure would keep it soft

@@ -177,22 +177,13 @@ func (s *Server) getPolicyDefinition(w http.ResponseWriter, id string) {
 }
 
 func (s *Server) listPolicyDefinitions(w http.ResponseWriter, scope string) {
-	value := []any{}
+	builtins := []any{}
 	for _, d := range sortedBuiltins() {
-		value = append(value, renderPolicyDefinition(d))
+		builtins = append(builtins, renderPolicyDefinition(d))
 	}
-	err := s.store.View(func(tx store.Tx) error {
-		defs, err := tx.PolicyDefinitions(strings.TrimSuffix(scope, "/") + "/providers/")
-		for i := range defs {
-			value = append(value, renderPolicyDefinition(&defs[i]))
-		}
-		return err
-	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+	serveList(s, w, builtins, func(tx store.Tx) ([]store.PolicyDefinition, error) {
+		return tx.PolicyDefinitions(strings.TrimSuffix(scope, "/") + "/providers/")
+	}, nil, renderPolicyDefinition)
 }
 
 func (s *Server) deletePolicyDefinition(w http.ResponseWriter, id string) {

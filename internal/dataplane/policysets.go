@@ -135,22 +135,12 @@ func (s *Server) getPolicySet(w http.ResponseWriter, id string) {
 }
 
 func (s *Server) listPolicySets(w http.ResponseWriter, scope string) {
-	value := []any{}
-	err := s.store.View(func(tx store.Tx) error {
+	serveList(s, w, nil, func(tx store.Tx) ([]store.PolicyDefinition, error) {
 		if scope == "/" {
-			return nil // no built-in sets are served
+			return nil, nil // no built-in sets are served
 		}
-		all, err := tx.PolicySetDefinitions(strings.TrimSuffix(scope, "/") + "/providers/")
-		for i := range all {
-			value = append(value, renderPolicySet(&all[i]))
-		}
-		return err
-	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+		return tx.PolicySetDefinitions(strings.TrimSuffix(scope, "/") + "/providers/")
+	}, nil, renderPolicySet)
 }
 
 // deletePolicySet deletes a set no assignment uses.

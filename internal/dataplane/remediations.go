@@ -256,21 +256,8 @@ func (s *Server) getRemediation(w http.ResponseWriter, id string) {
 }
 
 func (s *Server) listRemediations(w http.ResponseWriter, scope string) {
-	value := []any{}
-	err := s.store.View(func(tx store.Tx) error {
-		all, err := tx.Remediations()
-		for i := range all {
-			if inScope(all[i].Scope, scope) {
-				value = append(value, renderRemediation(&all[i]))
-			}
-		}
-		return err
-	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+	serveList(s, w, nil, func(tx store.Tx) ([]store.Remediation, error) { return tx.Remediations() },
+		func(r *store.Remediation) bool { return inScope(r.Scope, scope) }, renderRemediation)
 }
 
 func (s *Server) cancelRemediation(w http.ResponseWriter, id string) {

@@ -341,6 +341,28 @@ func serveOne[T any](s *Server, w http.ResponseWriter, read func(store.Tx) (*T, 
 	}
 }
 
+// serveList answers a GET of a list: value holds what comes first (built-
+// ins), then the stored ones read returns that keep accepts, rendered.
+func serveList[T any](s *Server, w http.ResponseWriter, value []any, read func(store.Tx) ([]T, error), keep func(*T) bool, render func(*T) map[string]any) {
+	if value == nil {
+		value = []any{}
+	}
+	err := s.store.View(func(tx store.Tx) error {
+		all, err := read(tx)
+		for i := range all {
+			if keep == nil || keep(&all[i]) {
+				value = append(value, render(&all[i]))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+}
+
 func putStatus(created bool) int {
 	if created {
 		return http.StatusCreated
