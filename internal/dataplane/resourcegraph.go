@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -54,7 +55,18 @@ type graphRequest struct {
 		AllowPartialScopes bool   `json:"allowPartialScopes,omitempty"`
 		AuthorizationScope string `json:"authorizationScopeFilter,omitempty"`
 	} `json:"options,omitempty"`
-	Facets []any `json:"facets,omitempty"`
+	Facets []graphFacet `json:"facets,omitempty"`
+}
+
+// graphFacet asks for counts of the query's result by an expression.
+type graphFacet struct {
+	Expression string `json:"expression"`
+	Options    *struct {
+		SortBy    string `json:"sortBy,omitempty"`
+		SortOrder string `json:"sortOrder,omitempty"`
+		Filter    string `json:"filter,omitempty"`
+		Top       *int   `json:"$top,omitempty"`
+	} `json:"options,omitempty"`
 }
 
 func graphBadRequest(msg string) *apiError {
@@ -129,7 +141,7 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 	total := len(res.Rows)
 	page := res.Rows[min(skip, total):]
 	truncated := "false"
-	out := map[string]any{"totalRecords": total, "facets": []any{}}
+	out := map[string]any{"totalRecords": total}
 	if len(page) > top {
 		page = page[:top]
 		out["$skipToken"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(skip + top)))
@@ -137,7 +149,97 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	out["count"], out["resultTruncated"] = len(page), truncated
 	out["data"] = graphData(res.Columns, page, format)
+	facets := make([]any, 0, len(req.Facets))
+	for _, f := range req.Facets {
+		facets = append(facets, s.facet(res, f, format))
+	}
+	out["facets"] = facets
 	writeJSON(w, http.StatusOK, out)
+}
+
+// facet counts the query's result by the facet's expression, as ARG does:
+// the filter first, then the counts, sorted (by count, descending, unless
+// asked otherwise) and cut to $top (10 unless asked). A facet that cannot
+// be computed is a FacetError entry; the query's answer stands.
+func (s *Server) facet(res *kql.Table, f graphFacet, format string) map[string]any {
+	fail := func(msg string) map[string]any {
+		return map[string]any{"expression": f.Expression, "resultType": "FacetError",
+			"errors": []any{map[string]any{"code": "InvalidFacet", "message": msg}}}
+	}
+	top, sortBy, order, filter := 10, "count", "desc", ""
+	if o := f.Options; o != nil {
+		if o.Top != nil {
+			if *o.Top < 1 || *o.Top > graphMaxTop {
+				return fail(fmt.Sprintf("options.$top must be 1 to %d.", graphMaxTop))
+			}
+			top = *o.Top
+		}
+		if o.SortBy != "" {
+			sortBy = o.SortBy
+		}
+		switch strings.ToLower(o.SortOrder) {
+		case "", "desc":
+		case "asc":
+			order = "asc"
+		default:
+			return fail(fmt.Sprintf("options.sortOrder '%s' is not asc or desc.", o.SortOrder))
+		}
+		filter = o.Filter
+	}
+	if strings.TrimSpace(f.Expression) == "" {
+		return fail("expression is required: a column or an expression to count by.")
+	}
+	// The expression and the filter are checked on their own, so that an
+	// error's column is theirs; then the facet's query runs over the result:
+	// the value as a column named facetValue_, renamed as ARG names it.
+	if msg := checkPart("Result | summarize by facetValue_ = ", f.Expression); msg != "" {
+		return fail("The facet's expression is not valid: " + msg)
+	}
+	q := "Result"
+	if filter != "" {
+		if msg := checkPart("Result | where ", filter); msg != "" {
+			return fail("The facet's filter is not valid: " + msg)
+		}
+		q += " | where " + filter
+	}
+	sortCol := "count"
+	if !strings.EqualFold(sortBy, "count") {
+		sortCol = "facetValue_"
+	}
+	q += " | summarize count = count() by facetValue_ = " + f.Expression + " | order by " + sortCol + " " + order
+	parsed, err := kql.Parse(q, []string{"Result"})
+	if err != nil {
+		return fail("The facet is not valid: " + err.Error())
+	}
+	counts, err := parsed.Run(kql.Env{Now: s.opts.Now(), Tables: func(string) (*kql.Table, error) { return res, nil }})
+	if err != nil {
+		return fail("The facet failed: " + err.Error())
+	}
+	rows := make([]kql.Row, 0, min(top, len(counts.Rows)))
+	for _, r := range counts.Rows[:min(top, len(counts.Rows))] {
+		v, _ := kql.Get(r, "facetValue_")
+		n, _ := kql.Get(r, "count")
+		rows = append(rows, kql.Row{f.Expression: v, "count": n})
+	}
+	return map[string]any{"expression": f.Expression, "resultType": "FacetResult", "totalRecords": len(counts.Rows),
+		"count": len(rows), "data": graphData([]string{f.Expression, "count"}, rows, format)}
+}
+
+// checkPart parses part after prefix and says what is wrong with it, at
+// part's own column ("" when nothing is).
+func checkPart(prefix, part string) string {
+	_, err := kql.Parse(prefix+part, []string{"Result"})
+	var ke *kql.Error
+	if !errors.As(err, &ke) {
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	if ke.Pos.Line == 1 && ke.Pos.Col > len(prefix) {
+		ke.Pos.Col -= len(prefix)
+	}
+	return ke.Error()
 }
 
 // graphOptions reads a request's options: the page and the format.

@@ -183,6 +183,26 @@ func TestResourceGraphAccessPagingAndErrors(t *testing.T) {
 	g.Expect(r.json(t)["data"]).To(Equal(map[string]any{"columns": []any{map[string]any{"name": "name", "type": "string"}, map[string]any{"name": "n", "type": "integer"}},
 		"rows": []any{[]any{"g0", 1.0}}}))
 
+	// Facets: counts of the result by an expression; a bad one is an
+	// error entry, and the query's answer stands.
+	r = f.graph(`{"query":"Resources | project name, resourceGroup, location","facets":[
+		{"expression":"resourceGroup"},
+		{"expression":"resourceGroup","options":{"filter":"name != 'g5'","sortBy":"resourceGroup","sortOrder":"asc","$top":1}},
+		{"expression":"tolower(location)","options":{"$top":5}},
+		{"expression":"nosuch(location)"}]}`)
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	g.Expect(r.json(t)["facets"]).To(Equal([]any{
+		map[string]any{"expression": "resourceGroup", "resultType": "FacetResult", "totalRecords": 2.0, "count": 2.0,
+			"data": []any{map[string]any{"resourceGroup": "fleet", "count": 5.0}, map[string]any{"resourceGroup": "other", "count": 1.0}}},
+		map[string]any{"expression": "resourceGroup", "resultType": "FacetResult", "totalRecords": 1.0, "count": 1.0,
+			"data": []any{map[string]any{"resourceGroup": "fleet", "count": 5.0}}},
+		map[string]any{"expression": "tolower(location)", "resultType": "FacetResult", "totalRecords": 1.0, "count": 1.0,
+			"data": []any{map[string]any{"tolower(location)": "eastus", "count": 6.0}}},
+		map[string]any{"expression": "nosuch(location)", "resultType": "FacetError", "errors": []any{map[string]any{"code": "InvalidFacet",
+			"message": "The facet's expression is not valid: line 1, column 1: unknown function 'nosuch'"}}},
+	}))
+	g.Expect(r.json(t)["data"]).To(HaveLen(6))
+
 	for _, tc := range []struct{ body, code, message string }{
 		{graphQuery(`Resources | sumarize count()`), "InvalidQuery", "line 1, column 13: unknown operator 'sumarize': did you mean 'summarize'?"},
 		{`{"query":""}`, "BadRequest", "query is required"},

@@ -162,6 +162,14 @@ func TestAzureSDKForGo(t *testing.T) {
 	} else if row := rows[0].(map[string]any); row["state"] != "Compliant" || row["cluster"] != "sdk-cluster" {
 		t.Errorf("resource graph row: %v", row)
 	}
+	faceted, err := graph.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr("union Resources, KubernetesConfigurationResources"),
+		Facets: []*armresourcegraph.FacetRequest{{Expression: to.Ptr("type")}}}, nil)
+	if err != nil || len(faceted.Facets) != 1 {
+		t.Fatalf("a facet: %v %+v", err, faceted)
+	}
+	if f, ok := faceted.Facets[0].(*armresourcegraph.FacetResult); !ok || *f.TotalRecords != 2 || *f.Count != 2 {
+		t.Errorf("the facet by type: %#v", faceted.Facets[0])
+	}
 	_, err = graph.Resources(ctx, armresourcegraph.QueryRequest{Query: to.Ptr("Resources | sumarize count()")}, nil)
 	var respErr *azcore.ResponseError
 	if !errors.As(err, &respErr) || respErr.ErrorCode != "InvalidQuery" {
