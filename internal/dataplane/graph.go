@@ -332,10 +332,16 @@ func graphRow(m map[string]any, tenant string) kql.Row {
 	v, _ = kql.Normalize(v).(map[string]any)
 	id, _ := v["id"].(string)
 	segs := strings.Split(strings.Trim(id, "/"), "/")
-	row := kql.Row{"id": id, "name": v["name"], "type": strings.ToLower(str(v["type"])), "tenantId": tenant,
-		"kind": "", "location": orEmpty(v["location"]), "resourceGroup": "", "subscriptionId": "", "managedBy": "",
-		"sku": nil, "plan": nil, "properties": v["properties"], "tags": orBag(v["tags"]), "identity": v["identity"], "zones": nil,
-		"extendedLocation": nil}
+	// The columns most rows have alike are kept once, in a base row; a row
+	// holds its own (few enough that its map stays small and quick).
+	row := kql.WithBase(kql.Row{"id": id, "name": v["name"], "type": strings.ToLower(str(v["type"])),
+		"location": orEmpty(v["location"]), "resourceGroup": "", "subscriptionId": "", "properties": v["properties"]}, commonRow(tenant))
+	if tags, ok := v["tags"].(map[string]any); ok && len(tags) > 0 {
+		row["tags"] = tags
+	}
+	if v["identity"] != nil {
+		row["identity"] = v["identity"]
+	}
 	if len(segs) >= 2 && strings.EqualFold(segs[0], "subscriptions") {
 		row["subscriptionId"] = segs[1]
 	}
@@ -345,18 +351,30 @@ func graphRow(m map[string]any, tenant string) kql.Row {
 	return row
 }
 
+var (
+	commonMu   sync.Mutex
+	commonRows = map[string]kql.Row{}
+)
+
+// commonRow holds the columns rows have alike, by tenant; it is shared and
+// never changed.
+func commonRow(tenant string) kql.Row {
+	commonMu.Lock()
+	defer commonMu.Unlock()
+	r, ok := commonRows[tenant]
+	if !ok {
+		r = kql.Row{"tenantId": tenant, "kind": "", "managedBy": "", "sku": nil, "plan": nil, "tags": map[string]any{},
+			"identity": nil, "zones": nil, "extendedLocation": nil}
+		commonRows[tenant] = r
+	}
+	return r
+}
+
 func str(v any) string { s, _ := v.(string); return s }
 
 func orEmpty(v any) any {
 	if v == nil {
 		return ""
-	}
-	return v
-}
-
-func orBag(v any) any {
-	if v == nil {
-		return map[string]any{}
 	}
 	return v
 }

@@ -35,6 +35,13 @@ func Get(r Row, col string) (any, bool) {
 	return nil, false
 }
 
+// WithBase makes r read base's columns where it has none of its own (rows
+// that share common columns keep them once).
+func WithBase(r, base Row) Row {
+	r[baseKey] = base
+	return r
+}
+
 // over is a row of cols over base.
 func over(base Row, size int) Row {
 	r := make(Row, size+1)
