@@ -44,7 +44,7 @@ type graphIndex struct {
 	// sorted is each table's rows by id, and pos each row's place in it;
 	// an update replaces a row in place, an insert or a delete drops the
 	// table's list until the next query sorts it again.
-	sorted  map[string][]kql.Row
+	sorted  map[string][]graphEntry
 	pos     map[string]map[string]int
 	pmu     sync.Mutex
 	pending map[change]bool
@@ -54,7 +54,7 @@ type graphIndex struct {
 }
 
 func newGraphIndex(s *Server) *graphIndex {
-	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]kql.Row{}, pos: map[string]map[string]int{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
+	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]graphEntry{}, pos: map[string]map[string]int{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
 	g.idle = sync.NewCond(&g.pmu)
 	for _, t := range graphTables {
 		g.rows[strings.ToLower(t)] = map[string]kql.Row{}
@@ -228,7 +228,7 @@ func (g *graphIndex) apply(cs []change) error {
 	}
 	for _, u := range ups {
 		if i, ok := g.pos[u.table][u.id]; ok && g.sorted[u.table] != nil {
-			g.sorted[u.table][i] = u.row // the same id: its place holds
+			g.sorted[u.table][i] = entryOf(u.row) // the same id: its place holds
 		} else if _, had := g.rows[u.table][u.id]; !had {
 			g.unsort(u.table)
 		}
@@ -329,24 +329,25 @@ func graphRow(m map[string]any, tenant string) kql.Row {
 	raw, _ := json.Marshal(m)
 	var v map[string]any
 	_ = json.Unmarshal(raw, &v)
-	v, _ = kql.Normalize(v).(map[string]any)
 	id, _ := v["id"].(string)
 	segs := strings.Split(strings.Trim(id, "/"), "/")
 	// The columns most rows have alike are kept once, in a base row; a row
-	// holds its own (few enough that its map stays small and quick).
-	row := kql.WithBase(kql.Row{"id": id, "name": v["name"], "type": strings.ToLower(str(v["type"])),
-		"location": orEmpty(v["location"]), "resourceGroup": "", "subscriptionId": "", "properties": v["properties"]}, commonRow(tenant))
+	// holds its own (few enough that its map stays small and quick), its
+	// property bags compacted for scans.
+	row := kql.WithBase(kql.Row{"id": id, "name": kql.Compact(v["name"]), "type": kql.Compact(strings.ToLower(str(v["type"]))),
+		"location": kql.Compact(orEmpty(v["location"])), "resourceGroup": "", "subscriptionId": "", "properties": kql.Compact(v["properties"])},
+		commonRow(tenant))
 	if tags, ok := v["tags"].(map[string]any); ok && len(tags) > 0 {
-		row["tags"] = tags
+		row["tags"] = kql.Compact(tags)
 	}
 	if v["identity"] != nil {
-		row["identity"] = v["identity"]
+		row["identity"] = kql.Compact(v["identity"])
 	}
 	if len(segs) >= 2 && strings.EqualFold(segs[0], "subscriptions") {
-		row["subscriptionId"] = segs[1]
+		row["subscriptionId"] = kql.Compact(segs[1])
 	}
 	if len(segs) >= 4 && strings.EqualFold(segs[2], "resourceGroups") {
-		row["resourceGroup"] = strings.ToLower(segs[3])
+		row["resourceGroup"] = kql.Compact(strings.ToLower(segs[3]))
 	}
 	return row
 }
@@ -396,22 +397,49 @@ func stateRow(st *store.PolicyState, tenant string) kql.Row {
 	return row
 }
 
-// snapshot is a table's rows by id, for one query: a stable order, so that
-// pages do not overlap. It is a copy: the index goes on changing.
-func (g *graphIndex) snapshot(table string) []kql.Row {
+// graphEntry is a row and the columns access checks read, kept beside it
+// so that a scan reads no row it does not keep.
+type graphEntry struct {
+	row          kql.Row
+	id, typ, sub string
+}
+
+func entryOf(row kql.Row) graphEntry {
+	e := graphEntry{row: row}
+	e.id, _ = row["id"].(string)
+	e.typ, _ = row["type"].(string)
+	e.sub, _ = row["subscriptionId"].(string)
+	return e
+}
+
+// scan is a table's rows by id that keep passes, for one query: a stable
+// order, so that pages do not overlap, in a list of its own (the index
+// goes on changing).
+func (g *graphIndex) scan(table string, keep func(*graphEntry) bool) []kql.Row {
 	table = strings.ToLower(table)
 	g.mu.RLock()
-	sorted, ok := g.sorted[table]
-	if ok {
-		out := slices.Clone(sorted)
+	if _, ok := g.sorted[table]; !ok {
 		g.mu.RUnlock()
-		return out
+		g.sort(table)
+		g.mu.RLock()
 	}
-	g.mu.RUnlock()
+	defer g.mu.RUnlock()
+	entries := g.sorted[table]
+	out := make([]kql.Row, 0, len(entries))
+	for i := range entries {
+		if keep(&entries[i]) {
+			out = append(out, entries[i].row)
+		}
+	}
+	return out
+}
+
+// sort makes a table's list of rows by id, unless it has one.
+func (g *graphIndex) sort(table string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if sorted, ok := g.sorted[table]; ok {
-		return slices.Clone(sorted)
+	if _, ok := g.sorted[table]; ok {
+		return
 	}
 	rows := g.rows[table]
 	ids := make([]string, 0, len(rows))
@@ -419,13 +447,12 @@ func (g *graphIndex) snapshot(table string) []kql.Row {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	sorted = make([]kql.Row, len(ids))
+	sorted := make([]graphEntry, len(ids))
 	pos := make(map[string]int, len(ids))
 	for i, id := range ids {
-		sorted[i], pos[id] = rows[id], i
+		sorted[i], pos[id] = entryOf(rows[id]), i
 	}
 	g.sorted[table], g.pos[table] = sorted, pos
-	return slices.Clone(sorted)
 }
 
 // recordingTx notes what a transaction changes, for the index.

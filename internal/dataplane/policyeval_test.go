@@ -19,11 +19,11 @@ import (
 // (docs/policy/gitops-baseline.rule.json): the template's clusterName
 // passed ([field('name')]) and an existence condition naming the
 // configuration it deploys and its repository.
-func correctedBaseline(t *testing.T) string {
-	t.Helper()
+func correctedBaseline(tb testing.TB) string {
+	tb.Helper()
 	rule, err := os.ReadFile("../../docs/policy/gitops-baseline.rule.json")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return `{"properties":{"displayName":"Enforce GitOps Corporate Baseline on Arc Clusters","mode":"Indexed","policyRule":` + string(rule) + `}}`
 }

@@ -103,36 +103,17 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query is not valid: " + err.Error()})
 		return
 	}
-	c := callerOf(r)
-	// A role that reads a type at a subscription reads all of it there: one
-	// check per type and subscription, then per row only where it does not.
-	whole := map[[2]string]bool{}
-	visible := func(row kql.Row) bool {
-		sub, _ := row["subscriptionId"].(string)
-		if len(req.Subscriptions) > 0 && !slices.ContainsFunc(req.Subscriptions, func(x string) bool { return strings.EqualFold(x, sub) }) {
-			return false
-		}
-		typ, _ := row["type"].(string)
-		k := [2]string{typ, sub}
-		all, seen := whole[k]
-		if !seen {
-			all = c.can(typ+"/read", "/subscriptions/"+sub)
-			whole[k] = all
-		}
-		if all {
-			return true
-		}
-		id, _ := row["id"].(string)
-		return c.can(typ+"/read", id)
-	}
+	visible := s.graphAccess(callerOf(r), req.Subscriptions)
 	res, err := q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
-		out := &kql.Table{Columns: graphColumns}
-		for _, row := range s.graph.snapshot(table) {
-			if visible(row) {
-				out.Rows = append(out.Rows, row)
-			}
+		return &kql.Table{Columns: graphColumns, Rows: s.graph.scan(table, visible)}, nil
+	}, Filter: func(table, column, value string, fold bool) (*kql.Table, bool, error) {
+		if column != "type" { // the index keeps each row's type beside it
+			return nil, false, nil
 		}
-		return out, nil
+		rows := s.graph.scan(table, func(e *graphEntry) bool {
+			return (e.typ == value || fold && strings.EqualFold(e.typ, value)) && visible(e)
+		})
+		return &kql.Table{Columns: graphColumns, Rows: rows}, true, nil
 	}})
 	if err != nil {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query failed: " + err.Error()})
@@ -155,6 +136,33 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	out["facets"] = facets
 	writeJSON(w, http.StatusOK, out)
+}
+
+// graphAccess says which rows a caller sees: those of the subscriptions
+// asked for (all when none is) that the caller may read. A role that reads
+// a type at a subscription reads all of it there: one check per type and
+// subscription (rows by id come a subscription at a time), then one per
+// row only where that fails.
+func (s *Server) graphAccess(c *caller, subscriptions []string) func(*graphEntry) bool {
+	var lastTyp, lastSub string
+	var lastAll, lastAsked bool
+	whole := map[[2]string]bool{}
+	return func(e *graphEntry) bool {
+		if e.typ != lastTyp || e.sub != lastSub {
+			k := [2]string{e.typ, e.sub}
+			all, seen := whole[k]
+			if !seen {
+				all = c.can(e.typ+"/read", "/subscriptions/"+e.sub)
+				whole[k] = all
+			}
+			lastTyp, lastSub, lastAll = e.typ, e.sub, all
+			lastAsked = len(subscriptions) == 0 || slices.ContainsFunc(subscriptions, func(x string) bool { return strings.EqualFold(x, e.sub) })
+		}
+		if !lastAsked {
+			return false
+		}
+		return lastAll || c.can(e.typ+"/read", e.id)
+	}
 }
 
 // facet counts the query's result by the facet's expression, as ARG does:
@@ -317,7 +325,7 @@ var graphColumns = []string{"id", "name", "type", "tenantId", "kind", "location"
 // as strings.
 func jsonValue(v any) any {
 	switch v.(type) {
-	case nil, bool, int64, float64, string, []any, map[string]any:
+	case nil, bool, int64, float64, string, []any, map[string]any, *kql.Object:
 		return v
 	}
 	return kql.String(v)
@@ -339,7 +347,7 @@ func graphType(rows []kql.Row, col string) string {
 			return "number"
 		case bool:
 			return "boolean"
-		case []any, map[string]any:
+		case []any, map[string]any, *kql.Object:
 			return "object"
 		default:
 			return "string"

@@ -169,6 +169,14 @@ func TestResourceGraphAccessPagingAndErrors(t *testing.T) {
 	r := f.graph(graphQuery(`Resources | project name`), "Authorization", "Bearer "+token)
 	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 	g.Expect(graphRows(t, r, "name")).To(Equal([]string{"g5"}))
+	// So it does where the index answers the type filter itself.
+	for _, q := range []string{`Resources | where type == "microsoft.kubernetes/connectedclusters" | project name`,
+		`Resources | where type =~ "Microsoft.Kubernetes/connectedClusters" and name != "g0" | project name`} {
+		r = f.graph(graphQuery(q), "Authorization", "Bearer "+token)
+		g.Expect(graphRows(t, r, "name")).To(Equal([]string{"g5"}), q)
+		r = f.graph(graphQuery(q))
+		g.Expect(r.json(t)["data"]).To(HaveLen(6-strings.Count(q, "g0")), q)
+	}
 
 	// Pages: $top, then the $skipToken.
 	r = f.graph(`{"query":"Resources | order by name asc | project name","options":{"$top":4}}`)

@@ -33,18 +33,18 @@ const (
 )
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	ts  *httptest.Server
 	now time.Time
 	mu  sync.Mutex
 }
 
-func newFixture(t *testing.T, mut ...func(*Options)) *fixture {
-	t.Helper()
-	f := &fixture{t: t, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+func newFixture(tb testing.TB, mut ...func(*Options)) *fixture {
+	tb.Helper()
+	f := &fixture{t: tb, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	opts := DefaultOptions()
-	opts.DataDir = t.TempDir()
+	opts.DataDir = tb.TempDir()
 	opts.RatePerSecond = 0
 	opts.Now = func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 	for _, m := range mut {
@@ -52,11 +52,11 @@ func newFixture(t *testing.T, mut ...func(*Options)) *fixture {
 	}
 	srv, err := New(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	f.srv = srv
 	f.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { f.ts.Close(); _ = f.srv.Close() })
+	tb.Cleanup(func() { f.ts.Close(); _ = f.srv.Close() })
 	return f
 }
 
@@ -72,11 +72,11 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
+func (r response) json(tb testing.TB) map[string]any {
+	tb.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response is not JSON (%d): %s", r.status, r.body)
+		tb.Fatalf("response is not JSON (%d): %s", r.status, r.body)
 	}
 	return m
 }
@@ -151,11 +151,11 @@ func (f *fixture) register(id string) string {
 	return r.json(f.t)["properties"].(map[string]any)["agentToken"].(string)
 }
 
-func example(t *testing.T, name string) string {
-	t.Helper()
+func example(tb testing.TB, name string) string {
+	tb.Helper()
 	b, err := os.ReadFile(filepath.Join("../../test/fixtures/azure-examples", name))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return string(b)
 }

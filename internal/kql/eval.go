@@ -10,11 +10,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unique"
 )
 
 // Values are nil, bool, int64, float64, string, time.Time, time.Duration,
-// []any and map[string]any (dynamic).
+// and dynamic: []any, map[string]any and *Object (a property bag as an
+// index keeps it).
 
 // Row is one row, by column name. A row made by extend or mv-expand holds
 // only its new columns and, under baseKey, the row it extends (so that
@@ -78,11 +81,15 @@ type Env struct {
 	Tables Source
 	// Now is the time now() and ago() read.
 	Now time.Time
+	// Filter, when set, answers a table's leading `where column ==
+	// "value"` (=~ when fold) from an index: the table's rows for which it
+	// holds, and true; false when it cannot, and the engine filters.
+	Filter func(table, column, value string, fold bool) (*Table, bool, error)
 }
 
 // Run evaluates the query.
 func (q *Query) Run(env Env) (*Table, error) {
-	ev := &evaluator{env: env, tables: map[string]*Table{}, scalars: map[string]any{}}
+	ev := &evaluator{env: env, tables: map[string]*Table{}, scalars: map[string]any{}, inSets: &inSets{m: map[*inList]valueSet{}}}
 	for _, l := range q.lets {
 		if l.tab != nil {
 			t, err := ev.tabular(l.tab)
@@ -106,46 +113,151 @@ type evaluator struct {
 	// tables and scalars are the query's lets, by lower-case name.
 	tables  map[string]*Table
 	scalars map[string]any
+	// inSets are the values of each `in (subquery)`, run once per query
+	// (shared by the evaluators of a query's parts).
+	inSets *inSets
+	keyBuf []byte
+	// stack holds the arguments of the calls being evaluated.
+	stack []any
 }
 
-func (ev *evaluator) source(t *tabular) (*Table, error) {
+// source is t's input, and the operators left to run on it: a leading
+// equality on a column of a named table is answered by the environment's
+// Filter, when it can, and left out of the where.
+func (ev *evaluator) source(t *tabular) (*Table, []operator, error) {
 	switch {
 	case t.sub != nil:
-		return ev.tabular(t.sub)
+		in, err := ev.tabular(t.sub)
+		return in, t.ops, err
 	case t.union != nil:
-		return ev.union(&Table{}, t.union)
+		in, err := ev.union(&Table{}, t.union)
+		return in, t.ops, err
 	}
 	if let, ok := ev.tables[strings.ToLower(t.table)]; ok {
-		return let, nil
+		return let, t.ops, nil
 	}
-	return ev.env.Tables(t.table)
+	if ev.env.Filter != nil && len(t.ops) > 0 && t.ops[0].name == "where" {
+		if eq, rest, ok := leadingEquality(t.ops[0].pred); ok {
+			in, done, err := ev.env.Filter(t.table, eq.col, eq.value, eq.fold)
+			if err != nil {
+				return nil, nil, err
+			}
+			if done {
+				ops := slices.Clone(t.ops)
+				if rest == nil {
+					return in, ops[1:], nil
+				}
+				ops[0].pred = rest
+				return in, ops, nil
+			}
+		}
+	}
+	in, err := ev.env.Tables(t.table)
+	return in, t.ops, err
 }
 
+// equality is `column == "value"` (=~ when fold).
+type equality struct {
+	col, value string
+	fold       bool
+}
+
+// leadingEquality is pred's first conjunct when it is an equality of a
+// column with a (non-empty) string, and the conjuncts after it (nil when
+// none).
+func leadingEquality(pred expr) (equality, expr, bool) {
+	b, ok := pred.(*binary)
+	if !ok {
+		return equality{}, nil, false
+	}
+	if b.op == "and" {
+		eq, rest, ok := leadingEquality(b.l)
+		if !ok {
+			return equality{}, nil, false
+		}
+		if rest == nil {
+			return eq, b.r, true
+		}
+		return eq, &binary{op: "and", l: rest, r: b.r, pos: b.pos}, true
+	}
+	if b.op != "==" && b.op != "=~" {
+		return equality{}, nil, false
+	}
+	l, r := b.l, b.r
+	if _, isCol := r.(*column); isCol {
+		l, r = r, l
+	}
+	col, ok := l.(*column)
+	lit, ok2 := r.(*literal)
+	if !ok || !ok2 {
+		return equality{}, nil, false
+	}
+	v, ok := lit.v.(string)
+	if !ok || v == "" {
+		return equality{}, nil, false
+	}
+	return equality{col: col.name, value: v, fold: b.op == "=~"}, nil, true
+}
+
+// tabular evaluates t: each run of row-wise operators as one pipeline,
+// which a summarize right after it reads as the rows pass.
 func (ev *evaluator) tabular(t *tabular) (*Table, error) {
-	cur, err := ev.source(t)
+	cur, ops, err := ev.source(t)
 	if err != nil {
 		return nil, err
 	}
-	for _, op := range t.ops {
-		if cur, err = ev.apply(op, cur); err != nil {
+	for len(ops) > 0 {
+		n := 0
+		for n < len(ops) && rowWise(ops[n]) {
+			n++
+		}
+		if n == 0 {
+			if cur, err = ev.apply(ops[0], cur); err != nil {
+				return nil, err
+			}
+			ops = ops[1:]
+			continue
+		}
+		p, err := ev.pipeline(ops[:n], cur.Columns)
+		if err != nil {
+			return nil, err
+		}
+		ops = ops[n:]
+		if len(ops) > 0 && groups(ops[0]) {
+			cur, err = ev.summarize(ops[0], cur, p)
+			ops = ops[1:]
+		} else {
+			cur, err = p.table(cur)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	return cur, nil
 }
 
+// groups: op is a summarize, or a distinct by expressions (one without
+// aggregates).
+func groups(op operator) bool {
+	return op.name == "summarize" || op.name == "distinct" && op.names == nil
+}
+
 func (ev *evaluator) apply(op operator, in *Table) (*Table, error) {
+	if groups(op) {
+		p, _ := ev.pipeline(nil, in.Columns)
+		return ev.summarize(op, in, p)
+	}
 	switch op.name {
-	case "where":
-		return ev.where(op, in)
-	case "extend", "project":
-		return ev.extend(op, in)
+	case "where", "extend", "project":
+		p, err := ev.pipeline([]operator{op}, in.Columns)
+		if err != nil {
+			return nil, err
+		}
+		return p.table(in)
 	case "project-away":
 		return projectAway(op, in), nil
 	case "project-rename":
 		return projectRename(op, in)
-	case "summarize":
-		return ev.summarize(op, in)
 	case "order":
 		out := &Table{Columns: in.Columns, Rows: slices.Clone(in.Rows)}
 		return out, ev.sort(out.Rows, op.orderBy)
@@ -163,9 +275,6 @@ func (ev *evaluator) apply(op operator, in *Table) (*Table, error) {
 		}
 		return &Table{Columns: in.Columns, Rows: rows[:min(n, len(rows))]}, nil
 	case "distinct":
-		if op.names == nil { // expressions: a summarize by them
-			return ev.summarize(op, in)
-		}
 		return distinctRows(in), nil
 	case "count":
 		return &Table{Columns: []string{"Count"}, Rows: []Row{{"Count": int64(len(in.Rows))}}}, nil
@@ -227,25 +336,12 @@ func (ev *evaluator) join(op operator, left *Table) (*Table, error) {
 			return nil, errorf(op.pos, "join: the right side has no column '%s'", k.right)
 		}
 	}
-	leftKey := func(r Row) string {
-		parts := make([]string, len(op.on))
-		for i, k := range op.on {
-			v, _ := Get(r, k.left)
-			parts[i] = key(Row{"k": v}, []string{"k"})
-		}
-		return strings.Join(parts, "\x01")
-	}
-	rightKey := func(r Row) string {
-		parts := make([]string, len(op.on))
-		for i, k := range op.on {
-			v, _ := Get(r, k.right)
-			parts[i] = key(Row{"k": v}, []string{"k"})
-		}
-		return strings.Join(parts, "\x01")
-	}
+	leftKey := func(r Row) string { return joinValue(r, op.on, false) }
+	rightKey := func(r Row) string { return joinValue(r, op.on, true) }
 	byKey := map[string][]Row{}
 	for _, r := range right.Rows {
-		byKey[rightKey(r)] = append(byKey[rightKey(r)], r)
+		k := rightKey(r)
+		byKey[k] = append(byKey[k], r)
 	}
 	kind := map[string]string{"anti": "leftanti", "semi": "leftsemi"}[op.kind]
 	if kind == "" {
@@ -371,6 +467,8 @@ func elements(v any) []any {
 	switch x := v.(type) {
 	case []any:
 		return x
+	case *Object:
+		return elements(x.Map())
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -418,51 +516,6 @@ func cast(v any, typ string) any {
 		}
 	}
 	return nil
-}
-
-func (ev *evaluator) where(op operator, in *Table) (*Table, error) {
-	out := &Table{Columns: in.Columns}
-	for _, r := range in.Rows {
-		v, err := ev.scalar(op.pred, r)
-		if err != nil {
-			return nil, err
-		}
-		if b, _ := v.(bool); b {
-			out.Rows = append(out.Rows, r)
-		}
-	}
-	return out, nil
-}
-
-// extend adds (or replaces) columns; project keeps only those it names.
-func (ev *evaluator) extend(op operator, in *Table) (*Table, error) {
-	out := &Table{}
-	keep := op.name == "extend"
-	if keep {
-		out.Columns = slices.Clone(in.Columns)
-	}
-	names := make([]string, len(op.cols))
-	for i, a := range op.cols {
-		names[i] = columnName(a, i)
-		if !slices.Contains(out.Columns, names[i]) {
-			out.Columns = append(out.Columns, names[i])
-		}
-	}
-	for _, r := range in.Rows {
-		nr := make(Row, len(op.cols))
-		if keep {
-			nr = over(r, len(op.cols))
-		}
-		for i, a := range op.cols {
-			v, err := ev.scalar(a.e, r)
-			if err != nil {
-				return nil, err
-			}
-			nr[names[i]] = v
-		}
-		out.Rows = append(out.Rows, nr)
-	}
-	return out, nil
 }
 
 func projectAway(op operator, in *Table) *Table {
@@ -606,32 +659,48 @@ func (ev *evaluator) sort(rows []Row, by []ordering) error {
 	return nil
 }
 
-// key is a row's identity over cols, for grouping: each value with its
-// kind, so that 1 and "1" differ; dynamic values as JSON.
+// key is a row's identity over cols, for grouping.
 func key(r Row, cols []string) string {
-	var b strings.Builder
+	var b []byte
 	for _, c := range cols {
 		v, _ := Get(r, c)
-		switch v := v.(type) {
-		case nil:
-			b.WriteString("n")
-		case string:
-			b.WriteString("s")
-			b.WriteString(v)
-		case int64:
-			b.WriteString("i")
-			b.WriteString(strconv.FormatInt(v, 10))
-		case bool:
-			b.WriteString("b")
-			b.WriteString(strconv.FormatBool(v))
-		default:
-			j, _ := json.Marshal(v)
-			b.WriteString("j")
-			b.Write(j)
-		}
-		b.WriteByte(0)
+		b = appendKey(b, v)
 	}
-	return b.String()
+	return string(b)
+}
+
+// joinValue is a row's identity over join's keys, the right side's or the
+// left's.
+func joinValue(r Row, on []joinKey, right bool) string {
+	var b []byte
+	for _, k := range on {
+		col := k.left
+		if right {
+			col = k.right
+		}
+		v, _ := Get(r, col)
+		b = appendKey(b, v)
+	}
+	return string(b)
+}
+
+// appendKey appends a value's identity, for grouping: the value with its
+// kind, so that 1 and "1" differ; dynamic values as JSON.
+func appendKey(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		b = append(b, 'n')
+	case string:
+		b = append(append(b, 's'), v...)
+	case int64:
+		b = strconv.AppendInt(append(b, 'i'), v, 10)
+	case bool:
+		b = strconv.AppendBool(append(b, 'b'), v)
+	default:
+		j, _ := json.Marshal(v)
+		b = append(append(b, 'j'), j...)
+	}
+	return append(b, 0)
 }
 
 // ---- scalar evaluation ----
@@ -681,15 +750,20 @@ func (ev *evaluator) scalar(e expr, r Row) (any, error) {
 		if isAggregate(x.fn) {
 			return nil, errorf(x.pos, "%s() is an aggregate: use it in summarize", x.fn)
 		}
-		args := make([]any, len(x.args))
-		for i, a := range x.args {
+		// The arguments are on a stack the evaluator reuses (no function
+		// keeps its argument slice).
+		base := len(ev.stack)
+		for _, a := range x.args {
 			v, err := ev.scalar(a, r)
 			if err != nil {
+				ev.stack = ev.stack[:base]
 				return nil, err
 			}
-			args[i] = v
+			ev.stack = append(ev.stack, v)
 		}
-		v, err := functions[x.fn].fn(ev, args)
+		v, err := functions[x.fn].fn(ev, ev.stack[base:len(ev.stack):len(ev.stack)])
+		clear(ev.stack[base:])
+		ev.stack = ev.stack[:base]
 		if err != nil {
 			return nil, errorf(x.pos, "%s: %v", x.fn, err)
 		}
@@ -708,6 +782,10 @@ func keysOf(r Row) []string {
 
 func index(base, idx any) any {
 	switch b := base.(type) {
+	case *Object:
+		s, _ := idx.(string)
+		v, _ := b.Get(s)
+		return v
 	case map[string]any:
 		s, _ := idx.(string)
 		if v, ok := b[s]; ok {
@@ -836,34 +914,97 @@ func (ev *evaluator) in(x *inList, r Row) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var candidates []any
 	if x.sub != nil {
-		t, err := ev.tabular(x.sub)
+		set, err := ev.inSet(x)
 		if err != nil {
 			return nil, err
 		}
-		if len(t.Columns) == 0 {
-			return x.negated, nil
+		return set.has(v) != x.negated, nil
+	}
+	var candidates []any
+	for _, e := range x.list {
+		c, err := ev.scalar(e, r)
+		if err != nil {
+			return nil, err
 		}
-		for _, row := range t.Rows {
-			c, _ := Get(row, t.Columns[0])
+		if arr, ok := c.([]any); ok { // dynamic arrays are flattened
+			candidates = append(candidates, arr...)
+		} else {
 			candidates = append(candidates, c)
 		}
-	} else {
-		for _, e := range x.list {
-			c, err := ev.scalar(e, r)
-			if err != nil {
-				return nil, err
-			}
-			if arr, ok := c.([]any); ok { // dynamic arrays are flattened
-				candidates = append(candidates, arr...)
-			} else {
-				candidates = append(candidates, c)
-			}
+	}
+	return slices.ContainsFunc(candidates, func(c any) bool { return equal(v, c) }) != x.negated, nil
+}
+
+type inSets struct {
+	mu sync.Mutex
+	m  map[*inList]valueSet
+}
+
+// inSet is the first column of an `in` subquery's result, run once per
+// query (it cannot refer to the row). Parts running at once may both run
+// it; the first to finish is kept.
+func (ev *evaluator) inSet(x *inList) (valueSet, error) {
+	ev.inSets.mu.Lock()
+	set, ok := ev.inSets.m[x]
+	ev.inSets.mu.Unlock()
+	if ok {
+		return set, nil
+	}
+	t, err := ev.tabular(x.sub)
+	if err != nil {
+		return valueSet{}, err
+	}
+	set = valueSet{keys: map[string]bool{}}
+	if len(t.Columns) > 0 {
+		for _, row := range t.Rows {
+			c, _ := Get(row, t.Columns[0])
+			set.add(c)
 		}
 	}
-	found := slices.ContainsFunc(candidates, func(c any) bool { return v != nil && sameKind(v, c) && compareValues(v, c) == 0 })
-	return found != x.negated, nil
+	ev.inSets.mu.Lock()
+	defer ev.inSets.mu.Unlock()
+	if first, ok := ev.inSets.m[x]; ok {
+		return first, nil
+	}
+	ev.inSets.m[x] = set
+	return set, nil
+}
+
+// valueSet holds values for `in`: strings, whole numbers and bools by
+// key, others in a list compared one by one.
+type valueSet struct {
+	keys  map[string]bool
+	other []any
+}
+
+func (s *valueSet) add(v any) {
+	if k, ok := setKey(v); ok {
+		s.keys[k] = true
+	} else if v != nil {
+		s.other = append(s.other, v)
+	}
+}
+
+func (s valueSet) has(v any) bool {
+	if k, ok := setKey(v); ok {
+		return s.keys[k]
+	}
+	return slices.ContainsFunc(s.other, func(c any) bool { return equal(v, c) })
+}
+
+// setKey is v's key in a valueSet, when it has one: whole numbers alike
+// whether int64 or float64, as == compares them.
+func setKey(v any) (string, bool) {
+	switch x := v.(type) {
+	case string, int64, bool:
+		return string(appendKey(nil, x)), true
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return string(appendKey(nil, int64(x))), true
+		}
+	}
+	return "", false
 }
 
 // equal: KQL's ==: values of one kind that compare equal; null equals
@@ -1084,3 +1225,61 @@ func String(v any) string { return str(v) }
 // Normalize turns decoded JSON into the values queries read: whole
 // numbers as int64.
 func Normalize(v any) any { return normalize(v) }
+
+// Compact is Normalize for values kept long (an index's rows): property
+// bags become Objects (read in one block of memory), and every key, and
+// every value short enough to repeat (names, states, types), is the one
+// copy of that string in the process (unique.Make), held in an interface
+// many rows share, so that rows hold it once, and a scan reads it from
+// cache rather than from each row.
+func Compact(v any) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) <= compactLen {
+			return box(x)
+		}
+		return x
+	case map[string]any:
+		return objectOf(x, Compact)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Compact(e)
+		}
+		return out
+	}
+	return normalize(v)
+}
+
+// compactLen is the longest value Compact shares: longer ones (ids,
+// messages) are mostly unique.
+const compactLen = 64
+
+// intern is the one copy of s in the process.
+func intern(s string) string { return unique.Make(s).Value() }
+
+// boxes are short strings as interface values, shared: an interface holds
+// a string through a pointer, so rows that share the interface share what
+// they read. It is bounded: when full it starts again (the values it made
+// stay valid).
+var boxes struct {
+	sync.Mutex
+	m map[string]any
+}
+
+const maxBoxes = 1 << 16
+
+func box(s string) any {
+	boxes.Lock()
+	defer boxes.Unlock()
+	v, ok := boxes.m[s]
+	if !ok {
+		if boxes.m == nil || len(boxes.m) >= maxBoxes {
+			boxes.m = make(map[string]any, 1024)
+		}
+		s = intern(s)
+		v = s
+		boxes.m[s] = v
+	}
+	return v
+}

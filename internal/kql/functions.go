@@ -29,7 +29,12 @@ func init() {
 
 func conversionFunctions() map[string]function {
 	return map[string]function{
-		"tostring": {1, 1, func(_ *evaluator, a []any) (any, error) { return str(a[0]), nil }},
+		"tostring": {1, 1, func(_ *evaluator, a []any) (any, error) {
+			if _, ok := a[0].(string); ok {
+				return a[0], nil // as it is: no new string to box
+			}
+			return str(a[0]), nil
+		}},
 		"toint":    {1, 1, func(_ *evaluator, a []any) (any, error) { return toLong(a[0]), nil }},
 		"tolong":   {1, 1, func(_ *evaluator, a []any) (any, error) { return toLong(a[0]), nil }},
 		"todouble": {1, 1, func(_ *evaluator, a []any) (any, error) { return toDouble(a[0]), nil }},
@@ -165,6 +170,9 @@ func dynamicFunctions() map[string]function {
 			return nil, nil
 		}},
 		"bag_keys": {1, 1, func(_ *evaluator, a []any) (any, error) {
+			if o, ok := a[0].(*Object); ok {
+				a[0] = o.Map()
+			}
 			m, ok := a[0].(map[string]any)
 			if !ok {
 				return nil, nil
@@ -389,243 +397,4 @@ func aggregateColumn(c *call) string {
 		}
 	}
 	return name
-}
-
-// summarize groups by op.by and aggregates op.cols (distinct with
-// expressions is a summarize without aggregates).
-func (ev *evaluator) summarize(op operator, in *Table) (*Table, error) {
-	for _, a := range op.cols {
-		if c, ok := a.e.(*call); !ok || !isAggregate(c.fn) {
-			return nil, errorf(a.e.position(), "summarize takes aggregates (count(), sum(x), ...) before by")
-		}
-	}
-	byNames := make([]string, len(op.by))
-	for i, b := range op.by {
-		byNames[i] = columnName(b, i)
-	}
-	// Each aggregate gives a column, except arg_max/arg_min: theirs.
-	aggNames := make([][]string, len(op.cols))
-	var allAgg []string
-	for i, a := range op.cols {
-		aggNames[i] = []string{columnName(a, i)}
-		if c := a.e.(*call); c.fn == "arg_max" || c.fn == "arg_min" {
-			aggNames[i] = argColumns(c, in.Columns, byNames)
-		}
-		allAgg = append(allAgg, aggNames[i]...)
-	}
-	type group struct {
-		keys Row
-		rows []Row
-	}
-	var groups []*group
-	index := map[string]*group{}
-	for _, r := range in.Rows {
-		keys := Row{}
-		for i, b := range op.by {
-			v, err := ev.scalar(b.e, r)
-			if err != nil {
-				return nil, err
-			}
-			keys[byNames[i]] = v
-		}
-		k := key(keys, byNames)
-		g := index[k]
-		if g == nil {
-			g = &group{keys: keys}
-			index[k] = g
-			groups = append(groups, g)
-		}
-		g.rows = append(g.rows, r)
-	}
-	if len(op.by) == 0 && len(groups) == 0 {
-		groups = append(groups, &group{keys: Row{}}) // summarize count() of nothing is one row of 0
-	}
-	out := &Table{Columns: append(slices.Clone(byNames), allAgg...)}
-	for _, g := range groups {
-		row := maps.Clone(g.keys)
-		for i, a := range op.cols {
-			c := a.e.(*call)
-			if c.fn == "arg_max" || c.fn == "arg_min" {
-				vals, err := ev.argExtreme(c, g.rows, aggNames[i])
-				if err != nil {
-					return nil, err
-				}
-				maps.Copy(row, vals)
-				continue
-			}
-			v, err := ev.aggregate(c, g.rows)
-			if err != nil {
-				return nil, err
-			}
-			row[aggNames[i][0]] = v
-		}
-		out.Rows = append(out.Rows, row)
-	}
-	return out, nil
-}
-
-// argColumns are arg_max/arg_min's columns: the maximized expression's
-// (its name, or max_/min_), then those it returns (every input column but
-// the by ones for *).
-func argColumns(c *call, input, by []string) []string {
-	first := pathName(c.args[0])
-	if first == "" {
-		first = aggregates[c.fn].column + "1"
-	}
-	out := []string{first}
-	for _, a := range c.args[1:] {
-		if col, ok := a.(*column); ok && col.name == "*" {
-			for _, in := range input {
-				if !slices.Contains(by, in) && !slices.Contains(out, in) {
-					out = append(out, in)
-				}
-			}
-			continue
-		}
-		if n := pathName(a); n != "" && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// argExtreme is the row of rows where c's first argument is largest
-// (arg_max) or smallest (arg_min), as names' values.
-func (ev *evaluator) argExtreme(c *call, rows []Row, names []string) (Row, error) {
-	var best Row
-	var bestV any
-	for _, r := range rows {
-		v, err := ev.scalar(c.args[0], r)
-		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			continue
-		}
-		if best == nil || c.fn == "arg_max" && compareValues(v, bestV) > 0 || c.fn == "arg_min" && compareValues(v, bestV) < 0 {
-			best, bestV = r, v
-		}
-	}
-	out := Row{names[0]: bestV}
-	for i, a := range c.args[1:] {
-		if col, ok := a.(*column); ok && col.name == "*" {
-			for _, n := range names[1:] {
-				if best != nil {
-					if v, has := Get(best, n); has {
-						out[n] = v
-					}
-				}
-			}
-			continue
-		}
-		if best == nil {
-			continue
-		}
-		v, err := ev.scalar(a, best)
-		if err != nil {
-			return nil, err
-		}
-		if n := pathName(a); n != "" {
-			out[n] = v
-		} else {
-			out[fmt.Sprintf("Column%d", i+1)] = v
-		}
-	}
-	for _, n := range names {
-		if _, has := out[n]; !has {
-			out[n] = nil
-		}
-	}
-	return out, nil
-}
-
-func (ev *evaluator) aggregate(c *call, rows []Row) (any, error) {
-	if c.fn == "count" {
-		return int64(len(rows)), nil
-	}
-	vs := make([]any, 0, len(rows))
-	for _, r := range rows {
-		v, err := ev.scalar(c.args[0], r)
-		if err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	switch c.fn {
-	case "countif":
-		n := int64(0)
-		for _, v := range vs {
-			if b, _ := v.(bool); b {
-				n++
-			}
-		}
-		return n, nil
-	case "dcount":
-		return int64(len(distinctValues(vs))), nil
-	case "make_set":
-		return distinctValues(vs), nil
-	case "make_list":
-		list := []any{}
-		for _, v := range vs {
-			if v != nil {
-				list = append(list, v)
-			}
-		}
-		return list, nil
-	case "sum", "avg":
-		return sumOrAvg(c.fn, vs), nil
-	case "min", "max":
-		var best any
-		for _, v := range vs {
-			if v != nil && (best == nil || c.fn == "min" && compareValues(v, best) < 0 || c.fn == "max" && compareValues(v, best) > 0) {
-				best = v
-			}
-		}
-		return best, nil
-	}
-	return nil, errorf(c.pos, "the aggregate %s is not served", c.fn)
-}
-
-// distinctValues are the values of vs without nulls and repeats, in order.
-func distinctValues(vs []any) []any {
-	seen := map[string]bool{}
-	set := []any{}
-	for _, v := range vs {
-		if v == nil {
-			continue
-		}
-		if k := key(Row{"v": v}, []string{"v"}); !seen[k] {
-			seen[k] = true
-			set = append(set, v)
-		}
-	}
-	return set
-}
-
-// sumOrAvg sums (whole when every value is) or averages the numbers of vs.
-func sumOrAvg(fn string, vs []any) any {
-	var si int64
-	var sf float64
-	allInt, n := true, 0
-	for _, v := range vs {
-		switch x := v.(type) {
-		case int64:
-			si += x
-			sf += float64(x)
-			n++
-		case float64:
-			sf += x
-			allInt = false
-			n++
-		}
-	}
-	switch {
-	case fn == "avg" && n == 0:
-		return nil
-	case fn == "avg":
-		return sf / float64(n)
-	case allInt:
-		return si
-	}
-	return sf
 }

@@ -149,6 +149,8 @@ func TestOperators(t *testing.T) {
 			[]string{"countif_", "dcount_location", "avg_", "min_name", "max_name"}, []string{"3 1 3.5 c0 c5"}, false},
 		{"make_set and make_list", `Resources | summarize set = make_set(resourceGroup), list = make_list(location) | project array_length(set), array_length(list)`,
 			[]string{"set", "list"}, []string{"2 6"}, false},
+		{"make_set and make_list with a maximum size", `Resources | summarize s = make_set(resourceGroup, 1), l = make_list(name, 3) | project tostring(s), tostring(l)`,
+			[]string{"s", "l"}, []string{`["east"] ["c0","c1","c2"]`}, false},
 		{"summarize of nothing", `Resources | where name == "none" | summarize count()`, []string{"count_"}, []string{"0"}, false},
 		{"order desc by default", `Resources | order by name | take 2 | project name`, []string{"name"}, []string{"c5", "c4"}, true},
 		{"sort asc, then", `Resources | sort by resourceGroup asc, name desc | take 3 | project name`, []string{"name"}, []string{"c4", "c2", "c0"}, true},
@@ -226,6 +228,10 @@ func TestErrors(t *testing.T) {
 		{`Resources | project x = 1 # 2`, "unexpected character '#'"},
 		{`Resources | project-rename a = 1`, "project-rename takes new = old column pairs"},
 		{`Resources | project-rename a = nothere`, "no column 'nothere' to rename"},
+		{`Resources | summarize make_list(name, 0)`, "line 1, column 39: make_list: the maximum size must be a whole number, 1 or more"},
+		{`Resources | summarize make_set(name, "ten")`, "make_set: the maximum size must be a whole number, 1 or more"},
+		{`Resources | where type == "x" | summarize count() by nosuch`, "no column 'nosuch'"},
+		{`Resources | summarize arg_max(nosuch, *)`, "no column 'nosuch'"},
 	} {
 		_, err := run(t, tc.q)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -690,7 +690,9 @@ func (p *parser) postfix() (expr, error) {
 			if name.kind != tIdent {
 				return nil, errorf(name.pos, "expected a property name after '.', found %s", describeTok(name))
 			}
-			x = &member{x: x, index: &literal{v: name.text, pos: name.pos}, pos: t.pos}
+			// The one copy of the name: an Object's keys are too, so
+			// that finding it compares pointers.
+			x = &member{x: x, index: &literal{v: intern(name.text), pos: name.pos}, pos: t.pos}
 		case p.is("["):
 			t := p.next()
 			var idx expr
