@@ -41,11 +41,10 @@ type graphIndex struct {
 	s    *Server
 	mu   sync.RWMutex
 	rows map[string]map[string]kql.Row
-	// sorted is each table's rows by id, and pos each row's place in it;
-	// an update replaces a row in place, an insert or a delete drops the
-	// table's list until the next query sorts it again.
+	// sorted is each table's rows by lower-case id, kept in order as rows
+	// change (an update in place, inserts and deletes merged in one pass
+	// per batch), so that no query sorts.
 	sorted  map[string][]graphEntry
-	pos     map[string]map[string]int
 	pmu     sync.Mutex
 	pending map[change]bool
 	wake    chan struct{}
@@ -54,7 +53,7 @@ type graphIndex struct {
 }
 
 func newGraphIndex(s *Server) *graphIndex {
-	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]graphEntry{}, pos: map[string]map[string]int{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
+	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]graphEntry{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
 	g.idle = sync.NewCond(&g.pmu)
 	for _, t := range graphTables {
 		g.rows[strings.ToLower(t)] = map[string]kql.Row{}
@@ -174,14 +173,19 @@ func (g *graphIndex) wait() {
 	}
 }
 
+// graphUpsert is a row to put in a table, by lower-case id.
+type graphUpsert struct {
+	table, key string
+	row        kql.Row
+}
+
+// graphKey is a row of a table, by lower-case id.
+type graphKey struct{ table, key string }
+
 // apply re-reads what changed and updates the rows.
 func (g *graphIndex) apply(cs []change) error {
-	type upsert struct {
-		table, id string
-		row       kql.Row
-	}
-	var ups []upsert
-	var gone []struct{ table, id string }
+	var ups []graphUpsert
+	var gone []graphKey
 	var trees []string // deleted clusters and vaults: their rows and everything under them go
 	err := g.s.store.View(func(tx store.Tx) error {
 		for _, c := range cs {
@@ -196,11 +200,11 @@ func (g *graphIndex) apply(cs []change) error {
 			}
 			switch {
 			case found:
-				ups = append(ups, upsert{table, strings.ToLower(id), row})
+				ups = append(ups, graphUpsert{table, strings.ToLower(id), row})
 			case c.kind == chCluster || c.kind == chVault:
 				trees = append(trees, strings.ToLower(id))
 			default:
-				gone = append(gone, struct{ table, id string }{table, strings.ToLower(id)})
+				gone = append(gone, graphKey{table, strings.ToLower(id)})
 			}
 		}
 		return nil
@@ -208,38 +212,84 @@ func (g *graphIndex) apply(cs []change) error {
 	if err != nil {
 		return err
 	}
+	g.commit(ups, gone, trees)
+	return nil
+}
+
+// commit puts ups, removes gone and the rows under trees, and keeps each
+// table's list in order: a row that stays keeps its place; the rows that
+// come and go are merged in one pass per table.
+func (g *graphIndex) commit(ups []graphUpsert, gone []graphKey, trees []string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	removed := map[string]map[string]bool{}
+	remove := func(table, key string) {
+		delete(g.rows[table], key)
+		if removed[table] == nil {
+			removed[table] = map[string]bool{}
+		}
+		removed[table][key] = true
+	}
 	for _, prefix := range trees {
 		for table, rows := range g.rows {
-			for id := range rows {
-				if id == prefix || strings.HasPrefix(id, prefix+"/") {
-					delete(rows, id)
-					g.unsort(table)
+			for key := range rows {
+				if key == prefix || strings.HasPrefix(key, prefix+"/") {
+					remove(table, key)
 				}
 			}
 		}
 	}
 	for _, d := range gone {
-		if _, had := g.rows[d.table][d.id]; had {
-			delete(g.rows[d.table], d.id)
-			g.unsort(d.table)
+		if _, had := g.rows[d.table][d.key]; had {
+			remove(d.table, d.key)
 		}
 	}
+	added := map[string]map[string]graphEntry{}
 	for _, u := range ups {
-		if i, ok := g.pos[u.table][u.id]; ok && g.sorted[u.table] != nil {
-			g.sorted[u.table][i] = entryOf(u.row) // the same id: its place holds
-		} else if _, had := g.rows[u.table][u.id]; !had {
-			g.unsort(u.table)
+		e := entryOf(u.key, u.row)
+		if _, had := g.rows[u.table][u.key]; had && !added[u.table][u.key].has() {
+			list := g.sorted[u.table]
+			if i, found := slices.BinarySearchFunc(list, u.key, byKey); found {
+				list[i] = e // the same id: its place holds
+			}
+		} else {
+			if added[u.table] == nil {
+				added[u.table] = map[string]graphEntry{}
+			}
+			added[u.table][u.key] = e
 		}
-		g.rows[u.table][u.id] = u.row
+		g.rows[u.table][u.key] = u.row
 	}
-	return nil
+	for table := range g.rows {
+		if len(removed[table]) == 0 && len(added[table]) == 0 {
+			continue
+		}
+		g.sorted[table] = mergeEntries(g.sorted[table], removed[table], added[table])
+	}
 }
 
-func (g *graphIndex) unsort(table string) {
-	delete(g.sorted, table)
-	delete(g.pos, table)
+func byKey(e graphEntry, key string) int { return strings.Compare(e.key, key) }
+
+// mergeEntries is list without the removed keys, with added merged in
+// order (an added key replaces the one it removed).
+func mergeEntries(list []graphEntry, removed map[string]bool, added map[string]graphEntry) []graphEntry {
+	in := make([]graphEntry, 0, len(added))
+	for _, e := range added {
+		in = append(in, e)
+	}
+	slices.SortFunc(in, func(a, b graphEntry) int { return strings.Compare(a.key, b.key) })
+	out := make([]graphEntry, 0, len(list)+len(in))
+	for _, e := range list {
+		if removed[e.key] {
+			continue
+		}
+		for len(in) > 0 && in[0].key < e.key {
+			out = append(out, in[0])
+			in = in[1:]
+		}
+		out = append(out, e)
+	}
+	return append(out, in...)
 }
 
 // read renders the resource a change names as its table's row; found is
@@ -398,33 +448,30 @@ func stateRow(st *store.PolicyState, tenant string) kql.Row {
 }
 
 // graphEntry is a row and the columns access checks read, kept beside it
-// so that a scan reads no row it does not keep.
+// so that a scan reads no row it does not keep; key is its lower-case id,
+// the table's order.
 type graphEntry struct {
-	row          kql.Row
-	id, typ, sub string
+	row               kql.Row
+	key, id, typ, sub string
 }
 
-func entryOf(row kql.Row) graphEntry {
-	e := graphEntry{row: row}
+func entryOf(key string, row kql.Row) graphEntry {
+	e := graphEntry{row: row, key: key}
 	e.id, _ = row["id"].(string)
 	e.typ, _ = row["type"].(string)
 	e.sub, _ = row["subscriptionId"].(string)
 	return e
 }
 
+func (e graphEntry) has() bool { return e.row != nil }
+
 // scan is a table's rows by id that keep passes, for one query: a stable
 // order, so that pages do not overlap, in a list of its own (the index
 // goes on changing).
 func (g *graphIndex) scan(table string, keep func(*graphEntry) bool) []kql.Row {
-	table = strings.ToLower(table)
 	g.mu.RLock()
-	if _, ok := g.sorted[table]; !ok {
-		g.mu.RUnlock()
-		g.sort(table)
-		g.mu.RLock()
-	}
 	defer g.mu.RUnlock()
-	entries := g.sorted[table]
+	entries := g.sorted[strings.ToLower(table)]
 	out := make([]kql.Row, 0, len(entries))
 	for i := range entries {
 		if keep(&entries[i]) {
@@ -434,25 +481,21 @@ func (g *graphIndex) scan(table string, keep func(*graphEntry) bool) []kql.Row {
 	return out
 }
 
-// sort makes a table's list of rows by id, unless it has one.
-func (g *graphIndex) sort(table string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.sorted[table]; ok {
-		return
+// lookup is a table's row of an id (as spelt, or but for case when fold)
+// if keep passes it.
+func (g *graphIndex) lookup(table, id string, fold bool, keep func(*graphEntry) bool) []kql.Row {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	key := strings.ToLower(id)
+	row, ok := g.rows[strings.ToLower(table)][key]
+	if !ok {
+		return nil
 	}
-	rows := g.rows[table]
-	ids := make([]string, 0, len(rows))
-	for id := range rows {
-		ids = append(ids, id)
+	e := entryOf(key, row)
+	if (e.id == id || fold && strings.EqualFold(e.id, id)) && keep(&e) {
+		return []kql.Row{row}
 	}
-	slices.Sort(ids)
-	sorted := make([]graphEntry, len(ids))
-	pos := make(map[string]int, len(ids))
-	for i, id := range ids {
-		sorted[i], pos[id] = entryOf(rows[id]), i
-	}
-	g.sorted[table], g.pos[table] = sorted, pos
+	return nil
 }
 
 // recordingTx notes what a transaction changes, for the index.

@@ -29,16 +29,14 @@ func benchFleet(b *testing.B, n int) *fixture {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	g := f.srv.graph
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	var ups []graphUpsert
 	for i := range n {
 		c, s := *cl, *cfg.Status
 		c.Name = fmt.Sprintf("bench%06d", i/5)
 		c.ID = strings.Replace(c.ID, "/g0", "/"+c.Name, 1)
 		ref := refOf(&c)
 		if i%5 == 0 {
-			g.rows["resources"][strings.ToLower(c.ID)] = graphRow(renderCluster(&c, ""), f.srv.opts.TenantID)
+			ups = append(ups, graphUpsert{"resources", strings.ToLower(c.ID), graphRow(renderCluster(&c, ""), f.srv.opts.TenantID)})
 		}
 		k := *cfg
 		k.ClusterID, k.Name, k.Status = c.ID, fmt.Sprintf("cfg%d", i%5), &s
@@ -48,10 +46,9 @@ func benchFleet(b *testing.B, n int) *fixture {
 			b.Fatal(err)
 		}
 		row := graphRow(m, f.srv.opts.TenantID)
-		g.rows["kubernetesconfigurationresources"][strings.ToLower(row["id"].(string))] = row
+		ups = append(ups, graphUpsert{"kubernetesconfigurationresources", strings.ToLower(row["id"].(string)), row})
 	}
-	g.unsort("resources")
-	g.unsort("kubernetesconfigurationresources")
+	f.srv.graph.commit(ups, nil, nil)
 	return f
 }
 

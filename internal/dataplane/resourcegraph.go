@@ -107,12 +107,17 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 	res, err := q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
 		return &kql.Table{Columns: graphColumns, Rows: s.graph.scan(table, visible)}, nil
 	}, Filter: func(table, column, value string, fold bool) (*kql.Table, bool, error) {
-		if column != "type" { // the index keeps each row's type beside it
+		var rows []kql.Row
+		switch column {
+		case "id": // the index holds rows by id
+			rows = s.graph.lookup(table, value, fold, visible)
+		case "type": // and keeps each row's type beside it
+			rows = s.graph.scan(table, func(e *graphEntry) bool {
+				return (e.typ == value || fold && strings.EqualFold(e.typ, value)) && visible(e)
+			})
+		default:
 			return nil, false, nil
 		}
-		rows := s.graph.scan(table, func(e *graphEntry) bool {
-			return (e.typ == value || fold && strings.EqualFold(e.typ, value)) && visible(e)
-		})
 		return &kql.Table{Columns: graphColumns, Rows: rows}, true, nil
 	}})
 	if err != nil {

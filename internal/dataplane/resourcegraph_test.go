@@ -3,6 +3,7 @@ package dataplane
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/kql"
 )
 
 const graphPath = "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01"
@@ -178,6 +180,31 @@ func TestResourceGraphAccessPagingAndErrors(t *testing.T) {
 		g.Expect(r.json(t)["data"]).To(HaveLen(6-strings.Count(q, "g0")), q)
 	}
 
+	// A row by its id (answered by the index): as ARM spells it with ==,
+	// in any case with =~, and only where the caller may read it.
+	g0 := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0"
+	g5 := sub1 + "/resourceGroups/other/providers/Microsoft.Kubernetes/connectedClusters/g5"
+	for _, tc := range []struct {
+		query, token string
+		want         []string
+	}{
+		{`Resources | where id == "` + g0 + `" | project name`, "", []string{"g0"}},
+		{`Resources | where id == "` + strings.ToLower(g0) + `" | project name`, "", nil},
+		{`Resources | where id =~ "` + strings.ToUpper(g0) + `" and name == "g0" | project name`, "", []string{"g0"}},
+		{`Resources | where id =~ "` + strings.ToUpper(g0) + `" and name == "g1" | project name`, "", nil},
+		{`Resources | where id == "` + g0 + `" | project name`, token, nil},
+		{`Resources | where id == "` + g5 + `" | project name`, token, []string{"g5"}},
+		{`ResourceContainers | where id == "` + g5 + `" | project name`, "", nil},
+	} {
+		var headers []string
+		if tc.token != "" {
+			headers = []string{"Authorization", "Bearer " + tc.token}
+		}
+		r = f.graph(graphQuery(tc.query), headers...)
+		g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+		g.Expect(graphRows(t, r, "name")).To(Equal(tc.want), tc.query)
+	}
+
 	// Pages: $top, then the $skipToken.
 	r = f.graph(`{"query":"Resources | order by name asc | project name","options":{"$top":4}}`)
 	g.Expect(r.json(t)).To(And(HaveKeyWithValue("count", 4.0), HaveKeyWithValue("totalRecords", 6.0), HaveKeyWithValue("resultTruncated", "true")))
@@ -237,4 +264,56 @@ func TestResourceGraphIndexSurvivesRestart(t *testing.T) {
 	g.Expect(graphRows(t, r, "properties_complianceState", "count_")).To(Equal([]string{"Compliant 3", "Non-Compliant 1", "Pending 1"}))
 	r = f.graph(graphQuery(`ResourceContainers | count`))
 	g.Expect(r.status).To(Equal(http.StatusOK))
+}
+
+// TestGraphIndexKeepsOrder: whatever a batch puts, replaces and removes
+// (rows, and clusters with everything under them), each table's list
+// holds exactly its rows, by id, each entry with its current row.
+func TestGraphIndexKeepsOrder(t *testing.T) {
+	g := newGraphIndex(nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := func() string {
+		k := fmt.Sprintf("/subscriptions/s/resourcegroups/rg/providers/microsoft.kubernetes/connectedclusters/c%d", rng.IntN(20))
+		if rng.IntN(2) == 0 {
+			k += fmt.Sprintf("/providers/microsoft.kubernetesconfiguration/fluxconfigurations/f%d", rng.IntN(5))
+		}
+		return k
+	}
+	tables := []string{"resources", "kubernetesconfigurationresources"}
+	for batch := range 300 {
+		var ups []graphUpsert
+		var gone []graphKey
+		var trees []string
+		for range rng.IntN(12) {
+			table := tables[rng.IntN(2)]
+			switch k := key(); rng.IntN(6) {
+			case 0:
+				gone = append(gone, graphKey{table, k})
+			case 1:
+				trees = append(trees, k)
+			default:
+				ups = append(ups, graphUpsert{table, k, kql.Row{"id": strings.ToUpper(k), "type": table, "batch": batch}})
+			}
+		}
+		g.commit(ups, gone, trees)
+		for _, table := range tables {
+			var keys []string
+			for k := range g.rows[table] {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			list := g.sorted[table]
+			if len(list) != len(keys) {
+				t.Fatalf("batch %d, %s: %d entries for %d rows", batch, table, len(list), len(keys))
+			}
+			for i, e := range list {
+				if e.key != keys[i] || e.row["batch"] != g.rows[table][keys[i]]["batch"] || e.id != strings.ToUpper(keys[i]) {
+					t.Fatalf("batch %d, %s: entry %d is %s (batch %v), want %s (batch %v)", batch, table, i, e.key, e.row["batch"], keys[i], g.rows[table][keys[i]]["batch"])
+				}
+			}
+		}
+	}
+	if len(g.sorted["resources"]) == 0 || len(g.sorted["kubernetesconfigurationresources"]) == 0 {
+		t.Fatal("the batches left nothing to check")
+	}
 }
