@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/btree"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
@@ -42,9 +43,9 @@ type graphIndex struct {
 	mu   sync.RWMutex
 	rows map[string]map[string]kql.Row
 	// sorted is each table's rows by lower-case id, kept in order as rows
-	// change (an update in place, inserts and deletes merged in one pass
-	// per batch), so that no query sorts.
-	sorted  map[string][]graphEntry
+	// change, so that no query sorts: a B-tree (github.com/google/btree),
+	// whose inserts and deletes cost log n where a list's cost n.
+	sorted  map[string]*btree.BTreeG[graphEntry]
 	pmu     sync.Mutex
 	pending map[change]bool
 	wake    chan struct{}
@@ -53,10 +54,11 @@ type graphIndex struct {
 }
 
 func newGraphIndex(s *Server) *graphIndex {
-	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string][]graphEntry{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
+	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string]*btree.BTreeG[graphEntry]{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
 	g.idle = sync.NewCond(&g.pmu)
 	for _, t := range graphTables {
 		g.rows[strings.ToLower(t)] = map[string]kql.Row{}
+		g.sorted[strings.ToLower(t)] = btree.NewG(32, func(a, b graphEntry) bool { return a.key < b.key })
 	}
 	return g
 }
@@ -216,19 +218,13 @@ func (g *graphIndex) apply(cs []change) error {
 	return nil
 }
 
-// commit puts ups, removes gone and the rows under trees, and keeps each
-// table's list in order: a row that stays keeps its place; the rows that
-// come and go are merged in one pass per table.
+// commit puts ups, and removes gone and the rows under trees.
 func (g *graphIndex) commit(ups []graphUpsert, gone []graphKey, trees []string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	removed := map[string]map[string]bool{}
 	remove := func(table, key string) {
 		delete(g.rows[table], key)
-		if removed[table] == nil {
-			removed[table] = map[string]bool{}
-		}
-		removed[table][key] = true
+		g.sorted[table].Delete(graphEntry{key: key})
 	}
 	for _, prefix := range trees {
 		for table, rows := range g.rows {
@@ -240,56 +236,12 @@ func (g *graphIndex) commit(ups []graphUpsert, gone []graphKey, trees []string) 
 		}
 	}
 	for _, d := range gone {
-		if _, had := g.rows[d.table][d.key]; had {
-			remove(d.table, d.key)
-		}
+		remove(d.table, d.key)
 	}
-	added := map[string]map[string]graphEntry{}
 	for _, u := range ups {
-		e := entryOf(u.key, u.row)
-		if _, had := g.rows[u.table][u.key]; had && !added[u.table][u.key].has() {
-			list := g.sorted[u.table]
-			if i, found := slices.BinarySearchFunc(list, u.key, byKey); found {
-				list[i] = e // the same id: its place holds
-			}
-		} else {
-			if added[u.table] == nil {
-				added[u.table] = map[string]graphEntry{}
-			}
-			added[u.table][u.key] = e
-		}
 		g.rows[u.table][u.key] = u.row
+		g.sorted[u.table].ReplaceOrInsert(entryOf(u.key, u.row))
 	}
-	for table := range g.rows {
-		if len(removed[table]) == 0 && len(added[table]) == 0 {
-			continue
-		}
-		g.sorted[table] = mergeEntries(g.sorted[table], removed[table], added[table])
-	}
-}
-
-func byKey(e graphEntry, key string) int { return strings.Compare(e.key, key) }
-
-// mergeEntries is list without the removed keys, with added merged in
-// order (an added key replaces the one it removed).
-func mergeEntries(list []graphEntry, removed map[string]bool, added map[string]graphEntry) []graphEntry {
-	in := make([]graphEntry, 0, len(added))
-	for _, e := range added {
-		in = append(in, e)
-	}
-	slices.SortFunc(in, func(a, b graphEntry) int { return strings.Compare(a.key, b.key) })
-	out := make([]graphEntry, 0, len(list)+len(in))
-	for _, e := range list {
-		if removed[e.key] {
-			continue
-		}
-		for len(in) > 0 && in[0].key < e.key {
-			out = append(out, in[0])
-			in = in[1:]
-		}
-		out = append(out, e)
-	}
-	return append(out, in...)
 }
 
 // read renders the resource a change names as its table's row; found is
@@ -463,21 +415,24 @@ func entryOf(key string, row kql.Row) graphEntry {
 	return e
 }
 
-func (e graphEntry) has() bool { return e.row != nil }
-
 // scan is a table's rows by id that keep passes, for one query: a stable
 // order, so that pages do not overlap, in a list of its own (the index
 // goes on changing).
 func (g *graphIndex) scan(table string, keep func(*graphEntry) bool) []kql.Row {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	entries := g.sorted[strings.ToLower(table)]
-	out := make([]kql.Row, 0, len(entries))
-	for i := range entries {
-		if keep(&entries[i]) {
-			out = append(out, entries[i].row)
-		}
+	tree := g.sorted[strings.ToLower(table)]
+	if tree == nil {
+		return nil
 	}
+	out := make([]kql.Row, 0, tree.Len())
+	var cur graphEntry // one for the scan: keep takes its address
+	tree.Ascend(func(e graphEntry) bool {
+		if cur = e; keep(&cur) {
+			out = append(out, e.row)
+		}
+		return true
+	})
 	return out
 }
 

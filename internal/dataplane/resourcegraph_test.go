@@ -302,7 +302,8 @@ func TestGraphIndexKeepsOrder(t *testing.T) {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			list := g.sorted[table]
+			var list []graphEntry
+			g.sorted[table].Ascend(func(e graphEntry) bool { list = append(list, e); return true })
 			if len(list) != len(keys) {
 				t.Fatalf("batch %d, %s: %d entries for %d rows", batch, table, len(list), len(keys))
 			}
@@ -313,7 +314,7 @@ func TestGraphIndexKeepsOrder(t *testing.T) {
 			}
 		}
 	}
-	if len(g.sorted["resources"]) == 0 || len(g.sorted["kubernetesconfigurationresources"]) == 0 {
+	if g.sorted["resources"].Len() == 0 || g.sorted["kubernetesconfigurationresources"].Len() == 0 {
 		t.Fatal("the batches left nothing to check")
 	}
 }
