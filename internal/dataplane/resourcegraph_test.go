@@ -62,15 +62,15 @@ func graphFleet(f *fixture) {
 
 // corrected is the nth corrected query of docs/resource-graph.md: the
 // nth kusto block.
-func corrected(t *testing.T, n int) string {
-	t.Helper()
+func corrected(tb testing.TB, n int) string {
+	tb.Helper()
 	raw, err := os.ReadFile("../../docs/resource-graph.md")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	blocks := strings.Split(string(raw), "```kusto\n")
 	if len(blocks) <= n {
-		t.Fatalf("docs/resource-graph.md has %d kusto blocks", len(blocks)-1)
+		tb.Fatalf("docs/resource-graph.md has %d kusto blocks", len(blocks)-1)
 	}
 	return blocks[n][:strings.Index(blocks[n], "```")]
 }
