@@ -89,6 +89,10 @@ LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-contr
 test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (starts the local environment).
 	$(LOCALENV) go test -count=1 -timeout 25m -v ./test/e2e/...
 
+.PHONY: portal-screenshots
+portal-screenshots: ## Refresh docs/portal's screenshots with the portal's browser test (installs Chromium when missing).
+	PORTAL_SCREENSHOTS="$(CURDIR)/docs/portal" go test -count=1 ./test/portal
+
 .PHONY: fuzz
 fuzz: ## Fuzz the ARM body decoder for FUZZTIME (default 5m) with its memory capped (hack/fuzz.sh).
 	hack/fuzz.sh

@@ -49,6 +49,7 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 	if cluster.AgentConnectedAt == nil {
 		s.agentConnected(cluster.ID)
 	}
+	s.agentSeen.Store(strings.ToLower(cluster.ID), s.opts.Now())
 	return clusterKey, nil
 }
 

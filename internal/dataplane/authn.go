@@ -59,10 +59,28 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 		s.unauthorized(w, r, terr)
 		return nil
 	}
+	c, err := s.callerOf(p)
+	if errors.Is(err, store.ErrNotFound) {
+		s.unauthorized(w, r, &identity.TokenError{Code: "InvalidAuthenticationToken", Reason: "The access token's principal no longer exists."})
+		return nil
+	}
+	if err != nil {
+		s.fail(w, err)
+		return nil
+	}
+	if info := infoOf(r); info != nil {
+		info.caller = c
+	}
+	return r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+}
+
+// callerOf is p with its role assignments; ErrNotFound when p is one of
+// the built-in issuer's principals and has been deleted (its tokens, and
+// its portal sessions, stop working at once).
+func (s *Server) callerOf(p identity.Principal) (*caller, error) {
 	c := &caller{Principal: p}
 	err := s.store.View(func(tx store.Tx) error {
 		if p.Issuer == s.issuer.URL {
-			// A deleted principal's tokens stop working at once.
 			if _, err := tx.Principal(p.ObjectID); err != nil {
 				return err
 			}
@@ -78,18 +96,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		s.unauthorized(w, r, &identity.TokenError{Code: "InvalidAuthenticationToken", Reason: "The access token's principal no longer exists."})
-		return nil
-	}
-	if err != nil {
-		s.fail(w, err)
-		return nil
-	}
-	if info := infoOf(r); info != nil {
-		info.caller = c
-	}
-	return r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+	return c, err
 }
 
 // issuedBy reports whether raw names issuer as its iss; only then does the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
 // clusterRef identifies a cluster by its ARM path.
@@ -102,6 +103,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.limiter.allow("client:" + clientIP(r)) {
 		writeError(w, tooMany())
+		return
+	}
+	if "/"+path == portal.Prefix || strings.HasPrefix("/"+path, portal.Prefix+"/") {
+		s.portal.ServeHTTP(w, r) // signs in with its own sessions
 		return
 	}
 	correlation := correlationID(r)

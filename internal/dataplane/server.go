@@ -28,6 +28,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
+	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
 // Options configure a Server.
@@ -154,6 +155,10 @@ type Server struct {
 	graph     *graphIndex
 	stopGraph context.CancelFunc
 	graphDone chan struct{}
+	// agentSeen is when each cluster's agent last called (by lower-case
+	// cluster ID), in memory only: no write per poll.
+	agentSeen sync.Map
+	portal    *portal.Portal
 }
 
 // New opens the store in opts.DataDir and returns a Server.
@@ -233,6 +238,7 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	s.graph = newGraphIndex(s)
 	s.store = indexedStore{Store: st, idx: s.graph}
 	s.policy = newPolicyEngine(s)
+	s.portal = portal.New(portal.Options{Backend: portalBackend{s}, Now: opts.Now, Log: opts.Log.WithName("portal")})
 	if err := s.ensureOwner(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,90 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/identity"
+	"github.com/arcgitops/arcgitops/internal/kql"
+	"github.com/arcgitops/arcgitops/internal/portal"
+)
+
+// portalBackend is the portal's view of the data plane: sign-in with a
+// service principal's secret (limited as the token endpoint limits it),
+// and the fleet from the Resource Graph index, as the principal may read it.
+type portalBackend struct{ s *Server }
+
+func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (portal.Principal, error) {
+	failKey := "signin:" + appID + "|" + addr
+	if !b.s.signinFailures.has(failKey) {
+		return portal.Principal{}, portal.ErrTooManyFailures
+	}
+	p, err := b.s.checkSecret(appID, secret)
+	if errors.Is(err, errBadSecret) {
+		b.s.signinFailures.allow(failKey)
+		return portal.Principal{}, portal.ErrBadCredentials
+	}
+	if err != nil {
+		return portal.Principal{}, err
+	}
+	name := p.DisplayName
+	if name == "" {
+		name = p.AppID
+	}
+	return portal.Principal{ObjectID: p.ObjectID, Name: name}, nil
+}
+
+func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fleet, error) {
+	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	if err != nil {
+		return portal.Fleet{}, err
+	}
+	visible := b.s.graphAccess(c, nil)
+	var f portal.Fleet
+	clusters := b.s.graph.scan("Resources", func(e *graphEntry) bool {
+		return (e.typ == strings.ToLower(arm.ConnectedClustersType) || e.typ == strings.ToLower(arm.ManagedClustersType)) && visible(e)
+	})
+	names := map[string]string{}
+	for _, row := range clusters {
+		cl := portal.Cluster{ID: text(row["id"]), Name: text(row["name"]), Subscription: text(row["subscriptionId"]),
+			ResourceGroup: text(row["resourceGroup"]), Location: text(row["location"]),
+			ConnectedAt: when(property(row, "lastConnectivityTime"))}
+		if t, ok := b.s.agentSeen.Load(strings.ToLower(cl.ID)); ok {
+			cl.LastSeen = t.(time.Time)
+		}
+		names[strings.ToLower(cl.ID)] = cl.Name
+		f.Clusters = append(f.Clusters, cl)
+	}
+	configs := b.s.graph.scan("KubernetesConfigurationResources", func(e *graphEntry) bool {
+		return e.typ == strings.ToLower(arm.FluxConfigurationsType) && visible(e)
+	})
+	for _, row := range configs {
+		id := text(row["id"])
+		clusterID, _, _ := strings.Cut(strings.ToLower(id), "/providers/microsoft.kubernetesconfiguration/")
+		f.Configurations = append(f.Configurations, portal.Configuration{ID: id, Name: text(row["name"]),
+			ClusterID: clusterID, ClusterName: names[clusterID],
+			Scope: text(property(row, "scope")), Namespace: text(property(row, "namespace")),
+			ComplianceState: text(property(row, "complianceState")), ProvisioningState: text(property(row, "provisioningState")),
+			Message: text(property(row, "errorMessage")), UpdatedAt: when(property(row, "statusUpdatedAt"))})
+	}
+	return f, nil
+}
+
+// property is one of an index row's properties.
+func property(row kql.Row, key string) any {
+	if o, ok := row["properties"].(*kql.Object); ok {
+		v, _ := o.Get(key)
+		return v
+	}
+	return nil
+}
+
+func text(v any) string { s, _ := v.(string); return s }
+
+func when(v any) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, text(v))
+	return t
+}

@@ -1,0 +1,189 @@
+package dataplane
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+)
+
+// browser is a cookie-keeping client of the fixture's portal that does not
+// follow redirects (the tests read them).
+type browser struct {
+	f  *fixture
+	hc *http.Client
+}
+
+func (f *fixture) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{f: f, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) (int, http.Header, string) {
+	b.f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.f.ts.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(raw)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs the browser in, returning the overview page.
+func (b *browser) signIn(t *testing.T, appID, secret string) string {
+	t.Helper()
+	_, _, page := b.do(http.MethodGet, "/portal/signin", nil)
+	status, h, _ := b.do(http.MethodPost, "/portal/signin", url.Values{"csrf": {csrfOf(t, page)}, "appId": {appID}, "secret": {secret}})
+	if status != http.StatusSeeOther || h.Get("Location") != "/portal/" {
+		t.Fatalf("sign-in: %d to %q", status, h.Get("Location"))
+	}
+	status, _, page = b.do(http.MethodGet, "/portal/", nil)
+	if status != http.StatusOK {
+		t.Fatalf("overview: %d", status)
+	}
+	return page
+}
+
+func TestPortalSignInAndOverview(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	owner := f.ownerCredentials()
+	b := f.browser()
+
+	// No page without a session: the browser is sent to sign in.
+	status, h, _ := b.do(http.MethodGet, "/portal/", nil)
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(h.Get("Location")).To(Equal("/portal/signin"))
+
+	// The sign-in form: its CSRF token in an HttpOnly, SameSite=Strict cookie.
+	status, h, page := b.do(http.MethodGet, "/portal/signin", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(h.Get("Content-Security-Policy")).To(ContainSubstring("default-src 'none'"))
+	g.Expect(h.Values("Set-Cookie")).To(ContainElement(And(ContainSubstring("arcgitops-portal-signin="), ContainSubstring("HttpOnly"), ContainSubstring("SameSite=Strict"))))
+	csrf := csrfOf(t, page)
+
+	// Refused, changing nothing: a wrong secret, a missing or wrong form
+	// token, a form from another site.
+	const current = "the form's token" // replaced by the latest form's
+	for _, tc := range []struct {
+		form    url.Values
+		headers []string
+		status  int
+		says    string
+	}{
+		{url.Values{"csrf": {current}, "appId": {owner.AppID}, "secret": {"wrong"}}, nil, http.StatusUnauthorized, "The app ID or secret is wrong"},
+		{url.Values{"csrf": {"forged"}, "appId": {owner.AppID}, "secret": {owner.Password}}, nil, http.StatusForbidden, "sign in again"},
+		{url.Values{"appId": {owner.AppID}, "secret": {owner.Password}}, nil, http.StatusForbidden, "sign in again"},
+		{url.Values{"csrf": {current}, "appId": {owner.AppID}, "secret": {owner.Password}}, []string{"Origin", "https://evil.example"}, http.StatusForbidden, "another site"},
+		{url.Values{"csrf": {current}, "appId": {""}, "secret": {owner.Password}}, nil, http.StatusBadRequest, "Give the service principal"},
+	} {
+		if tc.form.Get("csrf") == current {
+			tc.form.Set("csrf", csrf)
+		}
+		status, h, page := b.do(http.MethodPost, "/portal/signin", tc.form, tc.headers...)
+		g.Expect(status).To(Equal(tc.status), page)
+		g.Expect(page).To(ContainSubstring(tc.says))
+		g.Expect(h.Values("Set-Cookie")).NotTo(ContainElement(HavePrefix("arcgitops-portal=")))
+		g.Expect(page).NotTo(ContainSubstring(owner.Password))
+		// Each refusal gave a new form token: read it for the next try.
+		if m := csrfField.FindStringSubmatch(page); m != nil {
+			csrf = m[1]
+		}
+	}
+
+	// Signed in: the overview counts the fleet and lists the worst first.
+	page = b.signIn(t, owner.AppID, owner.Password)
+	g.Expect(page).To(ContainSubstring("<strong>6</strong> clusters"))
+	g.Expect(page).To(ContainSubstring("<strong>5</strong> configurations"))
+	g.Expect(page).To(ContainSubstring("Non-Compliant 1, Pending 1, Compliant 3"))
+	g.Expect(page).To(MatchRegexp(`(?s)<td>baseline</td><td>g3</td>.*Kustomization apps: build failed.*<td>baseline</td><td>g4</td>.*<td>baseline</td><td>g0</td>`))
+	// The agents of g0..g3 reported just now (the fixture's clock); g4 and
+	// g5 never called.
+	g.Expect(page).To(MatchRegexp(`(?s)Agents not seen.*<td>g4</td>.*<td>g5</td>.*Configurations, the worst first`))
+	g.Expect(page).NotTo(MatchRegexp(`(?s)Agents not seen.*<td>g0</td>.*Configurations, the worst first`))
+
+	// Signing out takes the session's form token; a forged one is refused.
+	status, _, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {"forged"}})
+	g.Expect(status).To(Equal(http.StatusForbidden))
+	status, _, _ = b.do(http.MethodGet, "/portal/", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	status, h, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {csrfOf(t, page)}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(h.Values("Set-Cookie")).To(ContainElement(And(HavePrefix("arcgitops-portal="), ContainSubstring("Max-Age=0"))))
+	status, _, _ = b.do(http.MethodGet, "/portal/", nil)
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+}
+
+// A Reader of one resource group sees that group's clusters only, and
+// nothing a page shows can run as script or break out of an attribute.
+func TestPortalAccessAndEscaping(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	hostile := `<script>alert(1)</script>" onmouseover="alert(2)`
+	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/h0"
+	token := f.register(id)
+	r := f.do(http.MethodPut, av(id+fluxPath+"/baseline"), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	report := `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded","errorMessage":` + jsonString(hostile) + `}`
+	r = f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/baseline/status", report, "Authorization", "Bearer "+token)
+	g.Expect(r.status).To(Equal(http.StatusNoContent), string(r.body))
+	reader, _ := f.principal(strings.Trim(jsonString(hostile), `"`), "Reader", id)
+	f.srv.graph.wait()
+
+	page := f.browser().signIn(t, reader.AppID, reader.Password)
+	g.Expect(page).To(ContainSubstring("<strong>1</strong> clusters"))
+	g.Expect(page).To(ContainSubstring("<td>h0</td>"))
+	g.Expect(page).NotTo(ContainSubstring("<td>g0</td>"))
+	g.Expect(page).NotTo(ContainSubstring("<script>"))
+	g.Expect(page).NotTo(ContainSubstring(`" onmouseover`))
+	g.Expect(page).To(ContainSubstring("&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"))
+	g.Expect(strings.Count(page, "&lt;script&gt;")).To(Equal(2)) // the principal's name and the message
+}
+
+func jsonString(s string) string {
+	b := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+	return `"` + b + `"`
+}
+
+// ownerCredentials are the owner's app ID and secret, made at first start.
+func (f *fixture) ownerCredentials() Credentials {
+	f.t.Helper()
+	c, err := ReadCredentials(filepath.Join(f.srv.opts.DataDir, OwnerCredentialsFile))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,338 @@
+// Package portal is the data plane's web portal, served under /portal:
+// sign-in, then pages of the fleet's GitOps state as the signed-in
+// principal may read it. Pages are rendered on the server from Go
+// templates (html/template escapes every value a page shows) with embedded
+// assets: no Node build, no script needed to read a page.
+//
+// Sessions live in the server's memory, in a cookie that is HttpOnly,
+// SameSite=Strict and, over HTTPS, Secure with the __Host- prefix; every
+// form that changes something carries the session's CSRF token, and a
+// cross-origin POST is refused.
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Prefix is where the portal is served.
+const Prefix = "/portal"
+
+// SessionLifetime is how long a sign-in lasts.
+const SessionLifetime = 8 * time.Hour
+
+// Principal is who a session acts as.
+type Principal struct {
+	ObjectID string
+	// Name is how pages name it (its display name, else its app ID).
+	Name string
+}
+
+// ErrBadCredentials is SignIn's answer to a wrong app ID or secret.
+var ErrBadCredentials = errors.New("the app ID or secret is wrong, or the secret has expired")
+
+// ErrTooManyFailures is SignIn's answer when an app ID has failed too
+// often from an address.
+var ErrTooManyFailures = errors.New("too many failed sign-ins for this app ID from this address: wait and retry")
+
+// Backend is what the portal signs in with and reads: the data plane.
+type Backend interface {
+	// SignIn checks a service principal's app ID and secret, for a
+	// client at addr.
+	SignIn(ctx context.Context, appID, secret, addr string) (Principal, error)
+	// Fleet is what p may read now.
+	Fleet(ctx context.Context, p Principal) (Fleet, error)
+}
+
+// Options configure a portal.
+type Options struct {
+	Backend Backend
+	Now     func() time.Time
+	Log     logr.Logger
+}
+
+// Portal serves the pages.
+type Portal struct {
+	opts     Options
+	pages    *template.Template
+	static   http.Handler
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+type session struct {
+	principal Principal
+	csrf      string
+	expires   time.Time
+}
+
+//go:embed templates/*.html
+var templates embed.FS
+
+//go:embed static
+var static embed.FS
+
+// New makes a portal.
+func New(opts Options) *Portal {
+	funcs := template.FuncMap{
+		"ago":   func(t time.Time) string { return ago(opts.Now(), t) },
+		"class": stateClass,
+		"add":   func(a, b int) int { return a + b },
+		"mul":   func(a, b int) int { return a * b },
+		// bar is a chart bar's width for a share of 100 (at most 240).
+		"bar": func(percent float64) int { return max(1, int(percent*2.4)) },
+	}
+	sub, _ := fs.Sub(static, "static")
+	return &Portal{
+		opts:     opts,
+		pages:    template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html")),
+		static:   http.StripPrefix(Prefix+"/static/", http.FileServerFS(sub)),
+		sessions: map[string]*session{},
+	}
+}
+
+// ServeHTTP serves the portal's paths (under Prefix).
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	path := strings.TrimPrefix(r.URL.Path, Prefix)
+	if strings.HasPrefix(path, "/static/") {
+		p.static.ServeHTTP(w, r)
+		return
+	}
+	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodPost && !sameOrigin(r) {
+		http.Error(w, "A form of this portal must be sent from this portal (the request's Origin is another site).", http.StatusForbidden)
+		return
+	}
+	switch {
+	case path == "":
+		http.Redirect(w, r, Prefix+"/", http.StatusMovedPermanently)
+	case path == "/signin" && r.Method == http.MethodGet:
+		p.signInPage(w, r, "", http.StatusOK)
+	case path == "/signin" && r.Method == http.MethodPost:
+		p.signIn(w, r)
+	case path == "/signout" && r.Method == http.MethodPost:
+		p.withSession(w, r, p.signOut)
+	case path == "/" && r.Method == http.MethodGet:
+		p.withSession(w, r, p.overview)
+	case path == "/signin" || path == "/signout" || path == "/":
+		w.Header().Set("Allow", map[bool]string{true: "GET, POST", false: "POST"}[path == "/signin"])
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// sameOrigin: a POST's Origin, when the browser sends one, is this host.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// secure: the request came over HTTPS, so cookies can be Secure. Over
+// plain HTTP the portal signs in on a loopback address only (a browser
+// keeps a cookie there), and refuses elsewhere.
+func secure(r *http.Request) bool { return r.TLS != nil }
+
+func loopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func cookieName(r *http.Request, name string) string {
+	if secure(r) {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName(r, name), Value: value, Path: "/", MaxAge: maxAge,
+		Secure: secure(r), HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+func token() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+const (
+	sessionCookie = "arcgitops-portal"
+	signInCookie  = "arcgitops-portal-signin" // the sign-in form's CSRF token
+)
+
+func (p *Portal) signInPage(w http.ResponseWriter, r *http.Request, problem string, status int) {
+	if !secure(r) && !loopback(r) {
+		http.Error(w, "The portal signs in over HTTPS only: serve the data plane with TLS (--tls-cert-file, --tls-key-file), or open it on a loopback address.", http.StatusForbidden)
+		return
+	}
+	csrf := token()
+	p.setCookie(w, r, signInCookie, csrf, 600)
+	p.render(w, status, "signin.html", map[string]any{"CSRF": csrf, "Problem": problem, "AppID": r.PostFormValue("appId")})
+}
+
+func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.signInPage(w, r, "The form could not be read: send it again.", http.StatusBadRequest)
+		return
+	}
+	c, err := r.Cookie(cookieName(r, signInCookie))
+	if err != nil || !equal(c.Value, r.PostForm.Get("csrf")) {
+		p.signInPage(w, r, "The sign-in form expired or was not this portal's: sign in again.", http.StatusForbidden)
+		return
+	}
+	appID, secret := strings.TrimSpace(r.PostForm.Get("appId")), r.PostForm.Get("secret")
+	if appID == "" || secret == "" {
+		p.signInPage(w, r, "Give the service principal's app ID and a secret of it.", http.StatusBadRequest)
+		return
+	}
+	addr, _, _ := net.SplitHostPort(r.RemoteAddr)
+	who, err := p.opts.Backend.SignIn(r.Context(), appID, secret, addr)
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		p.signInPage(w, r, "The app ID or secret is wrong, or the secret has expired.", http.StatusUnauthorized)
+		return
+	case errors.Is(err, ErrTooManyFailures):
+		p.signInPage(w, r, "Too many failed sign-ins for this app ID from this address: wait a minute and retry.", http.StatusTooManyRequests)
+		return
+	case err != nil:
+		p.opts.Log.Error(err, "Portal sign-in failed")
+		p.signInPage(w, r, "Signing in failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	id := token()
+	p.mu.Lock()
+	now := p.opts.Now()
+	for k, s := range p.sessions { // the ended ones go as new ones come
+		if !now.Before(s.expires) {
+			delete(p.sessions, k)
+		}
+	}
+	p.sessions[id] = &session{principal: who, csrf: token(), expires: now.Add(SessionLifetime)}
+	p.mu.Unlock()
+	p.setCookie(w, r, signInCookie, "", -1)
+	p.setCookie(w, r, sessionCookie, id, int(SessionLifetime/time.Second))
+	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+}
+
+// withSession runs h with the request's session; without one it sends
+// the browser to sign in; a POST must carry the session's CSRF token.
+func (p *Portal) withSession(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request, string, *session)) {
+	var id string
+	var s *session
+	if c, err := r.Cookie(cookieName(r, sessionCookie)); err == nil {
+		p.mu.Lock()
+		if found := p.sessions[c.Value]; found != nil && p.opts.Now().Before(found.expires) {
+			id, s = c.Value, found
+		}
+		p.mu.Unlock()
+	}
+	if s == nil {
+		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err != nil || !equal(s.csrf, r.PostForm.Get("csrf")) {
+			http.Error(w, "The form was not this portal's (its CSRF token is missing or wrong): reload the page and try again.", http.StatusForbidden)
+			return
+		}
+	}
+	h(w, r, id, s)
+}
+
+func equal(a, b string) bool { return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func (p *Portal) signOut(w http.ResponseWriter, r *http.Request, id string, _ *session) {
+	p.mu.Lock()
+	delete(p.sessions, id)
+	p.mu.Unlock()
+	p.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+}
+
+func (p *Portal) overview(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	fleet, err := p.opts.Backend.Fleet(r.Context(), s.principal)
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read the fleet")
+		http.Error(w, "Reading the fleet failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	p.render(w, http.StatusOK, "overview.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name,
+		"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
+}
+
+func (p *Portal) render(w http.ResponseWriter, status int, name string, data any) {
+	var b strings.Builder
+	if err := p.pages.ExecuteTemplate(&b, name, data); err != nil {
+		p.opts.Log.Error(err, "Portal: failed to render a page", "page", name)
+		http.Error(w, "The page failed to render; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// stateClass is a compliance state's CSS class.
+func stateClass(state string) string {
+	switch state {
+	case "Compliant":
+		return "ok"
+	case "Non-Compliant":
+		return "bad"
+	case "Pending", "Suspended":
+		return "wait"
+	}
+	return "unknown"
+}
+
+// ago says how long before now t was, roughly ("never" for zero).
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + " days ago"
+}

@@ -1,0 +1,173 @@
+// Package portal_test drives the data plane's portal in a real browser:
+// headless Chromium (Debian's chromium package, installed by
+// hack/chromium.sh when missing; never skipped) under chromedp.
+package portal_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
+)
+
+const sub = "/subscriptions/00000000-0000-0000-0000-000000000000"
+
+// chromium is the browser's path, installed when missing.
+func chromium(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("../../hack/chromium.sh").Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("the portal's browser tests need Chromium: hack/chromium.sh: %v\n%s", err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// hub serves a data plane over TLS with a fleet: clusters c0..c2 with
+// agents reporting every configuration Compliant, and c3, whose agent
+// never calls, with a Pending one.
+func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Listener = l
+	srv := dataplanetest.New(t, func(o *dataplane.Options) { o.Issuer = "https://" + l.Addr().String() + "/adfs" })
+	ts.Config.Handler = srv.Handler()
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	owner := dataplanetest.Owner(t, srv.DataDir())
+	c := &armclient.Client{BaseURL: ts.URL, HTTP: ts.Client(), Token: dataplanetest.OwnerTokens(t, srv, ts.URL, ts.Client())}
+	body, err := os.ReadFile("../fixtures/azure-examples/create-git.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 4 {
+		id := fmt.Sprintf("%s/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/c%d", sub, i)
+		var cluster struct {
+			Properties struct {
+				AgentToken string `json:"agentToken"`
+			} `json:"properties"`
+		}
+		if _, err := c.Put(ctx, id+"?api-version=2024-01-01", map[string]any{"location": "westeurope"}, &cluster); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Put(ctx, id+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline?api-version=2024-11-01",
+			json.RawMessage(body), nil); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			dataplanetest.Agent(t, ts.URL, id, cluster.Properties.AgentToken, ts.Client())
+		}
+	}
+	return ts, owner
+}
+
+func TestPortalInBrowser(t *testing.T) {
+	path := chromium(t)
+	ts, owner := hub(t)
+	shots := os.Getenv("PORTAL_SCREENSHOTS") // docs/portal, to refresh the README's
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.IgnoreCertErrors, chromedp.WindowSize(1280, 900))...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Any page sends a browser without a session to sign in.
+	do(chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
+	if title, location := read(chromedp.Title()), read(chromedp.Location()); title != "Sign in · arcgitops" || location != ts.URL+"/portal/signin" {
+		t.Fatalf("without a session: %q at %s", title, location)
+	}
+	shot("signin.png")
+
+	// A wrong secret: the page says so, and the browser stays signed out.
+	do(chromedp.SendKeys(chromedp.CSS(`#appId`), owner.AppID), chromedp.SendKeys(chromedp.CSS(`#secret`), "not the secret"),
+		chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
+	if problem := read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "wrong") {
+		t.Fatalf("a wrong secret: %q", problem)
+	}
+
+	// Signed in: the overview, every configuration Compliant but c3's,
+	// whose agent has never called.
+	configs := chromedp.CSS(`section[aria-labelledby=configs] tbody`)
+	do(chromedp.SetValue(chromedp.CSS(`#secret`), owner.Password), chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(configs))
+	var rows string
+	for deadline := time.Now().Add(30 * time.Second); ; { // the agents report within moments: read the page again until they have
+		if rows = read(chromedp.Text(configs)); strings.Count(rows, "Compliant") == 3 || time.Now().After(deadline) {
+			break
+		}
+		do(chromedp.Reload(), chromedp.WaitVisible(configs))
+	}
+	lines := strings.Split(strings.TrimSpace(rows), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "baseline\tc3") || !strings.Contains(lines[0], "Pending") {
+		t.Fatalf("configurations, the worst first:\n%s", rows)
+	}
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, "Compliant") {
+			t.Fatalf("configurations, the worst first:\n%s", rows)
+		}
+	}
+	if stale := read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=stale]`))); !strings.Contains(stale, "c3") || strings.Contains(stale, "c0") {
+		t.Fatalf("agents not seen:\n%s", stale)
+	}
+	if chart := read(chromedp.TextContent(chromedp.CSS(`svg.chart title`))); chart != "Configurations by compliance state: Pending 1, Compliant 3" {
+		t.Fatalf("chart: %q", chart)
+	}
+	shot("overview.png")
+
+	// Signing out ends the session.
+	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
+		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
+	if location := read(chromedp.Location()); location != ts.URL+"/portal/signin" {
+		t.Fatalf("after signing out: %s", location)
+	}
+}
