@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -71,6 +72,25 @@ func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fl
 			Message: text(property(row, "errorMessage")), UpdatedAt: when(property(row, "statusUpdatedAt"))})
 	}
 	return f, nil
+}
+
+func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id string) (portal.Resource, error) {
+	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	if err != nil {
+		return portal.Resource{}, err
+	}
+	visible := b.s.graphAccess(c, nil)
+	rows := b.s.graph.lookup("KubernetesConfigurationResources", id, true, func(e *graphEntry) bool {
+		return e.typ == strings.ToLower(arm.FluxConfigurationsType) && visible(e)
+	})
+	if len(rows) == 0 {
+		return portal.Resource{}, portal.ErrNotFound
+	}
+	props, err := json.Marshal(rows[0]["properties"])
+	if err != nil {
+		return portal.Resource{}, err
+	}
+	return portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props}, nil
 }
 
 // property is one of an index row's properties.

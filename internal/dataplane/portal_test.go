@@ -128,11 +128,28 @@ func TestPortalSignInAndOverview(t *testing.T) {
 	g.Expect(page).To(ContainSubstring("<strong>6</strong> clusters"))
 	g.Expect(page).To(ContainSubstring("<strong>5</strong> configurations"))
 	g.Expect(page).To(ContainSubstring("Non-Compliant 1, Pending 1, Compliant 3"))
-	g.Expect(page).To(MatchRegexp(`(?s)<td>baseline</td><td>g3</td>.*Kustomization apps: build failed.*<td>baseline</td><td>g4</td>.*<td>baseline</td><td>g0</td>`))
+	g.Expect(page).To(MatchRegexp(`(?s)baseline</a></td><td>g3</td>.*Kustomization apps: build failed.*baseline</a></td><td>g4</td>.*baseline</a></td><td>g0</td>`))
 	// The agents of g0..g3 reported just now (the fixture's clock); g4 and
 	// g5 never called.
 	g.Expect(page).To(MatchRegexp(`(?s)Agents not seen.*<td>g4</td>.*<td>g5</td>.*Configurations, the worst first`))
 	g.Expect(page).NotTo(MatchRegexp(`(?s)Agents not seen.*<td>g0</td>.*Configurations, the worst first`))
+
+	// A configuration's page: its source, Kustomizations as a dependsOn
+	// graph, and what its agent reported.
+	g3 := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g3" + fluxPath + "/baseline"
+	g.Expect(page).To(ContainSubstring(`href="/portal/configuration?id=` + strings.ReplaceAll(url.QueryEscape(g3), "%2F", "%2f") + `"`))
+	status, _, cfg := b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(g3), nil)
+	g.Expect(status).To(Equal(http.StatusOK), cfg)
+	g.Expect(cfg).To(ContainSubstring("https://github.com/Azure/arc-k8s-demo (branch master)"))
+	g.Expect(cfg).To(ContainSubstring("Kustomization apps: build failed"))
+	g.Expect(cfg).To(MatchRegexp(`(?s)<svg class="graph".*<text x="10" y="18">srs-kustomization1</text>.*<text x="10" y="18">srs-kustomization2</text>`))
+	for _, missing := range []string{"nosuch", strings.Replace(g3, "baseline", "other", 1)} {
+		status, _, _ = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(missing), nil)
+		g.Expect(status).To(Equal(http.StatusNotFound))
+	}
+	status, h, _ = b.do(http.MethodPost, "/portal/configuration", url.Values{"csrf": {csrfOf(t, page)}})
+	g.Expect(status).To(Equal(http.StatusMethodNotAllowed))
+	g.Expect(h.Get("Allow")).To(Equal("GET"))
 
 	// Signing out takes the session's form token; a forged one is refused.
 	status, _, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {"forged"}})
@@ -171,6 +188,18 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(page).NotTo(ContainSubstring(`" onmouseover`))
 	g.Expect(page).To(ContainSubstring("&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"))
 	g.Expect(strings.Count(page, "&lt;script&gt;")).To(Equal(2)) // the principal's name and the message
+
+	// The configuration's page shows the message as text too; another
+	// cluster's configuration is not the reader's to see.
+	b := f.browser()
+	b.signIn(t, reader.AppID, reader.Password)
+	status, _, cfg := b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id+fluxPath+"/baseline"), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(cfg).NotTo(ContainSubstring("<script>"))
+	g.Expect(cfg).To(ContainSubstring("&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"))
+	g0 := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0" + fluxPath + "/baseline"
+	status, _, _ = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(g0), nil)
+	g.Expect(status).To(Equal(http.StatusNotFound))
 }
 
 func jsonString(s string) string {

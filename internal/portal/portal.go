@@ -19,9 +19,11 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +59,9 @@ type Backend interface {
 	SignIn(ctx context.Context, appID, secret, addr string) (Principal, error)
 	// Fleet is what p may read now.
 	Fleet(ctx context.Context, p Principal) (Fleet, error)
+	// Configuration is the fluxConfiguration id, when p may read it
+	// (ErrNotFound when it does not exist or p may not).
+	Configuration(ctx context.Context, p Principal, id string) (Resource, error)
 }
 
 // Options configure a portal.
@@ -123,23 +128,29 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "A form of this portal must be sent from this portal (the request's Origin is another site).", http.StatusForbidden)
 		return
 	}
-	switch {
-	case path == "":
+	if path == "" {
 		http.Redirect(w, r, Prefix+"/", http.StatusMovedPermanently)
-	case path == "/signin" && r.Method == http.MethodGet:
-		p.signInPage(w, r, "", http.StatusOK)
-	case path == "/signin" && r.Method == http.MethodPost:
-		p.signIn(w, r)
-	case path == "/signout" && r.Method == http.MethodPost:
-		p.withSession(w, r, p.signOut)
-	case path == "/" && r.Method == http.MethodGet:
-		p.withSession(w, r, p.overview)
-	case path == "/signin" || path == "/signout" || path == "/":
-		w.Header().Set("Allow", map[bool]string{true: "GET, POST", false: "POST"}[path == "/signin"])
-		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
-	default:
-		http.NotFound(w, r)
+		return
 	}
+	pages := map[string]map[string]http.HandlerFunc{
+		"/signin":        {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
+		"/signout":       {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
+		"/":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
+		"/configuration": {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
+	}
+	methods, ok := pages[path]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	handle, ok := methods[r.Method]
+	if !ok {
+		allow := slices.Sorted(maps.Keys(methods))
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		return
+	}
+	handle(w, r)
 }
 
 // sameOrigin: a POST's Origin, when the browser sends one, is this host.
@@ -293,6 +304,24 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, _ string, s *s
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	p.render(w, http.StatusOK, "overview.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name,
 		"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
+}
+
+func (p *Portal) configuration(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	res, err := p.opts.Backend.Configuration(r.Context(), s.principal, r.URL.Query().Get("id"))
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "No such configuration, or not one you may read.", http.StatusNotFound)
+		return
+	}
+	var page ConfigurationPage
+	if err == nil {
+		page, err = NewConfigurationPage(res)
+	}
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read a configuration")
+		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	p.render(w, http.StatusOK, "configuration.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Page": page})
 }
 
 func (p *Portal) render(w http.ResponseWriter, status int, name string, data any) {

@@ -164,6 +164,20 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	shot("overview.png")
 
+	// A configuration's page, from its link: the Kustomizations as a
+	// dependsOn graph, and the objects its agent reported.
+	do(chromedp.Click(chromedp.CSS(`section[aria-labelledby=configs] tbody tr:last-child a`)), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+	if h1 := read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "baseline Compliant" {
+		t.Fatalf("the configuration's heading: %q", h1)
+	}
+	if boxes := strings.Join(strings.Fields(read(chromedp.TextContent(chromedp.CSS(`svg.graph`)))), " "); !strings.HasSuffix(boxes, "srs-kustomization1 Compliant srs-kustomization2 Compliant") {
+		t.Fatalf("the dependsOn graph: %q", boxes)
+	}
+	if objects := read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=objects] tbody`))); strings.Count(objects, "Compliant") != 3 || !strings.Contains(objects, "GitRepository") {
+		t.Fatalf("the Flux objects:\n%s", objects)
+	}
+	shot("configuration.png")
+
 	// Signing out ends the session.
 	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
 		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
