@@ -74,3 +74,26 @@ func BenchmarkResourceGraphBriefQuery(b *testing.B) { benchGraphQuery(b, correct
 // BenchmarkResourceGraphJoin is measure 10's join: clusters without a
 // configuration, the docs' corrected second query.
 func BenchmarkResourceGraphJoin(b *testing.B) { benchGraphQuery(b, corrected(b, 2)) }
+
+// BenchmarkPortalOverview is the portal's fleet overview over 10,000
+// clusters and 50,000 configurations, as their owner sees it: server time
+// per page (through the handler, as a browser asks), and the page's size.
+func BenchmarkPortalOverview(b *testing.B) {
+	f := benchFleet(b, 50000)
+	owner := f.ownerCredentials()
+	br := f.browser()
+	page := br.signIn(b, owner.AppID, owner.Password)
+	if !strings.Contains(page, "<strong>10006</strong> clusters") { // and graphFleet's 6
+		b.Fatalf("the overview does not count the fleet:\n%.2000s", page)
+	}
+	runtime.GC()
+	b.ResetTimer()
+	for range b.N {
+		if status, _, p := br.do(http.MethodGet, "/portal/", nil); status != http.StatusOK {
+			b.Fatalf("%d", status)
+		} else {
+			page = p
+		}
+	}
+	b.ReportMetric(float64(len(page))/1024, "KiB/page")
+}

@@ -51,26 +51,26 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) (i
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, page string) string {
-	t.Helper()
+func csrfOf(tb testing.TB, page string) string {
+	tb.Helper()
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
-		t.Fatalf("no CSRF token in the page:\n%s", page)
+		tb.Fatalf("no CSRF token in the page:\n%s", page)
 	}
 	return m[1]
 }
 
 // signIn signs the browser in, returning the overview page.
-func (b *browser) signIn(t *testing.T, appID, secret string) string {
-	t.Helper()
+func (b *browser) signIn(tb testing.TB, appID, secret string) string {
+	tb.Helper()
 	_, _, page := b.do(http.MethodGet, "/portal/signin", nil)
-	status, h, _ := b.do(http.MethodPost, "/portal/signin", url.Values{"csrf": {csrfOf(t, page)}, "appId": {appID}, "secret": {secret}})
+	status, h, _ := b.do(http.MethodPost, "/portal/signin", url.Values{"csrf": {csrfOf(tb, page)}, "appId": {appID}, "secret": {secret}})
 	if status != http.StatusSeeOther || h.Get("Location") != "/portal/" {
-		t.Fatalf("sign-in: %d to %q", status, h.Get("Location"))
+		tb.Fatalf("sign-in: %d to %q", status, h.Get("Location"))
 	}
 	status, _, page = b.do(http.MethodGet, "/portal/", nil)
 	if status != http.StatusOK {
-		t.Fatalf("overview: %d", status)
+		tb.Fatalf("overview: %d", status)
 	}
 	return page
 }

@@ -39,14 +39,20 @@ const StaleAfter = 5 * time.Minute
 // PageSize is how many configurations a page of the overview lists.
 const PageSize = 50
 
+// StaleShown is how many of the agents not seen recently the overview
+// lists (a fleet can have thousands).
+const StaleShown = 20
+
 // Overview is the fleet overview: counts, the configurations by state,
 // agents not seen recently, and a page of the configurations, the worst
 // first.
 type Overview struct {
 	Clusters, Connected int
-	// Stale are the clusters whose agent has not been seen for StaleAfter
-	// (or never), the longest unseen first.
-	Stale []Cluster
+	// Stale are the first StaleShown clusters whose agent has not been
+	// seen for StaleAfter (or never), the longest unseen first; StaleCount
+	// counts them all.
+	Stale      []Cluster
+	StaleCount int
 	// States are the configurations by compliance state, the worst first
 	// (only states some configuration is in).
 	States []StateCount
@@ -89,6 +95,8 @@ func Summarize(f Fleet, now time.Time, page int) Overview {
 	slices.SortStableFunc(o.Stale, func(a, b Cluster) int {
 		return cmp.Or(a.LastSeen.Compare(b.LastSeen), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
+	o.StaleCount = len(o.Stale)
+	o.Stale = o.Stale[:min(len(o.Stale), StaleShown)]
 	counts := map[string]int{}
 	for _, c := range f.Configurations {
 		counts[c.ComplianceState]++

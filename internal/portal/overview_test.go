@@ -67,6 +67,19 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+func TestSummarizeCapsStale(t *testing.T) {
+	g := NewWithT(t)
+	var f Fleet
+	now := time.Now()
+	for i := range StaleShown + 5 {
+		f.Clusters = append(f.Clusters, Cluster{Name: fmt.Sprintf("c%02d", i), LastSeen: now.Add(-time.Duration(i+10) * time.Minute)})
+	}
+	o := Summarize(f, now, 1)
+	g.Expect(o.StaleCount).To(Equal(StaleShown + 5))
+	g.Expect(o.Stale).To(HaveLen(StaleShown))
+	g.Expect(o.Stale[0].Name).To(Equal(fmt.Sprintf("c%02d", StaleShown+4))) // unseen the longest
+}
+
 func TestSummarizePages(t *testing.T) {
 	g := NewWithT(t)
 	var f Fleet

@@ -56,9 +56,11 @@ type options struct {
 	policyIdle     time.Duration
 	// graphClusters and graphConfigs size measure 10's fleet.
 	graphClusters, graphConfigs int
+	// portalClusters sizes measure 11's fleet.
+	portalClusters int
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph"}
+var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal"}
 
 func main() {
 	if loadMode() {
@@ -84,6 +86,7 @@ func main() {
 	flag.StringVar(&o.policyRule, "policy-rule", "docs/policy/gitops-baseline.rule.json", "The policy rule assigned in measure 9.")
 	flag.DurationVar(&o.policyIdle, "policy-idle", time.Minute, "How long to count policy evaluations while nothing changes (measure 9).")
 	flag.IntVar(&o.graphClusters, "graph-clusters", 20000, "Clusters of measure 10's fleet.")
+	flag.IntVar(&o.portalClusters, "portal-clusters", 10000, "Clusters of measure 11's fleet (a configuration each).")
 	flag.IntVar(&o.graphConfigs, "graph-configurations", 100000, "Configurations of measure 10's fleet, spread evenly over its clusters.")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
@@ -107,6 +110,9 @@ func main() {
 			fail(2, "--measures: unknown measure %q; use some of %s", m, strings.Join(allMeasures, ","))
 		}
 		o.measures[m] = true
+	}
+	if o.portalClusters < 1 {
+		fail(2, "--portal-clusters must be at least 1")
 	}
 	if o.graphClusters < 1 || o.graphConfigs < o.graphClusters {
 		fail(2, "--graph-clusters must be at least 1 and --graph-configurations at least as many")
@@ -197,6 +203,11 @@ func run(o options) error {
 			return err
 		}
 	}
+	if o.measures["portal"] {
+		if err := measurePortal(o, &rep); err != nil {
+			return err
+		}
+	}
 	out := render(o, rep, time.Since(started))
 	fmt.Print(out)
 	if o.out == "" {
@@ -270,7 +281,7 @@ func render(o options, rep report, took time.Duration) string {
 
 // measureNumbers are the numbers each measure's rows start with.
 var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1", "3"}, "idle": {"2"}, "roundtrip": {"4"},
-	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}}
+	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}, "portal": {"11"}}
 
 // keptRows are the table rows of --out that belong to measures not run
 // this time, so that a run of some measures updates only their rows.
