@@ -63,6 +63,9 @@ func renderCluster(c *store.Cluster, token string) map[string]any {
 	if c.Location != "" {
 		out["location"] = c.Location
 	}
+	if len(c.Tags) > 0 {
+		out["tags"] = c.Tags
+	}
 	return out
 }
 
@@ -73,6 +76,9 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 	}
 	var body struct {
 		Location string `json:"location"`
+		// Tags replace the cluster's when sent; an agent's re-registration
+		// without them keeps them.
+		Tags *map[string]string `json:"tags"`
 	}
 	if r.ContentLength != 0 {
 		raw, e := readBody(r, s.opts.MaxBodyBytes)
@@ -111,6 +117,9 @@ func (s *Server) putCluster(w http.ResponseWriter, r *http.Request, ref clusterR
 		}
 		if body.Location != "" {
 			c.Location = body.Location
+		}
+		if body.Tags != nil {
+			c.Tags = *body.Tags
 		}
 		cluster = c
 		return tx.PutCluster(c)

@@ -52,7 +52,7 @@ func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fl
 	for _, row := range clusters {
 		cl := portal.Cluster{ID: text(row["id"]), Name: text(row["name"]), Subscription: text(row["subscriptionId"]),
 			ResourceGroup: text(row["resourceGroup"]), Location: text(row["location"]),
-			ConnectedAt: when(property(row, "lastConnectivityTime"))}
+			ConnectedAt: when(property(row, "lastConnectivityTime")), Tags: tags(row["tags"])}
 		if t, ok := b.s.agentSeen.Load(strings.ToLower(cl.ID)); ok {
 			cl.LastSeen = t.(time.Time)
 		}
@@ -100,6 +100,19 @@ func property(row kql.Row, key string) any {
 		return v
 	}
 	return nil
+}
+
+// tags are a row's tags as strings.
+func tags(v any) map[string]string {
+	o, ok := v.(*kql.Object)
+	if !ok || o.Len() == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range o.Map() {
+		out[k] = kql.String(v)
+	}
+	return out
 }
 
 func text(v any) string { s, _ := v.(string); return s }

@@ -151,6 +151,43 @@ func TestPortalSignInAndOverview(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusMethodNotAllowed))
 	g.Expect(h.Get("Allow")).To(Equal("GET"))
 
+	// The clusters, filtered; a cluster's page lists its configurations.
+	g5 := sub1 + "/resourceGroups/other/providers/Microsoft.Kubernetes/connectedClusters/g5"
+	r := f.do(http.MethodPut, av(g5), `{"location":"eastus","tags":{"env":"prod"}}`)
+	g.Expect(r.status).To(BeNumerically("<", 300), string(r.body))
+	g.Expect(r.json(t)["tags"]).To(Equal(map[string]any{"env": "prod"}))
+	r = f.do(http.MethodPut, av(g5), `{"location":"eastus"}`) // an agent's re-registration keeps them
+	g.Expect(r.json(t)["tags"]).To(Equal(map[string]any{"env": "prod"}))
+	f.srv.graph.wait()
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"g3", "g4", "g0", "g1", "g2", "g5"}},
+		{"?compliance=Non-Compliant", []string{"g3"}},
+		{"?compliance=None", []string{"g5"}},
+		{"?resourceGroup=other", []string{"g5"}},
+		{"?tag=env%3Dprod", []string{"g5"}},
+		{"?tag=env%3Ddev", nil},
+		{"?subscription=" + strings.TrimPrefix(sub1, "/subscriptions/") + "&resourceGroup=fleet&compliance=Compliant", []string{"g0", "g1", "g2"}},
+	} {
+		status, _, list := b.do(http.MethodGet, "/portal/clusters"+tc.query, nil)
+		g.Expect(status).To(Equal(http.StatusOK))
+		var names []string
+		for _, m := range regexp.MustCompile(`connectedClusters%2f(g\d)">`).FindAllStringSubmatch(list, -1) {
+			names = append(names, m[1])
+		}
+		g.Expect(names).To(Equal(tc.want), tc.query)
+	}
+	status, _, cl := b.do(http.MethodGet, "/portal/cluster?id="+url.QueryEscape(sub1+"/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g3"), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(cl).To(MatchRegexp(`(?s)<h1>g3</h1>.*baseline</a>.*Non-Compliant.*Kustomization apps: build failed`))
+	status, _, cl = b.do(http.MethodGet, "/portal/cluster?id="+url.QueryEscape(g5), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(cl).To(ContainSubstring(`<span class="tag">env=prod</span>`))
+	status, _, _ = b.do(http.MethodGet, "/portal/cluster?id=nosuch", nil)
+	g.Expect(status).To(Equal(http.StatusNotFound))
+
 	// Signing out takes the session's form token; a forged one is refused.
 	status, _, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {"forged"}})
 	g.Expect(status).To(Equal(http.StatusForbidden))
@@ -199,6 +236,8 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(cfg).To(ContainSubstring("&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"))
 	g0 := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0" + fluxPath + "/baseline"
 	status, _, _ = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(g0), nil)
+	g.Expect(status).To(Equal(http.StatusNotFound))
+	status, _, _ = b.do(http.MethodGet, "/portal/cluster?id="+url.QueryEscape(strings.TrimSuffix(g0, fluxPath+"/baseline")), nil)
 	g.Expect(status).To(Equal(http.StatusNotFound))
 }
 

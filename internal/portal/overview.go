@@ -9,6 +9,7 @@ import (
 // Cluster is a cluster the signed-in principal may read.
 type Cluster struct {
 	ID, Name, Subscription, ResourceGroup, Location string
+	Tags                                            map[string]string
 	// ConnectedAt is when its agent first called (zero: never); LastSeen
 	// when it last did since the data plane started (zero: not since).
 	ConnectedAt, LastSeen time.Time

@@ -137,6 +137,8 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"/signout":       {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
 		"/":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
 		"/configuration": {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
+		"/clusters":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
+		"/cluster":       {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
 	}
 	methods, ok := pages[path]
 	if !ok {
@@ -295,15 +297,57 @@ func (p *Portal) signOut(w http.ResponseWriter, r *http.Request, id string, _ *s
 }
 
 func (p *Portal) overview(w http.ResponseWriter, r *http.Request, _ string, s *session) {
-	fleet, err := p.opts.Backend.Fleet(r.Context(), s.principal)
-	if err != nil {
-		p.opts.Log.Error(err, "Portal: failed to read the fleet")
-		http.Error(w, "Reading the fleet failed on the server; it has been logged.", http.StatusInternalServerError)
+	fleet, ok := p.fleet(w, r, s)
+	if !ok {
 		return
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	p.render(w, http.StatusOK, "overview.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name,
 		"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
+}
+
+func (p *Portal) clusters(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	fleet, ok := p.fleet(w, r, s)
+	if !ok {
+		return
+	}
+	v := r.URL.Query()
+	q := ClusterQuery{Subscription: v.Get("subscription"), ResourceGroup: v.Get("resourceGroup"), Tag: v.Get("tag"), Compliance: v.Get("compliance")}
+	page, _ := strconv.Atoi(v.Get("page"))
+	p.render(w, http.StatusOK, "clusters.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "List": Clusters(fleet, q, page)})
+}
+
+func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	fleet, ok := p.fleet(w, r, s)
+	if !ok {
+		return
+	}
+	id := r.URL.Query().Get("id")
+	i := slices.IndexFunc(fleet.Clusters, func(c Cluster) bool { return strings.EqualFold(c.ID, id) })
+	if i < 0 {
+		http.Error(w, "No such cluster, or not one you may read.", http.StatusNotFound)
+		return
+	}
+	var configs []Configuration
+	for _, c := range fleet.Configurations {
+		if strings.EqualFold(c.ClusterID, id) {
+			configs = append(configs, c)
+		}
+	}
+	slices.SortFunc(configs, func(a, b Configuration) int { return strings.Compare(a.Name, b.Name) })
+	p.render(w, http.StatusOK, "cluster.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Cluster": fleet.Clusters[i], "Configurations": configs})
+}
+
+// fleet reads what the session's principal may read, answering the
+// failure itself.
+func (p *Portal) fleet(w http.ResponseWriter, r *http.Request, s *session) (Fleet, bool) {
+	fleet, err := p.opts.Backend.Fleet(r.Context(), s.principal)
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read the fleet")
+		http.Error(w, "Reading the fleet failed on the server; it has been logged.", http.StatusInternalServerError)
+		return Fleet{}, false
+	}
+	return fleet, true
 }
 
 func (p *Portal) configuration(w http.ResponseWriter, r *http.Request, _ string, s *session) {

@@ -178,6 +178,19 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	shot("configuration.png")
 
+	// The clusters, filtered by compliance from the form; a cluster's page.
+	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/clusters"]`)), chromedp.WaitVisible(chromedp.CSS(`#compliance`)),
+		chromedp.SetValue(chromedp.CSS(`#compliance`), "Pending"), chromedp.Submit(chromedp.CSS(`#compliance`)),
+		chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	if list := read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.HasPrefix(list, "c3\tfleet") || strings.Count(list, "\n") > 1 {
+		t.Fatalf("clusters with a Pending configuration:\n%s", list)
+	}
+	shot("clusters.png")
+	do(chromedp.Click(chromedp.CSS(`main tbody a`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=configs] table`)))
+	if h1 := read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "c3" {
+		t.Fatalf("the cluster's page: %q", h1)
+	}
+
 	// Signing out ends the session.
 	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
 		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))

@@ -138,7 +138,9 @@ type Cluster struct {
 	Type          string `json:"type"` // connectedClusters or managedClusters
 	Name          string `json:"name"`
 	Location      string `json:"location,omitempty"`
-	TokenHash     string `json:"tokenHash"`
+	// Tags are the cluster's ARM tags.
+	Tags      map[string]string `json:"tags,omitempty"`
+	TokenHash string            `json:"tokenHash"`
 	// PreviousTokenHash is the token replaced by the last regeneration,
 	// valid until PreviousTokenExpiresAt so that a running agent can pick up
 	// the new one.
