@@ -93,6 +93,32 @@ func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id
 	return portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props}, nil
 }
 
+func (b portalBackend) Query(_ context.Context, who portal.Principal, query string) (portal.Result, error) {
+	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	if err != nil {
+		return portal.Result{}, err
+	}
+	q, err := kql.Parse(query, graphTables)
+	if err != nil {
+		return portal.Result{}, &portal.QueryError{Message: "The query is not valid: " + err.Error()}
+	}
+	res, err := b.s.runGraph(q, c, nil)
+	if err != nil {
+		return portal.Result{}, &portal.QueryError{Message: "The query failed: " + err.Error()}
+	}
+	out := portal.Result{Columns: res.Columns, Total: len(res.Rows)}
+	for _, row := range res.Rows[:min(len(res.Rows), portal.ShownRows)] {
+		vals := make([]string, len(res.Columns))
+		for i, col := range res.Columns {
+			if v, _ := kql.Get(row, col); v != nil {
+				vals[i] = kql.String(v)
+			}
+		}
+		out.Rows = append(out.Rows, vals)
+	}
+	return out, nil
+}
+
 // property is one of an index row's properties.
 func property(row kql.Row, key string) any {
 	if o, ok := row["properties"].(*kql.Object); ok {

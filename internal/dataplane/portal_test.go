@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
 // browser is a cookie-keeping client of the fixture's portal that does not
@@ -188,6 +189,18 @@ func TestPortalSignInAndOverview(t *testing.T) {
 	status, _, _ = b.do(http.MethodGet, "/portal/cluster?id=nosuch", nil)
 	g.Expect(status).To(Equal(http.StatusNotFound))
 
+	// The Resource Graph explorer: a stock query's result as a table and a
+	// chart; the engine's error next to a bad query.
+	status, _, explorer := b.do(http.MethodGet, "/portal/graph?q="+url.QueryEscape(portal.StockQueries[0].Query), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(explorer).To(ContainSubstring("<p>3 rows.</p>"))
+	g.Expect(explorer).To(ContainSubstring(`<title id="result-chart">Compliant · cluster 3, Non-Compliant · cluster 1, Pending · namespace 1</title>`))
+	g.Expect(explorer).To(MatchRegexp(`(?s)<th scope="col">complianceState</th><th scope="col">properties_scope</th><th scope="col">count_</th>.*<td class="message">Compliant</td><td class="message">cluster</td><td class="message">3</td>`))
+	status, _, explorer = b.do(http.MethodGet, "/portal/graph?q="+url.QueryEscape("Resources | sumarize count()"), nil)
+	g.Expect(status).To(Equal(http.StatusBadRequest))
+	g.Expect(explorer).To(ContainSubstring(`role="alert">The query is not valid: line 1, column 13: unknown operator &#39;sumarize&#39;: did you mean &#39;summarize&#39;?`))
+	g.Expect(explorer).To(ContainSubstring(`>Resources | sumarize count()</textarea>`))
+
 	// Signing out takes the session's form token; a forged one is refused.
 	status, _, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {"forged"}})
 	g.Expect(status).To(Equal(http.StatusForbidden))
@@ -239,6 +252,11 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusNotFound))
 	status, _, _ = b.do(http.MethodGet, "/portal/cluster?id="+url.QueryEscape(strings.TrimSuffix(g0, fluxPath+"/baseline")), nil)
 	g.Expect(status).To(Equal(http.StatusNotFound))
+	// Queries see what the reader may read, and show values as text.
+	status, _, explorer := b.do(http.MethodGet, "/portal/graph?q="+url.QueryEscape("KubernetesConfigurationResources | project name, properties.errorMessage"), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(explorer).To(ContainSubstring("<p>1 rows.</p>"))
+	g.Expect(explorer).NotTo(ContainSubstring("<script>"))
 }
 
 func jsonString(s string) string {

@@ -103,23 +103,7 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query is not valid: " + err.Error()})
 		return
 	}
-	visible := s.graphAccess(callerOf(r), req.Subscriptions)
-	res, err := q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
-		return &kql.Table{Columns: graphColumns, Rows: s.graph.scan(table, visible)}, nil
-	}, Filter: func(table, column, value string, fold bool) (*kql.Table, bool, error) {
-		var rows []kql.Row
-		switch column {
-		case "id": // the index holds rows by id
-			rows = s.graph.lookup(table, value, fold, visible)
-		case "type": // and keeps each row's type beside it
-			rows = s.graph.scan(table, func(e *graphEntry) bool {
-				return (e.typ == value || fold && strings.EqualFold(e.typ, value)) && visible(e)
-			})
-		default:
-			return nil, false, nil
-		}
-		return &kql.Table{Columns: graphColumns, Rows: rows}, true, nil
-	}})
+	res, err := s.runGraph(q, callerOf(r), req.Subscriptions)
 	if err != nil {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidQuery", "The query failed: " + err.Error()})
 		return
@@ -141,6 +125,28 @@ func (s *Server) queryResourceGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	out["facets"] = facets
 	writeJSON(w, http.StatusOK, out)
+}
+
+// runGraph runs a query over the index as c may read it, in the
+// subscriptions given (all when none are).
+func (s *Server) runGraph(q *kql.Query, c *caller, subscriptions []string) (*kql.Table, error) {
+	visible := s.graphAccess(c, subscriptions)
+	return q.Run(kql.Env{Now: s.opts.Now(), Tables: func(table string) (*kql.Table, error) {
+		return &kql.Table{Columns: graphColumns, Rows: s.graph.scan(table, visible)}, nil
+	}, Filter: func(table, column, value string, fold bool) (*kql.Table, bool, error) {
+		var rows []kql.Row
+		switch column {
+		case "id": // the index holds rows by id
+			rows = s.graph.lookup(table, value, fold, visible)
+		case "type": // and keeps each row's type beside it
+			rows = s.graph.scan(table, func(e *graphEntry) bool {
+				return (e.typ == value || fold && strings.EqualFold(e.typ, value)) && visible(e)
+			})
+		default:
+			return nil, false, nil
+		}
+		return &kql.Table{Columns: graphColumns, Rows: rows}, true, nil
+	}})
 }
 
 // graphAccess says which rows a caller sees: those of the subscriptions

@@ -59,6 +59,9 @@ type Backend interface {
 	SignIn(ctx context.Context, appID, secret, addr string) (Principal, error)
 	// Fleet is what p may read now.
 	Fleet(ctx context.Context, p Principal) (Fleet, error)
+	// Query runs a Resource Graph query as p (a *QueryError when the
+	// engine refuses it), with the first ShownRows rows.
+	Query(ctx context.Context, p Principal, query string) (Result, error)
 	// Configuration is the fluxConfiguration id, when p may read it
 	// (ErrNotFound when it does not exist or p may not).
 	Configuration(ctx context.Context, p Principal, id string) (Resource, error)
@@ -139,6 +142,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"/configuration": {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
 		"/clusters":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
 		"/cluster":       {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
+		"/graph":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
 	}
 	methods, ok := pages[path]
 	if !ok {
@@ -336,6 +340,28 @@ func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *se
 	}
 	slices.SortFunc(configs, func(a, b Configuration) int { return strings.Compare(a.Name, b.Name) })
 	p.render(w, http.StatusOK, "cluster.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Cluster": fleet.Clusters[i], "Configurations": configs})
+}
+
+// graph is the Resource Graph explorer: a query (in the URL, so that a
+// query can be shared as a link) and its result, or the engine's error.
+func (p *Portal) graph(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	query := r.URL.Query().Get("q")
+	data := map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Stock": StockQueries, "Query": query}
+	status := http.StatusOK
+	if strings.TrimSpace(query) != "" {
+		res, err := p.opts.Backend.Query(r.Context(), s.principal, query)
+		var qe *QueryError
+		switch {
+		case errors.As(err, &qe):
+			data["Error"], status = qe.Message, http.StatusBadRequest
+		case err != nil:
+			p.opts.Log.Error(err, "Portal: a query failed")
+			data["Error"], status = "The query failed on the server; it has been logged.", http.StatusInternalServerError
+		default:
+			data["Result"], data["Chart"] = res, Chart(res)
+		}
+	}
+	p.render(w, status, "graph.html", data)
 }
 
 // fleet reads what the session's principal may read, answering the

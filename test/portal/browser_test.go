@@ -191,6 +191,19 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("the cluster's page: %q", h1)
 	}
 
+	// The Resource Graph explorer: a stock query one click away, its
+	// result as a table and a chart; a bad query's error next to it.
+	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/graph"]`)), chromedp.WaitVisible(chromedp.CSS(`#q`)),
+		chromedp.Click(chromedp.CSS(`nav.stock a:first-child`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=result] table`)))
+	if chart := read(chromedp.TextContent(chromedp.CSS(`#result-chart`))); chart != "Compliant · cluster 3, Pending · cluster 1" {
+		t.Fatalf("the result's chart: %q", chart)
+	}
+	shot("graph.png")
+	do(chromedp.SetValue(chromedp.CSS(`#q`), "Resources | sumarize count()"), chromedp.Submit(chromedp.CSS(`#q`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
+	if problem := read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "did you mean 'summarize'?") {
+		t.Fatalf("a bad query: %q", problem)
+	}
+
 	// Signing out ends the session.
 	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
 		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
