@@ -2,12 +2,14 @@ package dataplane
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
 	"github.com/arcgitops/arcgitops/internal/arm"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
 	"github.com/arcgitops/arcgitops/internal/kql"
 	"github.com/arcgitops/arcgitops/internal/portal"
@@ -117,6 +119,38 @@ func (b portalBackend) Query(_ context.Context, who portal.Principal, query stri
 		out.Rows = append(out.Rows, vals)
 	}
 	return out, nil
+}
+
+func (b portalBackend) Activity(_ context.Context, who portal.Principal, before string) (portal.ActivityPage, error) {
+	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	if err != nil {
+		return portal.ActivityPage{}, err
+	}
+	var from []byte // nil: the newest
+	if before != "" {
+		from, _ = base64.RawURLEncoding.DecodeString(before)
+		if len(from) == 0 { // not a token of ours: the newest too
+			from = nil
+		}
+	}
+	var page portal.ActivityPage
+	var last []byte
+	err = b.s.store.View(func(tx store.Tx) error {
+		return tx.Events(time.Unix(0, 0), from, func(key []byte, e store.Event) bool { // every event kept
+			if !c.can(readActivity, e.ResourceID) {
+				return true
+			}
+			if len(page.Events) == portal.ActivityPageSize {
+				page.Next = base64.RawURLEncoding.EncodeToString(last)
+				return false
+			}
+			page.Events = append(page.Events, portal.Event{Time: e.Time, Caller: e.Caller, Operation: e.Operation, ResourceID: e.ResourceID,
+				Status: e.Status, HTTPStatusCode: e.HTTPStatusCode, CorrelationID: e.CorrelationID})
+			last = key
+			return true
+		})
+	})
+	return page, err
 }
 
 // property is one of an index row's properties.

@@ -201,6 +201,21 @@ func TestPortalSignInAndOverview(t *testing.T) {
 	g.Expect(explorer).To(ContainSubstring(`role="alert">The query is not valid: line 1, column 13: unknown operator &#39;sumarize&#39;: did you mean &#39;summarize&#39;?`))
 	g.Expect(explorer).To(ContainSubstring(`>Resources | sumarize count()</textarea>`))
 
+	// The activity log: every write, newest first, a page at a time.
+	for range portal.ActivityPageSize {
+		f.do(http.MethodPut, av(g5), `{"location":"eastus"}`)
+	}
+	status, _, log := b.do(http.MethodGet, "/portal/activity", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(strings.Count(log, "<tr><td>")).To(Equal(portal.ActivityPageSize))
+	g.Expect(log).To(MatchRegexp(`<td>` + owner.AppID + `</td><td>Microsoft.Kubernetes/connectedClusters/write</td><td class="message">` + g5 + `</td><td>Succeeded \(200\)</td>`))
+	older := regexp.MustCompile(`href="/portal/activity\?before=([^"]+)"`).FindStringSubmatch(log)
+	g.Expect(older).NotTo(BeNil())
+	status, _, log = b.do(http.MethodGet, "/portal/activity?before="+older[1], nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(log).To(ContainSubstring("fluxConfigurations/write"))
+	g.Expect(log).To(ContainSubstring("connectedClusters/g0</td>"))
+
 	// Signing out takes the session's form token; a forged one is refused.
 	status, _, _ = b.do(http.MethodPost, "/portal/signout", url.Values{"csrf": {"forged"}})
 	g.Expect(status).To(Equal(http.StatusForbidden))
@@ -252,6 +267,11 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusNotFound))
 	status, _, _ = b.do(http.MethodGet, "/portal/cluster?id="+url.QueryEscape(strings.TrimSuffix(g0, fluxPath+"/baseline")), nil)
 	g.Expect(status).To(Equal(http.StatusNotFound))
+	// The reader's activity log holds its cluster's writes only.
+	status, _, log := b.do(http.MethodGet, "/portal/activity", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(log).To(ContainSubstring("connectedClusters/h0</td>"))
+	g.Expect(log).NotTo(ContainSubstring("connectedClusters/g0"))
 	// Queries see what the reader may read, and show values as text.
 	status, _, explorer := b.do(http.MethodGet, "/portal/graph?q="+url.QueryEscape("KubernetesConfigurationResources | project name, properties.errorMessage"), nil)
 	g.Expect(status).To(Equal(http.StatusOK))

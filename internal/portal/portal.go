@@ -62,6 +62,9 @@ type Backend interface {
 	// Query runs a Resource Graph query as p (a *QueryError when the
 	// engine refuses it), with the first ShownRows rows.
 	Query(ctx context.Context, p Principal, query string) (Result, error)
+	// Activity is a page of the activity log as p may read it, newest
+	// first, from before (a Next of an earlier page; "" for the newest).
+	Activity(ctx context.Context, p Principal, before string) (ActivityPage, error)
 	// Configuration is the fluxConfiguration id, when p may read it
 	// (ErrNotFound when it does not exist or p may not).
 	Configuration(ctx context.Context, p Principal, id string) (Resource, error)
@@ -143,6 +146,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"/clusters":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
 		"/cluster":       {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
 		"/graph":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
+		"/activity":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
 	}
 	methods, ok := pages[path]
 	if !ok {
@@ -362,6 +366,16 @@ func (p *Portal) graph(w http.ResponseWriter, r *http.Request, _ string, s *sess
 		}
 	}
 	p.render(w, status, "graph.html", data)
+}
+
+func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	page, err := p.opts.Backend.Activity(r.Context(), s.principal, r.URL.Query().Get("before"))
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read the activity log")
+		http.Error(w, "Reading the activity log failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	p.render(w, http.StatusOK, "activity.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Page": page})
 }
 
 // fleet reads what the session's principal may read, answering the

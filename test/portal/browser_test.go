@@ -204,6 +204,13 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("a bad query: %q", problem)
 	}
 
+	// The activity log: the writes that made the fleet, newest first.
+	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/activity"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	if log := read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
+		!strings.Contains(log, owner.AppID) {
+		t.Fatalf("the activity log:\n%s", log)
+	}
+
 	// Signing out ends the session.
 	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
 		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
