@@ -1,10 +1,14 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
 	"github.com/arcgitops/arcgitops/internal/kql"
+	"github.com/arcgitops/arcgitops/internal/policy"
 	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
@@ -37,7 +42,7 @@ func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (po
 	if name == "" {
 		name = p.AppID
 	}
-	return portal.Principal{ObjectID: p.ObjectID, Name: name}, nil
+	return portal.Principal{ObjectID: p.ObjectID, AppID: p.AppID, Name: name}, nil
 }
 
 func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fleet, error) {
@@ -151,6 +156,68 @@ func (b portalBackend) Activity(_ context.Context, who portal.Principal, before 
 		})
 	})
 	return page, err
+}
+
+func (b portalBackend) Policy(_ context.Context, who portal.Principal) ([]portal.Assignment, error) {
+	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	if err != nil {
+		return nil, err
+	}
+	visible := b.s.graphAccess(c, nil)
+	byID := map[string]*portal.Assignment{}
+	var out []*portal.Assignment
+	for _, row := range b.s.graph.scan("PolicyResources", func(e *graphEntry) bool {
+		return e.typ == strings.ToLower(policyAssignmentType) && visible(e)
+	}) {
+		id := text(row["id"])
+		scope, _, _ := strings.Cut(id, "/providers/"+policyAssignmentType+"/")
+		a := &portal.Assignment{ID: id, Name: text(row["name"]), DisplayName: text(property(row, "displayName")), Scope: scope,
+			CanRemediate: c.can(writeRemediations, scope)}
+		byID[strings.ToLower(id)] = a
+		out = append(out, a)
+	}
+	for _, row := range b.s.graph.scan("PolicyResources", func(e *graphEntry) bool {
+		return e.typ == "microsoft.policyinsights/policystates" && visible(e)
+	}) {
+		a := byID[strings.ToLower(text(property(row, "policyAssignmentId")))]
+		if a == nil {
+			continue
+		}
+		if text(property(row, "complianceState")) == policy.Compliant {
+			a.Compliant++
+		} else if text(property(row, "complianceState")) == policy.NonCompliant {
+			a.NonCompliant++
+			a.NonCompliantResources = append(a.NonCompliantResources, text(property(row, "resourceId")))
+		}
+	}
+	as := make([]portal.Assignment, len(out))
+	for i, a := range out {
+		slices.Sort(a.NonCompliantResources)
+		as[i] = *a
+	}
+	portal.SortAssignments(as)
+	return as, nil
+}
+
+// ARM sends an ARM request through the data plane's own handler as the
+// principal (a token issued for it), so that an action from the portal
+// meets the same access checks, validation and activity log as one from
+// az.
+func (b portalBackend) ARM(ctx context.Context, who portal.Principal, addr, method, path string, body []byte) (int, []byte, error) {
+	tok, err := b.s.issuer.Issue(identity.Principal{ObjectID: who.ObjectID, AppID: who.AppID}, b.s.opts.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.RemoteAddr = addr
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	b.s.handler.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes(), nil
 }
 
 // property is one of an index row's properties.

@@ -293,3 +293,54 @@ func (f *fixture) ownerCredentials() Credentials {
 	}
 	return c
 }
+
+// TestPortalPolicy: assignments with their compliance, the non-compliant
+// resources, and a remediation started from the page as the principal
+// (the ARM checks apply: a Reader sees no button, and its forged POST is
+// refused by the hub's access check and logged nowhere as a success).
+func TestPortalPolicy(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	for _, c := range []string{"c1", "c2"} {
+		f.register(cluster(c))
+	}
+	assignmentID := f.baselineAssigned()
+	f.states(assignmentID) // evaluated
+	f.srv.graph.wait()
+	owner := f.ownerCredentials()
+	b := f.browser()
+	b.signIn(t, owner.AppID, owner.Password)
+	status, _, page := b.do(http.MethodGet, "/portal/policy", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(page).To(ContainSubstring(`<span class="state bad">0%</span> (0 of 2)`))
+	g.Expect(page).To(ContainSubstring("<div>" + cluster("c1") + "</div><div>" + cluster("c2") + "</div>"))
+	g.Expect(page).To(ContainSubstring(`<button type="submit" aria-label="Remediate gitops-baseline-assignment">Remediate</button>`))
+
+	status, h, _ := b.do(http.MethodPost, "/portal/policy/remediate", url.Values{"csrf": {csrfOf(t, page)}, "assignment": {assignmentID}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(h.Get("Location")).To(HavePrefix("/portal/policy?remediation=portal-"))
+	name := strings.TrimPrefix(h.Get("Location"), "/portal/policy?remediation=")
+	g.Expect(f.remediation(sub1, name)["provisioningState"]).To(Equal("Succeeded"))
+	f.states(assignmentID)
+	f.srv.graph.wait()
+	status, _, page = b.do(http.MethodGet, h.Get("Location"), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(page).To(ContainSubstring("Remediation " + name + " started"))
+	g.Expect(page).To(ContainSubstring(`<span class="state ok">100%</span> (2 of 2)`))
+	g.Expect(page).NotTo(ContainSubstring(`aria-label="Remediate`)) // nothing left to remediate
+	_, _, log := b.do(http.MethodGet, "/portal/activity", nil)      // the action is the owner's in the activity log
+	g.Expect(log).To(ContainSubstring("<td>" + owner.AppID + "</td><td>Microsoft.PolicyInsights/remediations/write</td>"))
+
+	// A Reader: the assignment, no button; a forged POST is refused by ARM.
+	reader, _ := f.principal("reader", "Reader", sub1)
+	rb := f.browser()
+	rb.signIn(t, reader.AppID, reader.Password)
+	status, _, page = rb.do(http.MethodGet, "/portal/policy", nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(page).To(ContainSubstring("gitops-baseline-assignment"))
+	g.Expect(page).NotTo(ContainSubstring("Remediate</button>"))
+	status, _, page = rb.do(http.MethodPost, "/portal/policy/remediate", url.Values{"csrf": {csrfOf(t, page)}, "assignment": {assignmentID}})
+	g.Expect(status).To(Equal(http.StatusForbidden))
+	g.Expect(page).To(ContainSubstring("The remediation was refused: "))
+	g.Expect(page).To(ContainSubstring("Microsoft.PolicyInsights/remediations/write"))
+}

@@ -16,6 +16,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -40,7 +41,7 @@ const SessionLifetime = 8 * time.Hour
 
 // Principal is who a session acts as.
 type Principal struct {
-	ObjectID string
+	ObjectID, AppID string
 	// Name is how pages name it (its display name, else its app ID).
 	Name string
 }
@@ -65,6 +66,12 @@ type Backend interface {
 	// Activity is a page of the activity log as p may read it, newest
 	// first, from before (a Next of an earlier page; "" for the newest).
 	Activity(ctx context.Context, p Principal, before string) (ActivityPage, error)
+	// Policy is the policy assignments p may read, with the compliance of
+	// the resources each evaluated.
+	Policy(ctx context.Context, p Principal) ([]Assignment, error)
+	// ARM sends an ARM request as p from addr, through the data plane's
+	// own access checks and activity log, and returns its answer.
+	ARM(ctx context.Context, p Principal, addr, method, path string, body []byte) (int, []byte, error)
 	// Configuration is the fluxConfiguration id, when p may read it
 	// (ErrNotFound when it does not exist or p may not).
 	Configuration(ctx context.Context, p Principal, id string) (Resource, error)
@@ -139,14 +146,16 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pages := map[string]map[string]http.HandlerFunc{
-		"/signin":        {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
-		"/signout":       {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
-		"/":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
-		"/configuration": {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
-		"/clusters":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
-		"/cluster":       {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
-		"/graph":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
-		"/activity":      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
+		"/signin":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
+		"/signout":          {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
+		"/":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
+		"/configuration":    {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
+		"/clusters":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
+		"/cluster":          {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
+		"/graph":            {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
+		"/activity":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
+		"/policy":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
+		"/policy/remediate": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
 	}
 	methods, ok := pages[path]
 	if !ok {
@@ -376,6 +385,50 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *s
 		return
 	}
 	p.render(w, http.StatusOK, "activity.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Page": page})
+}
+
+func (p *Portal) policy(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	p.policyPage(w, r, s, http.StatusOK, r.URL.Query().Get("remediation"), "")
+}
+
+func (p *Portal) policyPage(w http.ResponseWriter, r *http.Request, s *session, status int, started, problem string) {
+	as, err := p.opts.Backend.Policy(r.Context(), s.principal)
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read policy")
+		http.Error(w, "Reading policy failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	p.render(w, status, "policy.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Assignments": as,
+		"Started": started, "Problem": problem})
+}
+
+// remediate starts a remediation of an assignment's non-compliant
+// resources, as PUT .../remediations/{name} does, as the principal.
+func (p *Portal) remediate(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	id := r.PostForm.Get("assignment")
+	scope, _, ok := strings.Cut(id, "/providers/Microsoft.Authorization/policyAssignments/")
+	if !ok {
+		p.policyPage(w, r, s, http.StatusBadRequest, "", "Name a policy assignment to remediate.")
+		return
+	}
+	name := "portal-" + strconv.FormatInt(p.opts.Now().UnixMilli(), 36)
+	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"policyAssignmentId": id}})
+	status, answer, err := p.opts.Backend.ARM(r.Context(), s.principal, r.RemoteAddr, http.MethodPut,
+		scope+"/providers/Microsoft.PolicyInsights/remediations/"+name+"?api-version=2021-10-01", body)
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to start a remediation")
+		p.policyPage(w, r, s, http.StatusInternalServerError, "", "Starting the remediation failed on the server; it has been logged.")
+		return
+	}
+	if status >= 300 {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(answer, &e)
+		p.policyPage(w, r, s, status, "", "The remediation was refused: "+e.Error.Message)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/policy?remediation="+url.QueryEscape(name), http.StatusSeeOther)
 }
 
 // fleet reads what the session's principal may read, answering the

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/dataplane/dataplanetest"
 )
@@ -78,6 +80,32 @@ func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
 		if i < 3 {
 			dataplanetest.Agent(t, ts.URL, id, cluster.Properties.AgentToken, ts.Client())
 		}
+	}
+	// The brief's corporate baseline, assigned at the subscription with
+	// the identity its remediations deploy as.
+	rule, err := os.ReadFile("../../docs/policy/gitops-baseline.rule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, sub+"/providers/Microsoft.Authorization/policyDefinitions/gitops-baseline?api-version=2021-06-01",
+		map[string]any{"properties": map[string]any{"displayName": "GitOps baseline", "mode": "Indexed", "policyRule": json.RawMessage(rule)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var assignment struct {
+		Identity struct {
+			PrincipalID string `json:"principalId"`
+		} `json:"identity"`
+	}
+	if _, err := c.Put(ctx, sub+"/providers/Microsoft.Authorization/policyAssignments/gitops-baseline?api-version=2021-06-01",
+		map[string]any{"location": "westeurope", "identity": map[string]any{"type": "SystemAssigned"},
+			"properties": map[string]any{"displayName": "GitOps baseline on every cluster", "policyDefinitionId": sub + "/providers/Microsoft.Authorization/policyDefinitions/gitops-baseline"}},
+		&assignment); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, sub+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+		map[string]any{"properties": map[string]any{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + armrbac.Contributor.ID,
+			"principalId": assignment.Identity.PrincipalID, "principalType": "ServicePrincipal"}}, nil); err != nil {
+		t.Fatal(err)
 	}
 	return ts, owner
 }
@@ -140,13 +168,17 @@ func TestPortalInBrowser(t *testing.T) {
 	// whose agent has never called.
 	configs := chromedp.CSS(`section[aria-labelledby=configs] tbody`)
 	do(chromedp.SetValue(chromedp.CSS(`#secret`), owner.Password), chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(configs))
-	var rows string
-	for deadline := time.Now().Add(30 * time.Second); ; { // the agents report within moments: read the page again until they have
-		if rows = read(chromedp.Text(configs)); strings.Count(rows, "Compliant") == 3 || time.Now().After(deadline) {
-			break
+	// poll reads sel's text until ok holds (the agents and the policy
+	// engine work in the background) or 30 s pass, reloading in between.
+	poll := func(sel chromedp.CSS, ok func(string) bool) string {
+		t.Helper()
+		text := read(chromedp.Text(sel))
+		for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = read(chromedp.Text(sel)) {
+			do(chromedp.Reload(), chromedp.WaitVisible(sel))
 		}
-		do(chromedp.Reload(), chromedp.WaitVisible(configs))
+		return text
 	}
+	rows := poll(configs, func(s string) bool { return strings.Count(s, "Compliant") == 3 })
 	lines := strings.Split(strings.TrimSpace(rows), "\n")
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "baseline\tc3") || !strings.Contains(lines[0], "Pending") {
 		t.Fatalf("configurations, the worst first:\n%s", rows)
@@ -209,6 +241,18 @@ func TestPortalInBrowser(t *testing.T) {
 	if log := read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
 		!strings.Contains(log, owner.AppID) {
 		t.Fatalf("the activity log:\n%s", log)
+	}
+
+	// Policy: the assignment's compliance, then a remediation from the page.
+	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/policy"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	compliance := poll(chromedp.CSS(`main tbody td:nth-child(3)`), func(s string) bool { return s == "0% (0 of 4)" })
+	if compliance != "0% (0 of 4)" {
+		t.Fatalf("the assignment's compliance: %q", compliance)
+	}
+	shot("policy.png")
+	do(chromedp.Click(chromedp.CSS(`button[aria-label="Remediate gitops-baseline"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if notice := read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Remediation portal-") {
+		t.Fatalf("after remediating: %q", notice)
 	}
 
 	// Signing out ends the session.
