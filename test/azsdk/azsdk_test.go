@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,17 +40,7 @@ const (
 // (the issuer names it).
 func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Listener = l
-	url := "https://" + l.Addr().String()
-	srv := dataplanetest.New(t, func(o *dataplane.Options) { o.Issuer = url + "/adfs" })
-	ts.Config.Handler = srv.Handler()
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
+	ts, srv := dataplanetest.TLS(t)
 	return ts, dataplanetest.Owner(t, srv.DataDir())
 }
 

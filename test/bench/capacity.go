@@ -26,16 +26,11 @@ const capacityP99 = 100 * time.Millisecond
 // (a separate load process, this binary's `load` mode), at each count of
 // o.agents.
 func measureCapacity(o options, rep *report) error {
-	dir, err := os.MkdirTemp("", "arcgitops-bench-capacity-")
+	d, dir, err := freshDataPlane(o, "capacity")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	d, err := startDataPlane(o, dir)
-	if err != nil {
-		return err
-	}
-	defer d.stop()
+	defer d.stopAndRemove(dir)
 	self, err := os.Executable()
 	if err != nil {
 		return err

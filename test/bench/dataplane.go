@@ -145,3 +145,23 @@ func (d *dataPlane) complianceState(cluster, name string) (string, error) {
 	err := d.call(http.MethodGet, configPath(cluster, name), nil, &out)
 	return out.Properties.ComplianceState, err
 }
+
+// freshDataPlane starts a data plane of its own for a measure, in a new
+// directory; stopAndRemove ends it and removes the directory.
+func freshDataPlane(o options, measure string) (*dataPlane, string, error) {
+	dir, err := os.MkdirTemp("", "arcgitops-bench-"+measure+"-")
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := startDataPlane(o, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return d, dir, nil
+}
+
+func (d *dataPlane) stopAndRemove(dir string) {
+	d.stop()
+	os.RemoveAll(dir)
+}

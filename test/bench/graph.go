@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
 // Measure 10: Resource Graph over a large fleet. A fresh data plane with
@@ -19,34 +19,19 @@ import (
 // the index's memory per configuration; and from a status report until the
 // query shows it.
 
-const briefQuery = `KubernetesConfigurationResources
-| where type == "microsoft.kubernetesconfiguration/fluxconfigurations"
-| extend complianceState = properties.complianceState
-| summarize count() by complianceState, tostring(properties.scope)
-| order by count_ desc`
-
-const joinQuery = `Resources
-| where type == "microsoft.kubernetes/connectedclusters"
-| extend clusterId = tolower(id)
-| join kind=leftanti (
-    KubernetesConfigurationResources
-    | where type == "microsoft.kubernetesconfiguration/fluxconfigurations"
-    | extend clusterId = tostring(split(tolower(id), "/providers/microsoft.kubernetesconfiguration/")[0])
-    | distinct clusterId
-) on clusterId
-| project name, resourceGroup, location`
+// The brief's first query and the join (clusters without a configuration)
+// are the portal's stock queries, as docs/resource-graph.md corrects them.
+var (
+	briefQuery = portal.StockQueries[0].Query
+	joinQuery  = portal.StockQueries[1].Query
+)
 
 func measureGraph(o options, rep *report) error {
-	dir, err := os.MkdirTemp("", "arcgitops-bench-graph-")
+	d, dir, err := freshDataPlane(o, "graph")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	d, err := startDataPlane(o, dir)
-	if err != nil {
-		return err
-	}
-	defer d.stop()
+	defer d.stopAndRemove(dir)
 	heap0, err := d.heapAfterGC()
 	if err != nil {
 		return err

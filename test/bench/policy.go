@@ -47,16 +47,11 @@ func measurePolicy(o options, rep *report) error {
 }
 
 func policyAtScale(o options, rep *report, n int, rule []byte) error {
-	dir, err := os.MkdirTemp("", "arcgitops-bench-policy-")
+	d, dir, err := freshDataPlane(o, "policy")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	d, err := startDataPlane(o, dir)
-	if err != nil {
-		return err
-	}
-	defer d.stop()
+	defer d.stopAndRemove(dir)
 
 	progress("9. Registering %d clusters", n)
 	tokens := make([]string, n)

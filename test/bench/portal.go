@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -17,16 +16,11 @@ import (
 // Non-Compliant): the page's time as a browser waits for it, and its size.
 
 func measurePortal(o options, rep *report) error {
-	dir, err := os.MkdirTemp("", "arcgitops-bench-portal-")
+	d, dir, err := freshDataPlane(o, "portal")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	d, err := startDataPlane(o, dir)
-	if err != nil {
-		return err
-	}
-	defer d.stop()
+	defer d.stopAndRemove(dir)
 	n := o.portalClusters
 	progress("11. Registering %d clusters with a configuration each, reported on", n)
 	if err := parallel(n, 16, func(i int) error {

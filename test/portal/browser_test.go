@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -46,16 +45,7 @@ func chromium(t *testing.T) string {
 // never calls, with a Pending one.
 func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	ts.Listener = l
-	srv := dataplanetest.New(t, func(o *dataplane.Options) { o.Issuer = "https://" + l.Addr().String() + "/adfs" })
-	ts.Config.Handler = srv.Handler()
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
+	ts, srv := dataplanetest.TLS(t)
 	owner := dataplanetest.Owner(t, srv.DataDir())
 	c := &armclient.Client{BaseURL: ts.URL, HTTP: ts.Client(), Token: dataplanetest.OwnerTokens(t, srv, ts.URL, ts.Client())}
 	body, err := os.ReadFile("../fixtures/azure-examples/create-git.json")

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -37,6 +39,25 @@ func New(tb testing.TB, mutate ...func(*dataplane.Options)) *dataplane.Server {
 	}
 	tb.Cleanup(func() { _ = srv.Close() })
 	return srv
+}
+
+// TLS serves a new data plane over TLS on a loopback address known before
+// it starts, which its issuer names (as clients that follow the issuer's
+// metadata need); the server's Client trusts its certificate.
+func TLS(tb testing.TB, mutate ...func(*dataplane.Options)) (*httptest.Server, *dataplane.Server) {
+	tb.Helper()
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Listener = l
+	issuer := func(o *dataplane.Options) { o.Issuer = "https://" + l.Addr().String() + "/adfs" }
+	srv := New(tb, append([]func(*dataplane.Options){issuer}, mutate...)...)
+	ts.Config.Handler = srv.Handler()
+	ts.StartTLS()
+	tb.Cleanup(ts.Close)
+	return ts, srv
 }
 
 // Owner reads the credentials of the owner a data plane made in dataDir at
