@@ -97,7 +97,8 @@ func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id
 	if err != nil {
 		return portal.Resource{}, err
 	}
-	return portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props}, nil
+	return portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props,
+		CanWrite: c.can(writeConfigs, text(rows[0]["id"]))}, nil
 }
 
 func (b portalBackend) Query(_ context.Context, who portal.Principal, query string) (portal.Result, error) {

@@ -344,3 +344,67 @@ func TestPortalPolicy(t *testing.T) {
 	g.Expect(page).To(ContainSubstring("The remediation was refused: "))
 	g.Expect(page).To(ContainSubstring("Microsoft.PolicyInsights/remediations/write"))
 }
+
+// TestPortalConfigurationActions: suspend, resume and delete (after a
+// confirmation page) as the principal, through ARM: a Reader sees no
+// buttons and its forged POSTs are refused, changing nothing.
+func TestPortalConfigurationActions(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0" + fluxPath + "/baseline"
+	suspended := func() any {
+		return f.do(http.MethodGet, av(id), "").json(t)["properties"].(map[string]any)["suspend"]
+	}
+
+	reader, _ := f.principal("reader", "Reader", sub1)
+	rb := f.browser()
+	rb.signIn(t, reader.AppID, reader.Password)
+	status, _, page := rb.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(page).NotTo(ContainSubstring(`action="/portal/configuration/suspend"`))
+	g.Expect(page).NotTo(ContainSubstring("Delete…"))
+	csrf := csrfOf(t, page)
+	for _, path := range []string{"/portal/configuration/suspend", "/portal/configuration/delete"} {
+		status, _, answer := rb.do(http.MethodPost, path, url.Values{"csrf": {csrf}, "id": {id}, "suspend": {"true"}})
+		g.Expect(status).To(Equal(http.StatusForbidden), path)
+		g.Expect(answer).To(ContainSubstring("Refused: "))
+		g.Expect(answer).To(ContainSubstring("Microsoft.KubernetesConfiguration/fluxConfigurations/"))
+	}
+	g.Expect(suspended()).To(BeFalse())
+
+	owner := f.ownerCredentials()
+	b := f.browser()
+	b.signIn(t, owner.AppID, owner.Password)
+	_, _, page = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id), nil)
+	g.Expect(page).To(ContainSubstring(`<button type="submit">Suspend</button>`))
+	csrf = csrfOf(t, page)
+	status, h, _ := b.do(http.MethodPost, "/portal/configuration/suspend", url.Values{"csrf": {csrf}, "id": {id}, "suspend": {"true"}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(suspended()).To(BeTrue())
+	f.srv.graph.wait()
+	_, _, page = b.do(http.MethodGet, h.Get("Location"), nil)
+	g.Expect(page).To(ContainSubstring(`<button type="submit">Resume</button>`))
+	g.Expect(page).To(ContainSubstring("(suspended)"))
+	status, _, _ = b.do(http.MethodPost, "/portal/configuration/suspend", url.Values{"csrf": {csrf}, "id": {id}, "suspend": {"false"}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(suspended()).To(BeFalse())
+
+	// Bad input: not a configuration's ID; a forged token.
+	status, _, _ = b.do(http.MethodPost, "/portal/configuration/suspend", url.Values{"csrf": {csrf}, "id": {sub1}})
+	g.Expect(status).To(Equal(http.StatusBadRequest))
+	status, _, _ = b.do(http.MethodPost, "/portal/configuration/delete", url.Values{"csrf": {"forged"}, "id": {id}})
+	g.Expect(status).To(Equal(http.StatusForbidden))
+
+	// Delete: a confirmation page, then the DELETE (the agent of g0 has
+	// not confirmed yet: the configuration is Deleting).
+	status, _, confirm := b.do(http.MethodGet, "/portal/configuration/delete?id="+url.QueryEscape(id), nil)
+	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(confirm).To(ContainSubstring("<h1>Delete baseline?</h1>"))
+	status, h, _ = b.do(http.MethodPost, "/portal/configuration/delete", url.Values{"csrf": {csrfOf(t, confirm)}, "id": {id}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(h.Get("Location")).To(Equal("/portal/"))
+	r := f.do(http.MethodGet, av(id), "")
+	g.Expect(r.status).To(Equal(http.StatusOK))
+	g.Expect(r.json(t)["properties"].(map[string]any)["provisioningState"]).To(Equal("Deleting"))
+}

@@ -15,6 +15,8 @@ import (
 type Resource struct {
 	ID, Name   string
 	Properties json.RawMessage
+	// CanWrite: the principal may change and delete it.
+	CanWrite bool
 }
 
 // ErrNotFound is the backend's answer for a resource that does not exist
@@ -81,6 +83,8 @@ func (r *ref) String() string {
 // ConfigurationPage is what a configuration's page shows.
 type ConfigurationPage struct {
 	ID, Name, ClusterID, ClusterName string
+	// CanWrite: the principal may suspend, resume and delete it.
+	CanWrite bool
 	configProperties
 	// Source is where it syncs from, and Ref what it follows there.
 	Source, Ref string
@@ -99,7 +103,7 @@ type KustomizationView struct {
 
 // NewConfigurationPage reads a configuration resource for its page.
 func NewConfigurationPage(r Resource) (ConfigurationPage, error) {
-	p := ConfigurationPage{ID: r.ID, Name: r.Name}
+	p := ConfigurationPage{ID: r.ID, Name: r.Name, CanWrite: r.CanWrite}
 	if err := json.Unmarshal(r.Properties, &p.configProperties); err != nil {
 		return p, err
 	}

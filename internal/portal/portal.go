@@ -146,16 +146,21 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pages := map[string]map[string]http.HandlerFunc{
-		"/signin":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
-		"/signout":          {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
-		"/":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
-		"/configuration":    {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
-		"/clusters":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
-		"/cluster":          {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
-		"/graph":            {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
-		"/activity":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
-		"/policy":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
-		"/policy/remediate": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
+		"/signin":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
+		"/signout":               {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
+		"/":                      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
+		"/configuration":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
+		"/clusters":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
+		"/cluster":               {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
+		"/graph":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
+		"/activity":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
+		"/policy":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
+		"/policy/remediate":      {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
+		"/configuration/suspend": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.suspend) }},
+		"/configuration/delete": {
+			http.MethodGet:  func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.confirmDelete) },
+			http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.deleteConfiguration) },
+		},
 	}
 	methods, ok := pages[path]
 	if !ok {
@@ -430,6 +435,62 @@ func (p *Portal) remediate(w http.ResponseWriter, r *http.Request, _ string, s *
 	}
 	http.Redirect(w, r, Prefix+"/policy?remediation="+url.QueryEscape(name), http.StatusSeeOther)
 }
+
+// suspend suspends or resumes a configuration (suspend=true or false), as
+// az k8s-configuration flux update --suspend does: a PATCH as the
+// principal.
+func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	id, suspend := r.PostForm.Get("id"), r.PostForm.Get("suspend") == "true"
+	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"suspend": suspend}})
+	p.configurationAction(w, r, s, http.MethodPatch, id, body, Prefix+"/configuration?id="+url.QueryEscape(id))
+}
+
+// confirmDelete asks before deleting a configuration.
+func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	res, err := p.opts.Backend.Configuration(r.Context(), s.principal, r.URL.Query().Get("id"))
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "No such configuration, or not one you may read.", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read a configuration")
+		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	p.render(w, http.StatusOK, "delete.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Resource": res})
+}
+
+func (p *Portal) deleteConfiguration(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	p.configurationAction(w, r, s, http.MethodDelete, r.PostForm.Get("id"), nil, Prefix+"/")
+}
+
+// configurationAction sends an ARM request for a configuration as the
+// principal and goes to next, or shows why it was refused.
+func (p *Portal) configurationAction(w http.ResponseWriter, r *http.Request, s *session, method, id string, body []byte, next string) {
+	if !strings.Contains(strings.ToLower(id), "/providers/microsoft.kubernetesconfiguration/fluxconfigurations/") {
+		http.Error(w, "Name a fluxConfiguration (its ARM ID).", http.StatusBadRequest)
+		return
+	}
+	status, answer, err := p.opts.Backend.ARM(r.Context(), s.principal, r.RemoteAddr, method, id+"?api-version="+apiVersion, body)
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: a configuration action failed")
+		http.Error(w, "The action failed on the server; it has been logged.", http.StatusInternalServerError)
+		return
+	}
+	if status >= 300 {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(answer, &e)
+		http.Error(w, "Refused: "+e.Error.Message, status)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// apiVersion is the fluxConfigurations api-version the portal's actions
+// send.
+const apiVersion = "2024-11-01"
 
 // fleet reads what the session's principal may read, answering the
 // failure itself.

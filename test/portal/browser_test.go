@@ -199,6 +199,17 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("the Flux objects:\n%s", objects)
 	}
 	shot("configuration.png")
+	suspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] button`)
+	willResume := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=false]`)
+	willSuspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=true]`)
+	do(chromedp.Click(suspend), chromedp.WaitReady(willResume))
+	if button, facts := read(chromedp.Text(suspend)), read(chromedp.Text(chromedp.CSS(`dl.facts`))); button != "Resume" || !strings.Contains(facts, "(suspended)") {
+		t.Fatalf("after Suspend: the button says %q; the facts:\n%s", button, facts)
+	}
+	do(chromedp.Click(suspend), chromedp.WaitReady(willSuspend))
+	if button := read(chromedp.Text(suspend)); button != "Suspend" {
+		t.Fatalf("after Resume: the button says %q", button)
+	}
 
 	// The clusters, filtered by compliance from the form; a cluster's page.
 	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/clusters"]`)), chromedp.WaitVisible(chromedp.CSS(`#compliance`)),
