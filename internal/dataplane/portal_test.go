@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -235,14 +236,22 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	f := newFixture(t)
 	graphFleet(f)
 	hostile := `<script>alert(1)</script>" onmouseover="alert(2)`
+	raw, _ := json.Marshal(hostile)
+	quoted := string(raw) // as a JSON string
 	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/h0"
 	token := f.register(id)
-	r := f.do(http.MethodPut, av(id+fluxPath+"/baseline"), example(t, "create-git.json"))
+	// Hostile values wherever a page shows one: a tag, the agent's
+	// message, an object's name, kind and condition.
+	r := f.do(http.MethodPut, av(id), `{"location":"eastus","tags":{"owner":`+quoted+`}}`)
+	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	r = f.do(http.MethodPut, av(id+fluxPath+"/baseline"), example(t, "create-git.json"))
 	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
-	report := `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded","errorMessage":` + jsonString(hostile) + `}`
+	report := `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded","errorMessage":` + quoted +
+		`,"statuses":[{"name":` + quoted + `,"namespace":"flux-system","kind":` + quoted + `,"complianceState":"Non-Compliant",` +
+		`"statusConditions":[{"type":"Ready","status":"False","reason":"Failed","message":` + quoted + `}]}]}`
 	r = f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/baseline/status", report, "Authorization", "Bearer "+token)
 	g.Expect(r.status).To(Equal(http.StatusNoContent), string(r.body))
-	reader, _ := f.principal(strings.Trim(jsonString(hostile), `"`), "Reader", id)
+	reader, _ := f.principal(strings.Trim(quoted, `"`), "Reader", id)
 	f.srv.graph.wait()
 
 	page := f.browser().signIn(t, reader.AppID, reader.Password)
@@ -261,6 +270,22 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	status, _, cfg := b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id+fluxPath+"/baseline"), nil)
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(cfg).NotTo(ContainSubstring("<script>"))
+	g.Expect(cfg).NotTo(ContainSubstring(`" onmouseover`))
+	g.Expect(strings.Count(cfg, "&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)")).To(Equal(5)) // principal, message, object's kind, name, condition
+	for _, tc := range []struct {
+		path  string
+		shown int // how many times the hostile text is shown, all as text
+	}{
+		{"/portal/clusters", 1},                          // the principal's name
+		{"/portal/cluster?id=" + url.QueryEscape(id), 3}, // and the tag, and the configuration's message
+		{"/portal/graph?q=" + url.QueryEscape("Resources | project name, tags, t = tostring(tags)"), 3}, // and the tags column, and t
+	} {
+		status, _, page := b.do(http.MethodGet, tc.path, nil)
+		g.Expect(status).To(Equal(http.StatusOK), tc.path)
+		g.Expect(page).NotTo(ContainSubstring("<script>"), tc.path)
+		g.Expect(page).NotTo(ContainSubstring(`" onmouseover`), tc.path)
+		g.Expect(strings.Count(page, "&lt;script&gt;alert(1)&lt;/script&gt;")).To(Equal(tc.shown), tc.path)
+	}
 	g.Expect(cfg).To(ContainSubstring("&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"))
 	g0 := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0" + fluxPath + "/baseline"
 	status, _, _ = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(g0), nil)
@@ -277,11 +302,6 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(explorer).To(ContainSubstring("<p>1 rows.</p>"))
 	g.Expect(explorer).NotTo(ContainSubstring("<script>"))
-}
-
-func jsonString(s string) string {
-	b := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
-	return `"` + b + `"`
 }
 
 // ownerCredentials are the owner's app ID and secret, made at first start.

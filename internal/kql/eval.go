@@ -697,7 +697,7 @@ func appendKey(b []byte, v any) []byte {
 	case bool:
 		b = strconv.AppendBool(append(b, 'b'), v)
 	default:
-		j, _ := json.Marshal(v)
+		j, _ := marshal(v)
 		b = append(append(b, 'j'), j...)
 	}
 	return append(b, 0)
@@ -1181,7 +1181,7 @@ func str(v any) string {
 	case time.Duration:
 		return formatTimespan(x)
 	}
-	b, _ := json.Marshal(v)
+	b, _ := marshal(v)
 	return string(b)
 }
 

@@ -94,11 +94,11 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(e.key)
+		k, err := marshal(e.key)
 		if err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(e.val)
+		v, err := marshal(e.val)
 		if err != nil {
 			return nil, err
 		}
@@ -108,4 +108,17 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// marshal is v as JSON the way KQL writes dynamic values: <, > and & as
+// they are (encoding/json's Marshal writes them as \u003c and so on, for
+// HTML, which is not where these go; pages escape what they show).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

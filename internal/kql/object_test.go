@@ -102,3 +102,23 @@ func TestObjectInQueries(t *testing.T) {
 		}
 	}
 }
+
+// tostring writes dynamic values' <, > and & as they are, as KQL does
+// (encoding/json's Marshal escapes them for HTML), maps and Objects alike.
+func TestToStringKeepsMarkup(t *testing.T) {
+	for _, p := range []any{map[string]any{"x": "<a&b>"}, Compact(map[string]any{"x": "<a&b>"})} {
+		parsed, err := Parse(`T | project s = tostring(properties), k = tostring(bag_keys(properties))`, []string{"T"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := parsed.Run(Env{Now: now, Tables: func(string) (*Table, error) {
+			return &Table{Columns: []string{"properties"}, Rows: []Row{{"properties": p}}}, nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := Get(res.Rows[0], "s"); s != `{"x":"<a&b>"}` {
+			t.Errorf("%T: tostring gave %v", p, s)
+		}
+	}
+}
