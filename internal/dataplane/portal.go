@@ -45,8 +45,14 @@ func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (po
 	return portal.Principal{ObjectID: p.ObjectID, AppID: p.AppID, Name: name}, nil
 }
 
+// caller is a signed-in principal with its role assignments as they are
+// now (a session does not keep what it was granted at sign-in).
+func (b portalBackend) caller(who portal.Principal) (*caller, error) {
+	return b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+}
+
 func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fleet, error) {
-	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	c, err := b.caller(who)
 	if err != nil {
 		return portal.Fleet{}, err
 	}
@@ -82,7 +88,7 @@ func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fl
 }
 
 func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id string) (portal.Resource, error) {
-	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	c, err := b.caller(who)
 	if err != nil {
 		return portal.Resource{}, err
 	}
@@ -102,7 +108,7 @@ func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id
 }
 
 func (b portalBackend) Query(_ context.Context, who portal.Principal, query string) (portal.Result, error) {
-	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	c, err := b.caller(who)
 	if err != nil {
 		return portal.Result{}, err
 	}
@@ -128,7 +134,7 @@ func (b portalBackend) Query(_ context.Context, who portal.Principal, query stri
 }
 
 func (b portalBackend) Activity(_ context.Context, who portal.Principal, before string) (portal.ActivityPage, error) {
-	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	c, err := b.caller(who)
 	if err != nil {
 		return portal.ActivityPage{}, err
 	}
@@ -160,7 +166,7 @@ func (b portalBackend) Activity(_ context.Context, who portal.Principal, before 
 }
 
 func (b portalBackend) Policy(_ context.Context, who portal.Principal) ([]portal.Assignment, error) {
-	c, err := b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	c, err := b.caller(who)
 	if err != nil {
 		return nil, err
 	}

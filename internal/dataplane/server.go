@@ -330,8 +330,6 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.status, arm.ErrorResponse{Error: arm.ErrorDetail{Code: e.code, Message: e.message}})
 }
 
-// putStatus is ARM's status for a PUT: 201 when it created the resource,
-// 200 when it updated it.
 // serveOne answers a GET of one stored resource: read it, 404 with
 // notFound when it is not there, else render it.
 func serveOne[T any](s *Server, w http.ResponseWriter, read func(store.Tx) (*T, error), notFound *apiError, render func(*T) map[string]any) {
@@ -369,6 +367,8 @@ func serveList[T any](s *Server, w http.ResponseWriter, value []any, read func(s
 	writeJSON(w, http.StatusOK, map[string]any{"value": value})
 }
 
+// putStatus is ARM's status for a PUT: 201 when it created the resource,
+// 200 when it updated it.
 func putStatus(created bool) int {
 	if created {
 		return http.StatusCreated

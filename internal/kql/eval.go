@@ -247,13 +247,7 @@ func (ev *evaluator) apply(op operator, in *Table) (*Table, error) {
 		p, _ := ev.pipeline(nil, in.Columns)
 		return ev.summarize(op, in, p)
 	}
-	switch op.name {
-	case "where", "extend", "project":
-		p, err := ev.pipeline([]operator{op}, in.Columns)
-		if err != nil {
-			return nil, err
-		}
-		return p.table(in)
+	switch op.name { // row-wise operators run in pipelines (tabular)
 	case "project-away":
 		return projectAway(op, in), nil
 	case "project-rename":

@@ -324,8 +324,7 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, _ string, s *s
 		return
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	p.render(w, http.StatusOK, "overview.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name,
-		"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
+	p.page(w, s, http.StatusOK, "overview.html", map[string]any{"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
 }
 
 func (p *Portal) clusters(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -336,7 +335,7 @@ func (p *Portal) clusters(w http.ResponseWriter, r *http.Request, _ string, s *s
 	v := r.URL.Query()
 	q := ClusterQuery{Subscription: v.Get("subscription"), ResourceGroup: v.Get("resourceGroup"), Tag: v.Get("tag"), Compliance: v.Get("compliance")}
 	page, _ := strconv.Atoi(v.Get("page"))
-	p.render(w, http.StatusOK, "clusters.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "List": Clusters(fleet, q, page)})
+	p.page(w, s, http.StatusOK, "clusters.html", map[string]any{"List": Clusters(fleet, q, page)})
 }
 
 func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -357,14 +356,14 @@ func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *se
 		}
 	}
 	slices.SortFunc(configs, func(a, b Configuration) int { return strings.Compare(a.Name, b.Name) })
-	p.render(w, http.StatusOK, "cluster.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Cluster": fleet.Clusters[i], "Configurations": configs})
+	p.page(w, s, http.StatusOK, "cluster.html", map[string]any{"Cluster": fleet.Clusters[i], "Configurations": configs})
 }
 
 // graph is the Resource Graph explorer: a query (in the URL, so that a
 // query can be shared as a link) and its result, or the engine's error.
 func (p *Portal) graph(w http.ResponseWriter, r *http.Request, _ string, s *session) {
 	query := r.URL.Query().Get("q")
-	data := map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Stock": StockQueries, "Query": query}
+	data := map[string]any{"Stock": StockQueries, "Query": query}
 	status := http.StatusOK
 	if strings.TrimSpace(query) != "" {
 		res, err := p.opts.Backend.Query(r.Context(), s.principal, query)
@@ -379,7 +378,7 @@ func (p *Portal) graph(w http.ResponseWriter, r *http.Request, _ string, s *sess
 			data["Result"], data["Chart"] = res, Chart(res)
 		}
 	}
-	p.render(w, status, "graph.html", data)
+	p.page(w, s, status, "graph.html", data)
 }
 
 func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -389,7 +388,7 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *s
 		http.Error(w, "Reading the activity log failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.render(w, http.StatusOK, "activity.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Page": page})
+	p.page(w, s, http.StatusOK, "activity.html", map[string]any{"Page": page})
 }
 
 func (p *Portal) policy(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -403,7 +402,7 @@ func (p *Portal) policyPage(w http.ResponseWriter, r *http.Request, s *session, 
 		http.Error(w, "Reading policy failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.render(w, status, "policy.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Assignments": as,
+	p.page(w, s, status, "policy.html", map[string]any{"Assignments": as,
 		"Started": started, "Problem": problem})
 }
 
@@ -426,11 +425,7 @@ func (p *Portal) remediate(w http.ResponseWriter, r *http.Request, _ string, s *
 		return
 	}
 	if status >= 300 {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(answer, &e)
-		p.policyPage(w, r, s, status, "", "The remediation was refused: "+e.Error.Message)
+		p.policyPage(w, r, s, status, "", "The remediation was refused: "+armMessage(answer))
 		return
 	}
 	http.Redirect(w, r, Prefix+"/policy?remediation="+url.QueryEscape(name), http.StatusSeeOther)
@@ -447,17 +442,9 @@ func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, _ string, s *se
 
 // confirmDelete asks before deleting a configuration.
 func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, _ string, s *session) {
-	res, err := p.opts.Backend.Configuration(r.Context(), s.principal, r.URL.Query().Get("id"))
-	if errors.Is(err, ErrNotFound) {
-		http.Error(w, "No such configuration, or not one you may read.", http.StatusNotFound)
-		return
+	if res, ok := p.readConfiguration(w, r, s); ok {
+		p.page(w, s, http.StatusOK, "delete.html", map[string]any{"Resource": res})
 	}
-	if err != nil {
-		p.opts.Log.Error(err, "Portal: failed to read a configuration")
-		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
-		return
-	}
-	p.render(w, http.StatusOK, "delete.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Resource": res})
 }
 
 func (p *Portal) deleteConfiguration(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -478,14 +465,19 @@ func (p *Portal) configurationAction(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	if status >= 300 {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(answer, &e)
-		http.Error(w, "Refused: "+e.Error.Message, status)
+		http.Error(w, "Refused: "+armMessage(answer), status)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// armMessage is the message of an ARM error answer.
+func armMessage(answer []byte) string {
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(answer, &e)
+	return e.Error.Message
 }
 
 // apiVersion is the fluxConfigurations api-version the portal's actions
@@ -505,21 +497,40 @@ func (p *Portal) fleet(w http.ResponseWriter, r *http.Request, s *session) (Flee
 }
 
 func (p *Portal) configuration(w http.ResponseWriter, r *http.Request, _ string, s *session) {
-	res, err := p.opts.Backend.Configuration(r.Context(), s.principal, r.URL.Query().Get("id"))
-	if errors.Is(err, ErrNotFound) {
-		http.Error(w, "No such configuration, or not one you may read.", http.StatusNotFound)
+	res, ok := p.readConfiguration(w, r, s)
+	if !ok {
 		return
 	}
-	var page ConfigurationPage
-	if err == nil {
-		page, err = NewConfigurationPage(res)
-	}
+	page, err := NewConfigurationPage(res)
 	if err != nil {
 		p.opts.Log.Error(err, "Portal: failed to read a configuration")
 		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.render(w, http.StatusOK, "configuration.html", map[string]any{"CSRF": s.csrf, "Who": s.principal.Name, "Page": page})
+	p.page(w, s, http.StatusOK, "configuration.html", map[string]any{"Page": page})
+}
+
+// readConfiguration reads the configuration the URL's id names, answering
+// a failure itself (404 for one the principal may not read).
+func (p *Portal) readConfiguration(w http.ResponseWriter, r *http.Request, s *session) (Resource, bool) {
+	res, err := p.opts.Backend.Configuration(r.Context(), s.principal, r.URL.Query().Get("id"))
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "No such configuration, or not one you may read.", http.StatusNotFound)
+		return res, false
+	}
+	if err != nil {
+		p.opts.Log.Error(err, "Portal: failed to read a configuration")
+		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
+		return res, false
+	}
+	return res, true
+}
+
+// page renders a signed-in page: data with what the header shows (who, and
+// the sign-out form's token).
+func (p *Portal) page(w http.ResponseWriter, s *session, status int, name string, data map[string]any) {
+	data["CSRF"], data["Who"] = s.csrf, s.principal.Name
+	p.render(w, status, name, data)
 }
 
 func (p *Portal) render(w http.ResponseWriter, status int, name string, data any) {
