@@ -93,6 +93,10 @@ test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (st
 portal-screenshots: ## Refresh docs/portal's screenshots with the portal's browser test (installs Chromium when missing).
 	PORTAL_SCREENSHOTS="$(CURDIR)/docs/portal" go test -count=1 ./test/portal
 
+.PHONY: vendor-js
+vendor-js: ## Re-vendor the portal's script library (htmx and its SSE extension) from the npm registry at the pinned versions (hack/vendor-js.sh).
+	hack/vendor-js.sh
+
 .PHONY: fuzz
 fuzz: ## Fuzz the ARM body decoder for FUZZTIME (default 5m) with its memory capped (hack/fuzz.sh).
 	hack/fuzz.sh

@@ -51,10 +51,13 @@ type graphIndex struct {
 	wake    chan struct{}
 	idle    *sync.Cond
 	busy    bool
+	// next is closed, and replaced, when a commit changes the rows: the
+	// portal's pages wait on it to update live.
+	next chan struct{}
 }
 
 func newGraphIndex(s *Server) *graphIndex {
-	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string]*btree.BTreeG[graphEntry]{}, pending: map[change]bool{}, wake: make(chan struct{}, 1)}
+	g := &graphIndex{s: s, rows: map[string]map[string]kql.Row{}, sorted: map[string]*btree.BTreeG[graphEntry]{}, pending: map[change]bool{}, wake: make(chan struct{}, 1), next: make(chan struct{})}
 	g.idle = sync.NewCond(&g.pmu)
 	for _, t := range graphTables {
 		g.rows[strings.ToLower(t)] = map[string]kql.Row{}
@@ -242,6 +245,17 @@ func (g *graphIndex) commit(ups []graphUpsert, gone []graphKey, trees []string) 
 		g.rows[u.table][u.key] = u.row
 		g.sorted[u.table].ReplaceOrInsert(entryOf(u.key, u.row))
 	}
+	if len(ups)+len(gone)+len(trees) > 0 {
+		close(g.next)
+		g.next = make(chan struct{})
+	}
+}
+
+// changes is closed at the next commit that changes the rows.
+func (g *graphIndex) changes() <-chan struct{} {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.next
 }
 
 // read renders the resource a change names as its table's row; found is

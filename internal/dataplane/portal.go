@@ -51,6 +51,10 @@ func (b portalBackend) caller(who portal.Principal) (*caller, error) {
 	return b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
 }
 
+// Changes is closed when the fleet next changes: an agent reports, a
+// resource is written (the portal's pages update live).
+func (b portalBackend) Changes() <-chan struct{} { return b.s.graph.changes() }
+
 func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fleet, error) {
 	c, err := b.caller(who)
 	if err != nil {

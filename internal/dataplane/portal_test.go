@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -42,7 +45,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) (i
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := b.hc.Do(req)
+	resp, err := b.hc.Do(req) //nolint:bodyclose // the reading goroutine closes it
 	if err != nil {
 		b.f.t.Fatal(err)
 	}
@@ -427,4 +430,54 @@ func TestPortalConfigurationActions(t *testing.T) {
 	r := f.do(http.MethodGet, av(id), "")
 	g.Expect(r.status).To(Equal(http.StatusOK))
 	g.Expect(r.json(t)["properties"].(map[string]any)["provisioningState"]).To(Equal("Deleting"))
+}
+
+// TestPortalEvents: a signed-in page's event stream says "fleet" when an
+// agent reports, and a browser without a session gets none.
+func TestPortalEvents(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	graphFleet(f)
+	f.srv.graph.wait()
+	owner := f.ownerCredentials()
+
+	status, _, answer := f.browser().do(http.MethodGet, "/portal/events", nil)
+	g.Expect(status).To(Equal(http.StatusUnauthorized))
+	g.Expect(answer).To(ContainSubstring("Sign in"))
+
+	b := f.browser()
+	b.signIn(t, owner.AppID, owner.Password)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.ts.URL+"/portal/events", nil)
+	resp, err := b.hc.Do(req) //nolint:bodyclose // the reading goroutine closes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	g.Expect(resp.Header.Get("Content-Type")).To(Equal("text/event-stream"))
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	g.Eventually(lines).Should(Receive(Equal("retry: 5000")))
+
+	// Nothing changes: no event. A configuration is written: one.
+	g.Consistently(lines, 300*time.Millisecond).ShouldNot(Receive(HavePrefix("event:")))
+	id := sub1 + "/resourceGroups/other/providers/Microsoft.Kubernetes/connectedClusters/g5"
+	r := f.do(http.MethodPut, av(id+fluxPath+"/late"), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusCreated), r.body)
+	g.Eventually(lines, 5*time.Second).Should(Receive(Equal("event: fleet")))
+	g.Expect(<-lines).To(Equal("data: changed"))
+
+	// Another write at once, while the stream pauses between events: it
+	// is sent after the pause, not lost.
+	r = f.do(http.MethodPut, av(id+fluxPath+"/later"), example(t, "create-git.json"))
+	g.Expect(r.status).To(Equal(http.StatusCreated), r.body)
+	g.Eventually(lines, 5*time.Second).Should(Receive(Equal("event: fleet")))
 }

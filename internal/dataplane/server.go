@@ -523,6 +523,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController flush and set deadlines (the
+// portal's event stream).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // metricMethod is the method as a metrics label: the methods the data plane
 // serves, and "other" for any other, so that clients cannot invent label
 // values (5,000 made-up methods grew /metrics to 6.9 MiB).

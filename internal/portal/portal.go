@@ -2,7 +2,10 @@
 // sign-in, then pages of the fleet's GitOps state as the signed-in
 // principal may read it. Pages are rendered on the server from Go
 // templates (html/template escapes every value a page shows) with embedded
-// assets: no Node build, no script needed to read a page.
+// assets: no Node build, no script needed to read a page. One vendored
+// library, htmx with its server-sent events extension (hack/vendor-js.sh
+// pins them), makes pages live: an open page keeps a stream of the fleet's
+// changes (events.go) and reads its main part again on each.
 //
 // Sessions live in the server's memory, in a cookie that is HttpOnly,
 // SameSite=Strict and, over HTTPS, Secure with the __Host- prefix; every
@@ -72,6 +75,9 @@ type Backend interface {
 	// ARM sends an ARM request as p from addr, through the data plane's
 	// own access checks and activity log, and returns its answer.
 	ARM(ctx context.Context, p Principal, addr, method, path string, body []byte) (int, []byte, error)
+	// Changes is closed when the fleet next changes (an agent reports, a
+	// resource is written): open pages then read themselves again.
+	Changes() <-chan struct{}
 	// Configuration is the fluxConfiguration id, when p may read it
 	// (ErrNotFound when it does not exist or p may not).
 	Configuration(ctx context.Context, p Principal, id string) (Resource, error)
@@ -127,7 +133,7 @@ func New(opts Options) *Portal {
 // ServeHTTP serves the portal's paths (under Prefix).
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
@@ -154,6 +160,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"/cluster":               {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
 		"/graph":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
 		"/activity":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
+		"/events":                {http.MethodGet: p.events},
 		"/policy":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
 		"/policy/remediate":      {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
 		"/configuration/suspend": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.suspend) }},
@@ -285,16 +292,13 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 // withSession runs h with the request's session; without one it sends
 // the browser to sign in; a POST must carry the session's CSRF token.
 func (p *Portal) withSession(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request, string, *session)) {
-	var id string
-	var s *session
-	if c, err := r.Cookie(cookieName(r, sessionCookie)); err == nil {
-		p.mu.Lock()
-		if found := p.sessions[c.Value]; found != nil && p.opts.Now().Before(found.expires) {
-			id, s = c.Value, found
-		}
-		p.mu.Unlock()
-	}
+	id, s := p.sessionOf(r)
 	if s == nil {
+		if r.Header.Get("HX-Request") == "true" { // a live update: the whole page goes to sign in
+			w.Header().Set("HX-Redirect", Prefix+"/signin")
+			http.Error(w, "Sign in again.", http.StatusUnauthorized)
+			return
+		}
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return
 	}
@@ -306,6 +310,21 @@ func (p *Portal) withSession(w http.ResponseWriter, r *http.Request, h func(http
 		}
 	}
 	h(w, r, id, s)
+}
+
+// sessionOf is the request's session and its ID (nil when it has none, or
+// it ended).
+func (p *Portal) sessionOf(r *http.Request) (string, *session) {
+	c, err := r.Cookie(cookieName(r, sessionCookie))
+	if err != nil {
+		return "", nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.sessions[c.Value]; s != nil && p.opts.Now().Before(s.expires) {
+		return c.Value, s
+	}
+	return "", nil
 }
 
 func equal(a, b string) bool { return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -324,7 +343,7 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, _ string, s *s
 		return
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	p.page(w, s, http.StatusOK, "overview.html", map[string]any{"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
+	p.page(w, r, s, http.StatusOK, "overview.html", map[string]any{"Overview": Summarize(fleet, p.opts.Now(), page), "StaleAfter": strconv.Itoa(int(StaleAfter/time.Minute)) + " minutes"})
 }
 
 func (p *Portal) clusters(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -335,7 +354,7 @@ func (p *Portal) clusters(w http.ResponseWriter, r *http.Request, _ string, s *s
 	v := r.URL.Query()
 	q := ClusterQuery{Subscription: v.Get("subscription"), ResourceGroup: v.Get("resourceGroup"), Tag: v.Get("tag"), Compliance: v.Get("compliance")}
 	page, _ := strconv.Atoi(v.Get("page"))
-	p.page(w, s, http.StatusOK, "clusters.html", map[string]any{"List": Clusters(fleet, q, page)})
+	p.page(w, r, s, http.StatusOK, "clusters.html", map[string]any{"List": Clusters(fleet, q, page)})
 }
 
 func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -356,7 +375,7 @@ func (p *Portal) cluster(w http.ResponseWriter, r *http.Request, _ string, s *se
 		}
 	}
 	slices.SortFunc(configs, func(a, b Configuration) int { return strings.Compare(a.Name, b.Name) })
-	p.page(w, s, http.StatusOK, "cluster.html", map[string]any{"Cluster": fleet.Clusters[i], "Configurations": configs})
+	p.page(w, r, s, http.StatusOK, "cluster.html", map[string]any{"Cluster": fleet.Clusters[i], "Configurations": configs})
 }
 
 // graph is the Resource Graph explorer: a query (in the URL, so that a
@@ -378,7 +397,7 @@ func (p *Portal) graph(w http.ResponseWriter, r *http.Request, _ string, s *sess
 			data["Result"], data["Chart"] = res, Chart(res)
 		}
 	}
-	p.page(w, s, status, "graph.html", data)
+	p.page(w, r, s, status, "graph.html", data)
 }
 
 func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -388,7 +407,7 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request, _ string, s *s
 		http.Error(w, "Reading the activity log failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.page(w, s, http.StatusOK, "activity.html", map[string]any{"Page": page})
+	p.page(w, r, s, http.StatusOK, "activity.html", map[string]any{"Page": page})
 }
 
 func (p *Portal) policy(w http.ResponseWriter, r *http.Request, _ string, s *session) {
@@ -402,7 +421,7 @@ func (p *Portal) policyPage(w http.ResponseWriter, r *http.Request, s *session, 
 		http.Error(w, "Reading policy failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.page(w, s, status, "policy.html", map[string]any{"Assignments": as,
+	p.page(w, r, s, status, "policy.html", map[string]any{"Assignments": as,
 		"Started": started, "Problem": problem})
 }
 
@@ -443,7 +462,7 @@ func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, _ string, s *se
 // confirmDelete asks before deleting a configuration.
 func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, _ string, s *session) {
 	if res, ok := p.readConfiguration(w, r, s); ok {
-		p.page(w, s, http.StatusOK, "delete.html", map[string]any{"Resource": res})
+		p.page(w, r, s, http.StatusOK, "delete.html", map[string]any{"Resource": res})
 	}
 }
 
@@ -507,7 +526,7 @@ func (p *Portal) configuration(w http.ResponseWriter, r *http.Request, _ string,
 		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.page(w, s, http.StatusOK, "configuration.html", map[string]any{"Page": page})
+	p.page(w, r, s, http.StatusOK, "configuration.html", map[string]any{"Page": page})
 }
 
 // readConfiguration reads the configuration the URL's id names, answering
@@ -526,10 +545,16 @@ func (p *Portal) readConfiguration(w http.ResponseWriter, r *http.Request, s *se
 	return res, true
 }
 
+// livePages update themselves when the fleet changes; the others hold
+// what the user is typing (a query) or asking (a confirmation).
+var livePages = map[string]bool{"overview.html": true, "clusters.html": true, "cluster.html": true,
+	"configuration.html": true, "policy.html": true, "activity.html": true}
+
 // page renders a signed-in page: data with what the header shows (who, and
 // the sign-out form's token).
-func (p *Portal) page(w http.ResponseWriter, s *session, status int, name string, data map[string]any) {
+func (p *Portal) page(w http.ResponseWriter, r *http.Request, s *session, status int, name string, data map[string]any) {
 	data["CSRF"], data["Who"] = s.csrf, s.principal.Name
+	data["Live"], data["Self"] = livePages[name], r.URL.RequestURI()
 	p.render(w, status, name, data)
 }
 

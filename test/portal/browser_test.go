@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
@@ -40,35 +44,64 @@ func chromium(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
+// fleet is the hub a test drives, and the clusters whose agents the test
+// plays itself.
+type fleet struct {
+	ts    *httptest.Server
+	owner dataplane.Credentials
+	arm   *armclient.Client
+	// pending (c3) has an agent that has never called; failing (c4) one
+	// that reported a Kustomization failing.
+	pending, failing cluster
+}
+
+type cluster struct{ id, token string }
+
+// failure is the message the failing cluster's agent reports of its
+// second Kustomization: kustomize-controller's, for a path the repository
+// does not have.
+const failure = "kustomization path not found: stat /tmp/kustomization-1797358312/other/test/path: no such file or directory"
+
+// deployKey is the public key the failing cluster's agent reports.
+const deployKey = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBPLZ0L6n7LlbCMmzrJS2Q5zgSEHsAhmr3rr2SjPZEcEn3m0U0MryVkTl6pGtfvDtfz2VZspd9u6KuL5vsbJjD1jvWVq3VL6w4fcFvhsQmb9n9HV0lyTa4U0f6QFmxSyfvw=="
+
 // hub serves a data plane over TLS with a fleet: clusters c0..c2 with
-// agents reporting every configuration Compliant, and c3, whose agent
-// never calls, with a Pending one.
-func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
+// agents reporting every configuration Compliant; c3, whose agent has not
+// called yet, with a Pending one; c4, whose agent reported its second
+// Kustomization failing.
+func hub(t *testing.T) fleet {
 	t.Helper()
 	ts, srv := dataplanetest.TLS(t)
-	owner := dataplanetest.Owner(t, srv.DataDir())
+	f := fleet{ts: ts, owner: dataplanetest.Owner(t, srv.DataDir())}
 	c := &armclient.Client{BaseURL: ts.URL, HTTP: ts.Client(), Token: dataplanetest.OwnerTokens(t, srv, ts.URL, ts.Client())}
+	f.arm = c
 	body, err := os.ReadFile("../fixtures/azure-examples/create-git.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for i := range 4 {
+	for i := range 5 {
 		id := fmt.Sprintf("%s/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/c%d", sub, i)
-		var cluster struct {
+		var cl struct {
 			Properties struct {
 				AgentToken string `json:"agentToken"`
 			} `json:"properties"`
 		}
-		if _, err := c.Put(ctx, id+"?api-version=2024-01-01", map[string]any{"location": "westeurope"}, &cluster); err != nil {
+		if _, err := c.Put(ctx, id+"?api-version=2024-01-01", map[string]any{"location": "westeurope"}, &cl); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.Put(ctx, id+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline?api-version=2024-11-01",
 			json.RawMessage(body), nil); err != nil {
 			t.Fatal(err)
 		}
-		if i < 3 {
-			dataplanetest.Agent(t, ts.URL, id, cluster.Properties.AgentToken, ts.Client())
+		switch i {
+		case 3:
+			f.pending = cluster{id, cl.Properties.AgentToken}
+		case 4:
+			f.failing = cluster{id, cl.Properties.AgentToken}
+			reportFailing(t, ts, f.failing)
+		default:
+			dataplanetest.Agent(t, ts.URL, id, cl.Properties.AgentToken, ts.Client())
 		}
 	}
 	// The brief's corporate baseline, assigned at the subscription with
@@ -92,174 +125,377 @@ func hub(t *testing.T) (*httptest.Server, dataplane.Credentials) {
 		&assignment); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Put(ctx, sub+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
-		map[string]any{"properties": map[string]any{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + armrbac.Contributor.ID,
-			"principalId": assignment.Identity.PrincipalID, "principalType": "ServicePrincipal"}}, nil); err != nil {
+	f.assign(t, assignment.Identity.PrincipalID, armrbac.Contributor.ID)
+	return f
+}
+
+// assign gives principal a role at the subscription.
+func (f fleet) assign(t *testing.T, principal, role string) {
+	t.Helper()
+	if _, err := f.arm.Put(context.Background(), sub+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+		map[string]any{"properties": map[string]any{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + role,
+			"principalId": principal, "principalType": "ServicePrincipal"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	return ts, owner
+}
+
+// reader makes a service principal with the Reader role on the
+// subscription, and returns its app ID and secret.
+func (f fleet) reader(t *testing.T) (appID, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	var sp struct{ ID, AppID string }
+	if _, err := f.arm.Do(ctx, armclient.Request{Method: "POST", Path: "/v1.0/servicePrincipals", Body: map[string]string{"displayName": "auditor"}}, &sp); err != nil {
+		t.Fatal(err)
+	}
+	var pw struct{ SecretText string }
+	if _, err := f.arm.Do(ctx, armclient.Request{Method: "POST", Path: "/v1.0/servicePrincipals/" + sp.ID + "/addPassword",
+		Body: map[string]any{"passwordCredential": map[string]string{"displayName": "browser test"}}}, &pw); err != nil {
+		t.Fatal(err)
+	}
+	f.assign(t, sp.ID, armrbac.Reader.ID)
+	return sp.AppID, pw.SecretText
+}
+
+// reportFailing reports, as c's agent, its configuration applied with the
+// second Kustomization failing.
+func reportFailing(t *testing.T, ts *httptest.Server, c cluster) {
+	t.Helper()
+	agent := &agentapi.Client{BaseURL: ts.URL, ClusterID: c.id, Token: c.token, HTTP: ts.Client()}
+	ctx := context.Background()
+	state, _, _, err := agent.List(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := func(status, reason, message string) []map[string]string {
+		return []map[string]string{{"type": "Ready", "status": status, "reason": reason, "message": message}}
+	}
+	statuses, _ := json.Marshal([]map[string]any{
+		{"name": "baseline", "namespace": "srs-namespace", "kind": "GitRepository", "complianceState": "Compliant",
+			"statusConditions": ready("True", "Succeeded", "stored artifact for revision 'master@sha1:7f3c2e1'")},
+		{"name": "baseline-srs-kustomization1", "namespace": "srs-namespace", "kind": "Kustomization", "complianceState": "Compliant",
+			"statusConditions": ready("True", "ReconciliationSucceeded", "Applied revision: master@sha1:7f3c2e1")},
+		{"name": "baseline-srs-kustomization2", "namespace": "srs-namespace", "kind": "Kustomization", "complianceState": "Non-Compliant",
+			"statusConditions": ready("False", "ArtifactFailed", failure)},
+	})
+	if err := agent.ReportStatus(ctx, "baseline", &agentapi.StatusReport{Generation: state.Configurations[0].Generation,
+		ComplianceState: "Non-Compliant", ProvisioningState: "Succeeded", RepositoryPublicKey: deployKey,
+		SourceSyncedCommitID: "master@sha1:7f3c2e1", Statuses: statuses}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestPortalInBrowser(t *testing.T) {
+	b := open(t, hub(t))
+	b.signIn()
+	b.overviewLive()
+	b.failingConfiguration()
+	b.clustersGraphActivityPolicy()
+	b.signOut()
+	b.readerAndForgery()
+}
+
+// tab is a browser tab on the hub, the test's steps as its methods.
+type tab struct {
+	t     *testing.T
+	f     fleet
+	ctx   context.Context
+	shots string // where screenshots go
+	// failing is the URL of the Non-Compliant configuration's page.
+	failing string
+}
+
+func open(t *testing.T, f fleet) *tab {
+	t.Helper()
 	path := chromium(t)
-	ts, owner := hub(t)
 	shots := os.Getenv("PORTAL_SCREENSHOTS") // docs/portal, to refresh the README's
 	if shots == "" {
 		shots = t.TempDir()
 	}
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.IgnoreCertErrors, chromedp.WindowSize(1280, 900))...)
-	defer cancel()
+	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 120*time.Second)
+	t.Cleanup(cancel)
+	return &tab{t: t, f: f, ctx: ctx, shots: shots}
+}
 
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatal(err)
 	}
-	read := func(a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err == nil {
-			err = os.WriteFile(filepath.Join(shots, name), png, 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+}
 
+func (b *tab) read(a chromedp.Action[string]) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+// eval is the value of a script's expression (awaited when a promise).
+func (b *tab) eval(js string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.shots, name), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// poll reads sel's text until ok holds (the agents and the policy engine
+// work in the background) or 30 s pass, reloading in between.
+func (b *tab) poll(sel chromedp.CSS, ok func(string) bool) string {
+	b.t.Helper()
+	text := b.read(chromedp.Text(sel))
+	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.read(chromedp.Text(sel)) {
+		b.do(chromedp.Reload(), chromedp.WaitVisible(sel))
+	}
+	return text
+}
+
+// watch reads sel's text until ok holds or 30 s pass, without reloading:
+// the page must update itself.
+func (b *tab) watch(sel chromedp.CSS, ok func(string) bool) string {
+	b.t.Helper()
+	text := b.read(chromedp.Text(sel))
+	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.read(chromedp.Text(sel)) {
+		b.do(chromedp.Sleep(100*time.Millisecond), chromedp.WaitVisible(sel))
+	}
+	return text
+}
+
+// rowsOf are a table body's rows, each as its cells' texts.
+func rowsOf(text string) [][]string {
+	var rows [][]string
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		rows = append(rows, strings.Split(l, "\t"))
+	}
+	return rows
+}
+
+// states are the overview's configurations as "cluster state", in order.
+func states(text string) string {
+	var out []string
+	for _, row := range rowsOf(text) {
+		if len(row) < 4 {
+			return text // not the table yet
+		}
+		out = append(out, row[1]+" "+row[3])
+	}
+	return strings.Join(out, ", ")
+}
+
+// configs is the overview's table of configurations.
+var configs = chromedp.CSS(`section[aria-labelledby=configs] tbody`)
+
+func (b *tab) signIn() {
 	// Any page sends a browser without a session to sign in.
-	do(chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
-	if title, location := read(chromedp.Title()), read(chromedp.Location()); title != "Sign in · arcgitops" || location != ts.URL+"/portal/signin" {
-		t.Fatalf("without a session: %q at %s", title, location)
+	b.do(chromedp.Navigate(b.f.ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
+	if title, location := b.read(chromedp.Title()), b.read(chromedp.Location()); title != "Sign in · arcgitops" || location != b.f.ts.URL+"/portal/signin" {
+		b.t.Fatalf("without a session: %q at %s", title, location)
 	}
-	shot("signin.png")
+	b.shot("signin.png")
 
 	// A wrong secret: the page says so, and the browser stays signed out.
-	do(chromedp.SendKeys(chromedp.CSS(`#appId`), owner.AppID), chromedp.SendKeys(chromedp.CSS(`#secret`), "not the secret"),
+	b.do(chromedp.SendKeys(chromedp.CSS(`#appId`), b.f.owner.AppID), chromedp.SendKeys(chromedp.CSS(`#secret`), "not the secret"),
 		chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
-	if problem := read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "wrong") {
-		t.Fatalf("a wrong secret: %q", problem)
+	if problem := b.read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "wrong") {
+		b.t.Fatalf("a wrong secret: %q", problem)
 	}
+}
 
-	// Signed in: the overview, every configuration Compliant but c3's,
-	// whose agent has never called.
-	configs := chromedp.CSS(`section[aria-labelledby=configs] tbody`)
-	do(chromedp.SetValue(chromedp.CSS(`#secret`), owner.Password), chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(configs))
-	// poll reads sel's text until ok holds (the agents and the policy
-	// engine work in the background) or 30 s pass, reloading in between.
-	poll := func(sel chromedp.CSS, ok func(string) bool) string {
-		t.Helper()
-		text := read(chromedp.Text(sel))
-		for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = read(chromedp.Text(sel)) {
-			do(chromedp.Reload(), chromedp.WaitVisible(sel))
-		}
-		return text
+func (b *tab) overviewLive() {
+	// Signed in: the overview, the worst first: c4's configuration
+	// Non-Compliant, c3's Pending (its agent has never called), the rest
+	// Compliant.
+	b.do(chromedp.SetValue(chromedp.CSS(`#secret`), b.f.owner.Password), chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(configs))
+	want := "c4 Non-Compliant, c3 Pending, c0 Compliant, c1 Compliant, c2 Compliant"
+	if got := states(b.poll(configs, func(s string) bool { return states(s) == want })); got != want {
+		b.t.Fatalf("configurations, the worst first: %s", got)
 	}
-	rows := poll(configs, func(s string) bool { return strings.Count(s, "Compliant") == 3 })
-	lines := strings.Split(strings.TrimSpace(rows), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "baseline\tc3") || !strings.Contains(lines[0], "Pending") {
-		t.Fatalf("configurations, the worst first:\n%s", rows)
+	if stale := b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=stale]`))); !strings.Contains(stale, "c3") || strings.Contains(stale, "c0") {
+		b.t.Fatalf("agents not seen:\n%s", stale)
 	}
-	for _, l := range lines[1:] {
-		if !strings.Contains(l, "Compliant") {
-			t.Fatalf("configurations, the worst first:\n%s", rows)
-		}
+	if chart := b.read(chromedp.TextContent(chromedp.CSS(`svg.chart title`))); chart != "Configurations by compliance state: Non-Compliant 1, Pending 1, Compliant 3" {
+		b.t.Fatalf("chart: %q", chart)
 	}
-	if stale := read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=stale]`))); !strings.Contains(stale, "c3") || strings.Contains(stale, "c0") {
-		t.Fatalf("agents not seen:\n%s", stale)
-	}
-	if chart := read(chromedp.TextContent(chromedp.CSS(`svg.chart title`))); chart != "Configurations by compliance state: Pending 1, Compliant 3" {
-		t.Fatalf("chart: %q", chart)
-	}
-	shot("overview.png")
+	b.shot("overview.png")
 
-	// A configuration's page, from its link: the Kustomizations as a
-	// dependsOn graph, and the objects its agent reported.
-	do(chromedp.Click(chromedp.CSS(`section[aria-labelledby=configs] tbody tr:last-child a`)), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
-	if h1 := read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "baseline Compliant" {
-		t.Fatalf("the configuration's heading: %q", h1)
+	// Live: c3's agent calls and reports; the open page shows it without
+	// being reloaded (the marker set in this page's window survives).
+	b.eval(`window.notReloaded = "yes"; "set"`)
+	dataplanetest.Agent(b.t, b.f.ts.URL, b.f.pending.id, b.f.pending.token, b.f.ts.Client())
+	want = "c4 Non-Compliant, c0 Compliant, c1 Compliant, c2 Compliant, c3 Compliant"
+	if got := states(b.watch(configs, func(s string) bool { return states(s) == want })); got != want {
+		b.t.Fatalf("configurations after c3's agent reported, without a reload: %s", got)
 	}
-	if boxes := strings.Join(strings.Fields(read(chromedp.TextContent(chromedp.CSS(`svg.graph`)))), " "); !strings.HasSuffix(boxes, "srs-kustomization1 Compliant srs-kustomization2 Compliant") {
-		t.Fatalf("the dependsOn graph: %q", boxes)
+	if marker := b.eval(`String(window.notReloaded)`); marker != "yes" {
+		b.t.Fatalf("the page was reloaded to update (marker %q)", marker)
 	}
-	if objects := read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=objects] tbody`))); strings.Count(objects, "Compliant") != 3 || !strings.Contains(objects, "GitRepository") {
-		t.Fatalf("the Flux objects:\n%s", objects)
+	if stale := b.watch(chromedp.CSS(`section[aria-labelledby=stale]`), func(s string) bool { return !strings.Contains(s, "c3") }); strings.Contains(stale, "c3") {
+		b.t.Fatalf("agents not seen, after c3's called:\n%s", stale)
 	}
-	shot("configuration.png")
+}
+
+func (b *tab) failingConfiguration() {
+	// The Non-Compliant configuration's page, from its link: the failing
+	// Kustomization in the dependsOn graph, its message, the deploy key.
+	b.do(chromedp.Click(chromedp.CSS(`section[aria-labelledby=configs] tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+	if h1 := b.read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "baseline Non-Compliant" {
+		b.t.Fatalf("the configuration's heading: %q", h1)
+	}
+	if boxes := strings.Join(strings.Fields(b.read(chromedp.TextContent(chromedp.CSS(`svg.graph`)))), " "); !strings.HasSuffix(boxes, "srs-kustomization1 Compliant srs-kustomization2 Non-Compliant") {
+		b.t.Fatalf("the dependsOn graph: %q", boxes)
+	}
+	ks := rowsOf(b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=kustomizations] tbody`))))
+	if len(ks) != 2 || ks[1][0] != "srs-kustomization2" || ks[1][4] != "Non-Compliant" || ks[1][5] != failure {
+		b.t.Fatalf("the Kustomizations: %q", ks)
+	}
+	if objects := b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=objects] tbody`))); !strings.Contains(objects, "Ready=False (ArtifactFailed): "+failure) {
+		b.t.Fatalf("the Flux objects:\n%s", objects)
+	}
+	if key := b.read(chromedp.Value(chromedp.CSS(`#public-key`))); key != deployKey {
+		b.t.Fatalf("the deploy key: %q", key)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`button[data-copy=public-key]`)))
+	if note := b.watch(chromedp.CSS(`#public-key-copied`), func(s string) bool { return s != "" }); note != "Copied to the clipboard." {
+		b.t.Fatalf("after Copy: %q", note)
+	}
+	// Reading the clipboard back needs a permission a user would grant.
+	b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "clipboard-read"}, Setting: browser.PermissionSettingGranted, Origin: b.f.ts.URL})
+		return err
+	}))
+	if copied := b.eval(`navigator.clipboard.readText()`); copied != deployKey {
+		b.t.Fatalf("the clipboard holds %q", copied)
+	}
+	b.shot("configuration.png")
 	suspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] button`)
 	willResume := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=false]`)
 	willSuspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=true]`)
-	do(chromedp.Click(suspend), chromedp.WaitReady(willResume))
-	if button, facts := read(chromedp.Text(suspend)), read(chromedp.Text(chromedp.CSS(`dl.facts`))); button != "Resume" || !strings.Contains(facts, "(suspended)") {
-		t.Fatalf("after Suspend: the button says %q; the facts:\n%s", button, facts)
+	b.do(chromedp.Click(suspend), chromedp.WaitReady(willResume))
+	if button, facts := b.read(chromedp.Text(suspend)), b.read(chromedp.Text(chromedp.CSS(`dl.facts`))); button != "Resume" || !strings.Contains(facts, "(suspended)") {
+		b.t.Fatalf("after Suspend: the button says %q; the facts:\n%s", button, facts)
 	}
-	do(chromedp.Click(suspend), chromedp.WaitReady(willSuspend))
-	if button := read(chromedp.Text(suspend)); button != "Suspend" {
-		t.Fatalf("after Resume: the button says %q", button)
+	b.do(chromedp.Click(suspend), chromedp.WaitReady(willSuspend))
+	if button := b.read(chromedp.Text(suspend)); button != "Suspend" {
+		b.t.Fatalf("after Resume: the button says %q", button)
 	}
+	b.failing = b.read(chromedp.Location())
+}
 
+func (b *tab) clustersGraphActivityPolicy() {
 	// The clusters, filtered by compliance from the form; a cluster's page.
-	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/clusters"]`)), chromedp.WaitVisible(chromedp.CSS(`#compliance`)),
-		chromedp.SetValue(chromedp.CSS(`#compliance`), "Pending"), chromedp.Submit(chromedp.CSS(`#compliance`)),
+	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/clusters"]`)), chromedp.WaitVisible(chromedp.CSS(`#compliance`)),
+		chromedp.SetValue(chromedp.CSS(`#compliance`), "Non-Compliant"), chromedp.Submit(chromedp.CSS(`#compliance`)),
 		chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	if list := read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.HasPrefix(list, "c3\tfleet") || strings.Count(list, "\n") > 1 {
-		t.Fatalf("clusters with a Pending configuration:\n%s", list)
+	if list := b.read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.HasPrefix(list, "c4\tfleet") || strings.Count(list, "\n") > 1 {
+		b.t.Fatalf("clusters with a Non-Compliant configuration:\n%s", list)
 	}
-	shot("clusters.png")
-	do(chromedp.Click(chromedp.CSS(`main tbody a`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=configs] table`)))
-	if h1 := read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "c3" {
-		t.Fatalf("the cluster's page: %q", h1)
+	b.shot("clusters.png")
+	b.do(chromedp.Click(chromedp.CSS(`main tbody a`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=configs] table`)))
+	if h1 := b.read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "c4" {
+		b.t.Fatalf("the cluster's page: %q", h1)
 	}
 
 	// The Resource Graph explorer: a stock query one click away, its
 	// result as a table and a chart; a bad query's error next to it.
-	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/graph"]`)), chromedp.WaitVisible(chromedp.CSS(`#q`)),
+	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/graph"]`)), chromedp.WaitVisible(chromedp.CSS(`#q`)),
 		chromedp.Click(chromedp.CSS(`nav.stock a:first-child`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=result] table`)))
-	if chart := read(chromedp.TextContent(chromedp.CSS(`#result-chart`))); chart != "Compliant · cluster 3, Pending · cluster 1" {
-		t.Fatalf("the result's chart: %q", chart)
+	if chart := b.read(chromedp.TextContent(chromedp.CSS(`#result-chart`))); chart != "Compliant · cluster 4, Non-Compliant · cluster 1" {
+		b.t.Fatalf("the result's chart: %q", chart)
 	}
-	shot("graph.png")
-	do(chromedp.SetValue(chromedp.CSS(`#q`), "Resources | sumarize count()"), chromedp.Submit(chromedp.CSS(`#q`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
-	if problem := read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "did you mean 'summarize'?") {
-		t.Fatalf("a bad query: %q", problem)
+	b.shot("graph.png")
+	b.do(chromedp.SetValue(chromedp.CSS(`#q`), "Resources | sumarize count()"), chromedp.Submit(chromedp.CSS(`#q`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
+	if problem := b.read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "did you mean 'summarize'?") {
+		b.t.Fatalf("a bad query: %q", problem)
 	}
 
 	// The activity log: the writes that made the fleet, newest first.
-	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/activity"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	if log := read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
-		!strings.Contains(log, owner.AppID) {
-		t.Fatalf("the activity log:\n%s", log)
+	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/activity"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	if log := b.read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
+		!strings.Contains(log, b.f.owner.AppID) {
+		b.t.Fatalf("the activity log:\n%s", log)
 	}
 
 	// Policy: the assignment's compliance, then a remediation from the page.
-	do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/policy"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	compliance := poll(chromedp.CSS(`main tbody td:nth-child(3)`), func(s string) bool { return s == "0% (0 of 4)" })
-	if compliance != "0% (0 of 4)" {
-		t.Fatalf("the assignment's compliance: %q", compliance)
+	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/policy"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	compliance := b.poll(chromedp.CSS(`main tbody td:nth-child(3)`), func(s string) bool { return s == "0% (0 of 5)" })
+	if compliance != "0% (0 of 5)" {
+		b.t.Fatalf("the assignment's compliance: %q", compliance)
 	}
-	shot("policy.png")
-	do(chromedp.Click(chromedp.CSS(`button[aria-label="Remediate gitops-baseline"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if notice := read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Remediation portal-") {
-		t.Fatalf("after remediating: %q", notice)
+	b.shot("policy.png")
+	b.do(chromedp.Click(chromedp.CSS(`button[aria-label="Remediate gitops-baseline"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if notice := b.read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Remediation portal-") {
+		b.t.Fatalf("after remediating: %q", notice)
+	}
+}
+
+func (b *tab) signOut() {
+	// Signing out ends the session.
+	b.do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
+		chromedp.Navigate(b.f.ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
+	if location := b.read(chromedp.Location()); location != b.f.ts.URL+"/portal/signin" {
+		b.t.Fatalf("after signing out: %s", location)
+	}
+}
+
+func (b *tab) readerAndForgery() {
+	// A Reader sees the configuration, with no button that changes it;
+	// the POST a button would send, forged with the session's own CSRF
+	// token, is refused by the hub's RBAC, and nothing changes.
+	appID, secret := b.f.reader(b.t)
+	b.do(chromedp.SetValue(chromedp.CSS(`#appId`), appID), chromedp.SetValue(chromedp.CSS(`#secret`), secret), chromedp.Submit(chromedp.CSS(`#secret`)),
+		chromedp.WaitVisible(configs), chromedp.Navigate(b.failing), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+	if forms := b.eval(`String(document.querySelectorAll("main form, main .actions, a.danger, main button:not([data-copy])").length)`); forms != "0" {
+		b.t.Fatalf("a Reader's configuration page has %s write controls", forms)
+	}
+	forged := b.eval(`(async () => {
+		const id = new URLSearchParams(location.search).get("id");
+		const csrf = document.querySelector(".signout input[name=csrf]").value;
+		const r = await fetch("/portal/configuration/suspend", {method: "POST", body: new URLSearchParams({id, suspend: "true", csrf})});
+		return r.status + " " + await r.text();
+	})()`)
+	if !strings.HasPrefix(forged, "403 Refused: ") || !strings.Contains(forged, "does not have authorization") {
+		b.t.Fatalf("a Reader's POST: %q", forged)
+	}
+	var cfg struct{ Properties struct{ Suspend bool } }
+	if _, err := b.f.arm.Get(context.Background(), b.f.failing.id+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline?api-version=2024-11-01", &cfg); err != nil || cfg.Properties.Suspend {
+		b.t.Fatalf("after a Reader's POST: suspend %v, %v", cfg.Properties.Suspend, err)
 	}
 
-	// Signing out ends the session.
-	do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#appId`)),
-		chromedp.Navigate(ts.URL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#appId`)))
-	if location := read(chromedp.Location()); location != ts.URL+"/portal/signin" {
-		t.Fatalf("after signing out: %s", location)
+	// A cross-site form posting to the portal: the browser keeps the
+	// SameSite session cookie to itself and says where the form came from;
+	// the portal refuses it.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!DOCTYPE html><form method="post" action="%s/portal/configuration/delete">
+<input name="id" value="%s/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline"></form>
+<script>document.forms[0].submit()</script>`, b.f.ts.URL, b.f.failing.id)
+	}))
+	defer other.Close()
+	b.do(chromedp.Navigate(other.URL), chromedp.WaitVisible(chromedp.CSS(`body`)))
+	if text := b.watch(chromedp.CSS(`body`), func(s string) bool { return strings.Contains(s, "portal") }); !strings.Contains(text, "must be sent from this portal") {
+		b.t.Fatalf("a cross-site POST: %q", text)
+	}
+	if _, err := b.f.arm.Get(context.Background(), b.f.failing.id+"/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/baseline?api-version=2024-11-01", nil); err != nil {
+		b.t.Fatalf("after a cross-site POST: %v", err)
 	}
 }
