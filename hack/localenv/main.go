@@ -104,7 +104,8 @@ func run() error {
 		}
 	}
 
-	secret := fmt.Sprintf(`"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' %s)"`, env.OwnerFile)
+	printSecret := fmt.Sprintf(`python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' %s`, env.OwnerFile)
+	secret := `"$(` + printSecret + `)"`
 	fmt.Printf(`
 The local environment is running. Everything listens on 127.0.0.1.
 
@@ -120,12 +121,14 @@ The local environment is running. Everything listens on 127.0.0.1.
                az cloud register -n arcgitops-local --endpoint-resource-manager %[3]s/ --endpoint-active-directory %[3]s --endpoint-active-directory-resource-id %[14]s --endpoint-active-directory-graph-resource-id https://graph.arcgitops.local/
                az cloud set -n arcgitops-local
                az login --service-principal -u %[11]s -p %[12]s --tenant adfs
+  portal:      %[3]s/portal/ (the browser warns of the CA above: import it, or accept the warning)
+               sign in with app ID %[11]s and the secret this prints: %[15]s
   git:         %[5]s (HTTPS, CA %[6]s), ssh://git@%[7]s
   logs:        %[8]s
 
 Press Ctrl-C to stop every component.
 `, env.Kubeconfig, bins.Assets, env.DataPlaneURL, bins.CLI, env.Git.HTTPSURL, caFile, env.Git.SSHAddr, filepath.Join(abs, "logs"), env.DataPlaneCAFile,
-		env.OwnerFile, env.Owner.AppID, secret, filepath.Join(abs, "az"), arm.DefaultAudience)
+		env.OwnerFile, env.Owner.AppID, secret, filepath.Join(abs, "az"), arm.DefaultAudience, printSecret)
 
 	for {
 		select {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
@@ -295,6 +296,50 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 		st, _ := dp.do(http.MethodGet, clusterA+fluxPath+"web", "")
 		g.Expect(st).To(Equal(http.StatusNotFound))
 	}, timeout, interval).Should(Succeed())
+}
+
+// TestReconcileNow: the data plane's "reconcile now" reaches the Flux
+// objects as reconcile.fluxcd.io/requestedAt, without a new generation; a
+// suspended configuration refuses it.
+func TestReconcileNow(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "team-now"
+	status, _ := dp.do(http.MethodPut, clusterA+fluxPath+"now", configBody(ns, "", ""))
+	g.Expect(status).To(Equal(http.StatusCreated))
+	g.Eventually(func() error { return k.Get(ctx, fcKey(ns, "now-apps"), &kustomizev1.Kustomization{}) }, timeout, interval).Should(Succeed())
+
+	status, body := dp.do(http.MethodPost, clusterA+fluxPath+"now/reconcile", "")
+	g.Expect(status).To(Equal(http.StatusAccepted), "%v", body)
+	var asked string
+	g.Eventually(func(g Gomega) {
+		fc := &v1alpha1.FluxConfig{}
+		g.Expect(k.Get(ctx, fcKey(ns, "now"), fc)).To(Succeed())
+		asked = fc.Annotations[meta.ReconcileRequestAnnotation]
+		g.Expect(asked).NotTo(BeEmpty())
+		g.Expect(fc.Annotations).To(HaveKeyWithValue(v1alpha1.DataPlaneGenerationAnnotation, "1"))
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		for _, o := range []struct {
+			name string
+			obj  client.Object
+		}{{"now", &sourcev1.GitRepository{}}, {"now-infra", &kustomizev1.Kustomization{}}, {"now-apps", &kustomizev1.Kustomization{}}} {
+			g.Expect(k.Get(ctx, fcKey(ns, o.name), o.obj)).To(Succeed())
+			g.Expect(o.obj.GetAnnotations()).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, asked), o.name)
+		}
+	}, timeout, interval).Should(Succeed())
+	g.Expect(props(g, "now")["provisioningState"]).NotTo(Equal("Updating"), "no new generation to wait for")
+
+	// Suspended: refused, with what to do.
+	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"now", `{"properties":{"suspend":true}}`)
+	g.Expect(status).To(Equal(http.StatusAccepted))
+	status, body = dp.do(http.MethodPost, clusterA+fluxPath+"now/reconcile", "")
+	g.Expect(status).To(Equal(http.StatusConflict))
+	g.Expect(body["error"].(map[string]any)["message"]).To(ContainSubstring("resume it first"))
+	status, _ = dp.do(http.MethodPost, clusterA+fluxPath+"absent/reconcile", "")
+	g.Expect(status).To(Equal(http.StatusNotFound))
+	status, _ = dp.do(http.MethodDelete, clusterA+fluxPath+"now", "")
+	g.Expect(status).To(Equal(http.StatusAccepted))
 }
 
 func TestIsolationAndTokens(t *testing.T) {

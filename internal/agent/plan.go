@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -70,6 +71,10 @@ func desiredFluxConfig(c *agentapi.Configuration, props *agentapi.Properties, ha
 		},
 		Spec: props.FluxConfigSpec,
 	}
+	if c.ReconcileRequestedAt != "" {
+		// "Reconcile now": the controller hands it on to the Flux objects.
+		fc.Annotations[meta.ReconcileRequestAnnotation] = c.ReconcileRequestedAt
+	}
 	if hasProtected {
 		fc.Spec.ConfigurationProtectedSettingsRef = &v1alpha1.LocalSecretReference{Name: v1alpha1.ProtectedSettingsSecretName(c.Name)}
 	}
@@ -77,12 +82,13 @@ func desiredFluxConfig(c *agentapi.Configuration, props *agentapi.Properties, ha
 }
 
 // upToDate reports whether current already holds want: the same data plane
-// generation (the spec comes only from there) and the same protected
-// settings reference. Nothing else is compared, so a no-op sync writes
-// nothing.
+// generation (the spec comes only from there), the same reconcile request
+// and the same protected settings reference. Nothing else is compared, so
+// a no-op sync writes nothing.
 func upToDate(current, want *v1alpha1.FluxConfig) bool {
 	return current != nil &&
 		current.Annotations[v1alpha1.DataPlaneGenerationAnnotation] == want.Annotations[v1alpha1.DataPlaneGenerationAnnotation] &&
+		current.Annotations[meta.ReconcileRequestAnnotation] == want.Annotations[meta.ReconcileRequestAnnotation] &&
 		refName(current.Spec.ConfigurationProtectedSettingsRef) == refName(want.Spec.ConfigurationProtectedSettingsRef)
 }
 

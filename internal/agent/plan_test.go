@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -67,6 +68,14 @@ func TestDesiredFluxConfigAndUpToDate(t *testing.T) {
 		t.Errorf("protected settings reference = %v, want c-protected-parameters", got)
 	}
 
+	if _, ok := plain.Annotations[meta.ReconcileRequestAnnotation]; ok {
+		t.Errorf("a configuration never asked to reconcile carries %s", meta.ReconcileRequestAnnotation)
+	}
+	asked := desiredFluxConfig(&agentapi.Configuration{Name: "c", Generation: 3, ReconcileRequestedAt: "2026-11-26T23:00:00Z"}, &props, false)
+	if got := asked.Annotations[meta.ReconcileRequestAnnotation]; got != "2026-11-26T23:00:00Z" {
+		t.Errorf("%s = %q, want the data plane's request", meta.ReconcileRequestAnnotation, got)
+	}
+	askedAgain := desiredFluxConfig(&agentapi.Configuration{Name: "c", Generation: 3, ReconcileRequestedAt: "2026-11-26T23:05:00Z"}, &props, false)
 	older := desiredFluxConfig(&agentapi.Configuration{Name: "c", Generation: 2}, &props, false)
 	cases := []struct {
 		name          string
@@ -79,6 +88,9 @@ func TestDesiredFluxConfigAndUpToDate(t *testing.T) {
 		{"older generation", older, plain, false},
 		{"the Secret appeared", plain, withSecret, false},
 		{"the Secret went", withSecret, plain, false},
+		{"asked to reconcile", plain, asked, false},
+		{"asked again", asked, askedAgain, false},
+		{"the same request", asked, asked, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

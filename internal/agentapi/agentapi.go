@@ -47,6 +47,9 @@ type Configuration struct {
 	Properties json.RawMessage `json:"properties"`
 	// ProtectedSettings are present until the agent acknowledges them.
 	ProtectedSettings *ProtectedSettings `json:"protectedSettings,omitempty"`
+	// ReconcileRequestedAt is the last "reconcile now" asked of it: the
+	// agent sets it on the FluxConfig as reconcile.fluxcd.io/requestedAt.
+	ReconcileRequestedAt string `json:"reconcileRequestedAt,omitempty"`
 }
 
 // Properties are a configuration's ARM properties as the data plane stores

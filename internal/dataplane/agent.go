@@ -2,12 +2,14 @@ package dataplane
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
@@ -146,7 +148,8 @@ func (s *Server) desiredState(ref clusterRef) (*agentapi.DesiredState, error) {
 			return err
 		}
 		for _, cfg := range configs {
-			c := agentapi.Configuration{Name: cfg.Name, Generation: cfg.Generation, Deleting: cfg.Deleting, Properties: cfg.Properties}
+			c := agentapi.Configuration{Name: cfg.Name, Generation: cfg.Generation, Deleting: cfg.Deleting, Properties: cfg.Properties,
+				ReconcileRequestedAt: cfg.ReconcileRequestedAt}
 			if p := cfg.Protected; p != nil {
 				values, err := s.sealer.open(p.Sealed, p.KeyID, store.Key(ref.ID())+"/"+cfg.Name)
 				if err != nil {
@@ -190,6 +193,32 @@ func (s *Server) markUnreadable(ref clusterRef, names []string) error {
 	})
 }
 
+// historyKept is how many compliance changes a configuration keeps.
+const historyKept = 20
+
+// historyMessageKept is how much of a report's message a change keeps.
+const historyMessageKept = 512
+
+// withCompliance is history with report's compliance state added when it
+// differs from the last report's (a configuration without one is Pending),
+// keeping the last historyKept.
+func withCompliance(history []store.ComplianceChange, last *store.Status, report agentapi.StatusReport, at time.Time) []store.ComplianceChange {
+	state := func(s string) string { return cmp.Or(s, string(v1alpha1.CompliancePending)) }
+	was := ""
+	if last != nil {
+		was = last.ComplianceState
+	}
+	if state(was) == state(report.ComplianceState) {
+		return history
+	}
+	msg := report.ErrorMessage
+	if len(msg) > historyMessageKept {
+		msg = strings.ToValidUTF8(msg[:historyMessageKept], "") + "…"
+	}
+	history = append(history, store.ComplianceChange{At: at, State: state(report.ComplianceState), Message: msg})
+	return history[max(0, len(history)-historyKept):]
+}
+
 // sameReport: the two reports say the same (as JSON, so that times read
 // back from the store compare equal).
 func sameReport(a, b agentapi.StatusReport) bool {
@@ -229,6 +258,7 @@ func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, ref cluster
 			return err
 		}
 		changed = cfg.Status == nil || !sameReport(cfg.Status.StatusReport, report)
+		cfg.History = withCompliance(cfg.History, cfg.Status, report, s.opts.Now().UTC())
 		cfg.Status = &store.Status{StatusReport: report, ReportedAt: s.opts.Now().UTC()}
 		return tx.PutConfig(cfg)
 	})

@@ -759,6 +759,54 @@ func (s *Server) listConfigs(w http.ResponseWriter, r *http.Request, ref cluster
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// reconcileConfig asks the cluster to reconcile a configuration now, as
+// `flux reconcile` does: the agent sets reconcile.fluxcd.io/requestedAt on
+// its FluxConfig, and the controller on every Flux object it made, which
+// their controllers then reconcile. Azure has no such action: POST
+// .../fluxConfigurations/{name}/reconcile is this data plane's own. It
+// changes no generation (the desired state is the same), so no operation
+// tracks it: 202, and the configuration's statuses tell when it ran.
+func (s *Server) reconcileConfig(w http.ResponseWriter, r *http.Request, ref clusterRef, name string) {
+	if e := checkAPIVersion(r, arm.FluxConfigAPIVersions, nil); e != nil {
+		writeError(w, e)
+		return
+	}
+	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	err := s.store.Update(func(tx store.Tx) error {
+		cfg, err := tx.Config(ref.ID(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errAPI{configNotFound(ref, name)}
+		}
+		if err != nil {
+			return err
+		}
+		var props struct {
+			Suspend bool `json:"suspend"`
+		}
+		if err := json.Unmarshal(cfg.Properties, &props); err != nil {
+			return err
+		}
+		switch {
+		case cfg.Deleting:
+			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is being deleted: there is nothing to reconcile."}}
+		case props.Suspend:
+			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is suspended, and Flux does not reconcile suspended objects: resume it first (suspend=false)."}}
+		}
+		cfg.ReconcileRequestedAt = at
+		if err := tx.PutConfig(cfg); err != nil {
+			return err
+		}
+		_, err = tx.BumpRevision(ref.ID())
+		return err
+	})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.notify.changed(store.Key(ref.ID()))
+	w.WriteHeader(http.StatusAccepted)
+}
+
 // getOperation is the status of an operation on a configuration, as ARM's
 // operation status resource. Operations are not stored: the ID says what
 // the operation was (delete, or the put or patch of a generation) and the

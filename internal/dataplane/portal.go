@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/identity"
@@ -88,7 +89,31 @@ func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fl
 			ComplianceState: text(property(row, "complianceState")), ProvisioningState: text(property(row, "provisioningState")),
 			Message: text(property(row, "errorMessage")), UpdatedAt: when(property(row, "statusUpdatedAt"))})
 	}
-	return f, nil
+	return f, b.markWaiting(f.Configurations)
+}
+
+// markWaiting marks the configurations whose protected settings must be
+// applied again: the data plane failed them (expired, lost with their key,
+// unreadable), which only their record tells. Only Failed ones with a
+// message are read.
+func (b portalBackend) markWaiting(configs []portal.Configuration) error {
+	return b.s.store.View(func(tx store.Tx) error {
+		for i := range configs {
+			c := &configs[i]
+			if c.ProvisioningState != string(v1alpha1.ProvisioningFailed) || c.Message == "" {
+				continue
+			}
+			cfg, err := tx.Config(c.ClusterID, c.Name)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			c.WaitingForProtectedSettings = cfg.Error != ""
+		}
+		return nil
+	})
 }
 
 func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id string) (portal.Resource, error) {
@@ -107,8 +132,24 @@ func (b portalBackend) Configuration(_ context.Context, who portal.Principal, id
 	if err != nil {
 		return portal.Resource{}, err
 	}
-	return portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props,
-		CanWrite: c.can(writeConfigs, text(rows[0]["id"]))}, nil
+	res := portal.Resource{ID: text(rows[0]["id"]), Name: text(rows[0]["name"]), Properties: props,
+		CanWrite: c.can(writeConfigs, text(rows[0]["id"]))}
+	// The history is not an ARM property: it is read from the record.
+	clusterID, _, _ := strings.Cut(strings.ToLower(res.ID), "/providers/microsoft.kubernetesconfiguration/")
+	err = b.s.store.View(func(tx store.Tx) error {
+		cfg, err := tx.Config(clusterID, res.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted since the index read it
+		}
+		if err != nil {
+			return err
+		}
+		for _, h := range cfg.History {
+			res.History = append(res.History, portal.ComplianceChange{At: h.At, State: h.State, Message: h.Message})
+		}
+		return nil
+	})
+	return res, err
 }
 
 func (b portalBackend) Query(_ context.Context, who portal.Principal, query string) (portal.Result, error) {

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
@@ -243,13 +244,15 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	quoted := string(raw) // as a JSON string
 	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/h0"
 	token := f.register(id)
-	// Hostile values wherever a page shows one: a tag, the agent's
-	// message, an object's name, kind and condition.
+	// Hostile values wherever a page shows one: a tag, a Kustomization's
+	// path, the agent's message, revision and deploy key, an object's name,
+	// kind and condition (and the history keeps the message).
 	r := f.do(http.MethodPut, av(id), `{"location":"eastus","tags":{"owner":`+quoted+`}}`)
 	g.Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-	r = f.do(http.MethodPut, av(id+fluxPath+"/baseline"), example(t, "create-git.json"))
+	r = f.do(http.MethodPut, av(id+fluxPath+"/baseline"), strings.Replace(example(t, "create-git.json"), `"./test/path"`, quoted, 1))
 	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
 	report := `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded","errorMessage":` + quoted +
+		`,"sourceSyncedCommitId":` + quoted + `,"repositoryPublicKey":` + quoted +
 		`,"statuses":[{"name":` + quoted + `,"namespace":"flux-system","kind":` + quoted + `,"complianceState":"Non-Compliant",` +
 		`"statusConditions":[{"type":"Ready","status":"False","reason":"Failed","message":` + quoted + `}]}]}`
 	r = f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/baseline/status", report, "Authorization", "Bearer "+token)
@@ -274,7 +277,8 @@ func TestPortalAccessAndEscaping(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK))
 	g.Expect(cfg).NotTo(ContainSubstring("<script>"))
 	g.Expect(cfg).NotTo(ContainSubstring(`" onmouseover`))
-	g.Expect(strings.Count(cfg, "&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)")).To(Equal(5)) // principal, message, object's kind, name, condition
+	// The principal, path, revision, message, key, history, object's kind, name and condition.
+	g.Expect(strings.Count(cfg, "&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)")).To(Equal(9))
 	for _, tc := range []struct {
 		path  string
 		shown int // how many times the hostile text is shown, all as text
@@ -328,6 +332,10 @@ func TestPortalPolicy(t *testing.T) {
 		f.register(cluster(c))
 	}
 	assignmentID := f.baselineAssigned()
+	// Another assignment of it, whose display name is hostile: text.
+	r := f.do(http.MethodPut, assignPath+"audit-only"+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},"properties":{"displayName":"<script>alert(1)</script>\" onmouseover=\"x",`+
+		`"enforcementMode":"DoNotEnforce","policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/enforce-gitops-baseline"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
 	f.states(assignmentID) // evaluated
 	f.srv.graph.wait()
 	owner := f.ownerCredentials()
@@ -335,6 +343,8 @@ func TestPortalPolicy(t *testing.T) {
 	b.signIn(t, owner.AppID, owner.Password)
 	status, _, page := b.do(http.MethodGet, "/portal/policy", nil)
 	g.Expect(status).To(Equal(http.StatusOK))
+	g.Expect(page).To(ContainSubstring(`&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;x<div class="sub">audit-only</div>`))
+	g.Expect(page).NotTo(ContainSubstring("<script>"))
 	g.Expect(page).To(ContainSubstring(`<span class="state bad">0%</span> (0 of 2)`))
 	g.Expect(page).To(ContainSubstring("<div>" + cluster("c1") + "</div><div>" + cluster("c2") + "</div>"))
 	g.Expect(page).To(ContainSubstring(`<button type="submit" aria-label="Remediate gitops-baseline-assignment">Remediate</button>`))
@@ -388,7 +398,7 @@ func TestPortalConfigurationActions(t *testing.T) {
 	g.Expect(page).NotTo(ContainSubstring(`action="/portal/configuration/suspend"`))
 	g.Expect(page).NotTo(ContainSubstring("Delete…"))
 	csrf := csrfOf(t, page)
-	for _, path := range []string{"/portal/configuration/suspend", "/portal/configuration/delete"} {
+	for _, path := range []string{"/portal/configuration/suspend", "/portal/configuration/reconcile", "/portal/configuration/delete"} {
 		status, _, answer := rb.do(http.MethodPost, path, url.Values{"csrf": {csrf}, "id": {id}, "suspend": {"true"}})
 		g.Expect(status).To(Equal(http.StatusForbidden), path)
 		g.Expect(answer).To(ContainSubstring("Refused: "))
@@ -412,6 +422,27 @@ func TestPortalConfigurationActions(t *testing.T) {
 	status, _, _ = b.do(http.MethodPost, "/portal/configuration/suspend", url.Values{"csrf": {csrf}, "id": {id}, "suspend": {"false"}})
 	g.Expect(status).To(Equal(http.StatusSeeOther))
 	g.Expect(suspended()).To(BeFalse())
+
+	// Reconcile now: the record carries the request for the agent, and the
+	// page says it was asked.
+	g.Expect(page).NotTo(ContainSubstring("Reconcile now"), "a suspended configuration is not reconciled")
+	f.srv.graph.wait()
+	_, _, page = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id), nil)
+	g.Expect(page).To(ContainSubstring(`<button type="submit">Reconcile now</button>`))
+	status, h, _ = b.do(http.MethodPost, "/portal/configuration/reconcile", url.Values{"csrf": {csrf}, "id": {id}})
+	g.Expect(status).To(Equal(http.StatusSeeOther))
+	g.Expect(h.Get("Location")).To(HaveSuffix("&reconcile=requested"))
+	var asked string
+	g.Expect(f.srv.store.View(func(tx store.Tx) error {
+		cfg, err := tx.Config(sub1+"/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/g0", "baseline")
+		if err == nil {
+			asked = cfg.ReconcileRequestedAt
+		}
+		return err
+	})).To(Succeed())
+	g.Expect(asked).To(Equal(f.now.UTC().Format(time.RFC3339Nano)))
+	_, _, page = b.do(http.MethodGet, h.Get("Location"), nil)
+	g.Expect(page).To(ContainSubstring("Reconcile requested"))
 
 	// Bad input: not a configuration's ID; a forged token.
 	status, _, _ = b.do(http.MethodPost, "/portal/configuration/suspend", url.Values{"csrf": {csrf}, "id": {sub1}})
@@ -480,4 +511,61 @@ func TestPortalEvents(t *testing.T) {
 	r = f.do(http.MethodPut, av(id+fluxPath+"/later"), example(t, "create-git.json"))
 	g.Expect(r.status).To(Equal(http.StatusCreated), r.body)
 	g.Eventually(lines, 5*time.Second).Should(Receive(Equal("event: fleet")))
+}
+
+// TestPortalHistoryAndWaiting: a configuration's page lists the compliance
+// changes its agent reported, the newest first; the overview lists the
+// configurations waiting for their protected settings.
+func TestPortalHistoryAndWaiting(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, func(o *Options) { o.ProtectedSettingsTTL = time.Hour })
+	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/h0"
+	token := f.register(id)
+	g.Expect(f.do(http.MethodPut, av(id+fluxPath+"/apps"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	report := func(state, msg string) {
+		t.Helper()
+		body, _ := json.Marshal(agentapi.StatusReport{Generation: 1, ComplianceState: state, ProvisioningState: "Succeeded", ErrorMessage: msg})
+		r := f.do(http.MethodPut, agentapi.PathPrefix+id+"/fluxConfigurations/apps/status", string(body), "Authorization", "Bearer "+token)
+		g.Expect(r.status).To(Equal(http.StatusNoContent), r.body)
+		f.advance(time.Minute)
+	}
+	report("Pending", "")
+	report("Compliant", "")
+	report("Compliant", "") // the same again: no change
+	report("Non-Compliant", `Kustomization apps: <script>alert(1)</script> "build" failed`)
+
+	// The protected settings of another configuration expire before its
+	// agent takes them.
+	body := strings.Replace(example(t, "create-git.json"), `"waitForReconciliation"`,
+		`"configurationProtectedSettings": {"httpsKey": "dG9wLXNlY3JldC12YWx1ZQ=="}, "waitForReconciliation"`, 1)
+	g.Expect(f.do(http.MethodPut, av(id+fluxPath+"/private"), body).status).To(Equal(http.StatusCreated))
+	f.advance(61 * time.Minute)
+	g.Expect(f.srv.ExpireProtectedSettings()).To(Succeed())
+	f.srv.graph.wait()
+
+	owner := f.ownerCredentials()
+	b := f.browser()
+	page := b.signIn(t, owner.AppID, owner.Password)
+	waiting := section(t, page, "waiting")
+	g.Expect(waiting).To(ContainSubstring(`>private</a></td><td>h0</td>`))
+	g.Expect(waiting).To(ContainSubstring("The protected settings expired after 1h0m0s"))
+	g.Expect(waiting).NotTo(ContainSubstring(">apps<"))
+
+	_, _, page = b.do(http.MethodGet, "/portal/configuration?id="+url.QueryEscape(id+fluxPath+"/apps"), nil)
+	history := section(t, page, "history")
+	g.Expect(strings.Count(history, "<tr>")).To(Equal(3)) // a header, two changes
+	g.Expect(strings.Index(history, "Non-Compliant")).To(BeNumerically("<", strings.Index(history, ">Compliant<")))
+	g.Expect(history).To(ContainSubstring("Kustomization apps: &lt;script&gt;alert(1)&lt;/script&gt; &#34;build&#34; failed"))
+	g.Expect(history).NotTo(ContainSubstring("<script>"))
+}
+
+// section is the HTML of a page's section labelled by id.
+func section(tb testing.TB, page, id string) string {
+	tb.Helper()
+	start := strings.Index(page, `<section aria-labelledby="`+id+`">`)
+	if start < 0 {
+		tb.Fatalf("no section %q in:\n%s", id, page)
+	}
+	end := strings.Index(page[start:], "</section>")
+	return page[start : start+end]
 }

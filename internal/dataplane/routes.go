@@ -75,6 +75,9 @@ const (
 	readConfigs   = "Microsoft.KubernetesConfiguration/fluxConfigurations/read"
 	writeConfigs  = "Microsoft.KubernetesConfiguration/fluxConfigurations/write"
 	deleteConfigs = "Microsoft.KubernetesConfiguration/fluxConfigurations/delete"
+	// reconcileConfigs is this data plane's own action (Azure has none):
+	// roles that grant fluxConfigurations/* or * grant it.
+	reconcileConfigs = "Microsoft.KubernetesConfiguration/fluxConfigurations/reconcile/action"
 )
 
 // The resource group actions.
@@ -177,6 +180,12 @@ func (s *Server) routeARM(w http.ResponseWriter, r *http.Request, segs []string)
 			http.MethodPatch:  s.guard(writeConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.patchConfig(w, r, ref, name) }),
 			http.MethodGet:    s.guard(readConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.getConfig(w, r, ref, name) }),
 			http.MethodDelete: s.guard(deleteConfigs, id, func(w http.ResponseWriter, r *http.Request) { s.deleteConfig(w, r, ref, name) }),
+		})
+	case n == 8 && isConfigPath(rest) && len(rest) == 5 && strings.EqualFold(rest[4], "reconcile"):
+		setRoute(r, "fluxconfiguration-reconcile")
+		name := rest[3]
+		s.methods(w, r, map[string]http.HandlerFunc{
+			http.MethodPost: s.guard(reconcileConfigs, arm.FluxConfigID(ref.ID(), name), func(w http.ResponseWriter, r *http.Request) { s.reconcileConfig(w, r, ref, name) }),
 		})
 	case n == 8 && isConfigPath(rest) && len(rest) == 6 && strings.EqualFold(rest[4], "operations"):
 		setRoute(r, "fluxconfiguration-operation")

@@ -53,6 +53,8 @@ func nextConfig(old *store.Config, clusterID, name string, d *agentapi.Propertie
 		cfg.Generation = old.Generation
 		cfg.Protected = old.Protected
 		cfg.Status = old.Status
+		cfg.History = old.History
+		cfg.ReconcileRequestedAt = old.ReconcileRequestedAt
 		cfg.SystemData.CreatedAt = old.SystemData.CreatedAt
 		cfg.SystemData.CreatedBy = old.SystemData.CreatedBy
 		cfg.SystemData.CreatedByType = old.SystemData.CreatedByType

@@ -23,6 +23,7 @@ func TestNextConfig(t *testing.T) {
 		raw, _ := json.Marshal(p)
 		return &store.Config{ClusterID: "c", Name: "n", Properties: raw, Generation: 4, Deleting: deleting,
 			Protected: &store.Protected{Version: 3}, Status: &store.Status{ReportedAt: created},
+			History: []store.ComplianceChange{{At: created, State: "Compliant"}}, ReconcileRequestedAt: "2026-01-01T00:30:00Z",
 			SystemData: store.SystemData{CreatedAt: created, CreatedBy: "creator", CreatedByType: "Application", LastModifiedAt: created}}
 	}
 	cases := []struct {
@@ -74,13 +75,14 @@ func TestNextConfig(t *testing.T) {
 				t.Errorf("lastModified = %v by %s (%s), want now by the editor application", sd.LastModifiedAt, sd.LastModifiedBy, sd.LastModifiedByType)
 			}
 			if tc.old == nil {
-				if cfg.SystemData.CreatedAt != now || cfg.SystemData.CreatedBy != "editor" || cfg.Protected != nil || cfg.Status != nil {
+				if cfg.SystemData.CreatedAt != now || cfg.SystemData.CreatedBy != "editor" || cfg.Protected != nil || cfg.Status != nil || cfg.History != nil {
 					t.Errorf("a new configuration carries old data: %+v", cfg)
 				}
 				return
 			}
-			if cfg.SystemData.CreatedAt != created || cfg.SystemData.CreatedBy != "creator" || cfg.Protected != tc.old.Protected || cfg.Status != tc.old.Status {
-				t.Errorf("an update lost its creation time, protected settings or status: %+v", cfg)
+			if cfg.SystemData.CreatedAt != created || cfg.SystemData.CreatedBy != "creator" || cfg.Protected != tc.old.Protected || cfg.Status != tc.old.Status ||
+				len(cfg.History) != 1 || cfg.ReconcileRequestedAt != tc.old.ReconcileRequestedAt {
+				t.Errorf("an update lost its creation time, protected settings, status, history or reconcile request: %+v", cfg)
 			}
 		})
 	}

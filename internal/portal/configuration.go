@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 )
@@ -17,6 +18,16 @@ type Resource struct {
 	Properties json.RawMessage
 	// CanWrite: the principal may change and delete it.
 	CanWrite bool
+	// History are the last changes of its compliance state, the oldest
+	// first.
+	History []ComplianceChange
+}
+
+// ComplianceChange is a configuration's compliance state changing, as its
+// agent reported it.
+type ComplianceChange struct {
+	At             time.Time
+	State, Message string
 }
 
 // ErrNotFound is the backend's answer for a resource that does not exist
@@ -91,6 +102,8 @@ type ConfigurationPage struct {
 	// KustomizationList are its Kustomizations by name.
 	KustomizationList []KustomizationView
 	Graph             Graph
+	// Changes are its compliance changes, the newest first.
+	Changes []ComplianceChange
 }
 
 // KustomizationView is one of a configuration's Kustomizations with the
@@ -103,7 +116,8 @@ type KustomizationView struct {
 
 // NewConfigurationPage reads a configuration resource for its page.
 func NewConfigurationPage(r Resource) (ConfigurationPage, error) {
-	p := ConfigurationPage{ID: r.ID, Name: r.Name, CanWrite: r.CanWrite}
+	p := ConfigurationPage{ID: r.ID, Name: r.Name, CanWrite: r.CanWrite, Changes: slices.Clone(r.History)}
+	slices.Reverse(p.Changes)
 	if err := json.Unmarshal(r.Properties, &p.configProperties); err != nil {
 		return p, err
 	}

@@ -24,6 +24,10 @@ type Configuration struct {
 	Message string
 	// UpdatedAt is when its agent last reported (statusUpdatedAt).
 	UpdatedAt time.Time
+	// WaitingForProtectedSettings: the data plane failed it until it is
+	// applied again with its protected settings (they expired before
+	// reaching the cluster, or were lost with their key).
+	WaitingForProtectedSettings bool
 }
 
 // Fleet is what the signed-in principal may read.
@@ -54,6 +58,10 @@ type Overview struct {
 	// counts them all.
 	Stale      []Cluster
 	StaleCount int
+	// Waiting are the first StaleShown configurations waiting for their
+	// protected settings, by cluster and name; WaitingCount counts them all.
+	Waiting      []Configuration
+	WaitingCount int
 	// States are the configurations by compliance state, the worst first
 	// (only states some configuration is in).
 	States []StateCount
@@ -101,7 +109,15 @@ func Summarize(f Fleet, now time.Time, page int) Overview {
 	counts := map[string]int{}
 	for _, c := range f.Configurations {
 		counts[c.ComplianceState]++
+		if c.WaitingForProtectedSettings {
+			o.Waiting = append(o.Waiting, c)
+		}
 	}
+	slices.SortFunc(o.Waiting, func(a, b Configuration) int {
+		return cmp.Or(cmp.Compare(a.ClusterName, b.ClusterName), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	o.WaitingCount = len(o.Waiting)
+	o.Waiting = o.Waiting[:min(len(o.Waiting), StaleShown)]
 	for state, n := range counts {
 		o.States = append(o.States, StateCount{State: state, Count: n, Percent: 100 * float64(n) / float64(len(f.Configurations))})
 	}

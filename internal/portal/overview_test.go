@@ -96,3 +96,21 @@ func TestSummarizePages(t *testing.T) {
 		g.Expect(o.Configurations[0].ID).To(Equal(fmt.Sprintf("c%03d", tc.first)))
 	}
 }
+
+func TestSummarizeWaiting(t *testing.T) {
+	g := NewWithT(t)
+	var f Fleet
+	for i := range StaleShown + 3 {
+		f.Configurations = append(f.Configurations,
+			Configuration{ID: fmt.Sprintf("w%02d", i), Name: "cfg", ClusterName: fmt.Sprintf("c%02d", StaleShown+3-i), ComplianceState: "Pending", WaitingForProtectedSettings: true},
+			Configuration{ID: fmt.Sprintf("o%02d", i), Name: "other", ClusterName: fmt.Sprintf("c%02d", i), ComplianceState: "Pending"})
+	}
+	o := Summarize(f, time.Now(), 1)
+	g.Expect(o.WaitingCount).To(Equal(StaleShown + 3))
+	g.Expect(o.Waiting).To(HaveLen(StaleShown))
+	g.Expect(o.Waiting[0].ClusterName).To(Equal("c01")) // by cluster
+	for _, c := range o.Waiting {
+		g.Expect(c.WaitingForProtectedSettings).To(BeTrue())
+	}
+	g.Expect(Summarize(Fleet{Configurations: f.Configurations[1:2]}, time.Now(), 1).Waiting).To(BeEmpty())
+}

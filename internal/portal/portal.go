@@ -152,18 +152,19 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pages := map[string]map[string]http.HandlerFunc{
-		"/signin":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
-		"/signout":               {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
-		"/":                      {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
-		"/configuration":         {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
-		"/clusters":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
-		"/cluster":               {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
-		"/graph":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
-		"/activity":              {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
-		"/events":                {http.MethodGet: p.events},
-		"/policy":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
-		"/policy/remediate":      {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
-		"/configuration/suspend": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.suspend) }},
+		"/signin":                  {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
+		"/signout":                 {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
+		"/":                        {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
+		"/configuration":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
+		"/clusters":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.clusters) }},
+		"/cluster":                 {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.cluster) }},
+		"/graph":                   {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.graph) }},
+		"/activity":                {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.activity) }},
+		"/events":                  {http.MethodGet: p.events},
+		"/policy":                  {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.policy) }},
+		"/policy/remediate":        {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.remediate) }},
+		"/configuration/suspend":   {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.suspend) }},
+		"/configuration/reconcile": {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.reconcile) }},
 		"/configuration/delete": {
 			http.MethodGet:  func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.confirmDelete) },
 			http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.deleteConfiguration) },
@@ -456,7 +457,14 @@ func (p *Portal) remediate(w http.ResponseWriter, r *http.Request, _ string, s *
 func (p *Portal) suspend(w http.ResponseWriter, r *http.Request, _ string, s *session) {
 	id, suspend := r.PostForm.Get("id"), r.PostForm.Get("suspend") == "true"
 	body, _ := json.Marshal(map[string]any{"properties": map[string]any{"suspend": suspend}})
-	p.configurationAction(w, r, s, http.MethodPatch, id, body, Prefix+"/configuration?id="+url.QueryEscape(id))
+	p.configurationAction(w, r, s, http.MethodPatch, id, "", body, Prefix+"/configuration?id="+url.QueryEscape(id))
+}
+
+// reconcile asks the cluster to reconcile a configuration now (the data
+// plane's POST .../reconcile, as the principal), and says so on its page.
+func (p *Portal) reconcile(w http.ResponseWriter, r *http.Request, _ string, s *session) {
+	id := r.PostForm.Get("id")
+	p.configurationAction(w, r, s, http.MethodPost, id, "/reconcile", nil, Prefix+"/configuration?id="+url.QueryEscape(id)+"&reconcile=requested")
 }
 
 // confirmDelete asks before deleting a configuration.
@@ -467,17 +475,18 @@ func (p *Portal) confirmDelete(w http.ResponseWriter, r *http.Request, _ string,
 }
 
 func (p *Portal) deleteConfiguration(w http.ResponseWriter, r *http.Request, _ string, s *session) {
-	p.configurationAction(w, r, s, http.MethodDelete, r.PostForm.Get("id"), nil, Prefix+"/")
+	p.configurationAction(w, r, s, http.MethodDelete, r.PostForm.Get("id"), "", nil, Prefix+"/")
 }
 
-// configurationAction sends an ARM request for a configuration as the
-// principal and goes to next, or shows why it was refused.
-func (p *Portal) configurationAction(w http.ResponseWriter, r *http.Request, s *session, method, id string, body []byte, next string) {
+// configurationAction sends an ARM request for a configuration (or its
+// action, a path under it) as the principal and goes to next, or shows why
+// it was refused.
+func (p *Portal) configurationAction(w http.ResponseWriter, r *http.Request, s *session, method, id, action string, body []byte, next string) {
 	if !strings.Contains(strings.ToLower(id), "/providers/microsoft.kubernetesconfiguration/fluxconfigurations/") {
 		http.Error(w, "Name a fluxConfiguration (its ARM ID).", http.StatusBadRequest)
 		return
 	}
-	status, answer, err := p.opts.Backend.ARM(r.Context(), s.principal, r.RemoteAddr, method, id+"?api-version="+apiVersion, body)
+	status, answer, err := p.opts.Backend.ARM(r.Context(), s.principal, r.RemoteAddr, method, id+action+"?api-version="+apiVersion, body)
 	if err != nil {
 		p.opts.Log.Error(err, "Portal: a configuration action failed")
 		http.Error(w, "The action failed on the server; it has been logged.", http.StatusInternalServerError)
@@ -526,7 +535,8 @@ func (p *Portal) configuration(w http.ResponseWriter, r *http.Request, _ string,
 		http.Error(w, "Reading the configuration failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
-	p.page(w, r, s, http.StatusOK, "configuration.html", map[string]any{"Page": page})
+	p.page(w, r, s, http.StatusOK, "configuration.html", map[string]any{"Page": page,
+		"Requested": r.URL.Query().Get("reconcile") == "requested"})
 }
 
 // readConfiguration reads the configuration the URL's id names, answering

@@ -217,7 +217,7 @@ func open(t *testing.T, f fleet) *tab {
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancel)
 	return &tab{t: t, f: f, ctx: ctx, shots: shots}
 }
@@ -400,6 +400,16 @@ func (b *tab) failingConfiguration() {
 		b.t.Fatalf("after Resume: the button says %q", button)
 	}
 	b.failing = b.read(chromedp.Location())
+
+	// The compliance history: the one change c4's agent reported. Reconcile
+	// now: the page says it was asked.
+	if history := rowsOf(b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=history] tbody`)))); len(history) != 1 || history[0][1] != "Non-Compliant" {
+		b.t.Fatalf("the compliance history: %q", history)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`form[action="/portal/configuration/reconcile"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if notice := b.read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Reconcile requested") {
+		b.t.Fatalf("after Reconcile now: %q", notice)
+	}
 }
 
 func (b *tab) clustersGraphActivityPolicy() {

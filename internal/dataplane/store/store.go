@@ -183,6 +183,21 @@ type Config struct {
 	// Error is a data plane side failure (protected settings expired).
 	Error      string     `json:"error,omitempty"`
 	SystemData SystemData `json:"systemData"`
+	// ReconcileRequestedAt is the last "reconcile now" asked of it (RFC
+	// 3339), which its agent sets as reconcile.fluxcd.io/requestedAt.
+	ReconcileRequestedAt string `json:"reconcileRequestedAt,omitempty"`
+	// History are the last changes of the compliance state its agent
+	// reported, the oldest first.
+	History []ComplianceChange `json:"history,omitempty"`
+}
+
+// ComplianceChange is a configuration's compliance state changing, as its
+// agent reported it.
+type ComplianceChange struct {
+	At    time.Time `json:"at"`
+	State string    `json:"state"`
+	// Message is the report's errorMessage, cut to MessageKept bytes.
+	Message string `json:"message,omitempty"`
 }
 
 // Protected are sealed (encrypted) protected settings.
