@@ -86,6 +86,8 @@ func run() error {
 	flag.BoolVar(&opts.RotateSigningKey, "rotate-signing-key", false, "Make a new token signing key active at start (in <data-dir>/token-signing); the old one keeps verifying the tokens it signed until they expire, so nobody is signed out.")
 	flag.StringVar(&opts.OIDCIssuerURL, "oidc-issuer-url", "", "An external OpenID Connect issuer (Entra ID, Dex, Keycloak) whose access tokens are accepted besides the built-in issuer's; its discovery document and keys are read at start. Role assignments name its principals by their oid claim, or sub without one.")
 	flag.StringVar(&opts.OIDCAudience, "oidc-audience", "", "The aud the external issuer's access tokens must carry for this hub (required with --oidc-issuer-url).")
+	flag.StringVar(&opts.PortalOIDCClientID, "portal-oidc-client-id", "", "The client ID registered at --oidc-issuer-url for the portal: users then sign in to /portal through the issuer (authorization code with PKCE). Register <hub URL>/portal/oidc/callback as its redirect URI; role assignments name users by their oid claim, or sub.")
+	portalSecretFile := flag.String("portal-oidc-client-secret-file", "", "A file holding the portal client's secret at the issuer (a confidential client); none: a public client, PKCE alone.")
 	oidcCAFile := flag.String("oidc-ca-file", "", "PEM file of a CA to trust, besides the system's, when reading the external issuer's discovery document and keys.")
 	flag.Float64Var(&opts.SignInFailureRate, "signin-failure-rate", opts.SignInFailureRate, "Failed sign-ins per second allowed per client ID and address, after --signin-failure-burst; beyond, the token endpoint answers 429 without checking the secret (0: no limit).")
 	flag.IntVar(&opts.SignInFailureBurst, "signin-failure-burst", opts.SignInFailureBurst, "Failed sign-ins a client ID may make from one address before --signin-failure-rate applies.")
@@ -114,6 +116,14 @@ func run() error {
 			return fmt.Errorf("--oidc-ca-file: %w", err)
 		}
 		opts.OIDCHTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}
+	}
+
+	if *portalSecretFile != "" {
+		secret, err := os.ReadFile(*portalSecretFile)
+		if err != nil {
+			return fmt.Errorf("--portal-oidc-client-secret-file: %w", err)
+		}
+		opts.PortalOIDCClientSecret = strings.TrimSpace(string(secret))
 	}
 
 	srv, err := dataplane.New(opts)

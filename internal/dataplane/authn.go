@@ -43,21 +43,23 @@ func callerOf(r *http.Request) *caller {
 // caller's role assignments; it answers 401 itself and returns nil when the
 // token is missing or bad.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || raw == "" {
-		s.unauthorized(w, r, &identity.TokenError{Code: "AuthenticationFailed", Reason: "Authentication failed. The 'Authorization' header is missing or is not 'Bearer <access token>'."})
-		return nil
-	}
-	var p identity.Principal
-	var terr *identity.TokenError
-	if s.external != nil && issuedBy(raw, s.external.Issuer()) {
-		p, terr = s.external.Verify(r.Context(), raw)
-	} else {
-		p, terr = s.issuer.Verify(raw, s.opts.Now())
-	}
-	if terr != nil {
-		s.unauthorized(w, r, terr)
-		return nil
+	p, signedIn := r.Context().Value(portalPrincipalKey{}).(identity.Principal)
+	if !signedIn {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || raw == "" {
+			s.unauthorized(w, r, &identity.TokenError{Code: "AuthenticationFailed", Reason: "Authentication failed. The 'Authorization' header is missing or is not 'Bearer <access token>'."})
+			return nil
+		}
+		var terr *identity.TokenError
+		if s.external != nil && issuedBy(raw, s.external.Issuer()) {
+			p, terr = s.external.Verify(r.Context(), raw)
+		} else {
+			p, terr = s.issuer.Verify(raw, s.opts.Now())
+		}
+		if terr != nil {
+			s.unauthorized(w, r, terr)
+			return nil
+		}
 	}
 	c, err := s.callerOf(p)
 	if errors.Is(err, store.ErrNotFound) {
@@ -73,6 +75,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 	}
 	return r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 }
+
+// portalPrincipalKey holds, in the context of the portal's in-process ARM
+// requests, the principal of the session that sends them (signed in by the
+// portal: no token to verify).
+type portalPrincipalKey struct{}
 
 // callerOf is p with its role assignments; ErrNotFound when p is one of
 // the built-in issuer's principals and has been deleted (its tokens, and

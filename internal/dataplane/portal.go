@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -49,7 +50,13 @@ func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (po
 // caller is a signed-in principal with its role assignments as they are
 // now (a session does not keep what it was granted at sign-in).
 func (b portalBackend) caller(who portal.Principal) (*caller, error) {
-	return b.s.callerOf(identity.Principal{ObjectID: who.ObjectID, Issuer: b.s.issuer.URL})
+	return b.s.callerOf(b.identity(who))
+}
+
+// identity is who as the access checks know it: a principal of the
+// built-in issuer, or of the external one that signed it in.
+func (b portalBackend) identity(who portal.Principal) identity.Principal {
+	return identity.Principal{ObjectID: who.ObjectID, AppID: who.AppID, Issuer: cmp.Or(who.Issuer, b.s.issuer.URL)}
 }
 
 // Changes is closed when the fleet next changes: an agent reports, a
@@ -256,16 +263,13 @@ func (b portalBackend) Policy(_ context.Context, who portal.Principal) ([]portal
 // meets the same access checks, validation and activity log as one from
 // az.
 func (b portalBackend) ARM(ctx context.Context, who portal.Principal, addr, method, path string, body []byte) (int, []byte, error) {
-	tok, err := b.s.issuer.Issue(identity.Principal{ObjectID: who.ObjectID, AppID: who.AppID}, b.s.opts.Now())
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	// The request carries its principal in its context, where no client
+	// can put one: a user of an external issuer has no token of this hub.
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, portalPrincipalKey{}, b.identity(who)), method, path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.RemoteAddr = addr
-	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	b.s.handler.ServeHTTP(rec, req)

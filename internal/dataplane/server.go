@@ -96,6 +96,12 @@ type Options struct {
 	OIDCIssuerURL  string
 	OIDCAudience   string
 	OIDCHTTPClient *http.Client
+	// PortalOIDCClientID, when set, lets users sign in to the portal
+	// through the external issuer (authorization code with PKCE), as this
+	// client; PortalOIDCClientSecret is empty for a public client. Its
+	// redirect URI is <hub URL>/portal/oidc/callback.
+	PortalOIDCClientID     string
+	PortalOIDCClientSecret string
 	// SignInFailureRate and SignInFailureBurst limit failed sign-ins per
 	// client ID and address; 0 turns the limit off.
 	SignInFailureRate  float64
@@ -238,10 +244,10 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	s.graph = newGraphIndex(s)
 	s.store = indexedStore{Store: st, idx: s.graph}
 	s.policy = newPolicyEngine(s)
-	s.portal = portal.New(portal.Options{Backend: portalBackend{s}, Now: opts.Now, Log: opts.Log.WithName("portal")})
 	if err := s.ensureOwner(); err != nil {
 		return nil, err
 	}
+	var portalOIDC *portal.OIDC
 	if opts.OIDCIssuerURL != "" {
 		hc := opts.OIDCHTTPClient
 		if hc == nil {
@@ -252,7 +258,16 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 		if s.external, err = identity.NewExternal(ctx, opts.OIDCIssuerURL, opts.OIDCAudience, hc); err != nil {
 			return nil, err
 		}
+		if opts.PortalOIDCClientID != "" {
+			if portalOIDC, err = portal.NewOIDC(ctx, opts.OIDCIssuerURL, opts.PortalOIDCClientID, opts.PortalOIDCClientSecret, hc); err != nil {
+				return nil, err
+			}
+		}
+	} else if opts.PortalOIDCClientID != "" {
+		return nil, errors.New("the portal's OpenID Connect client needs its issuer: set --oidc-issuer-url (and --oidc-audience)")
 	}
+	s.portal = portal.New(portal.Options{Backend: portalBackend{s}, Now: opts.Now, Log: opts.Log.WithName("portal"),
+		OIDC: portalOIDC, BaseURL: s.baseURL})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -45,6 +45,9 @@ const SessionLifetime = 8 * time.Hour
 // Principal is who a session acts as.
 type Principal struct {
 	ObjectID, AppID string
+	// Issuer is the external issuer that signed it in (empty: the data
+	// plane's own).
+	Issuer string
 	// Name is how pages name it (its display name, else its app ID).
 	Name string
 }
@@ -88,6 +91,11 @@ type Options struct {
 	Backend Backend
 	Now     func() time.Time
 	Log     logr.Logger
+	// OIDC, when set, signs users in through an external issuer too.
+	OIDC *OIDC
+	// BaseURL is the URL the portal is reached at, for the issuer to send
+	// the browser back to (default: the request's scheme and host).
+	BaseURL func(*http.Request) string
 }
 
 // Portal serves the pages.
@@ -97,6 +105,7 @@ type Portal struct {
 	static   http.Handler
 	mu       sync.Mutex
 	sessions map[string]*session
+	pending  map[string]*pendingLogin // OpenID Connect sign-ins, by state
 }
 
 type session struct {
@@ -122,12 +131,24 @@ func New(opts Options) *Portal {
 		"bar": func(percent float64) int { return max(1, int(percent*2.4)) },
 	}
 	sub, _ := fs.Sub(static, "static")
+	if opts.BaseURL == nil {
+		opts.BaseURL = requestBase
+	}
 	return &Portal{
 		opts:     opts,
 		pages:    template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html")),
 		static:   http.StripPrefix(Prefix+"/static/", http.FileServerFS(sub)),
 		sessions: map[string]*session{},
+		pending:  map[string]*pendingLogin{},
 	}
+}
+
+// requestBase is the scheme and host a request came to.
+func requestBase(r *http.Request) string {
+	if secure(r) {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 // ServeHTTP serves the portal's paths (under Prefix).
@@ -153,6 +174,8 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pages := map[string]map[string]http.HandlerFunc{
 		"/signin":                  {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.signInPage(w, r, "", http.StatusOK) }, http.MethodPost: p.signIn},
+		"/oidc/start":              {http.MethodGet: p.oidcStart},
+		"/oidc/callback":           {http.MethodGet: p.oidcCallback},
 		"/signout":                 {http.MethodPost: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.signOut) }},
 		"/":                        {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.overview) }},
 		"/configuration":           {http.MethodGet: func(w http.ResponseWriter, r *http.Request) { p.withSession(w, r, p.configuration) }},
@@ -242,7 +265,11 @@ func (p *Portal) signInPage(w http.ResponseWriter, r *http.Request, problem stri
 	}
 	csrf := token()
 	p.setCookie(w, r, signInCookie, csrf, 600)
-	p.render(w, status, "signin.html", map[string]any{"CSRF": csrf, "Problem": problem, "AppID": r.PostFormValue("appId")})
+	data := map[string]any{"CSRF": csrf, "Problem": problem, "AppID": r.PostFormValue("appId")}
+	if p.opts.OIDC != nil {
+		data["OIDC"] = p.opts.OIDC.Issuer()
+	}
+	p.render(w, status, "signin.html", data)
 }
 
 func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
@@ -275,6 +302,14 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		p.signInPage(w, r, "Signing in failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
+	p.startSession(w, r, who, false)
+}
+
+// startSession signs the browser in as who and sends it to the overview.
+// Back from an issuer's site (fromIssuer), a redirect would still count as
+// that site's navigation, and the browser would keep the SameSite=Strict
+// session cookie to itself: a page of the portal's own moves on instead.
+func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, who Principal, fromIssuer bool) {
 	id := token()
 	p.mu.Lock()
 	now := p.opts.Now()
@@ -287,6 +322,10 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	p.setCookie(w, r, signInCookie, "", -1)
 	p.setCookie(w, r, sessionCookie, id, int(SessionLifetime/time.Second))
+	if fromIssuer {
+		p.render(w, http.StatusOK, "signedin.html", map[string]any{"Who": who.Name})
+		return
+	}
 	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 }
 
