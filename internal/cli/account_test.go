@@ -120,3 +120,33 @@ func TestRoleAndPrincipalLifecycle(t *testing.T) {
 	code, _, _ = run(t, d, "ad", "sp", "show", "--id", sp.AppID)
 	expect(t, "show of a deleted principal", code, "", 3, "")
 }
+
+// TestUserLifecycle: az ad user's commands make, read, change and delete a
+// user; role assignment create takes its name as the assignee; a weak
+// password is refused with the rule, and never printed.
+func TestUserLifecycle(t *testing.T) {
+	d := newTestDataPlane(t)
+	const password = "Correct-Horse-7"
+	code, _, stderr := run(t, d, "ad", "user", "create", "--display-name", "Ada", "--user-principal-name", "ada@contoso.com", "--password", "horsehorse")
+	expect(t, "a weak password", code, stderr, 1, "three of lower-case letters, upper-case letters, digits and symbols")
+	code, out, stderr := run(t, d, "ad", "user", "create", "--display-name", "Ada", "--user-principal-name", "ada@contoso.com", "--password", password)
+	expect(t, "ad user create", code, out+stderr, 0, `"userPrincipalName": "ada@contoso.com"`)
+	if strings.Contains(out+stderr, password) {
+		t.Fatalf("the password was printed:\n%s", out)
+	}
+	code, out, _ = run(t, d, "ad", "user", "list", "-o", "table")
+	expect(t, "ad user list", code, out, 0, "ada@contoso.com")
+	code, out, _ = run(t, d, "role", "assignment", "create", "--assignee", "ada@contoso.com", "--role", "Reader",
+		"--scope", "/subscriptions/00000000-0000-0000-0000-000000000000")
+	expect(t, "role assignment create --assignee <user>", code, out, 0, `"principalType": "User"`)
+	code, _, _ = run(t, d, "ad", "user", "update", "--id", "ada@contoso.com", "--account-enabled", "false")
+	expect(t, "ad user update", code, "", 0, "")
+	code, out, _ = run(t, d, "ad", "user", "show", "--id", "ada@contoso.com")
+	expect(t, "ad user show", code, out, 0, `"accountEnabled": false`)
+	code, _, stderr = run(t, d, "ad", "user", "update", "--id", "ada@contoso.com")
+	expect(t, "an update without a change", code, stderr, 2, "give --display-name, --password or --account-enabled")
+	code, _, _ = run(t, d, "ad", "user", "delete", "--id", "ada@contoso.com")
+	expect(t, "ad user delete", code, "", 0, "")
+	code, _, stderr = run(t, d, "ad", "user", "show", "--id", "ada@contoso.com")
+	expect(t, "a deleted user", code, stderr, 3, "no user has the objectId or userPrincipalName")
+}

@@ -22,7 +22,115 @@ func (a *App) adCommand() *cobra.Command {
 	sp := group("sp", "Manage the data plane's service principals.",
 		a.spCreateForRBAC(), a.spList(), a.spShow(), a.spDelete(),
 		group("credential", "Manage a service principal's secrets.", a.spCredentialReset()))
-	return group("ad", "Manage the data plane's directory (service principals).", sp)
+	user := group("user", "Manage the data plane's users: people who sign in to the portal with a name and password.",
+		a.userCreate(), a.userList(), a.userShow(), a.userUpdate(), a.userDelete())
+	return group("ad", "Manage the data plane's directory (service principals and users).", sp, user)
+}
+
+var userColumns = []column{{"DisplayName", "displayName"}, {"UserPrincipalName", "userPrincipalName"}, {"AccountEnabled", "accountEnabled"}, {"ObjectId", "id"}}
+
+func (a *App) userCreate() *cobra.Command {
+	var name, upn, password string
+	var disabled bool
+	cmd := leaf("create", "Create a user (az ad user create): it signs in to the portal with its name and password, and holds the roles you assign it.", func(*cobra.Command) error {
+		body := map[string]any{"accountEnabled": !disabled, "displayName": name, "userPrincipalName": upn,
+			"passwordProfile": map[string]any{"password": password, "forceChangePasswordNextSignIn": false}}
+		if nick, _, ok := strings.Cut(upn, "@"); ok {
+			body["mailNickname"] = nick
+		}
+		var out map[string]any
+		if _, err := a.call(http.MethodPost, "/v1.0/users", body, &out); err != nil {
+			return err
+		}
+		return a.print(out, userColumns)
+	})
+	required(cmd, &name, "display-name", "", "The user's name, as pages show it.")
+	required(cmd, &upn, "user-principal-name", "", "The name the user signs in with, as name@domain (e.g. ada@contoso.com).")
+	required(cmd, &password, "password", "", "Its password: 8 to 256 characters, with three of lower case, upper case, digits and symbols.")
+	cmd.Flags().BoolVar(&disabled, "account-disabled", false, "Create it unable to sign in until enabled (ad user update --account-enabled true).")
+	return cmd
+}
+
+func (a *App) userList() *cobra.Command {
+	var upn string
+	cmd := leaf("list", "List users.", func(*cobra.Command) error {
+		path := "/v1.0/users"
+		if upn != "" {
+			path += "?$filter=" + url.QueryEscape("userPrincipalName eq '"+upn+"'")
+		}
+		all, err := armclient.List[map[string]any](context.Background(), a.client(), path)
+		if err != nil {
+			return a.reachable(err)
+		}
+		return a.print(all, userColumns)
+	})
+	cmd.Flags().StringVar(&upn, "upn", "", "Only the user with this userPrincipalName.")
+	return cmd
+}
+
+// user reads a user by its objectId or userPrincipalName.
+func (a *App) user(id string) (map[string]any, error) {
+	var u map[string]any
+	if _, err := a.call(http.MethodGet, "/v1.0/users/"+url.PathEscape(id), nil, &u); err != nil {
+		if armclient.IsNotFound(err) {
+			return nil, notFoundf("no user has the objectId or userPrincipalName %q", id)
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+func (a *App) userShow() *cobra.Command {
+	var id string
+	cmd := leaf("show", "Show a user.", func(*cobra.Command) error {
+		u, err := a.user(id)
+		if err != nil {
+			return err
+		}
+		return a.print(u, userColumns)
+	})
+	required(cmd, &id, "id", "", "The objectId or userPrincipalName of the user.")
+	return cmd
+}
+
+func (a *App) userUpdate() *cobra.Command {
+	var id, name, password, enabled string
+	cmd := leaf("update", "Change a user's display name or password, or whether it may sign in (a disabled user's portal sessions end).", func(*cobra.Command) error {
+		body := map[string]any{}
+		if name != "" {
+			body["displayName"] = name
+		}
+		if password != "" {
+			body["passwordProfile"] = map[string]any{"password": password, "forceChangePasswordNextSignIn": false}
+		}
+		switch enabled {
+		case "":
+		case "true", "false":
+			body["accountEnabled"] = enabled == "true"
+		default:
+			return usagef("--account-enabled is true or false, not %q", enabled)
+		}
+		if len(body) == 0 {
+			return usagef("give --display-name, --password or --account-enabled")
+		}
+		_, err := a.call(http.MethodPatch, "/v1.0/users/"+url.PathEscape(id), body, nil)
+		return err
+	})
+	required(cmd, &id, "id", "", "The objectId or userPrincipalName of the user.")
+	cmd.Flags().StringVar(&name, "display-name", "", "A new display name.")
+	cmd.Flags().StringVar(&password, "password", "", "A new password (the old one stops working).")
+	cmd.Flags().StringVar(&enabled, "account-enabled", "", "true or false: whether the user may sign in.")
+	return cmd
+}
+
+func (a *App) userDelete() *cobra.Command {
+	var id string
+	cmd := leaf("delete", "Delete a user and its role assignments; its portal sessions end.", func(*cobra.Command) error {
+		_, err := a.call(http.MethodDelete, "/v1.0/users/"+url.PathEscape(id), nil, nil)
+		return err
+	})
+	required(cmd, &id, "id", "", "The objectId or userPrincipalName of the user.")
+	return cmd
 }
 
 var spColumns = []column{{"DisplayName", "displayName"}, {"AppId", "appId"}, {"ObjectId", "id"}}
@@ -265,10 +373,19 @@ var assignmentColumns = []column{{"Principal", "properties.principalId"}, {"Role
 
 func (a *App) roleAssignmentCreate() *cobra.Command {
 	var role, scope, assignee, objectID, principalType string
-	cmd := leaf("create", "Give a principal a role at a scope.", func(*cobra.Command) error {
+	cmd := leaf("create", "Give a principal a role at a scope.", func(c *cobra.Command) error {
 		switch {
 		case (assignee == "") == (objectID == ""):
 			return usagef("give --assignee or --assignee-object-id (one of them)")
+		case strings.Contains(assignee, "@"): // a user's name, as az takes it
+			u, err := a.user(assignee)
+			if err != nil {
+				return err
+			}
+			objectID, _ = u["id"].(string)
+			if !c.Flags().Changed("assignee-principal-type") {
+				principalType = "User"
+			}
 		case assignee != "":
 			oid, err := a.principalID(assignee)
 			if err != nil {
@@ -284,7 +401,7 @@ func (a *App) roleAssignmentCreate() *cobra.Command {
 	})
 	required(cmd, &role, "role", "", "Role name or ID, e.g. Reader, Contributor, Owner, \"Flux Configuration Contributor\".")
 	required(cmd, &scope, "scope", "", "Scope of the assignment: /, /subscriptions/<id>, a resource group's, a cluster's or a fluxConfiguration's ID.")
-	cmd.Flags().StringVar(&assignee, "assignee", "", "The appId or objectId of a service principal of the data plane.")
+	cmd.Flags().StringVar(&assignee, "assignee", "", "The appId or objectId of a service principal of the data plane, or a user's userPrincipalName.")
 	cmd.Flags().StringVar(&objectID, "assignee-object-id", "", "The principal's object ID, used as it is (for principals of an external issuer: their oid or sub claim).")
 	cmd.Flags().StringVar(&principalType, "assignee-principal-type", "ServicePrincipal", "User, Group or ServicePrincipal.")
 	return cmd

@@ -88,8 +88,12 @@ func (s *Server) callerOf(p identity.Principal) (*caller, error) {
 	c := &caller{Principal: p}
 	err := s.store.View(func(tx store.Tx) error {
 		if p.Issuer == s.issuer.URL {
-			if _, err := tx.Principal(p.ObjectID); err != nil {
+			pr, err := tx.Principal(p.ObjectID)
+			if err != nil {
 				return err
+			}
+			if pr.Disabled {
+				return store.ErrNotFound // a disabled user is signed out at once
 			}
 		}
 		assignments, err := tx.RoleAssignmentsOf(p.ObjectID)

@@ -32,6 +32,9 @@ func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (po
 	if !b.s.signinFailures.has(failKey) {
 		return portal.Principal{}, portal.ErrTooManyFailures
 	}
+	if strings.Contains(appID, "@") { // a user's name, not an app ID
+		return b.signInUser(appID, secret, failKey)
+	}
 	p, err := b.s.checkSecret(appID, secret)
 	if errors.Is(err, errBadSecret) {
 		b.s.signinFailures.allow(failKey)
@@ -45,6 +48,31 @@ func (b portalBackend) SignIn(_ context.Context, appID, secret, addr string) (po
 		name = p.AppID
 	}
 	return portal.Principal{ObjectID: p.ObjectID, AppID: p.AppID, Name: name}, nil
+}
+
+// signInUser checks a user's name and password (a disabled user's too, so
+// that answers do not tell which users are disabled).
+func (b portalBackend) signInUser(name, password, failKey string) (portal.Principal, error) {
+	var p *store.Principal
+	err := b.s.store.View(func(tx store.Tx) (err error) { p, err = tx.UserByName(name); return err })
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		identity.UnknownUser(password)
+	case err != nil:
+		return portal.Principal{}, err
+	case identity.PasswordMatches(password, p.PasswordHash) && !p.Disabled:
+		return portal.Principal{ObjectID: p.ObjectID, Name: p.DisplayName}, nil
+	}
+	b.s.signinFailures.allow(failKey)
+	return portal.Principal{}, portal.ErrBadCredentials
+}
+
+func (b portalBackend) Active(_ context.Context, who portal.Principal) error {
+	_, err := b.caller(who)
+	if errors.Is(err, store.ErrNotFound) {
+		return portal.ErrNoPrincipal
+	}
+	return err
 }
 
 // caller is a signed-in principal with its role assignments as they are

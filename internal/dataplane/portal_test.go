@@ -109,11 +109,11 @@ func TestPortalSignInAndOverview(t *testing.T) {
 		status  int
 		says    string
 	}{
-		{url.Values{"csrf": {current}, "appId": {owner.AppID}, "secret": {"wrong"}}, nil, http.StatusUnauthorized, "The app ID or secret is wrong"},
+		{url.Values{"csrf": {current}, "appId": {owner.AppID}, "secret": {"wrong"}}, nil, http.StatusUnauthorized, "The name or password (app ID or secret) is wrong"},
 		{url.Values{"csrf": {"forged"}, "appId": {owner.AppID}, "secret": {owner.Password}}, nil, http.StatusForbidden, "sign in again"},
 		{url.Values{"appId": {owner.AppID}, "secret": {owner.Password}}, nil, http.StatusForbidden, "sign in again"},
 		{url.Values{"csrf": {current}, "appId": {owner.AppID}, "secret": {owner.Password}}, []string{"Origin", "https://evil.example"}, http.StatusForbidden, "another site"},
-		{url.Values{"csrf": {current}, "appId": {""}, "secret": {owner.Password}}, nil, http.StatusBadRequest, "Give the service principal"},
+		{url.Values{"csrf": {current}, "appId": {""}, "secret": {owner.Password}}, nil, http.StatusBadRequest, "name and password, or a service principal"},
 	} {
 		if tc.form.Get("csrf") == current {
 			tc.form.Set("csrf", csrf)

@@ -104,8 +104,8 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) {
 	out := []map[string]any{}
 	for i := range all {
 		p := &all[i]
-		if field == "" || (field == "appid" && strings.EqualFold(p.AppID, value)) ||
-			(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value)) {
+		if !p.User && (field == "" || (field == "appid" && strings.EqualFold(p.AppID, value)) ||
+			(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value))) {
 			out = append(out, renderPrincipal(p))
 		}
 	}
@@ -114,7 +114,7 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getPrincipal(w http.ResponseWriter, id string) {
 	var p *store.Principal
-	err := s.store.View(func(tx store.Tx) (err error) { p, err = tx.Principal(id); return err })
+	err := s.store.View(func(tx store.Tx) (err error) { p, err = servicePrincipalOf(tx, id); return err })
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, principalNotFound(id))
 		return
@@ -167,7 +167,7 @@ func hasRootOwner(tx store.Tx, exceptPrincipal, exceptAssignment string) (bool, 
 	for _, a := range all {
 		if armrbac.NormalizeScope(a.Scope) == "/" && strings.EqualFold(roleGUID(a.RoleDefinitionID), armrbac.Owner.ID) &&
 			!strings.EqualFold(a.PrincipalID, exceptPrincipal) && !strings.EqualFold(a.ID, exceptAssignment) {
-			if _, err := tx.Principal(a.PrincipalID); err == nil {
+			if p, err := tx.Principal(a.PrincipalID); err == nil && !p.Disabled {
 				return true, nil
 			}
 		}
@@ -191,22 +191,10 @@ func lastRootOwner(tx store.Tx, withoutPrincipal, withoutAssignment string) erro
 // stop working at once.
 func (s *Server) deletePrincipal(w http.ResponseWriter, id string) {
 	err := s.store.Update(func(tx store.Tx) error {
-		if _, err := tx.Principal(id); err != nil {
+		if _, err := servicePrincipalOf(tx, id); err != nil {
 			return err
 		}
-		if err := lastRootOwner(tx, id, ""); err != nil {
-			return err
-		}
-		assignments, err := tx.RoleAssignmentsOf(id)
-		if err != nil {
-			return err
-		}
-		for _, a := range assignments {
-			if err := tx.DeleteRoleAssignment(a.ID); err != nil {
-				return err
-			}
-		}
-		return tx.DeletePrincipal(id)
+		return deletePrincipalTx(tx, id)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -216,6 +204,34 @@ func (s *Server) deletePrincipal(w http.ResponseWriter, id string) {
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// servicePrincipalOf is the service principal id (ErrNotFound for a user:
+// /v1.0/users serves those).
+func servicePrincipalOf(tx store.Tx, id string) (*store.Principal, error) {
+	p, err := tx.Principal(id)
+	if err == nil && p.User {
+		return nil, store.ErrNotFound
+	}
+	return p, err
+}
+
+// deletePrincipalTx deletes principal id and its role assignments, unless
+// it is the last owner at the root scope.
+func deletePrincipalTx(tx store.Tx, id string) error {
+	if err := lastRootOwner(tx, id, ""); err != nil {
+		return err
+	}
+	assignments, err := tx.RoleAssignmentsOf(id)
+	if err != nil {
+		return err
+	}
+	for _, a := range assignments {
+		if err := tx.DeleteRoleAssignment(a.ID); err != nil {
+			return err
+		}
+	}
+	return tx.DeletePrincipal(id)
 }
 
 // addPassword gives a principal a new secret, answered once and stored
@@ -296,7 +312,7 @@ func (s *Server) removePassword(w http.ResponseWriter, r *http.Request, id strin
 // missing principal is Graph's 404.
 func (s *Server) updatePrincipal(id string, fn func(*store.Principal) error) error {
 	return s.store.Update(func(tx store.Tx) error {
-		p, err := tx.Principal(id)
+		p, err := servicePrincipalOf(tx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errAPI{principalNotFound(id)}
 		}

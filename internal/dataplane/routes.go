@@ -127,7 +127,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 // routeARM dispatches an authenticated ARM request.
 func (s *Server) routeARM(w http.ResponseWriter, r *http.Request, segs []string) {
-	if s.routeTenancy(w, r, segs) || s.routeAuthorization(w, r, segs) || s.routePrincipals(w, r, segs) || s.routePolicyInsights(w, r, segs) ||
+	if s.routeTenancy(w, r, segs) || s.routeAuthorization(w, r, segs) || s.routePrincipals(w, r, segs) || s.routeUsers(w, r, segs) || s.routePolicyInsights(w, r, segs) ||
 		s.routeKeyVault(w, r, segs) || s.routeResourceGraph(w, r, segs) {
 		return
 	}

@@ -53,17 +53,24 @@ type Principal struct {
 }
 
 // ErrBadCredentials is SignIn's answer to a wrong app ID or secret.
-var ErrBadCredentials = errors.New("the app ID or secret is wrong, or the secret has expired")
+var ErrBadCredentials = errors.New("the name or password (app ID or secret) is wrong, or the secret has expired")
 
-// ErrTooManyFailures is SignIn's answer when an app ID has failed too
+// ErrTooManyFailures is SignIn's answer when a name or app ID has failed too
 // often from an address.
-var ErrTooManyFailures = errors.New("too many failed sign-ins for this app ID from this address: wait and retry")
+var ErrTooManyFailures = errors.New("too many failed sign-ins for this name from this address: wait and retry")
+
+// ErrNoPrincipal is Backend.Active's answer for a principal deleted or
+// disabled since it signed in: its sessions end.
+var ErrNoPrincipal = errors.New("the principal was deleted or disabled")
 
 // Backend is what the portal signs in with and reads: the data plane.
 type Backend interface {
-	// SignIn checks a service principal's app ID and secret, for a
-	// client at addr.
-	SignIn(ctx context.Context, appID, secret, addr string) (Principal, error)
+	// Active checks that a signed-in principal may still sign in
+	// (ErrNoPrincipal when not).
+	Active(ctx context.Context, p Principal) error
+	// SignIn checks a user's name (it has an @) and password, or a
+	// service principal's app ID and secret, for a client at addr.
+	SignIn(ctx context.Context, name, secret, addr string) (Principal, error)
 	// Fleet is what p may read now.
 	Fleet(ctx context.Context, p Principal) (Fleet, error)
 	// Query runs a Resource Graph query as p (a *QueryError when the
@@ -285,17 +292,17 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	appID, secret := strings.TrimSpace(r.PostForm.Get("appId")), r.PostForm.Get("secret")
 	if appID == "" || secret == "" {
-		p.signInPage(w, r, "Give the service principal's app ID and a secret of it.", http.StatusBadRequest)
+		p.signInPage(w, r, "Give a user's name and password, or a service principal's app ID and a secret of it.", http.StatusBadRequest)
 		return
 	}
 	addr, _, _ := net.SplitHostPort(r.RemoteAddr)
 	who, err := p.opts.Backend.SignIn(r.Context(), appID, secret, addr)
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		p.signInPage(w, r, "The app ID or secret is wrong, or the secret has expired.", http.StatusUnauthorized)
+		p.signInPage(w, r, "The name or password (app ID or secret) is wrong, or the secret has expired.", http.StatusUnauthorized)
 		return
 	case errors.Is(err, ErrTooManyFailures):
-		p.signInPage(w, r, "Too many failed sign-ins for this app ID from this address: wait a minute and retry.", http.StatusTooManyRequests)
+		p.signInPage(w, r, "Too many failed sign-ins for this name from this address: wait a minute and retry.", http.StatusTooManyRequests)
 		return
 	case err != nil:
 		p.opts.Log.Error(err, "Portal sign-in failed")
@@ -340,6 +347,19 @@ func (p *Portal) withSession(w http.ResponseWriter, r *http.Request, h func(http
 			return
 		}
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+		return
+	}
+	switch err := p.opts.Backend.Active(r.Context(), s.principal); {
+	case errors.Is(err, ErrNoPrincipal):
+		p.mu.Lock()
+		delete(p.sessions, id)
+		p.mu.Unlock()
+		p.setCookie(w, r, sessionCookie, "", -1)
+		p.signInPage(w, r, "Your account was deleted or disabled since you signed in: sign in with another.", http.StatusUnauthorized)
+		return
+	case err != nil:
+		p.opts.Log.Error(err, "Portal: failed to check a session's principal")
+		http.Error(w, "Checking your session failed on the server; it has been logged.", http.StatusInternalServerError)
 		return
 	}
 	if r.Method == http.MethodPost {

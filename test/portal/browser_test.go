@@ -125,36 +125,34 @@ func hub(t *testing.T) fleet {
 		&assignment); err != nil {
 		t.Fatal(err)
 	}
-	f.assign(t, assignment.Identity.PrincipalID, armrbac.Contributor.ID)
+	f.assign(t, assignment.Identity.PrincipalID, "ServicePrincipal", armrbac.Contributor.ID)
 	return f
 }
 
 // assign gives principal a role at the subscription.
-func (f fleet) assign(t *testing.T, principal, role string) {
+func (f fleet) assign(t *testing.T, principal, principalType, role string) {
 	t.Helper()
 	if _, err := f.arm.Put(context.Background(), sub+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
 		map[string]any{"properties": map[string]any{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + role,
-			"principalId": principal, "principalType": "ServicePrincipal"}}, nil); err != nil {
+			"principalId": principal, "principalType": principalType}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// reader makes a service principal with the Reader role on the
-// subscription, and returns its app ID and secret.
-func (f fleet) reader(t *testing.T) (appID, secret string) {
+// reader makes a user (a person of the hub's directory, as az ad user
+// create makes one) with the Reader role on the subscription, and returns
+// its name and password.
+func (f fleet) reader(t *testing.T) (name, password string) {
 	t.Helper()
-	ctx := context.Background()
-	var sp struct{ ID, AppID string }
-	if _, err := f.arm.Do(ctx, armclient.Request{Method: "POST", Path: "/v1.0/servicePrincipals", Body: map[string]string{"displayName": "auditor"}}, &sp); err != nil {
+	name, password = "auditor@contoso.com", "Audit-Trail-2026"
+	var u struct{ ID string }
+	if _, err := f.arm.Do(context.Background(), armclient.Request{Method: "POST", Path: "/v1.0/users", Body: map[string]any{
+		"accountEnabled": true, "displayName": "Auditor", "userPrincipalName": name,
+		"passwordProfile": map[string]any{"password": password, "forceChangePasswordNextSignIn": false}}}, &u); err != nil {
 		t.Fatal(err)
 	}
-	var pw struct{ SecretText string }
-	if _, err := f.arm.Do(ctx, armclient.Request{Method: "POST", Path: "/v1.0/servicePrincipals/" + sp.ID + "/addPassword",
-		Body: map[string]any{"passwordCredential": map[string]string{"displayName": "browser test"}}}, &pw); err != nil {
-		t.Fatal(err)
-	}
-	f.assign(t, sp.ID, armrbac.Reader.ID)
-	return sp.AppID, pw.SecretText
+	f.assign(t, u.ID, "User", armrbac.Reader.ID)
+	return name, password
 }
 
 // reportFailing reports, as c's agent, its configuration applied with the
@@ -469,12 +467,17 @@ func (b *tab) signOut() {
 }
 
 func (b *tab) readerAndForgery() {
-	// A Reader sees the configuration, with no button that changes it;
-	// the POST a button would send, forged with the session's own CSRF
-	// token, is refused by the hub's RBAC, and nothing changes.
-	appID, secret := b.f.reader(b.t)
-	b.do(chromedp.SetValue(chromedp.CSS(`#appId`), appID), chromedp.SetValue(chromedp.CSS(`#secret`), secret), chromedp.Submit(chromedp.CSS(`#secret`)),
-		chromedp.WaitVisible(configs), chromedp.Navigate(b.failing), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+	// A Reader, a user signed in with its name and password, sees the
+	// configuration with no button that changes it; the POST a button
+	// would send, forged with the session's own CSRF token, is refused by
+	// the hub's RBAC, and nothing changes.
+	name, password := b.f.reader(b.t)
+	b.do(chromedp.SetValue(chromedp.CSS(`#appId`), name), chromedp.SetValue(chromedp.CSS(`#secret`), password), chromedp.Submit(chromedp.CSS(`#secret`)),
+		chromedp.WaitVisible(configs))
+	if who := b.read(chromedp.Text(chromedp.CSS(`.who`))); who != "Signed in as Auditor" {
+		b.t.Fatalf("the user signed in as %q", who)
+	}
+	b.do(chromedp.Navigate(b.failing), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
 	if forms := b.eval(`String(document.querySelectorAll("main form, main .actions, a.danger, main button:not([data-copy])").length)`); forms != "0" {
 		b.t.Fatalf("a Reader's configuration page has %s write controls", forms)
 	}

@@ -20,17 +20,34 @@ var (
 // activity log.
 var accessBuckets = [][]byte{bucketPrincipals, bucketPrincipalsByApp, bucketAssignments, bucketAssignmentsByOwner, bucketActivity}
 
-// Principal is a service principal of the built-in token issuer.
+// Principal is a service principal, or a user, of the built-in token
+// issuer.
 type Principal struct {
 	// ObjectID is what role assignments name (principalId) and what tokens
 	// carry as oid and sub.
 	ObjectID string `json:"objectId"`
-	// AppID is the client ID it signs in with.
+	// AppID is the client ID a service principal signs in with.
 	AppID       string `json:"appId"`
 	DisplayName string `json:"displayName"`
-	// Credentials are its secrets, stored hashed.
+	// Credentials are a service principal's secrets, stored hashed.
 	Credentials []Credential `json:"credentials,omitempty"`
 	CreatedAt   time.Time    `json:"createdAt"`
+	// User: a person, who signs in with UserPrincipalName and a password
+	// (PasswordHash, Argon2id), not a service principal; Disabled ones
+	// cannot.
+	User              bool   `json:"user,omitempty"`
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	PasswordHash      string `json:"passwordHash,omitempty"`
+	Disabled          bool   `json:"disabled,omitempty"`
+}
+
+// signInKey is what a principal is found by when it signs in: a service
+// principal's app ID, a user's principal name.
+func (p *Principal) signInKey() []byte {
+	if p.User {
+		return []byte("user:" + Key(p.UserPrincipalName))
+	}
+	return []byte(Key(p.AppID))
 }
 
 // Credential is one secret of a principal: never the secret itself, only
@@ -87,6 +104,18 @@ func (t boltTx) PrincipalByAppID(appID string) (*Principal, error) {
 	if oid == nil {
 		return nil, ErrNotFound
 	}
+	p, err := t.Principal(string(oid))
+	if err == nil && p.User {
+		return nil, ErrNotFound // a user's key, given as an app ID
+	}
+	return p, err
+}
+
+func (t boltTx) UserByName(userPrincipalName string) (*Principal, error) {
+	oid := t.tx.Bucket(bucketPrincipalsByApp).Get((&Principal{User: true, UserPrincipalName: userPrincipalName}).signInKey())
+	if oid == nil {
+		return nil, ErrNotFound
+	}
 	return t.Principal(string(oid))
 }
 
@@ -95,7 +124,7 @@ func (t boltTx) Principals() ([]Principal, error) {
 }
 
 func (t boltTx) PutPrincipal(p *Principal) error {
-	if err := t.tx.Bucket(bucketPrincipalsByApp).Put([]byte(Key(p.AppID)), []byte(Key(p.ObjectID))); err != nil {
+	if err := t.tx.Bucket(bucketPrincipalsByApp).Put(p.signInKey(), []byte(Key(p.ObjectID))); err != nil {
 		return err
 	}
 	return put(t.tx.Bucket(bucketPrincipals), Key(p.ObjectID), p)
@@ -106,7 +135,7 @@ func (t boltTx) DeletePrincipal(objectID string) error {
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Bucket(bucketPrincipalsByApp).Delete([]byte(Key(p.AppID))); err != nil {
+	if err := t.tx.Bucket(bucketPrincipalsByApp).Delete(p.signInKey()); err != nil {
 		return err
 	}
 	return t.tx.Bucket(bucketPrincipals).Delete([]byte(Key(objectID)))

@@ -58,6 +58,8 @@ type Tx interface {
 
 	Principal(objectID string) (*Principal, error)
 	PrincipalByAppID(appID string) (*Principal, error)
+	// UserByName finds a user by its userPrincipalName (any case).
+	UserByName(userPrincipalName string) (*Principal, error)
 	Principals() ([]Principal, error)
 	PutPrincipal(p *Principal) error
 	DeletePrincipal(objectID string) error
