@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/google/uuid"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
@@ -187,6 +188,7 @@ func TestPortalInBrowser(t *testing.T) {
 	b := open(t, hub(t))
 	b.signIn()
 	b.overviewLive()
+	b.keyboard()
 	b.failingConfiguration()
 	b.clustersGraphActivityPolicy()
 	b.signOut()
@@ -352,10 +354,48 @@ func (b *tab) overviewLive() {
 	}
 }
 
+// active describes the focused element: its tag and text.
+func (b *tab) active() string {
+	b.t.Helper()
+	return b.eval(`document.activeElement.tagName + " " + document.activeElement.textContent.trim()`)
+}
+
+// tabTo presses Tab until the focused element's description starts with
+// prefix (at most 40 times), and checks that the focus shows.
+func (b *tab) tabTo(prefix string) {
+	b.t.Helper()
+	for range 40 {
+		b.do(chromedp.KeyEvent(kb.Tab))
+		if strings.HasPrefix(b.active(), prefix) {
+			if outline := b.eval(`getComputedStyle(document.activeElement).outlineStyle`); outline == "none" {
+				b.t.Fatalf("%s has the focus, without an outline", prefix)
+			}
+			return
+		}
+	}
+	b.t.Fatalf("40 Tabs did not reach %q (last: %q)", prefix, b.active())
+}
+
+// keyboard goes from the overview to the Non-Compliant configuration's
+// page with the keyboard only: the skip link first (shown when focused),
+// then Tab to the configuration's link and Enter.
+func (b *tab) keyboard() {
+	b.do(chromedp.Navigate(b.f.ts.URL+"/portal/"), chromedp.WaitVisible(configs))
+	b.tabTo("A Skip to the content")
+	if left := b.eval(`String(document.activeElement.getBoundingClientRect().left >= 0)`); left != "true" {
+		b.t.Fatalf("the focused skip link is off the screen")
+	}
+	b.do(chromedp.KeyEvent(kb.Enter))
+	if location := b.read(chromedp.Location()); !strings.HasSuffix(location, "#main") {
+		b.t.Fatalf("the skip link went to %s", location)
+	}
+	b.tabTo("A baseline") // the first configuration, the worst: c4's
+	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+}
+
 func (b *tab) failingConfiguration() {
-	// The Non-Compliant configuration's page, from its link: the failing
-	// Kustomization in the dependsOn graph, its message, the deploy key.
-	b.do(chromedp.Click(chromedp.CSS(`section[aria-labelledby=configs] tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))
+	// The Non-Compliant configuration's page: the failing Kustomization in
+	// the dependsOn graph, its message, the deploy key.
 	if h1 := b.read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "baseline Non-Compliant" {
 		b.t.Fatalf("the configuration's heading: %q", h1)
 	}
@@ -386,14 +426,17 @@ func (b *tab) failingConfiguration() {
 		b.t.Fatalf("the clipboard holds %q", copied)
 	}
 	b.shot("configuration.png")
+	// Suspend and resume, with the keyboard.
 	suspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] button`)
 	willResume := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=false]`)
 	willSuspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=true]`)
-	b.do(chromedp.Click(suspend), chromedp.WaitReady(willResume))
+	b.tabTo("BUTTON Suspend")
+	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitReady(willResume))
 	if button, facts := b.read(chromedp.Text(suspend)), b.read(chromedp.Text(chromedp.CSS(`dl.facts`))); button != "Resume" || !strings.Contains(facts, "(suspended)") {
 		b.t.Fatalf("after Suspend: the button says %q; the facts:\n%s", button, facts)
 	}
-	b.do(chromedp.Click(suspend), chromedp.WaitReady(willSuspend))
+	b.tabTo("BUTTON Resume")
+	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitReady(willSuspend))
 	if button := b.read(chromedp.Text(suspend)); button != "Suspend" {
 		b.t.Fatalf("after Resume: the button says %q", button)
 	}
