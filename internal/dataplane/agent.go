@@ -320,6 +320,16 @@ func (s *Server) agentDeleted(w http.ResponseWriter, _ *http.Request, ref cluste
 // desired state, the revision is bumped in the same transaction and long
 // polls are woken. It answers 204 or the error.
 func (s *Server) changeDesired(w http.ResponseWriter, ref clusterRef, fn func(tx store.Tx) (bool, error)) {
+	if err := s.updateDesired(ref, fn); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// updateDesired is changeDesired's transaction, for handlers that answer
+// otherwise.
+func (s *Server) updateDesired(ref clusterRef, fn func(tx store.Tx) (bool, error)) error {
 	changed := false
 	err := s.store.Update(func(tx store.Tx) error {
 		var err error
@@ -329,13 +339,9 @@ func (s *Server) changeDesired(w http.ResponseWriter, ref clusterRef, fn func(tx
 		_, err = tx.BumpRevision(ref.ID())
 		return err
 	})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if changed {
+	if err == nil && changed {
 		s.notify.changed(store.Key(ref.ID()))
 		s.policy.enqueue(ref.ID(), false)
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return err
 }

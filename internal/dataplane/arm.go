@@ -772,38 +772,33 @@ func (s *Server) reconcileConfig(w http.ResponseWriter, r *http.Request, ref clu
 		return
 	}
 	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
-	err := s.store.Update(func(tx store.Tx) error {
+	err := s.updateDesired(ref, func(tx store.Tx) (bool, error) {
 		cfg, err := tx.Config(ref.ID(), name)
 		if errors.Is(err, store.ErrNotFound) {
-			return errAPI{configNotFound(ref, name)}
+			return false, errAPI{configNotFound(ref, name)}
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		var props struct {
 			Suspend bool `json:"suspend"`
 		}
 		if err := json.Unmarshal(cfg.Properties, &props); err != nil {
-			return err
+			return false, err
 		}
 		switch {
 		case cfg.Deleting:
-			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is being deleted: there is nothing to reconcile."}}
+			return false, errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is being deleted: there is nothing to reconcile."}}
 		case props.Suspend:
-			return errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is suspended, and Flux does not reconcile suspended objects: resume it first (suspend=false)."}}
+			return false, errAPI{&apiError{http.StatusConflict, "Conflict", "The configuration is suspended, and Flux does not reconcile suspended objects: resume it first (suspend=false)."}}
 		}
 		cfg.ReconcileRequestedAt = at
-		if err := tx.PutConfig(cfg); err != nil {
-			return err
-		}
-		_, err = tx.BumpRevision(ref.ID())
-		return err
+		return true, tx.PutConfig(cfg)
 	})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.notify.changed(store.Key(ref.ID()))
 	w.WriteHeader(http.StatusAccepted)
 }
 

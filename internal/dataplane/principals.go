@@ -86,11 +86,23 @@ func renderPrincipal(p *store.Principal) map[string]any {
 var principalFilterRE = regexp.MustCompile(`^(?i)(appId|displayName|id)\s+eq\s+'([^']*)'$`)
 
 func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) {
+	s.listDirectory(w, r, principalFilterRE, "use appId eq '<id>', displayName eq '<name>' or id eq '<id>'",
+		func(p *store.Principal, field, value string) bool {
+			return !p.User && (field == "" || (field == "appid" && strings.EqualFold(p.AppID, value)) ||
+				(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value)))
+		}, renderPrincipal)
+}
+
+// listDirectory answers a Graph list of the principals keep selects,
+// filtered by a $filter "<field> eq '<value>'" that filter matches (usage
+// says which fields), by display name.
+func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, filter *regexp.Regexp, usage string,
+	keep func(p *store.Principal, field, value string) bool, render func(*store.Principal) map[string]any) {
 	var field, value string
 	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
-		m := principalFilterRE.FindStringSubmatch(f)
+		m := filter.FindStringSubmatch(f)
 		if m == nil {
-			writeError(w, &apiError{http.StatusBadRequest, "BadRequest", "$filter: use appId eq '<id>', displayName eq '<name>' or id eq '<id>'."})
+			writeError(w, &apiError{http.StatusBadRequest, "BadRequest", "$filter: " + usage + "."})
 			return
 		}
 		field, value = strings.ToLower(m[1]), m[2]
@@ -103,27 +115,35 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(all, func(i, j int) bool { return all[i].DisplayName < all[j].DisplayName })
 	out := []map[string]any{}
 	for i := range all {
-		p := &all[i]
-		if !p.User && (field == "" || (field == "appid" && strings.EqualFold(p.AppID, value)) ||
-			(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value))) {
-			out = append(out, renderPrincipal(p))
+		if keep(&all[i], field, value) {
+			out = append(out, render(&all[i]))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 func (s *Server) getPrincipal(w http.ResponseWriter, id string) {
+	s.getDirectory(w, id, servicePrincipalOf, renderPrincipal)
+}
+
+// getDirectory answers the principal find finds by id, or Graph's 404.
+func (s *Server) getDirectory(w http.ResponseWriter, id string, find func(store.Tx, string) (*store.Principal, error), render func(*store.Principal) map[string]any) {
 	var p *store.Principal
-	err := s.store.View(func(tx store.Tx) (err error) { p, err = servicePrincipalOf(tx, id); return err })
-	if errors.Is(err, store.ErrNotFound) {
+	err := s.store.View(func(tx store.Tx) (err error) { p, err = find(tx, id); return err })
+	s.answerDirectory(w, id, err, func() { writeJSON(w, http.StatusOK, render(p)) })
+}
+
+// answerDirectory answers a directory request that ended with err: Graph's
+// 404 for a missing principal, else ok.
+func (s *Server) answerDirectory(w http.ResponseWriter, id string, err error, ok func()) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		writeError(w, principalNotFound(id))
-		return
-	}
-	if err != nil {
+	case err != nil:
 		s.fail(w, err)
-		return
+	default:
+		ok()
 	}
-	writeJSON(w, http.StatusOK, renderPrincipal(p))
 }
 
 var displayNameRE = regexp.MustCompile(`^[^\x00-\x1f]{1,120}$`)
@@ -196,14 +216,7 @@ func (s *Server) deletePrincipal(w http.ResponseWriter, id string) {
 		}
 		return deletePrincipalTx(tx, id)
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, principalNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
+	s.answerDirectory(w, id, err, func() { w.WriteHeader(http.StatusNoContent) })
 }
 
 // servicePrincipalOf is the service principal id (ErrNotFound for a user:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -152,44 +151,14 @@ func userOf(tx store.Tx, id string) (*store.Principal, error) {
 var userFilterRE = regexp.MustCompile(`^(?i)(userPrincipalName|displayName|id)\s+eq\s+'([^']*)'$`)
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	var field, value string
-	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
-		m := userFilterRE.FindStringSubmatch(f)
-		if m == nil {
-			writeError(w, badUser("$filter: use userPrincipalName eq '<name>', displayName eq '<name>' or id eq '<id>'."))
-			return
-		}
-		field, value = strings.ToLower(m[1]), m[2]
-	}
-	var all []store.Principal
-	if err := s.store.View(func(tx store.Tx) (err error) { all, err = tx.Principals(); return err }); err != nil {
-		s.fail(w, err)
-		return
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].DisplayName < all[j].DisplayName })
-	out := []map[string]any{}
-	for i := range all {
-		p := &all[i]
-		if p.User && (field == "" || (field == "userprincipalname" && strings.EqualFold(p.UserPrincipalName, value)) ||
-			(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value))) {
-			out = append(out, renderUser(p))
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	s.listDirectory(w, r, userFilterRE, "use userPrincipalName eq '<name>', displayName eq '<name>' or id eq '<id>'",
+		func(p *store.Principal, field, value string) bool {
+			return p.User && (field == "" || (field == "userprincipalname" && strings.EqualFold(p.UserPrincipalName, value)) ||
+				(field == "displayname" && p.DisplayName == value) || (field == "id" && strings.EqualFold(p.ObjectID, value)))
+		}, renderUser)
 }
 
-func (s *Server) getUser(w http.ResponseWriter, id string) {
-	var p *store.Principal
-	err := s.store.View(func(tx store.Tx) (err error) { p, err = userOf(tx, id); return err })
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, principalNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		writeJSON(w, http.StatusOK, renderUser(p))
-	}
-}
+func (s *Server) getUser(w http.ResponseWriter, id string) { s.getDirectory(w, id, userOf, renderUser) }
 
 // patchUser changes a user's display name, whether it may sign in, or its
 // password; disabling a user ends its portal sessions at their next page.
@@ -259,12 +228,5 @@ func (s *Server) deleteUser(w http.ResponseWriter, id string) {
 		}
 		return deletePrincipalTx(tx, p.ObjectID)
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, principalNotFound(id))
-	case err != nil:
-		s.fail(w, err)
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
+	s.answerDirectory(w, id, err, func() { w.WriteHeader(http.StatusNoContent) })
 }
