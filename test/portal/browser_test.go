@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,20 @@ func (b *tab) read(a chromedp.Action[string]) string {
 	return v
 }
 
+// text is the rendered text of the first element sel matches ("" when
+// none), read in one script: a live update cannot swap the element out
+// between finding it and reading it.
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	return b.eval(`(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? e.innerText : "" })()`)
+}
+
+// textContent is text's, for elements that are not rendered as text (SVG).
+func (b *tab) textContent(sel string) string {
+	b.t.Helper()
+	return b.eval(`(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? e.textContent : "" })()`)
+}
+
 // eval is the value of a script's expression (awaited when a promise).
 func (b *tab) eval(js string) string {
 	b.t.Helper()
@@ -263,8 +278,8 @@ func (b *tab) shot(name string) {
 // work in the background) or 30 s pass, reloading in between.
 func (b *tab) poll(sel chromedp.CSS, ok func(string) bool) string {
 	b.t.Helper()
-	text := b.read(chromedp.Text(sel))
-	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.read(chromedp.Text(sel)) {
+	text := b.text(string(sel))
+	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.text(string(sel)) {
 		b.do(chromedp.Reload(), chromedp.WaitVisible(sel))
 	}
 	return text
@@ -274,8 +289,8 @@ func (b *tab) poll(sel chromedp.CSS, ok func(string) bool) string {
 // the page must update itself.
 func (b *tab) watch(sel chromedp.CSS, ok func(string) bool) string {
 	b.t.Helper()
-	text := b.read(chromedp.Text(sel))
-	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.read(chromedp.Text(sel)) {
+	text := b.text(string(sel))
+	for deadline := time.Now().Add(30 * time.Second); !ok(text) && time.Now().Before(deadline); text = b.text(string(sel)) {
 		b.do(chromedp.Sleep(100*time.Millisecond), chromedp.WaitVisible(sel))
 	}
 	return text
@@ -316,7 +331,7 @@ func (b *tab) signIn() {
 	// A wrong secret: the page says so, and the browser stays signed out.
 	b.do(chromedp.SendKeys(chromedp.CSS(`#appId`), b.f.owner.AppID), chromedp.SendKeys(chromedp.CSS(`#secret`), "not the secret"),
 		chromedp.Submit(chromedp.CSS(`#secret`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
-	if problem := b.read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "wrong") {
+	if problem := b.text(`.problem`); !strings.Contains(problem, "wrong") {
 		b.t.Fatalf("a wrong secret: %q", problem)
 	}
 }
@@ -330,10 +345,10 @@ func (b *tab) overviewLive() {
 	if got := states(b.poll(configs, func(s string) bool { return states(s) == want })); got != want {
 		b.t.Fatalf("configurations, the worst first: %s", got)
 	}
-	if stale := b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=stale]`))); !strings.Contains(stale, "c3") || strings.Contains(stale, "c0") {
+	if stale := b.text(`section[aria-labelledby=stale]`); !strings.Contains(stale, "c3") || strings.Contains(stale, "c0") {
 		b.t.Fatalf("agents not seen:\n%s", stale)
 	}
-	if chart := b.read(chromedp.TextContent(chromedp.CSS(`svg.chart title`))); chart != "Configurations by compliance state: Non-Compliant 1, Pending 1, Compliant 3" {
+	if chart := b.textContent(`svg.chart title`); chart != "Configurations by compliance state: Non-Compliant 1, Pending 1, Compliant 3" {
 		b.t.Fatalf("chart: %q", chart)
 	}
 	b.shot("overview.png")
@@ -396,17 +411,17 @@ func (b *tab) keyboard() {
 func (b *tab) failingConfiguration() {
 	// The Non-Compliant configuration's page: the failing Kustomization in
 	// the dependsOn graph, its message, the deploy key.
-	if h1 := b.read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "baseline Non-Compliant" {
+	if h1 := b.text(`h1`); h1 != "baseline Non-Compliant" {
 		b.t.Fatalf("the configuration's heading: %q", h1)
 	}
-	if boxes := strings.Join(strings.Fields(b.read(chromedp.TextContent(chromedp.CSS(`svg.graph`)))), " "); !strings.HasSuffix(boxes, "srs-kustomization1 Compliant srs-kustomization2 Non-Compliant") {
+	if boxes := strings.Join(strings.Fields(b.textContent(`svg.graph`)), " "); !strings.HasSuffix(boxes, "srs-kustomization1 Compliant srs-kustomization2 Non-Compliant") {
 		b.t.Fatalf("the dependsOn graph: %q", boxes)
 	}
-	ks := rowsOf(b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=kustomizations] tbody`))))
+	ks := rowsOf(b.text(`section[aria-labelledby=kustomizations] tbody`))
 	if len(ks) != 2 || ks[1][0] != "srs-kustomization2" || ks[1][4] != "Non-Compliant" || ks[1][5] != failure {
 		b.t.Fatalf("the Kustomizations: %q", ks)
 	}
-	if objects := b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=objects] tbody`))); !strings.Contains(objects, "Ready=False (ArtifactFailed): "+failure) {
+	if objects := b.text(`section[aria-labelledby=objects] tbody`); !strings.Contains(objects, "Ready=False (ArtifactFailed): "+failure) {
 		b.t.Fatalf("the Flux objects:\n%s", objects)
 	}
 	if key := b.read(chromedp.Value(chromedp.CSS(`#public-key`))); key != deployKey {
@@ -432,23 +447,23 @@ func (b *tab) failingConfiguration() {
 	willSuspend := chromedp.CSS(`form[action="/portal/configuration/suspend"] input[name=suspend][value=true]`)
 	b.tabTo("BUTTON Suspend")
 	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitReady(willResume))
-	if button, facts := b.read(chromedp.Text(suspend)), b.read(chromedp.Text(chromedp.CSS(`dl.facts`))); button != "Resume" || !strings.Contains(facts, "(suspended)") {
+	if button, facts := b.text(string(suspend)), b.text(`dl.facts`); button != "Resume" || !strings.Contains(facts, "(suspended)") {
 		b.t.Fatalf("after Suspend: the button says %q; the facts:\n%s", button, facts)
 	}
 	b.tabTo("BUTTON Resume")
 	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitReady(willSuspend))
-	if button := b.read(chromedp.Text(suspend)); button != "Suspend" {
+	if button := b.text(string(suspend)); button != "Suspend" {
 		b.t.Fatalf("after Resume: the button says %q", button)
 	}
 	b.failing = b.read(chromedp.Location())
 
 	// The compliance history: the one change c4's agent reported. Reconcile
 	// now: the page says it was asked.
-	if history := rowsOf(b.read(chromedp.Text(chromedp.CSS(`section[aria-labelledby=history] tbody`)))); len(history) != 1 || history[0][1] != "Non-Compliant" {
+	if history := rowsOf(b.text(`section[aria-labelledby=history] tbody`)); len(history) != 1 || history[0][1] != "Non-Compliant" {
 		b.t.Fatalf("the compliance history: %q", history)
 	}
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/portal/configuration/reconcile"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if notice := b.read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Reconcile requested") {
+	if notice := b.text(`.notice`); !strings.HasPrefix(notice, "Reconcile requested") {
 		b.t.Fatalf("after Reconcile now: %q", notice)
 	}
 }
@@ -458,12 +473,12 @@ func (b *tab) clustersGraphActivityPolicy() {
 	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/clusters"]`)), chromedp.WaitVisible(chromedp.CSS(`#compliance`)),
 		chromedp.SetValue(chromedp.CSS(`#compliance`), "Non-Compliant"), chromedp.Submit(chromedp.CSS(`#compliance`)),
 		chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	if list := b.read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.HasPrefix(list, "c4\tfleet") || strings.Count(list, "\n") > 1 {
+	if list := b.text(`main tbody`); !strings.HasPrefix(list, "c4\tfleet") || strings.Count(list, "\n") > 1 {
 		b.t.Fatalf("clusters with a Non-Compliant configuration:\n%s", list)
 	}
 	b.shot("clusters.png")
 	b.do(chromedp.Click(chromedp.CSS(`main tbody a`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=configs] table`)))
-	if h1 := b.read(chromedp.Text(chromedp.CSS(`h1`))); h1 != "c4" {
+	if h1 := b.text(`h1`); h1 != "c4" {
 		b.t.Fatalf("the cluster's page: %q", h1)
 	}
 
@@ -471,18 +486,18 @@ func (b *tab) clustersGraphActivityPolicy() {
 	// result as a table and a chart; a bad query's error next to it.
 	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/graph"]`)), chromedp.WaitVisible(chromedp.CSS(`#q`)),
 		chromedp.Click(chromedp.CSS(`nav.stock a:first-child`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=result] table`)))
-	if chart := b.read(chromedp.TextContent(chromedp.CSS(`#result-chart`))); chart != "Compliant · cluster 4, Non-Compliant · cluster 1" {
+	if chart := b.textContent(`#result-chart`); chart != "Compliant · cluster 4, Non-Compliant · cluster 1" {
 		b.t.Fatalf("the result's chart: %q", chart)
 	}
 	b.shot("graph.png")
 	b.do(chromedp.SetValue(chromedp.CSS(`#q`), "Resources | sumarize count()"), chromedp.Submit(chromedp.CSS(`#q`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
-	if problem := b.read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "did you mean 'summarize'?") {
+	if problem := b.text(`.problem`); !strings.Contains(problem, "did you mean 'summarize'?") {
 		b.t.Fatalf("a bad query: %q", problem)
 	}
 
 	// The activity log: the writes that made the fleet, newest first.
 	b.do(chromedp.Click(chromedp.CSS(`header nav a[href="/portal/activity"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	if log := b.read(chromedp.Text(chromedp.CSS(`main tbody`))); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
+	if log := b.text(`main tbody`); !strings.Contains(log, "Microsoft.KubernetesConfiguration/fluxConfigurations/write") ||
 		!strings.Contains(log, b.f.owner.AppID) {
 		b.t.Fatalf("the activity log:\n%s", log)
 	}
@@ -495,7 +510,7 @@ func (b *tab) clustersGraphActivityPolicy() {
 	}
 	b.shot("policy.png")
 	b.do(chromedp.Click(chromedp.CSS(`button[aria-label="Remediate gitops-baseline"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if notice := b.read(chromedp.Text(chromedp.CSS(`.notice`))); !strings.HasPrefix(notice, "Remediation portal-") {
+	if notice := b.text(`.notice`); !strings.HasPrefix(notice, "Remediation portal-") {
 		b.t.Fatalf("after remediating: %q", notice)
 	}
 }
@@ -517,7 +532,7 @@ func (b *tab) readerAndForgery() {
 	name, password := b.f.reader(b.t)
 	b.do(chromedp.SetValue(chromedp.CSS(`#appId`), name), chromedp.SetValue(chromedp.CSS(`#secret`), password), chromedp.Submit(chromedp.CSS(`#secret`)),
 		chromedp.WaitVisible(configs))
-	if who := b.read(chromedp.Text(chromedp.CSS(`.who`))); who != "Signed in as Auditor" {
+	if who := b.text(`.who`); who != "Signed in as Auditor" {
 		b.t.Fatalf("the user signed in as %q", who)
 	}
 	b.do(chromedp.Navigate(b.failing), chromedp.WaitVisible(chromedp.CSS(`svg.graph`)))

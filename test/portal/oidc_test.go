@@ -77,12 +77,12 @@ func TestPortalOIDCInBrowser(t *testing.T) {
 	b := open(t, fleet{})
 
 	b.do(chromedp.Navigate(hubURL+"/portal/oidc/callback?state=forged&code=stolen"), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
-	if problem := b.read(chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "not started in this browser") {
+	if problem := b.text(`.problem`); !strings.Contains(problem, "not started in this browser") {
 		t.Fatalf("a forged callback: %q", problem)
 	}
 
 	b.do(chromedp.Navigate(hubURL+"/portal/"), chromedp.WaitVisible(chromedp.CSS(`#oidc`)))
-	if text := b.read(chromedp.Text(chromedp.CSS(`main.signin`))); !strings.Contains(text, issuer) {
+	if text := b.text(`main.signin`); !strings.Contains(text, issuer) {
 		t.Fatalf("the sign-in page does not name the issuer:\n%s", text)
 	}
 	b.do(chromedp.Click(chromedp.CSS(`#oidc`)), chromedp.WaitVisible(chromedp.CSS(`#username`)))
@@ -91,10 +91,10 @@ func TestPortalOIDCInBrowser(t *testing.T) {
 	}
 	b.do(chromedp.SendKeys(chromedp.CSS(`#username`), "test-user@127.0.0.1"), chromedp.SendKeys(chromedp.CSS(`#password`), "verysecure"),
 		chromedp.Submit(chromedp.CSS(`#password`)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby=stale]`)))
-	if who := b.read(chromedp.Text(chromedp.CSS(`.who`))); who != "Signed in as Test User" {
+	if who := b.text(`.who`); who != "Signed in as Test User" {
 		t.Fatalf("after the issuer's login: %q", who)
 	}
-	if counts := b.read(chromedp.Text(chromedp.CSS(`.counts`))); !strings.Contains(counts, "1 clusters") {
+	if counts := b.text(`.counts`); !strings.Contains(counts, "1 clusters") {
 		t.Fatalf("the Reader's overview: %q", counts)
 	}
 }
