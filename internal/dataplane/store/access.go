@@ -95,12 +95,15 @@ type Event struct {
 	Time           time.Time `json:"eventTimestamp"`
 }
 
-func (t boltTx) Principal(objectID string) (*Principal, error) {
-	return get[Principal](t.tx.Bucket(bucketPrincipals), Key(objectID))
+func (t txn) Principal(objectID string) (*Principal, error) {
+	return get[Principal](t.b(bucketPrincipals), Key(objectID))
 }
 
-func (t boltTx) PrincipalByAppID(appID string) (*Principal, error) {
-	oid := t.tx.Bucket(bucketPrincipalsByApp).Get([]byte(Key(appID)))
+func (t txn) PrincipalByAppID(appID string) (*Principal, error) {
+	oid, err := t.b(bucketPrincipalsByApp).get([]byte(Key(appID)))
+	if err != nil {
+		return nil, err
+	}
 	if oid == nil {
 		return nil, ErrNotFound
 	}
@@ -111,34 +114,37 @@ func (t boltTx) PrincipalByAppID(appID string) (*Principal, error) {
 	return p, err
 }
 
-func (t boltTx) UserByName(userPrincipalName string) (*Principal, error) {
-	oid := t.tx.Bucket(bucketPrincipalsByApp).Get((&Principal{User: true, UserPrincipalName: userPrincipalName}).signInKey())
+func (t txn) UserByName(userPrincipalName string) (*Principal, error) {
+	oid, err := t.b(bucketPrincipalsByApp).get((&Principal{User: true, UserPrincipalName: userPrincipalName}).signInKey())
+	if err != nil {
+		return nil, err
+	}
 	if oid == nil {
 		return nil, ErrNotFound
 	}
 	return t.Principal(string(oid))
 }
 
-func (t boltTx) Principals() ([]Principal, error) {
-	return all[Principal](t.tx.Bucket(bucketPrincipals), nil)
+func (t txn) Principals() ([]Principal, error) {
+	return all[Principal](t.b(bucketPrincipals), nil)
 }
 
-func (t boltTx) PutPrincipal(p *Principal) error {
-	if err := t.tx.Bucket(bucketPrincipalsByApp).Put(p.signInKey(), []byte(Key(p.ObjectID))); err != nil {
+func (t txn) PutPrincipal(p *Principal) error {
+	if err := t.b(bucketPrincipalsByApp).put(p.signInKey(), []byte(Key(p.ObjectID))); err != nil {
 		return err
 	}
-	return put(t.tx.Bucket(bucketPrincipals), Key(p.ObjectID), p)
+	return put(t.b(bucketPrincipals), Key(p.ObjectID), p)
 }
 
-func (t boltTx) DeletePrincipal(objectID string) error {
+func (t txn) DeletePrincipal(objectID string) error {
 	p, err := t.Principal(objectID)
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Bucket(bucketPrincipalsByApp).Delete(p.signInKey()); err != nil {
+	if err := t.b(bucketPrincipalsByApp).del(p.signInKey()); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bucketPrincipals).Delete([]byte(Key(objectID)))
+	return t.b(bucketPrincipals).del([]byte(Key(objectID)))
 }
 
 // assignmentIndexKey orders a principal's role assignments together.
@@ -146,19 +152,22 @@ func assignmentIndexKey(principalID, id string) []byte {
 	return []byte(Key(principalID) + "\x00" + Key(id))
 }
 
-func (t boltTx) RoleAssignment(id string) (*RoleAssignment, error) {
-	return get[RoleAssignment](t.tx.Bucket(bucketAssignments), Key(id))
+func (t txn) RoleAssignment(id string) (*RoleAssignment, error) {
+	return get[RoleAssignment](t.b(bucketAssignments), Key(id))
 }
 
-func (t boltTx) RoleAssignments() ([]RoleAssignment, error) {
-	return all[RoleAssignment](t.tx.Bucket(bucketAssignments), nil)
+func (t txn) RoleAssignments() ([]RoleAssignment, error) {
+	return all[RoleAssignment](t.b(bucketAssignments), nil)
 }
 
-func (t boltTx) RoleAssignmentsOf(principalID string) ([]RoleAssignment, error) {
+func (t txn) RoleAssignmentsOf(principalID string) ([]RoleAssignment, error) {
 	prefix := []byte(Key(principalID) + "\x00")
+	keys, err := keysWith(t.b(bucketAssignmentsByOwner), prefix)
+	if err != nil {
+		return nil, err
+	}
 	var out []RoleAssignment
-	c := t.tx.Bucket(bucketAssignmentsByOwner).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for _, k := range keys {
 		a, err := t.RoleAssignment(string(k[len(prefix):]))
 		if err != nil {
 			return nil, fmt.Errorf("role assignment index %q: %w", k, err)
@@ -168,27 +177,27 @@ func (t boltTx) RoleAssignmentsOf(principalID string) ([]RoleAssignment, error) 
 	return out, nil
 }
 
-func (t boltTx) PutRoleAssignment(a *RoleAssignment) error {
+func (t txn) PutRoleAssignment(a *RoleAssignment) error {
 	if old, err := t.RoleAssignment(a.ID); err == nil {
-		if err := t.tx.Bucket(bucketAssignmentsByOwner).Delete(assignmentIndexKey(old.PrincipalID, old.ID)); err != nil {
+		if err := t.b(bucketAssignmentsByOwner).del(assignmentIndexKey(old.PrincipalID, old.ID)); err != nil {
 			return err
 		}
 	}
-	if err := t.tx.Bucket(bucketAssignmentsByOwner).Put(assignmentIndexKey(a.PrincipalID, a.ID), nil); err != nil {
+	if err := t.b(bucketAssignmentsByOwner).put(assignmentIndexKey(a.PrincipalID, a.ID), []byte{}); err != nil {
 		return err
 	}
-	return put(t.tx.Bucket(bucketAssignments), Key(a.ID), a)
+	return put(t.b(bucketAssignments), Key(a.ID), a)
 }
 
-func (t boltTx) DeleteRoleAssignment(id string) error {
+func (t txn) DeleteRoleAssignment(id string) error {
 	a, err := t.RoleAssignment(id)
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Bucket(bucketAssignmentsByOwner).Delete(assignmentIndexKey(a.PrincipalID, a.ID)); err != nil {
+	if err := t.b(bucketAssignmentsByOwner).del(assignmentIndexKey(a.PrincipalID, a.ID)); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bucketAssignments).Delete([]byte(Key(id)))
+	return t.b(bucketAssignments).del([]byte(Key(id)))
 }
 
 // eventKey orders events by time, then by the order they were appended
@@ -198,50 +207,47 @@ func eventKey(at time.Time, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-func (t boltTx) AppendEvent(e *Event) error {
-	b := t.tx.Bucket(bucketActivity)
-	seq, err := b.NextSequence()
+func (t txn) AppendEvent(e *Event) error {
+	b := t.b(bucketActivity)
+	seq, err := b.nextSequence()
 	if err != nil {
 		return err
 	}
 	return put(b, string(eventKey(e.Time, seq)), e)
 }
 
-func (t boltTx) Events(from time.Time, before []byte, fn func(key []byte, e Event) bool) error {
-	c := t.tx.Bucket(bucketActivity).Cursor()
-	start := eventKey(from, 0)
-	// Seek finds the first key at or after before; the events to list
-	// start one step back from it.
-	k, v := c.Last()
-	if before != nil {
-		if sk, _ := c.Seek(before); sk != nil {
-			k, v = c.Prev()
-		} else {
-			k, v = c.Last()
-		}
-	}
-	for ; k != nil && bytes.Compare(k, start) >= 0; k, v = c.Prev() {
+func (t txn) Events(from time.Time, before []byte, fn func(key []byte, e Event) bool) error {
+	var bad error
+	err := t.b(bucketActivity).scanBack(eventKey(from, 0), before, func(k, v []byte) bool {
 		var e Event
 		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("corrupt event %x: %w", k, err)
+			bad = fmt.Errorf("corrupt event %x: %w", k, err)
+			return false
 		}
-		if !fn(k, e) {
-			return nil
-		}
+		return fn(k, e)
+	})
+	if err == nil {
+		err = bad
 	}
-	return nil
+	return err
 }
 
-func (t boltTx) PruneEvents(before time.Time) (int, error) {
-	b := t.tx.Bucket(bucketActivity)
-	c := b.Cursor()
+func (t txn) PruneEvents(before time.Time) (int, error) {
+	b := t.b(bucketActivity)
 	end := eventKey(before, 0)
-	n := 0
-	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.First() {
-		if err := b.Delete(k); err != nil {
-			return n, err
+	var old [][]byte
+	err := b.scan(nil, func(k, _ []byte) bool {
+		if bytes.Compare(k, end) >= 0 {
+			return false
 		}
-		n++
+		old = append(old, bytes.Clone(k))
+		return true
+	})
+	for i, k := range old {
+		if err != nil {
+			return i, err
+		}
+		err = b.del(k)
 	}
-	return n, nil
+	return len(old), err
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,111 +54,112 @@ func OpenBolt(dir string) (*Bolt, error) {
 
 // View implements Store.
 func (b *Bolt) View(fn func(Tx) error) error {
-	return b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	return b.db.View(func(tx *bolt.Tx) error { return fn(txn{boltTx{tx}}) })
 }
 
 // Update implements Store.
 func (b *Bolt) Update(fn func(Tx) error) error {
-	return b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	return b.db.Update(func(tx *bolt.Tx) error { return fn(txn{boltTx{tx}}) })
 }
 
 // Batch implements Store with bbolt's DB.Batch: concurrent calls within a
 // few milliseconds are committed together; a failing fn is retried alone
 // so that its error does not roll back the others.
 func (b *Bolt) Batch(fn func(Tx) error) error {
-	return b.db.Batch(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	return b.db.Batch(func(tx *bolt.Tx) error { return fn(txn{boltTx{tx}}) })
 }
 
 // Close implements Store.
 func (b *Bolt) Close() error { return b.db.Close() }
 
+// boltTx is a bbolt transaction as an engine.
 type boltTx struct{ tx *bolt.Tx }
 
-func get[T any](b *bolt.Bucket, key string) (*T, error) {
-	raw := b.Get([]byte(key))
-	if raw == nil {
-		return nil, ErrNotFound
-	}
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("corrupt record %q: %w", key, err)
-	}
-	return &v, nil
-}
+func (t boltTx) bucket(name []byte) bucket { return boltBucket{t.tx.Bucket(name)} }
 
-func put(b *bolt.Bucket, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(key), raw)
-}
+type boltBucket struct{ b *bolt.Bucket }
 
-// all decodes every record of b whose key starts with prefix (nil: every
-// record).
-func all[T any](b *bolt.Bucket, prefix []byte) ([]T, error) {
-	var out []T
-	c := b.Cursor()
+func (b boltBucket) get(key []byte) ([]byte, error) { return b.b.Get(key), nil }
+func (b boltBucket) put(key, value []byte) error    { return b.b.Put(key, value) }
+func (b boltBucket) del(key []byte) error           { return b.b.Delete(key) }
+func (b boltBucket) nextSequence() (uint64, error)  { return b.b.NextSequence() }
+
+func (b boltBucket) scan(prefix []byte, fn func(k, v []byte) bool) error {
+	c := b.b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, fmt.Errorf("corrupt record %q: %w", k, err)
+		if !fn(k, v) {
+			break
 		}
-		out = append(out, x)
 	}
-	return out, nil
+	return nil
 }
 
-func (t boltTx) Cluster(id string) (*Cluster, error) {
-	return get[Cluster](t.tx.Bucket(bucketClusters), Key(id))
+func (b boltBucket) scanBack(from, to []byte, fn func(k, v []byte) bool) error {
+	c := b.b.Cursor()
+	k, v := c.Last()
+	if to != nil {
+		// Seek finds the first key at or after to; the range ends one step
+		// back from it.
+		if sk, _ := c.Seek(to); sk != nil {
+			k, v = c.Prev()
+		} else {
+			k, v = c.Last()
+		}
+	}
+	for ; k != nil && bytes.Compare(k, from) >= 0; k, v = c.Prev() {
+		if !fn(k, v) {
+			break
+		}
+	}
+	return nil
 }
 
-func (t boltTx) CountClusters(subscription string) (int, error) {
-	prefix := []byte(Key("/subscriptions/" + subscription + "/"))
+func (t txn) Cluster(id string) (*Cluster, error) {
+	return get[Cluster](t.b(bucketClusters), Key(id))
+}
+
+func (t txn) CountClusters(subscription string) (int, error) {
 	n := 0
-	c := t.tx.Bucket(bucketClusters).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		n++
-	}
-	return n, nil
+	err := t.b(bucketClusters).scan([]byte(Key("/subscriptions/"+subscription+"/")), func(_, _ []byte) bool { n++; return true })
+	return n, err
 }
 
-func (t boltTx) Clusters() ([]Cluster, error) {
-	return all[Cluster](t.tx.Bucket(bucketClusters), nil)
+func (t txn) Clusters() ([]Cluster, error) {
+	return all[Cluster](t.b(bucketClusters), nil)
 }
 
-func (t boltTx) PutCluster(c *Cluster) error {
+func (t txn) PutCluster(c *Cluster) error {
 	old, err := t.Cluster(c.ID)
 	if err != nil && err != ErrNotFound {
 		return err
 	}
 	// The token index holds the current and the previous token of each
 	// cluster.
-	tokens := t.tx.Bucket(bucketTokens)
+	tokens := t.b(bucketTokens)
 	if old != nil {
 		for _, h := range old.tokenHashes() {
 			if !slices.Contains(c.tokenHashes(), h) {
-				if err := tokens.Delete([]byte(h)); err != nil {
+				if err := tokens.del([]byte(h)); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	for _, h := range c.tokenHashes() {
-		if err := tokens.Put([]byte(h), []byte(Key(c.ID))); err != nil {
+		if err := tokens.put([]byte(h), []byte(Key(c.ID))); err != nil {
 			return err
 		}
 	}
-	return put(t.tx.Bucket(bucketClusters), Key(c.ID), c)
+	return put(t.b(bucketClusters), Key(c.ID), c)
 }
 
-func (t boltTx) DeleteCluster(id string) error {
+func (t txn) DeleteCluster(id string) error {
 	c, err := t.Cluster(id)
 	if err != nil {
 		return err
 	}
 	for _, h := range c.tokenHashes() {
-		if err := t.tx.Bucket(bucketTokens).Delete([]byte(h)); err != nil {
+		if err := t.b(bucketTokens).del([]byte(h)); err != nil {
 			return err
 		}
 	}
@@ -181,48 +181,48 @@ func (t boltTx) DeleteCluster(id string) error {
 			return err
 		}
 	}
-	if err := t.tx.Bucket(bucketRevisions).Delete([]byte(Key(id))); err != nil {
+	if err := t.b(bucketRevisions).del([]byte(Key(id))); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bucketClusters).Delete([]byte(Key(id)))
+	return t.b(bucketClusters).del([]byte(Key(id)))
 }
 
-func (t boltTx) ClusterIDByToken(tokenHash string) (string, error) {
-	v := t.tx.Bucket(bucketTokens).Get([]byte(tokenHash))
-	if v == nil {
-		return "", ErrNotFound
+func (t txn) ClusterIDByToken(tokenHash string) (string, error) {
+	v, err := t.b(bucketTokens).get([]byte(tokenHash))
+	if err == nil && v == nil {
+		err = ErrNotFound
 	}
-	return string(v), nil
+	return string(v), err
 }
 
 // configKey orders a cluster's configurations together.
 func configKey(clusterID, name string) string { return Key(clusterID) + "\x00" + name }
 
-func (t boltTx) Config(clusterID, name string) (*Config, error) {
-	return get[Config](t.tx.Bucket(bucketConfigs), configKey(clusterID, name))
+func (t txn) Config(clusterID, name string) (*Config, error) {
+	return get[Config](t.b(bucketConfigs), configKey(clusterID, name))
 }
 
-func (t boltTx) Configs(clusterID string) ([]Config, error) {
-	return all[Config](t.tx.Bucket(bucketConfigs), []byte(Key(clusterID)+"\x00"))
+func (t txn) Configs(clusterID string) ([]Config, error) {
+	return all[Config](t.b(bucketConfigs), []byte(Key(clusterID)+"\x00"))
 }
 
-func (t boltTx) PutConfig(c *Config) error {
-	return put(t.tx.Bucket(bucketConfigs), configKey(c.ClusterID, c.Name), c)
+func (t txn) PutConfig(c *Config) error {
+	return put(t.b(bucketConfigs), configKey(c.ClusterID, c.Name), c)
 }
 
-func (t boltTx) DeleteConfig(clusterID, name string) error {
-	return t.tx.Bucket(bucketConfigs).Delete([]byte(configKey(clusterID, name)))
+func (t txn) DeleteConfig(clusterID, name string) error {
+	return t.b(bucketConfigs).del([]byte(configKey(clusterID, name)))
 }
 
-func (t boltTx) Revision(clusterID string) (uint64, error) {
-	v := t.tx.Bucket(bucketRevisions).Get([]byte(Key(clusterID)))
-	if v == nil {
-		return 0, nil
+func (t txn) Revision(clusterID string) (uint64, error) {
+	v, err := t.b(bucketRevisions).get([]byte(Key(clusterID)))
+	if err != nil || v == nil {
+		return 0, err
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
 
-func (t boltTx) BumpRevision(clusterID string) (uint64, error) {
+func (t txn) BumpRevision(clusterID string) (uint64, error) {
 	r, err := t.Revision(clusterID)
 	if err != nil {
 		return 0, err
@@ -230,7 +230,7 @@ func (t boltTx) BumpRevision(clusterID string) (uint64, error) {
 	r++
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], r)
-	return r, t.tx.Bucket(bucketRevisions).Put([]byte(Key(clusterID)), buf[:])
+	return r, t.b(bucketRevisions).put([]byte(Key(clusterID)), buf[:])
 }
 
 // tokenHashes are the hashes of the tokens c answers to.
@@ -241,21 +241,21 @@ func (c *Cluster) tokenHashes() []string {
 	return []string{c.TokenHash, c.PreviousTokenHash}
 }
 
-func (t boltTx) ResourceGroup(id string) (*ResourceGroup, error) {
-	return get[ResourceGroup](t.tx.Bucket(bucketGroups), Key(id))
+func (t txn) ResourceGroup(id string) (*ResourceGroup, error) {
+	return get[ResourceGroup](t.b(bucketGroups), Key(id))
 }
 
-func (t boltTx) ResourceGroups(subscription string) ([]ResourceGroup, error) {
-	return all[ResourceGroup](t.tx.Bucket(bucketGroups), []byte(Key("/subscriptions/"+subscription+"/")))
+func (t txn) ResourceGroups(subscription string) ([]ResourceGroup, error) {
+	return all[ResourceGroup](t.b(bucketGroups), []byte(Key("/subscriptions/"+subscription+"/")))
 }
 
-func (t boltTx) PutResourceGroup(g *ResourceGroup) error {
-	return put(t.tx.Bucket(bucketGroups), Key(g.ID), g)
+func (t txn) PutResourceGroup(g *ResourceGroup) error {
+	return put(t.b(bucketGroups), Key(g.ID), g)
 }
 
-func (t boltTx) DeleteResourceGroup(id string) error {
+func (t txn) DeleteResourceGroup(id string) error {
 	if _, err := t.ResourceGroup(id); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bucketGroups).Delete([]byte(Key(id)))
+	return t.b(bucketGroups).del([]byte(Key(id)))
 }

@@ -22,22 +22,22 @@ type Extension struct {
 
 const extensionsSegment = "/providers/microsoft.kubernetesconfiguration/extensions/"
 
-func (t boltTx) Extension(id string) (*Extension, error) {
-	return get[Extension](t.tx.Bucket(bucketExtensions), Key(id))
+func (t txn) Extension(id string) (*Extension, error) {
+	return get[Extension](t.b(bucketExtensions), Key(id))
 }
 
 // Extensions are the extensions of a cluster.
-func (t boltTx) Extensions(clusterID string) ([]Extension, error) {
-	return all[Extension](t.tx.Bucket(bucketExtensions), []byte(Key(clusterID)+extensionsSegment))
+func (t txn) Extensions(clusterID string) ([]Extension, error) {
+	return all[Extension](t.b(bucketExtensions), []byte(Key(clusterID)+extensionsSegment))
 }
 
-func (t boltTx) PutExtension(e *Extension) error {
+func (t txn) PutExtension(e *Extension) error {
 	if !strings.Contains(Key(e.ID), extensionsSegment) {
 		return ErrNotFound
 	}
-	return put(t.tx.Bucket(bucketExtensions), Key(e.ID), e)
+	return put(t.b(bucketExtensions), Key(e.ID), e)
 }
 
-func (t boltTx) DeleteExtension(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketExtensions), Key(id))
+func (t txn) DeleteExtension(id string) error {
+	return deleteExisting(t.b(bucketExtensions), Key(id))
 }

@@ -37,19 +37,19 @@ type VaultSecret struct {
 	Updated     time.Time `json:"updated"`
 }
 
-func (t boltTx) Vault(id string) (*Vault, error) {
-	return get[Vault](t.tx.Bucket(bucketVaults), Key(id))
+func (t txn) Vault(id string) (*Vault, error) {
+	return get[Vault](t.b(bucketVaults), Key(id))
 }
 
-func (t boltTx) Vaults(prefix string) ([]Vault, error) {
-	return all[Vault](t.tx.Bucket(bucketVaults), []byte(Key(prefix)))
+func (t txn) Vaults(prefix string) ([]Vault, error) {
+	return all[Vault](t.b(bucketVaults), []byte(Key(prefix)))
 }
 
-func (t boltTx) PutVault(v *Vault) error { return put(t.tx.Bucket(bucketVaults), Key(v.ID), v) }
+func (t txn) PutVault(v *Vault) error { return put(t.b(bucketVaults), Key(v.ID), v) }
 
 // DeleteVault deletes a vault and its secrets.
-func (t boltTx) DeleteVault(id string) error {
-	if err := deleteExisting(t.tx.Bucket(bucketVaults), Key(id)); err != nil {
+func (t txn) DeleteVault(id string) error {
+	if err := deleteExisting(t.b(bucketVaults), Key(id)); err != nil {
 		return err
 	}
 	secrets, err := t.VaultSecrets(id)
@@ -61,23 +61,23 @@ func (t boltTx) DeleteVault(id string) error {
 	return err
 }
 
-func (t boltTx) VaultSecret(id string) (*VaultSecret, error) {
-	return get[VaultSecret](t.tx.Bucket(bucketVaultSecrets), Key(id))
+func (t txn) VaultSecret(id string) (*VaultSecret, error) {
+	return get[VaultSecret](t.b(bucketVaultSecrets), Key(id))
 }
 
 // VaultSecrets are the secrets of a vault (every vault's with "").
-func (t boltTx) VaultSecrets(vaultID string) ([]VaultSecret, error) {
+func (t txn) VaultSecrets(vaultID string) ([]VaultSecret, error) {
 	prefix := ""
 	if vaultID != "" {
 		prefix = Key(vaultID) + "/secrets/"
 	}
-	return all[VaultSecret](t.tx.Bucket(bucketVaultSecrets), []byte(prefix))
+	return all[VaultSecret](t.b(bucketVaultSecrets), []byte(prefix))
 }
 
-func (t boltTx) PutVaultSecret(s *VaultSecret) error {
-	return put(t.tx.Bucket(bucketVaultSecrets), Key(s.ID), s)
+func (t txn) PutVaultSecret(s *VaultSecret) error {
+	return put(t.b(bucketVaultSecrets), Key(s.ID), s)
 }
 
-func (t boltTx) DeleteVaultSecret(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketVaultSecrets), Key(id))
+func (t txn) DeleteVaultSecret(id string) error {
+	return deleteExisting(t.b(bucketVaultSecrets), Key(id))
 }

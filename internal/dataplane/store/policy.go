@@ -1,11 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -21,21 +18,21 @@ var bucketPolicySetDefinitions = []byte("policySetDefinitions")
 
 // PolicySetDefinition returns the policy set definition (initiative) id;
 // it has a definition's shape.
-func (t boltTx) PolicySetDefinition(id string) (*PolicyDefinition, error) {
-	return get[PolicyDefinition](t.tx.Bucket(bucketPolicySetDefinitions), Key(id))
+func (t txn) PolicySetDefinition(id string) (*PolicyDefinition, error) {
+	return get[PolicyDefinition](t.b(bucketPolicySetDefinitions), Key(id))
 }
 
 // PolicySetDefinitions are the sets whose IDs start with prefix.
-func (t boltTx) PolicySetDefinitions(prefix string) ([]PolicyDefinition, error) {
-	return all[PolicyDefinition](t.tx.Bucket(bucketPolicySetDefinitions), []byte(Key(prefix)))
+func (t txn) PolicySetDefinitions(prefix string) ([]PolicyDefinition, error) {
+	return all[PolicyDefinition](t.b(bucketPolicySetDefinitions), []byte(Key(prefix)))
 }
 
-func (t boltTx) PutPolicySetDefinition(d *PolicyDefinition) error {
-	return put(t.tx.Bucket(bucketPolicySetDefinitions), Key(d.ID), d)
+func (t txn) PutPolicySetDefinition(d *PolicyDefinition) error {
+	return put(t.b(bucketPolicySetDefinitions), Key(d.ID), d)
 }
 
-func (t boltTx) DeletePolicySetDefinition(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketPolicySetDefinitions), Key(id))
+func (t txn) DeletePolicySetDefinition(id string) error {
+	return deleteExisting(t.b(bucketPolicySetDefinitions), Key(id))
 }
 
 // PolicyDefinition is a custom policy definition of a subscription.
@@ -67,45 +64,39 @@ type Identity struct {
 	TenantID    string `json:"tenantId,omitempty"`
 }
 
-func (t boltTx) PolicyDefinition(id string) (*PolicyDefinition, error) {
-	return get[PolicyDefinition](t.tx.Bucket(bucketPolicyDefinitions), Key(id))
+func (t txn) PolicyDefinition(id string) (*PolicyDefinition, error) {
+	return get[PolicyDefinition](t.b(bucketPolicyDefinitions), Key(id))
 }
 
-func (t boltTx) PolicyDefinitions(prefix string) ([]PolicyDefinition, error) {
-	return all[PolicyDefinition](t.tx.Bucket(bucketPolicyDefinitions), []byte(Key(prefix)))
+func (t txn) PolicyDefinitions(prefix string) ([]PolicyDefinition, error) {
+	return all[PolicyDefinition](t.b(bucketPolicyDefinitions), []byte(Key(prefix)))
 }
 
-func (t boltTx) PutPolicyDefinition(d *PolicyDefinition) error {
-	return put(t.tx.Bucket(bucketPolicyDefinitions), Key(d.ID), d)
+func (t txn) PutPolicyDefinition(d *PolicyDefinition) error {
+	return put(t.b(bucketPolicyDefinitions), Key(d.ID), d)
 }
 
-func (t boltTx) DeletePolicyDefinition(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketPolicyDefinitions), Key(id))
+func (t txn) DeletePolicyDefinition(id string) error {
+	return deleteExisting(t.b(bucketPolicyDefinitions), Key(id))
 }
 
-func (t boltTx) PolicyAssignment(id string) (*PolicyAssignment, error) {
-	return get[PolicyAssignment](t.tx.Bucket(bucketPolicyAssignments), Key(id))
+func (t txn) PolicyAssignment(id string) (*PolicyAssignment, error) {
+	return get[PolicyAssignment](t.b(bucketPolicyAssignments), Key(id))
 }
 
-func (t boltTx) PolicyAssignments() ([]PolicyAssignment, error) {
-	return all[PolicyAssignment](t.tx.Bucket(bucketPolicyAssignments), nil)
+func (t txn) PolicyAssignments() ([]PolicyAssignment, error) {
+	return all[PolicyAssignment](t.b(bucketPolicyAssignments), nil)
 }
 
-func (t boltTx) PutPolicyAssignment(a *PolicyAssignment) error {
-	return put(t.tx.Bucket(bucketPolicyAssignments), Key(a.ID), a)
+func (t txn) PutPolicyAssignment(a *PolicyAssignment) error {
+	return put(t.b(bucketPolicyAssignments), Key(a.ID), a)
 }
 
-func (t boltTx) DeletePolicyAssignment(id string) error {
-	return deleteExisting(t.tx.Bucket(bucketPolicyAssignments), Key(id))
+func (t txn) DeletePolicyAssignment(id string) error {
+	return deleteExisting(t.b(bucketPolicyAssignments), Key(id))
 }
 
 // deleteExisting deletes key, or says ErrNotFound.
-func deleteExisting(b *bolt.Bucket, key string) error {
-	if b.Get([]byte(key)) == nil {
-		return ErrNotFound
-	}
-	return b.Delete([]byte(key))
-}
 
 var bucketPolicyStates = []byte("policyStates")
 
@@ -141,12 +132,12 @@ func stateKey(assignmentID, resourceID, referenceID string) string {
 	return k
 }
 
-func (t boltTx) PolicyState(assignmentID, resourceID, referenceID string) (*PolicyState, error) {
-	return get[PolicyState](t.tx.Bucket(bucketPolicyStates), stateKey(assignmentID, resourceID, referenceID))
+func (t txn) PolicyState(assignmentID, resourceID, referenceID string) (*PolicyState, error) {
+	return get[PolicyState](t.b(bucketPolicyStates), stateKey(assignmentID, resourceID, referenceID))
 }
 
-func (t boltTx) PolicyStates(assignmentID string) ([]PolicyState, error) {
-	all, err := all[PolicyState](t.tx.Bucket(bucketPolicyStates), nil)
+func (t txn) PolicyStates(assignmentID string) ([]PolicyState, error) {
+	all, err := all[PolicyState](t.b(bucketPolicyStates), nil)
 	if err != nil || assignmentID == "" {
 		return all, err
 	}
@@ -159,8 +150,8 @@ func (t boltTx) PolicyStates(assignmentID string) ([]PolicyState, error) {
 	return out, nil
 }
 
-func (t boltTx) PolicyStatesUnder(resourceID string) ([]PolicyState, error) {
-	b := t.tx.Bucket(bucketPolicyStates)
+func (t txn) PolicyStatesUnder(resourceID string) ([]PolicyState, error) {
+	b := t.b(bucketPolicyStates)
 	exact, err := all[PolicyState](b, []byte(Key(resourceID)+"\x00"))
 	if err != nil {
 		return nil, err
@@ -169,12 +160,12 @@ func (t boltTx) PolicyStatesUnder(resourceID string) ([]PolicyState, error) {
 	return append(exact, below...), err
 }
 
-func (t boltTx) PutPolicyState(st *PolicyState) error {
-	return put(t.tx.Bucket(bucketPolicyStates), st.Key(), st)
+func (t txn) PutPolicyState(st *PolicyState) error {
+	return put(t.b(bucketPolicyStates), st.Key(), st)
 }
 
-func (t boltTx) DeletePolicyState(assignmentID, resourceID, referenceID string) error {
-	return t.tx.Bucket(bucketPolicyStates).Delete([]byte(stateKey(assignmentID, resourceID, referenceID)))
+func (t txn) DeletePolicyState(assignmentID, resourceID, referenceID string) error {
+	return t.b(bucketPolicyStates).del([]byte(stateKey(assignmentID, resourceID, referenceID)))
 }
 
 var (
@@ -207,32 +198,30 @@ type Remediation struct {
 	FailureThresholdPc float64   `json:"failureThreshold,omitempty"`
 }
 
-func (t boltTx) Remediation(id string) (*Remediation, error) {
-	return get[Remediation](t.tx.Bucket(bucketRemediations), Key(id))
+func (t txn) Remediation(id string) (*Remediation, error) {
+	return get[Remediation](t.b(bucketRemediations), Key(id))
 }
 
-func (t boltTx) Remediations() ([]Remediation, error) {
-	return all[Remediation](t.tx.Bucket(bucketRemediations), nil)
+func (t txn) Remediations() ([]Remediation, error) {
+	return all[Remediation](t.b(bucketRemediations), nil)
 }
 
-func (t boltTx) PutRemediation(r *Remediation) error {
-	return put(t.tx.Bucket(bucketRemediations), Key(r.ID), r)
+func (t txn) PutRemediation(r *Remediation) error {
+	return put(t.b(bucketRemediations), Key(r.ID), r)
 }
 
 // DeleteRemediation deletes a remediation and its done marks.
-func (t boltTx) DeleteRemediation(id string) error {
-	if err := deleteExisting(t.tx.Bucket(bucketRemediations), Key(id)); err != nil {
+func (t txn) DeleteRemediation(id string) error {
+	if err := deleteExisting(t.b(bucketRemediations), Key(id)); err != nil {
 		return err
 	}
-	b := t.tx.Bucket(bucketRemediationDone)
-	prefix := []byte(Key(id) + "\x00")
-	var keys [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
+	b := t.b(bucketRemediationDone)
+	keys, err := keysWith(b, []byte(Key(id)+"\x00"))
+	if err != nil {
+		return err
 	}
 	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
+		if err := b.del(k); err != nil {
 			return err
 		}
 	}
@@ -240,17 +229,14 @@ func (t boltTx) DeleteRemediation(id string) error {
 }
 
 // MarkRemediated marks resourceID as handled by remediation id.
-func (t boltTx) MarkRemediated(id, resourceID string) error {
-	return t.tx.Bucket(bucketRemediationDone).Put([]byte(Key(id)+"\x00"+Key(resourceID)), []byte{1})
+func (t txn) MarkRemediated(id, resourceID string) error {
+	return t.b(bucketRemediationDone).put([]byte(Key(id)+"\x00"+Key(resourceID)), []byte{1})
 }
 
 // Remediated are the keys of the resources remediation id has handled.
-func (t boltTx) Remediated(id string) (map[string]bool, error) {
+func (t txn) Remediated(id string) (map[string]bool, error) {
 	out := map[string]bool{}
 	prefix := []byte(Key(id) + "\x00")
-	c := t.tx.Bucket(bucketRemediationDone).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		out[string(k[len(prefix):])] = true
-	}
-	return out, nil
+	err := t.b(bucketRemediationDone).scan(prefix, func(k, _ []byte) bool { out[string(k[len(prefix):])] = true; return true })
+	return out, err
 }

@@ -3,9 +3,11 @@
 // status) and a per-cluster revision of the desired state.
 //
 // Store is a small transactional interface so that a networked database can
-// replace the embedded default (bbolt, in bolt.go) later. Every Update is
-// durable when it returns: a process killed right after a successful write
-// loses nothing.
+// replace the embedded default (bbolt, in bolt.go). Every Update is durable
+// when it returns: a process killed right after a successful write loses
+// nothing. One implementation of Tx (txn, in kv.go) serves every engine:
+// an engine gives a transaction's buckets of ordered keys, and
+// conformance_test.go holds each engine to the same behaviour.
 package store
 
 import (
