@@ -15,6 +15,7 @@ import (
 // against each (Dex's storage conformance tests are the model). open
 // returns an empty store.
 func conformance(t *testing.T, open func(t *testing.T) Store) {
+	t.Helper()
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, st Store)
@@ -44,6 +45,7 @@ func conformance(t *testing.T, open func(t *testing.T) Store) {
 
 func TestBoltConformance(t *testing.T) {
 	conformance(t, func(t *testing.T) Store {
+		t.Helper()
 		st, err := OpenBolt(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -82,6 +84,7 @@ const (
 )
 
 func conformClusters(t *testing.T, st Store) {
+	t.Helper()
 	c1 := &Cluster{ID: cluster, Subscription: "00000000-0000-0000-0000-000000000000", Name: "c1", TokenHash: "t1"}
 	c10 := &Cluster{ID: cluster + "0", Subscription: "00000000-0000-0000-0000-000000000000", Name: "c10", TokenHash: "t10"}
 	other := &Cluster{ID: "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/x", TokenHash: "tx"}
@@ -170,6 +173,7 @@ func conformClusters(t *testing.T, st Store) {
 }
 
 func conformConfigs(t *testing.T, st Store) {
+	t.Helper()
 	update(t, st, func(tx Tx) error {
 		for _, name := range []string{"b", "a", "a-b"} {
 			if err := tx.PutConfig(&Config{ClusterID: cluster, Name: name, Generation: 1, Properties: json.RawMessage(`{"n":"` + name + `"}`)}); err != nil {
@@ -213,6 +217,7 @@ func conformConfigs(t *testing.T, st Store) {
 }
 
 func conformRevisions(t *testing.T, st Store) {
+	t.Helper()
 	view(t, st, func(tx Tx) error {
 		r, err := tx.Revision(cluster)
 		if err != nil || r != 0 {
@@ -232,6 +237,7 @@ func conformRevisions(t *testing.T, st Store) {
 }
 
 func conformGroups(t *testing.T, st Store) {
+	t.Helper()
 	update(t, st, func(tx Tx) error {
 		for _, id := range []string{sub + "/resourceGroups/rg", sub + "/resourceGroups/rg2", "/subscriptions/other/resourceGroups/rg"} {
 			if err := tx.PutResourceGroup(&ResourceGroup{ID: id, Name: id[strings.LastIndex(id, "/")+1:]}); err != nil {
@@ -253,6 +259,7 @@ func conformGroups(t *testing.T, st Store) {
 }
 
 func conformPrincipals(t *testing.T, st Store) {
+	t.Helper()
 	sp := &Principal{ObjectID: "o1", AppID: "A1", DisplayName: "ci"}
 	user := &Principal{ObjectID: "o2", User: true, UserPrincipalName: "Ada@Contoso.com", PasswordHash: "$argon2id$x"}
 	update(t, st, func(tx Tx) error {
@@ -289,6 +296,7 @@ func conformPrincipals(t *testing.T, st Store) {
 }
 
 func conformAssignments(t *testing.T, st Store) {
+	t.Helper()
 	a := &RoleAssignment{ID: sub + "/providers/Microsoft.Authorization/roleAssignments/r1", PrincipalID: "p1", Scope: sub}
 	update(t, st, func(tx Tx) error {
 		if err := tx.PutRoleAssignment(a); err != nil {
@@ -322,6 +330,7 @@ func conformAssignments(t *testing.T, st Store) {
 }
 
 func conformEvents(t *testing.T, st Store) {
+	t.Helper()
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	update(t, st, func(tx Tx) error {
 		for i := range 6 {
@@ -360,6 +369,7 @@ func conformEvents(t *testing.T, st Store) {
 }
 
 func conformPolicy(t *testing.T, st Store) {
+	t.Helper()
 	defs := sub + "/providers/Microsoft.Authorization/policyDefinitions/"
 	update(t, st, func(tx Tx) error {
 		for _, id := range []string{defs + "a", defs + "b", "/providers/Microsoft.Authorization/policyDefinitions/builtin"} {
@@ -427,6 +437,7 @@ func conformPolicy(t *testing.T, st Store) {
 }
 
 func conformRemediations(t *testing.T, st Store) {
+	t.Helper()
 	id := sub + "/providers/Microsoft.PolicyInsights/remediations/r"
 	update(t, st, func(tx Tx) error {
 		if err := tx.PutRemediation(&Remediation{ID: id, ProvisioningState: "Accepted"}); err != nil {
@@ -466,6 +477,7 @@ func conformRemediations(t *testing.T, st Store) {
 }
 
 func conformExtensionsAndVaults(t *testing.T, st Store) {
+	t.Helper()
 	vault := sub + "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v"
 	update(t, st, func(tx Tx) error {
 		if err := tx.PutExtension(&Extension{ID: cluster + "/providers/Microsoft.KubernetesConfiguration/extensions/flux"}); err != nil {
@@ -499,13 +511,16 @@ func conformExtensionsAndVaults(t *testing.T, st Store) {
 		_ = ext
 		return nil
 	})
-	update(t, st, func(tx Tx) error { return tx.DeleteExtension(cluster + "/providers/Microsoft.KubernetesConfiguration/extensions/flux") })
+	update(t, st, func(tx Tx) error {
+		return tx.DeleteExtension(cluster + "/providers/Microsoft.KubernetesConfiguration/extensions/flux")
+	})
 	notFound(t, "deleting it again", st.Update(func(tx Tx) error {
 		return tx.DeleteExtension(cluster + "/providers/Microsoft.KubernetesConfiguration/extensions/flux")
 	}))
 }
 
 func conformRollback(t *testing.T, st Store) {
+	t.Helper()
 	boom := errors.New("boom")
 	err := st.Update(func(tx Tx) error {
 		if err := tx.PutCluster(&Cluster{ID: cluster, TokenHash: "t"}); err != nil {
@@ -539,6 +554,7 @@ func conformRollback(t *testing.T, st Store) {
 }
 
 func conformReadYourWrites(t *testing.T, st Store) {
+	t.Helper()
 	update(t, st, func(tx Tx) error {
 		if err := tx.PutConfig(&Config{ClusterID: cluster, Name: "a", Properties: json.RawMessage(`{}`)}); err != nil {
 			return err
@@ -566,6 +582,7 @@ func conformReadYourWrites(t *testing.T, st Store) {
 // conformConcurrent: writers that read, change and write the same records
 // at once (Update and Batch) all count.
 func conformConcurrent(t *testing.T, st Store) {
+	t.Helper()
 	const writers, each = 8, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -600,6 +617,7 @@ func conformConcurrent(t *testing.T, st Store) {
 // conformLarge: a configuration near the data plane's body limit (1 MiB)
 // reads back whole.
 func conformLarge(t *testing.T, st Store) {
+	t.Helper()
 	big := json.RawMessage(`{"x":"` + strings.Repeat("a", 1<<20-16) + `"}`)
 	update(t, st, func(tx Tx) error { return tx.PutConfig(&Config{ClusterID: cluster, Name: "big", Properties: big}) })
 	view(t, st, func(tx Tx) error {
