@@ -77,6 +77,8 @@ test-unit: fmt-check vet helm kustomize ## Run the unit and envtest integration 
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" \
 	FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	go test $(GO_TEST_FLAGS) $(TEST_PKGS)
+	@echo "==> The data plane's handler tests again, with the store on etcd"
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd)" DATAPLANE_STORE=etcd go test $(GO_TEST_FLAGS) ./internal/dataplane
 
 # The environment of the local environment and the end-to-end suite: every
 # binary built (or found in the cache) by the project's own scripts.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
@@ -44,6 +45,12 @@ func run() error {
 	keyFile := flag.String("tls-key-file", "", "PEM private key of --tls-cert-file.")
 	insecureHTTP := flag.Bool("insecure-http", false, "Serve plain HTTP instead of HTTPS, for tests only: refused unless --listen is a loopback address, since agent tokens and protected settings would cross the network in clear.")
 	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the keys that encrypt protected settings (protected-settings.key, created 0600 on first start; back it up with the store).")
+	storeKind := flag.String("store", "bolt", "Where the store is: bolt (dataplane.db in --data-dir, the embedded default) or etcd (--etcd-endpoints; the keys stay in --data-dir).")
+	etcdEndpoints := flag.String("etcd-endpoints", "", "Comma-separated client URLs of the etcd cluster, with --store=etcd. Run etcd with --max-txn-ops=10000 --max-request-bytes=33554432: an update writes all its keys in one etcd transaction.")
+	etcdPrefix := flag.String("etcd-prefix", "/arcgitops/", "The key prefix of this hub in etcd (one etcd can hold several hubs); ends with /.")
+	etcdCA := flag.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate (https endpoints).")
+	etcdCert := flag.String("etcd-cert-file", "", "PEM client certificate for etcd's client authentication.")
+	etcdKey := flag.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
 	flag.BoolVar(&opts.ResetProtectedSettings, "reset-protected-settings", false, "Recovery after losing the encryption key: give up the protected settings whose key is missing (their configurations are marked Failed until they are given again) instead of refusing to start.")
 	flag.BoolVar(&opts.RotateProtectedSettingsKey, "rotate-protected-settings-key", false, "Make a new encryption key active at start and seal every waiting protected setting again with it; the old key is kept as protected-settings.<id>.retired.key.")
@@ -126,6 +133,10 @@ func run() error {
 		opts.PortalOIDCClientSecret = strings.TrimSpace(string(secret))
 	}
 
+	if opts.Etcd, err = etcdOptions(*storeKind, *etcdEndpoints, *etcdPrefix, *etcdCA, *etcdCert, *etcdKey); err != nil {
+		return err
+	}
+
 	srv, err := dataplane.New(opts)
 	if err != nil {
 		return err
@@ -168,6 +179,46 @@ func run() error {
 
 // defaultIssuer is the built-in issuer's URL: under the external URL, or
 // under the address served (localhost for an unspecified host).
+// etcdOptions are the store's etcd options for --store=etcd (nil for
+// bolt), with a clear error for flags that do not fit together.
+func etcdOptions(kind, endpoints, prefix, caFile, certFile, keyFile string) (*store.EtcdOptions, error) {
+	switch kind {
+	case "bolt":
+		if endpoints != "" {
+			return nil, errors.New("--etcd-endpoints needs --store=etcd")
+		}
+		return nil, nil
+	case "etcd":
+	default:
+		return nil, fmt.Errorf("--store is bolt or etcd, not %q", kind)
+	}
+	if endpoints == "" {
+		return nil, errors.New("--store=etcd needs --etcd-endpoints (e.g. https://etcd-0:2379,https://etcd-1:2379)")
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("--etcd-prefix %q must end with /", prefix)
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("give --etcd-cert-file and --etcd-key-file together")
+	}
+	o := &store.EtcdOptions{Endpoints: strings.Split(endpoints, ","), Prefix: prefix}
+	if caFile != "" || certFile != "" {
+		cfg, err := tlsutil.ClientConfig(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-ca-file: %w", err)
+		}
+		if certFile != "" {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("--etcd-cert-file/--etcd-key-file: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		o.TLS = cfg
+	}
+	return o, nil
+}
+
 func defaultIssuer(externalURL, listen string) string {
 	if externalURL != "" {
 		return strings.TrimSuffix(externalURL, "/") + "/adfs"

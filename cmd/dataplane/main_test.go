@@ -18,6 +18,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store/storetest"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
 
@@ -44,11 +45,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// start runs the data plane and waits until /healthz answers.
-func start(t *testing.T, bin, addr, dir string) *exec.Cmd {
+// start runs the data plane (with more flags) and waits until /healthz
+// answers.
+func start(t *testing.T, bin, addr, dir string, flags ...string) *exec.Cmd {
 	t.Helper()
 	// 200 configurations in one cluster: over the default quota of 100.
-	cmd := exec.Command(bin, "--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0", "--max-configurations-per-cluster=1000")
+	cmd := exec.Command(bin, append([]string{"--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0", "--max-configurations-per-cluster=1000"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -107,12 +109,25 @@ func put(addr, dir, path, body string) (int, error) {
 
 // TestAcknowledgedWritesSurviveKill9 streams writes, kills the process with
 // SIGKILL right after the last acknowledgement, restarts it, and finds every
-// acknowledged write.
+// acknowledged write: with the store in bbolt, and on etcd.
 func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	bin := buildDataplane(t)
+	t.Run("bolt", func(t *testing.T) { acknowledgedWritesSurvive(t, bin) })
+	t.Run("etcd", func(t *testing.T) {
+		endpoint, stop, err := storetest.Etcd(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		acknowledgedWritesSurvive(t, bin, "--store=etcd", "--etcd-endpoints="+endpoint, "--etcd-prefix=/hub-under-test/")
+	})
+}
+
+func acknowledgedWritesSurvive(t *testing.T, bin string, flags ...string) {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cmd := start(t, bin, addr, dir)
+	cmd := start(t, bin, addr, dir, flags...)
 
 	if code, err := put(addr, dir, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
 		t.Fatalf("register: %d %v", code, err)
@@ -136,7 +151,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	}
 	_, _ = cmd.Process.Wait()
 
-	start(t, bin, addr, dir)
+	start(t, bin, addr, dir, flags...)
 	type config struct {
 		Name       string `json:"name"`
 		Properties struct {
@@ -169,6 +184,28 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	}
 	if info, err := os.Stat(filepath.Join(dir, dataplane.OwnerCredentialsFile)); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("owner credentials file: %v, %v; want mode 0600", info, err)
+	}
+}
+
+// TestStoreFlags: flags of the store that do not fit together are refused
+// with what to give instead, before anything starts.
+func TestStoreFlags(t *testing.T) {
+	bin := buildDataplane(t)
+	for _, tc := range []struct {
+		flags []string
+		says  string
+	}{
+		{[]string{"--store=mongo"}, `--store is bolt or etcd, not "mongo"`},
+		{[]string{"--store=etcd"}, "--store=etcd needs --etcd-endpoints"},
+		{[]string{"--etcd-endpoints=http://127.0.0.1:2379"}, "--etcd-endpoints needs --store=etcd"},
+		{[]string{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:2379", "--etcd-prefix=/hub"}, `--etcd-prefix "/hub" must end with /`},
+		{[]string{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:2379", "--etcd-cert-file=c.pem"}, "give --etcd-cert-file and --etcd-key-file together"},
+	} {
+		cmd := exec.CommandContext(t.Context(), bin, append([]string{"--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, tc.flags...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.says) {
+			t.Errorf("%v: %v, output lacks %q:\n%s", tc.flags, err, tc.says, out)
+		}
 	}
 }
 

@@ -3,8 +3,6 @@ package dataplane
 import (
 	"bytes"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,12 +56,7 @@ func TestKeyVault(t *testing.T) {
 		g.Expect(string(got.body)).To(ContainSubstring("git-ssh"))
 	}
 	g.Expect(f.do(http.MethodPut, strings.Replace(secret, "fleet-secrets", "nowhere", 1)+vaultAPI, `{"properties":{"value":"x"}}`).code()).To(Equal("ResourceNotFound"))
-	g.Expect(f.srv.store.Close()).To(Succeed())
-	raw, err := os.ReadFile(filepath.Join(f.srv.opts.DataDir, "dataplane.db"))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(bytes.Contains(raw, []byte(value))).To(BeFalse(), "the secret is in the database file")
-	f.srv.store, err = store.OpenBolt(f.srv.opts.DataDir)
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(bytes.Contains(f.atRest(), []byte(value))).To(BeFalse(), "the secret is in the store")
 
 	// Deleting the vault deletes its secrets.
 	g.Expect(f.do(http.MethodDelete, vaultID+vaultAPI, "").status).To(Equal(http.StatusOK))

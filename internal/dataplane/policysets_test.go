@@ -70,6 +70,7 @@ func TestPolicySetDefinitions(t *testing.T) {
 	f.register(cluster("c1"))
 	f.srv.policy.wait()
 	g.Expect(f.do(http.MethodPut, av(cluster("c1")+fluxPath+"/elsewhere"), example(t, "create-git.json")).status).To(Equal(http.StatusCreated))
+	f.srv.policy.wait()
 	byRef := map[string]string{}
 	for _, st := range values(t, f.query(setPath+"fleet", "queryResults")) {
 		g.Expect(st["policySetDefinitionId"]).To(Equal(setPath + "fleet"))

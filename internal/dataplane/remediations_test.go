@@ -172,8 +172,7 @@ func TestRemediationResumesAfterRestart(t *testing.T) {
 	// as a crash would leave it.
 	f.ts.Close()
 	g.Expect(f.srv.Close()).To(Succeed())
-	st, err := store.OpenBolt(f.srv.opts.DataDir)
-	g.Expect(err).NotTo(HaveOccurred())
+	st := f.openStore()
 	id := sub1 + "/providers/Microsoft.PolicyInsights/remediations/fleet"
 	g.Expect(st.Update(func(tx store.Tx) error {
 		if err := tx.MarkRemediated(id, cluster("c1")); err != nil {

@@ -33,8 +33,10 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// DataDir holds the store and the encryption key.
+	// DataDir holds the store (unless Etcd is set) and the keys.
 	DataDir string
+	// Etcd, when set, keeps the store on etcd instead of in DataDir.
+	Etcd *store.EtcdOptions
 	// ProtectedSettingsTTL is how long protected settings wait for their
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
@@ -167,7 +169,7 @@ type Server struct {
 	portal    *portal.Portal
 }
 
-// New opens the store in opts.DataDir and returns a Server.
+// New opens the store (in opts.DataDir, or on etcd) and returns a Server.
 func New(opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("a data directory is required")
@@ -208,7 +210,13 @@ func New(opts Options) (*Server, error) {
 			opts.Issuer = strings.TrimSuffix(opts.ExternalURL, "/") + "/adfs"
 		}
 	}
-	st, err := store.OpenBolt(opts.DataDir)
+	var st store.Store
+	var err error
+	if opts.Etcd != nil {
+		st, err = store.OpenEtcd(*opts.Etcd)
+	} else {
+		st, err = store.OpenBolt(opts.DataDir)
+	}
 	if err != nil {
 		return nil, err
 	}

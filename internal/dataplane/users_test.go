@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,13 +87,9 @@ func TestUsers(t *testing.T) {
 	}
 
 	// At rest: a salted hash, not the password.
-	g.Expect(f.srv.store.Close()).To(Succeed())
-	raw, err := os.ReadFile(filepath.Join(f.srv.opts.DataDir, "dataplane.db"))
-	g.Expect(err).NotTo(HaveOccurred())
+	raw := f.atRest()
 	g.Expect(bytes.Contains(raw, []byte(adaPassword))).To(BeFalse())
 	g.Expect(bytes.Contains(raw, []byte("$argon2id$"))).To(BeTrue())
-	f.srv.store, err = store.OpenBolt(f.srv.opts.DataDir)
-	g.Expect(err).NotTo(HaveOccurred())
 
 	// Only who may manage the directory may: a Reader at / may not.
 	_, readerTok := f.principal("reader", "Reader", "/")

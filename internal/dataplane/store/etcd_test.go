@@ -2,67 +2,21 @@ package store
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/arcgitops/arcgitops/internal/dataplane/store/storetest"
 )
 
-// etcdBinary is the etcd the project builds for its tests (hack/envtest.sh),
-// built when KUBEBUILDER_ASSETS does not name it.
-func etcdBinary(t *testing.T) string {
+// startEtcd runs a one-member etcd until the test ends.
+func startEtcd(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		out, err := exec.Command("../../../hack/envtest.sh", "etcd").Output()
-		if err != nil {
-			t.Fatalf("the etcd store's tests need etcd: hack/envtest.sh etcd: %v", err)
-		}
-		dir = strings.TrimSpace(string(out))
-	}
-	return filepath.Join(dir, "etcd")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	endpoint, stop, err := storetest.Etcd(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startEtcd runs a one-member etcd until the test ends, with the limits the
-// hub's documentation asks for, and returns its client URL.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	client, peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(etcdBinary(t), "--data-dir", t.TempDir(), "--name", "test",
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test="+peer,
-		"--max-txn-ops", "10000", "--max-request-bytes", "33554432", "--log-level", "error")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := OpenEtcd(EtcdOptions{Endpoints: []string{client}, Prefix: "/probe/", Timeout: time.Second})
-		if err == nil {
-			_ = st.Close()
-			return client
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(stop)
+	return endpoint
 }
 
 // TestEtcdConformance runs the suite on one etcd, each case under a prefix
