@@ -26,7 +26,7 @@ func binary() (string, error) {
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
 		script := filepath.Join(filepath.Dir(file), "../../../../hack/envtest.sh")
-		out, err := exec.Command(script, "etcd").Output()
+		out, err := exec.CommandContext(context.Background(), script, "etcd").Output()
 		if err != nil {
 			return "", fmt.Errorf("the etcd store's tests need etcd: hack/envtest.sh etcd: %w", err)
 		}
@@ -36,7 +36,7 @@ func binary() (string, error) {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -60,7 +60,7 @@ func Etcd(dir string) (endpoint string, stop func(), err error) {
 		return "", nil, err
 	}
 	client, peer := fmt.Sprintf("http://127.0.0.1:%d", cp), fmt.Sprintf("http://127.0.0.1:%d", pp)
-	cmd := exec.Command(bin, "--data-dir", dir, "--name", "test",
+	cmd := exec.CommandContext(context.Background(), bin, "--data-dir", dir, "--name", "test",
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test="+peer,
 		"--max-txn-ops", "10000", "--max-request-bytes", "33554432", "--log-level", "error")
