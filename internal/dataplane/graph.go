@@ -126,6 +126,20 @@ func (g *graphIndex) load() error {
 	return g.apply(changes)
 }
 
+// rebuild reads the whole index again from the store, and swaps it in.
+func (g *graphIndex) rebuild() error {
+	fresh := newGraphIndex(g.s)
+	if err := fresh.load(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.rows, g.sorted = fresh.rows, fresh.sorted
+	close(g.next)
+	g.next = make(chan struct{})
+	return nil
+}
+
 // changed queues changes for the index.
 func (g *graphIndex) changed(cs []change) {
 	if len(cs) == 0 {

@@ -284,10 +284,20 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.route)
 	s.handler = s.accessLog(mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	if w, ok := st.(store.Watcher); ok {
+		// Other replicas write too: their commits wake this one's long
+		// polls and update its index. Watching starts before the index
+		// loads, so that no write falls between.
+		if err := w.Watch(ctx, s.storeChanged); err != nil {
+			cancel()
+			return nil, fmt.Errorf("watching the store: %w", err)
+		}
+	}
 	if err := s.graph.load(); err != nil {
+		cancel()
 		return nil, fmt.Errorf("the Resource Graph index: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	s.graphDone = make(chan struct{})
 	s.stopGraph = cancel
 	go func() { defer close(s.graphDone); s.graph.run(ctx) }()
@@ -434,6 +444,31 @@ func (s *Server) withBodySlot(w http.ResponseWriter, r *http.Request, next func(
 	}
 }
 
+// storeChanged takes what a store shared by replicas says any of them
+// committed: a cluster's new desired state wakes its long polls here, a
+// changed record goes to the index. When the store lost its place, the
+// index is built again and every long poll woken.
+func (s *Server) storeChanged(cs []store.Change) {
+	kinds := map[string]string{store.ChangedCluster: chCluster, store.ChangedConfig: chConfig, store.ChangedGroup: chGroup,
+		store.ChangedVault: chVault, store.ChangedExtension: chExtension, store.ChangedPolicyState: chState,
+		store.ChangedPolicyAssignment: chAssignment}
+	var idx []change
+	for _, c := range cs {
+		switch kind := kinds[c.Bucket]; {
+		case c.Bucket == "":
+			if err := s.graph.rebuild(); err != nil {
+				s.opts.Log.Error(err, "Failed to rebuild the Resource Graph index after the store's watch lost its place")
+			}
+			s.notify.changedAll()
+		case c.Bucket == store.ChangedRevision:
+			s.notify.changed(c.Key)
+		case kind != "":
+			idx = append(idx, change{kind, c.Key})
+		}
+	}
+	s.graph.changed(idx)
+}
+
 // notifier wakes long polls when a cluster's desired state changes.
 type notifier struct {
 	mu      sync.Mutex
@@ -461,6 +496,16 @@ func (n *notifier) changed(clusterKey string) {
 	if ch, ok := n.waiters[clusterKey]; ok {
 		close(ch)
 		delete(n.waiters, clusterKey)
+	}
+}
+
+// changedAll wakes every waiter.
+func (n *notifier) changedAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, ch := range n.waiters {
+		close(ch)
+		delete(n.waiters, k)
 	}
 }
 

@@ -333,3 +333,73 @@ func (b etcdBucket) read(start, end string, reverse bool, fn func(k string, v []
 		}
 	}
 }
+
+// Change is a key a committed transaction wrote, by bucket; a Change with
+// no Bucket says the watch lost its place (etcd compacted the history it
+// needed): anything may have changed.
+type Change struct{ Bucket, Key string }
+
+// Watcher is a store that tells of the writes of every process using it
+// (etcd's replicas), not only its own.
+type Watcher interface {
+	// Watch calls fn with what each transaction committed from now on,
+	// in commit order, until ctx ends. It returns once watching.
+	Watch(ctx context.Context, fn func([]Change)) error
+}
+
+// Watch implements Watcher with an etcd watch on the hub's prefix. The
+// writes of one transaction come in one call (etcd delivers a revision's
+// events together).
+func (e *Etcd) Watch(ctx context.Context, fn func([]Change)) error {
+	t, err := e.begin()
+	if err != nil {
+		return err
+	}
+	go e.watch(ctx, t.rev, fn)
+	return nil
+}
+
+func (e *Etcd) watch(ctx context.Context, rev int64, fn func([]Change)) {
+	for ctx.Err() == nil {
+		wch := e.c.Watch(clientv3.WithRequireLeader(ctx), e.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		for resp := range wch {
+			if resp.CompactRevision != 0 {
+				// The history since rev is gone: start over from now.
+				rev = resp.CompactRevision - 1
+				fn([]Change{{}})
+				break
+			}
+			if resp.Err() != nil {
+				break
+			}
+			var changes []Change
+			for _, ev := range resp.Events {
+				bucket, key, ok := strings.Cut(strings.TrimPrefix(string(ev.Kv.Key), e.prefix), "/")
+				if ok && bucket != "sequences" {
+					changes = append(changes, Change{Bucket: bucket, Key: key})
+				}
+				rev = max(rev, ev.Kv.ModRevision)
+			}
+			if len(changes) > 0 {
+				fn(changes)
+			}
+		}
+		select { // the watch ended (an etcd member away, no leader): again
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// The buckets of the Changes the data plane follows: a cluster's desired
+// state revision (long polls), and the records the Resource Graph shows.
+const (
+	ChangedRevision         = "revisions"
+	ChangedCluster          = "clusters"
+	ChangedConfig           = "configs"
+	ChangedGroup            = "resourceGroups"
+	ChangedVault            = "vaults"
+	ChangedExtension        = "extensions"
+	ChangedPolicyState      = "policyStates"
+	ChangedPolicyAssignment = "policyAssignments"
+)

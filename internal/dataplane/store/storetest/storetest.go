@@ -17,6 +17,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // binary is the etcd of KUBEBUILDER_ASSETS, or the one hack/envtest.sh
@@ -69,7 +70,7 @@ func Etcd(dir string) (endpoint string, stop func(), err error) {
 		return "", nil, err
 	}
 	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second})
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		stop()
 		return "", nil, err
