@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
@@ -47,6 +48,9 @@ type policyEngine struct {
 	// the queue was last found empty; boot names this start in tickets.
 	triggers, drained uint64
 	boot              string
+	// shared: other data planes use the store (etcd): a remediation runs
+	// where it is claimed, and is taken over when its runner stops renewing.
+	shared bool
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
@@ -62,6 +66,24 @@ func newPolicyEngine(s *Server) *policyEngine {
 func (e *policyEngine) start() {
 	go e.run(e.ctx)
 	e.resumeRemediations()
+	if e.shared {
+		go e.sweep(e.ctx)
+	}
+}
+
+// sweep takes over, every third of RunnerTTL, the remediations whose
+// runner (another replica) stopped renewing its claim.
+func (e *policyEngine) sweep(ctx context.Context) {
+	t := time.NewTicker(RunnerTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.resumeRemediations()
+		}
+	}
 }
 
 // enqueue asks for clusterID's evaluation; deploy lets deployIfNotExists

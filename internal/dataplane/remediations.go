@@ -319,10 +319,54 @@ func (e *policyEngine) startRemediation(id string) {
 			delete(e.running, key)
 			e.mu.Unlock()
 		}()
+		if claimed, err := e.claim(id); err != nil || !claimed {
+			if err != nil && e.ctx.Err() == nil {
+				slog.Error("claiming a remediation failed", "remediation", id, "error", err)
+			}
+			return
+		}
 		if err := e.remediate(e.ctx, id); err != nil && e.ctx.Err() == nil {
 			slog.Error("remediation failed", "remediation", id, "error", err)
 		}
 	}()
+}
+
+// RunnerTTL is how long a remediation's runner may go without renewing
+// its claim before another replica takes the remediation over.
+const RunnerTTL = 30 * time.Second
+
+// claimable reports whether process me may run remediation r now: it is
+// not finished, and nobody else holds a live claim on it (in a store no
+// other process uses, an earlier claim is an earlier run's, now gone).
+func claimable(r *store.Remediation, me string, shared bool, now time.Time) bool {
+	switch {
+	case finished(r.ProvisioningState):
+		return false
+	case r.Runner == "" || r.Runner == me || !shared:
+		return true
+	}
+	return now.Sub(r.RunnerSeen) >= RunnerTTL
+}
+
+// claim makes this process the runner of remediation id, if it may run it.
+func (e *policyEngine) claim(id string) (bool, error) {
+	claimed := false
+	err := e.s.store.Update(func(tx store.Tx) error {
+		r, err := tx.Remediation(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := e.s.opts.Now().UTC()
+		if claimed = claimable(r, e.boot, e.shared, now); !claimed {
+			return nil
+		}
+		r.Runner, r.RunnerSeen = e.boot, now
+		return tx.PutRemediation(r)
+	})
+	return claimed, err
 }
 
 // resumeRemediations restarts the remediations a stop interrupted.
@@ -467,13 +511,26 @@ func (p *remediationProgress) flush() (bool, error) {
 				r.Succeeded++
 			}
 		}
+		if r.Runner != p.e.boot {
+			// Another replica took it over (this one went unheard for
+			// RunnerTTL): it goes on from the marks it finds; stop here.
+			canceled = true
+			return errLostClaim
+		}
 		r.LastUpdatedOn = p.e.s.opts.Now().UTC()
+		r.RunnerSeen = r.LastUpdatedOn
 		canceled = r.ProvisioningState == "Canceled"
 		return tx.PutRemediation(r)
 	})
 	p.batch, p.flushed = p.batch[:0], time.Now()
+	if errors.Is(err, errLostClaim) {
+		return true, nil
+	}
 	return canceled, err
 }
+
+// errLostClaim rolls back a batch of a runner that lost its claim.
+var errLostClaim = errors.New("another data plane took the remediation over")
 
 // remediationTargets are the clusters under the remediation's scope that
 // the assignment found non-compliant and the remediation has not handled.

@@ -223,3 +223,25 @@ func TestRemediationCancel(t *testing.T) {
 	g.Expect(f.remediation(sub1, "later")["provisioningState"]).To(Equal("Succeeded"))
 	g.Expect(f.generation(cluster("c1"))).To(Equal(int64(1)))
 }
+
+func TestClaimable(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		r      store.Remediation
+		shared bool
+		want   bool
+	}{
+		{"nobody runs it", store.Remediation{ProvisioningState: "Accepted"}, true, true},
+		{"this process runs it", store.Remediation{ProvisioningState: "Evaluating", Runner: "me", RunnerSeen: now}, true, true},
+		{"another replica renewed it just now", store.Remediation{ProvisioningState: "Evaluating", Runner: "other", RunnerSeen: now.Add(-time.Second)}, true, false},
+		{"another replica went quiet", store.Remediation{ProvisioningState: "Evaluating", Runner: "other", RunnerSeen: now.Add(-RunnerTTL)}, true, true},
+		{"an earlier run of a store nobody shares", store.Remediation{ProvisioningState: "Evaluating", Runner: "other", RunnerSeen: now}, false, true},
+		{"finished", store.Remediation{ProvisioningState: "Succeeded"}, true, false},
+		{"canceled", store.Remediation{ProvisioningState: "Canceled"}, false, false},
+	} {
+		if got := claimable(&tc.r, "me", tc.shared, now); got != tc.want {
+			t.Errorf("%s: claimable = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	. "github.com/onsi/gomega"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
@@ -19,21 +20,7 @@ import (
 // Resource Graph shows it.
 func TestReplicasShareTheStore(t *testing.T) {
 	g := NewWithT(t)
-	endpoint := testEtcd
-	if endpoint == "" {
-		var stop func()
-		var err error
-		endpoint, stop, err = storetest.Etcd(t.TempDir())
-		g.Expect(err).NotTo(HaveOccurred())
-		t.Cleanup(stop)
-	}
-	dir := t.TempDir()
-	shared := func(o *Options) {
-		o.DataDir = dir
-		o.Etcd = &store.EtcdOptions{Endpoints: []string{endpoint}, Prefix: "/replicas-" + time.Now().Format("150405.000000000") + "/"}
-	}
-	a := newFixture(t, shared)
-	b := newFixture(t, func(o *Options) { *o = a.srv.opts; o.Now = time.Now })
+	a, b := replicas(t)
 
 	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/c1"
 	token := a.register(id)
@@ -68,4 +55,65 @@ func TestReplicasShareTheStore(t *testing.T) {
 	g.Eventually(func() any {
 		return b.do(http.MethodPost, graphPath, `{"query":"KubernetesConfigurationResources | where name == 'apps' | count"}`).json(t)["data"]
 	}, 10*time.Second, 50*time.Millisecond).Should(Equal([]any{map[string]any{"Count": float64(1)}}))
+}
+
+// replicas are two data planes on one etcd, their keys shared through one
+// data directory, each with a clock of its own.
+func replicas(t *testing.T) (a, b *fixture) {
+	t.Helper()
+	endpoint := testEtcd
+	if endpoint == "" {
+		var stop func()
+		var err error
+		if endpoint, stop, err = storetest.Etcd(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+	}
+	dir := t.TempDir()
+	prefix := "/replicas-" + uuid.NewString() + "/"
+	a = newFixture(t, func(o *Options) {
+		o.DataDir = dir
+		o.Etcd = &store.EtcdOptions{Endpoints: []string{endpoint}, Prefix: prefix}
+	})
+	b = newFixture(t, func(o *Options) { now := o.Now; *o = a.srv.opts; o.Now = now })
+	return a, b
+}
+
+// TestRemediationRunsOnceAcrossReplicas: the replica that claims a
+// remediation runs it; the other may not while the claim is renewed, takes
+// it over once the runner has gone quiet for RunnerTTL, and the old runner
+// then stops at its next batch.
+func TestRemediationRunsOnceAcrossReplicas(t *testing.T) {
+	g := NewWithT(t)
+	a, b := replicas(t)
+	id := sub1 + "/providers/Microsoft.PolicyInsights/remediations/fleet"
+	g.Expect(a.srv.store.Update(func(tx store.Tx) error {
+		return tx.PutRemediation(&store.Remediation{ID: id, ProvisioningState: "Evaluating"})
+	})).To(Succeed())
+	runner := func() string {
+		var r *store.Remediation
+		g.Expect(b.srv.store.View(func(tx store.Tx) (err error) { r, err = tx.Remediation(id); return err })).To(Succeed())
+		return r.Runner
+	}
+
+	g.Expect(a.srv.policy.claim(id)).To(BeTrue())
+	g.Expect(b.srv.policy.claim(id)).To(BeFalse(), "a runs it")
+	a.advance(RunnerTTL / 2)
+	g.Expect((&remediationProgress{e: a.srv.policy, id: id}).flush()).To(BeFalse(), "a renews its claim with progress")
+	b.advance(RunnerTTL - time.Second)
+	g.Expect(b.srv.policy.claim(id)).To(BeFalse(), "a was heard from less than RunnerTTL ago")
+
+	b.advance(RunnerTTL)
+	g.Expect(b.srv.policy.claim(id)).To(BeTrue(), "a went quiet")
+	g.Expect(runner()).To(Equal(b.srv.policy.boot))
+	stopped, err := (&remediationProgress{e: a.srv.policy, id: id, batch: []remediated{{cluster: "c1"}}}).flush()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(stopped).To(BeTrue(), "a stops at its next batch")
+	g.Expect(runner()).To(Equal(b.srv.policy.boot))
+	g.Expect(b.srv.store.View(func(tx store.Tx) error {
+		done, err := tx.Remediated(id)
+		g.Expect(done).To(BeEmpty(), "the stopped runner's batch is not recorded")
+		return err
+	})).To(Succeed())
 }

@@ -252,6 +252,7 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	s.graph = newGraphIndex(s)
 	s.store = indexedStore{Store: st, idx: s.graph}
 	s.policy = newPolicyEngine(s)
+	_, s.policy.shared = st.(store.Watcher)
 	if err := s.ensureOwner(); err != nil {
 		return nil, err
 	}

@@ -196,6 +196,11 @@ type Remediation struct {
 	LastUpdatedOn      time.Time `json:"lastUpdatedOn"`
 	CreatedBy          string    `json:"createdBy,omitempty"`
 	FailureThresholdPc float64   `json:"failureThreshold,omitempty"`
+	// Runner names the data plane process running it, which renews
+	// RunnerSeen with each batch of progress: replicas sharing a store run
+	// a remediation once, and one takes over when the runner is gone.
+	Runner     string    `json:"runner,omitempty"`
+	RunnerSeen time.Time `json:"runnerSeen,omitempty"`
 }
 
 func (t txn) Remediation(id string) (*Remediation, error) {
