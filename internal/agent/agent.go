@@ -129,7 +129,7 @@ func (a *Agent) NeedLeaderElection() bool { return true }
 
 // Start runs the sync loop until ctx ends (a manager Runnable).
 func (a *Agent) Start(ctx context.Context) error {
-	log := a.Log.WithValues("dataplane", a.DataPlane.BaseURL, "cluster", a.DataPlane.ClusterID)
+	log := a.Log.WithValues("dataplane", a.DataPlane.Current(), "cluster", a.DataPlane.ClusterID)
 	log.Info("Starting the agent")
 	register()
 	etag := ""

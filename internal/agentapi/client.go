@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,13 @@ import (
 type Client struct {
 	// BaseURL of the data plane, e.g. https://127.0.0.1:8090.
 	BaseURL string
+	// BaseURLs, when set, are the data plane's replicas (BaseURL is then
+	// unused): the client keeps to one while it answers, and moves to the
+	// next when it cannot be reached or answers 502, 503 or 504, so that
+	// the agent's retry goes to another replica.
+	BaseURLs []string
+	// at is the index of the replica in use.
+	at atomic.Int32
 	// ClusterID is the cluster's ARM resource ID.
 	ClusterID string
 	// Token is the cluster's agent token, when TokenFile is empty.
@@ -88,15 +96,36 @@ func (c *Client) http() *http.Client {
 	return &http.Client{Timeout: MaxWait + 30*time.Second}
 }
 
+// url is the path of the cluster's configurations (or one's parts), to
+// which do puts the replica in use in front.
 func (c *Client) url(parts ...string) string {
 	p := PathPrefix + c.ClusterID + "/fluxConfigurations"
 	for _, s := range parts {
 		p += "/" + url.PathEscape(s)
 	}
-	return strings.TrimSuffix(c.BaseURL, "/") + p
+	return p
 }
 
-func (c *Client) do(ctx context.Context, method, u string, body any, header http.Header) (*http.Response, error) {
+// Current is the URL of the data plane (replica) in use.
+func (c *Client) Current() string {
+	if len(c.BaseURLs) == 0 {
+		return c.BaseURL
+	}
+	return c.BaseURLs[int(c.at.Load())%len(c.BaseURLs)]
+}
+
+// failover moves to the next replica, if the one that failed (at) is
+// still the one in use.
+func (c *Client) failover(at int32) {
+	if n := len(c.BaseURLs); n > 1 {
+		c.at.CompareAndSwap(at, (at+1)%int32(n))
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any, header http.Header) (*http.Response, error) {
+	at := c.at.Load()
+	base := c.Current()
+	u := strings.TrimSuffix(base, "/") + path
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -122,8 +151,15 @@ func (c *Client) do(ctx context.Context, method, u string, body any, header http
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.http().Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.failover(at)
+		}
 		// The URL, not the request (which holds the token), is in the error.
-		return nil, fmt.Errorf("failed to reach the data plane at %s: %w", c.BaseURL, unwrapURLError(err))
+		return nil, fmt.Errorf("failed to reach the data plane at %s: %w", base, unwrapURLError(err))
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		c.failover(at)
 	}
 	return resp, nil
 }

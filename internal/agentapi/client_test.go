@@ -88,3 +88,54 @@ func TestTokenFileIsReadAgainWhenItChanges(t *testing.T) {
 		t.Errorf("an emptied token file: %v", err)
 	}
 }
+
+// TestFailover: with several replicas the client keeps to one while it
+// answers, moves on when it cannot be reached or is unavailable, and
+// comes around to the first again.
+func TestFailover(t *testing.T) {
+	replica := func(name string, status *int) *httptest.Server {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if *status != http.StatusOK {
+				w.WriteHeader(*status)
+				return
+			}
+			w.Header().Set("ETag", `"1"`)
+			_, _ = io.WriteString(w, `{"revision":1,"configurations":[{"name":"`+name+`","generation":1,"properties":{}}]}`)
+		}))
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there any more
+	okB, okC := http.StatusOK, http.StatusOK
+	b, c := replica("b", &okB), replica("c", &okC)
+	cl := &Client{BaseURLs: []string{gone.URL, b.URL, c.URL}, ClusterID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c", Token: "t"}
+	list := func() (string, error) {
+		st, _, _, err := cl.List(context.Background(), "", 0)
+		if err != nil {
+			return "", err
+		}
+		return st.Configurations[0].Name, nil
+	}
+	steps := []struct {
+		before  func()
+		want    string // the replica that answers; "" for an error
+		current string
+	}{
+		{nil, "", b.URL},  // the first is gone: an error, and the next one in use
+		{nil, "b", b.URL}, // b answers, and stays in use
+		{nil, "b", b.URL}, //
+		{func() { okB = http.StatusServiceUnavailable }, "", c.URL}, // b is unavailable: c next
+		{nil, "c", c.URL}, //
+		{func() { okC = http.StatusBadGateway }, "", gone.URL}, // around again
+	}
+	for i, s := range steps {
+		if s.before != nil {
+			s.before()
+		}
+		got, err := list()
+		if (s.want == "") != (err != nil) || got != s.want || cl.Current() != s.current {
+			t.Fatalf("step %d: answered by %q (%v), now using %s; want %q, then %s", i, got, err, cl.Current(), s.want, s.current)
+		}
+	}
+}

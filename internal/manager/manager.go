@@ -97,7 +97,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce). When off, they apply as kustomize-controller, and namespace-scope configurations are refused (Stalled): nothing would confine them.")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
 	fs.IntVar(&o.SSHKeyWorkers, "ssh-key-workers", o.SSHKeyWorkers, "How many RSA key pairs are generated at once, in the background (default: half the CPUs); a burst of new SSH configurations waits for them without holding up other reconciles.")
-	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. https://127.0.0.1:8090; the agent is off when empty.")
+	fs.StringVar(&o.DataPlaneURL, "dataplane-url", o.DataPlaneURL, "The data plane to sync with, e.g. https://127.0.0.1:8090, or its replicas' URLs separated by commas (the agent keeps to one while it answers, and moves to the next when it cannot be reached or answers 502, 503 or 504); the agent is off when empty.")
 	fs.StringVar(&o.AgentTokenFile, "agent-token-file", o.AgentTokenFile, "A file holding the cluster's agent token (printed by connectedk8s connect).")
 	fs.StringVar(&o.DataPlaneCAFile, "dataplane-ca-file", o.DataPlaneCAFile, "A PEM file of the CA that signed the data plane's certificate, trusted besides the system's (the data plane's own local CA is <data-dir>/tls/ca.crt).")
 	fs.StringVar(&o.ClusterID, "cluster-resource-id", o.ClusterID, "The cluster's ARM resource ID, e.g. /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Kubernetes/connectedClusters/NAME.")
@@ -279,8 +279,9 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	if strings.TrimSpace(string(raw)) == "" {
 		return fmt.Errorf("--agent-token-file %s is empty", o.AgentTokenFile)
 	}
-	if _, err := url.Parse(o.DataPlaneURL); err != nil || !strings.HasPrefix(o.DataPlaneURL, "http") {
-		return fmt.Errorf("--dataplane-url %q must be an http(s) URL", o.DataPlaneURL)
+	urls, err := dataPlaneURLs(o.DataPlaneURL)
+	if err != nil {
+		return err
 	}
 	tlsConfig, err := tlsutil.ClientConfig(o.DataPlaneCAFile)
 	if err != nil {
@@ -289,7 +290,7 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	a := &agent.Agent{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		DataPlane: &agentapi.Client{BaseURL: o.DataPlaneURL, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile,
+		DataPlane: &agentapi.Client{BaseURLs: urls, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile,
 			HTTP: &http.Client{Timeout: agentapi.MaxWait + 30*time.Second,
 				Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}},
 		Options: o.Agent,
@@ -299,4 +300,18 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("failed to set up the agent: %w", err)
 	}
 	return nil
+}
+
+// dataPlaneURLs reads --dataplane-url: one URL, or its replicas' separated
+// by commas.
+func dataPlaneURLs(flag string) ([]string, error) {
+	urls := strings.Split(flag, ",")
+	for i, u := range urls {
+		u = strings.TrimSpace(u)
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return nil, fmt.Errorf("--dataplane-url %q must be an http(s) URL, or several separated by commas", u)
+		}
+		urls[i] = u
+	}
+	return urls, nil
 }
