@@ -32,6 +32,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		if err := migrate(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "dataplane migrate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "dataplane:", err)
 		os.Exit(1)
@@ -179,6 +186,63 @@ func run() error {
 
 // defaultIssuer is the built-in issuer's URL: under the external URL, or
 // under the address served (localhost for an unspecified host).
+// migrate copies a stopped data plane's bbolt store into etcd, and checks
+// the copy: `dataplane migrate --from <data dir> --to <etcd endpoints>`.
+func migrate(args []string) error {
+	fs := flag.NewFlagSet("dataplane migrate", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: dataplane migrate --from <data dir> --to <etcd endpoints> [flags]\n\n"+
+			"Copies the store of a stopped data plane (dataplane.db in --from) into etcd under --etcd-prefix, which must hold\n"+
+			"nothing yet, then reads every record back and compares it. The data directory's key files stay where they are:\n"+
+			"give each replica the same ones (--data-dir), and start them with --store=etcd.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	from := fs.String("from", "", "The data directory of the bbolt store to copy (its data plane stopped).")
+	to := fs.String("to", "", "Comma-separated client URLs of the etcd cluster to copy into.")
+	prefix := fs.String("etcd-prefix", "/arcgitops/", "The key prefix of the hub in etcd; it must hold nothing yet.")
+	caFile := fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate.")
+	certFile := fs.String("etcd-cert-file", "", "PEM client certificate for etcd.")
+	keyFile := fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *from == "" || *to == "" {
+		return errors.New("give --from (the bbolt data directory) and --to (the etcd endpoints)")
+	}
+	if _, err := os.Stat(filepath.Join(*from, "dataplane.db")); err != nil {
+		return fmt.Errorf("--from %s holds no store: %w", *from, err)
+	}
+	eo, err := etcdOptions("etcd", *to, *prefix, *caFile, *certFile, *keyFile)
+	if err != nil {
+		return err
+	}
+	src, err := store.OpenBolt(*from)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = src.Close() }()
+	dst, err := store.OpenEtcd(*eo)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dst.Close() }()
+	total := 0
+	copied, err := store.Migrate(src, dst, func(bucket string, n int) {
+		total += n
+		fmt.Fprintf(os.Stderr, "==> %s: %d records\n", bucket, n)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Copied and verified %d records of %d buckets from %s to %s under %s.\n", total, len(copied), *from, *to, *prefix)
+	return nil
+}
+
 // etcdOptions are the store's etcd options for --store=etcd (nil for
 // bolt), with a clear error for flags that do not fit together.
 func etcdOptions(kind, endpoints, prefix, caFile, certFile, keyFile string) (*store.EtcdOptions, error) {

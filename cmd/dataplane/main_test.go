@@ -187,6 +187,52 @@ func acknowledgedWritesSurvive(t *testing.T, bin string, flags ...string) {
 	}
 }
 
+// TestMigrateToEtcd: a data plane's bbolt store, copied into etcd by
+// dataplane migrate, serves the same configurations from etcd; a second
+// copy into the same prefix is refused.
+func TestMigrateToEtcd(t *testing.T) {
+	bin := buildDataplane(t)
+	endpoint, stop, err := storetest.Etcd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	dir, addr := t.TempDir(), freeAddr(t)
+	cmd := start(t, bin, addr, dir)
+	if code, err := put(addr, dir, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, err)
+	}
+	for i := range 3 {
+		body := `{"properties":{"gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}},"kustomizations":{"apps":{"path":"./apps"}}}}`
+		if code, err := put(addr, dir, arm.FluxConfigID(cluster, fmt.Sprintf("cfg-%d", i)), body); err != nil || code != http.StatusCreated {
+			t.Fatalf("PUT: %d %v", code, err)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_, _ = cmd.Process.Wait()
+
+	migrate := func() (string, error) {
+		out, err := exec.CommandContext(t.Context(), bin, "migrate", "--from", dir, "--to", endpoint, "--etcd-prefix", "/migrated/").CombinedOutput()
+		return string(out), err
+	}
+	out, err := migrate()
+	if err != nil || !strings.Contains(out, "==> configs: 3 records") || !strings.Contains(out, "Copied and verified") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	start(t, bin, addr, dir, "--store=etcd", "--etcd-endpoints="+endpoint, "--etcd-prefix=/migrated/")
+	hc, err := httpsClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs, err := armclient.List[map[string]any](context.Background(), ownerClient(addr, dir, hc), arm.FluxConfigID(cluster, ""))
+	if err != nil || len(configs) != 3 {
+		t.Fatalf("on etcd: %d configurations, %v; want 3", len(configs), err)
+	}
+	if out, err := migrate(); err == nil || !strings.Contains(out, "migrate into an empty prefix") {
+		t.Fatalf("a second migration: %v\n%s", err, out)
+	}
+}
+
 // TestStoreFlags: flags of the store that do not fit together are refused
 // with what to give instead, before anything starts.
 func TestStoreFlags(t *testing.T) {
