@@ -39,6 +39,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "init-keys" {
+		if err := initKeys(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "dataplane init-keys:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "dataplane:", err)
 		os.Exit(1)
@@ -52,6 +59,8 @@ func run() error {
 	keyFile := flag.String("tls-key-file", "", "PEM private key of --tls-cert-file.")
 	insecureHTTP := flag.Bool("insecure-http", false, "Serve plain HTTP instead of HTTPS, for tests only: refused unless --listen is a loopback address, since agent tokens and protected settings would cross the network in clear.")
 	flag.StringVar(&opts.DataDir, "data-dir", "./dataplane-data", "The directory of the store (dataplane.db) and of the keys that encrypt protected settings (protected-settings.key, created 0600 on first start; back it up with the store).")
+	flag.StringVar(&opts.KeysDir, "keys-dir", "", "The directory of the protected settings keys (default: --data-dir). Replicas share it, read-only (a Secret mounted in each); dataplane init-keys makes its files.")
+	flag.StringVar(&opts.SigningKeysDir, "signing-keys-dir", "", "The directory of the token signing keys (default: <keys-dir>/token-signing); replicas share it as --keys-dir.")
 	storeKind := flag.String("store", "bolt", "Where the store is: bolt (dataplane.db in --data-dir, the embedded default) or etcd (--etcd-endpoints; the keys stay in --data-dir).")
 	etcdEndpoints := flag.String("etcd-endpoints", "", "Comma-separated client URLs of the etcd cluster, with --store=etcd. Run etcd with --max-txn-ops=10000 --max-request-bytes=33554432: an update writes all its keys in one etcd transaction.")
 	etcdPrefix := flag.String("etcd-prefix", "/arcgitops/", "The key prefix of this hub in etcd (one etcd can hold several hubs); ends with /.")
@@ -186,6 +195,34 @@ func run() error {
 
 // defaultIssuer is the built-in issuer's URL: under the external URL, or
 // under the address served (localhost for an unspecified host).
+// initKeys makes the key files replicas share: `dataplane init-keys
+// --keys-dir DIR`.
+func initKeys(args []string) error {
+	fs := flag.NewFlagSet("dataplane init-keys", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: dataplane init-keys --keys-dir <dir>\n\n"+
+			"Makes the keys a hub's replicas share (keeping any already there): <dir>/protected-settings.key, which seals\n"+
+			"protected settings, and <dir>/token-signing/<id>.key, which signs access tokens. Put them in two Secrets:\n"+
+			"  kubectl create secret generic hub-keys --from-file=<dir>/protected-settings.key\n"+
+			"  kubectl create secret generic hub-signing-keys --from-file=<dir>/token-signing\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	dir := fs.String("keys-dir", "", "Where to make the keys (created 0700, files 0600).")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		return errors.New("give --keys-dir, and nothing else")
+	}
+	if err := dataplane.InitKeys(*dir); err != nil {
+		return err
+	}
+	fmt.Printf("Keys in %s: protected-settings.key, token-signing/.\n", *dir)
+	return nil
+}
+
 // migrate copies a stopped data plane's bbolt store into etcd, and checks
 // the copy: `dataplane migrate --from <data dir> --to <etcd endpoints>`.
 func migrate(args []string) error {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
@@ -230,6 +231,71 @@ func TestMigrateToEtcd(t *testing.T) {
 	}
 	if out, err := migrate(); err == nil || !strings.Contains(out, "migrate into an empty prefix") {
 		t.Fatalf("a second migration: %v\n%s", err, out)
+	}
+}
+
+// TestReplicasShareKeys: two data planes on one etcd, each with a data
+// directory of its own and the keys dataplane init-keys made: a token the
+// first issued is good on the second, and protected settings sealed by the
+// first reach an agent through the second.
+func TestReplicasShareKeys(t *testing.T) {
+	bin := buildDataplane(t)
+	endpoint, stop, err := storetest.Etcd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	keys := t.TempDir()
+	if out, err := exec.CommandContext(t.Context(), bin, "init-keys", "--keys-dir", keys).CombinedOutput(); err != nil {
+		t.Fatalf("init-keys: %v\n%s", err, out)
+	}
+	// Behind one load balancer, replicas name one issuer (--token-issuer,
+	// or --external-url).
+	shared := []string{"--store=etcd", "--etcd-endpoints=" + endpoint, "--keys-dir=" + keys, "--token-issuer=https://hub.example.com/adfs"}
+	dirA, dirB, addrA, addrB := t.TempDir(), t.TempDir(), freeAddr(t), freeAddr(t)
+	start(t, bin, addrA, dirA, shared...)
+	start(t, bin, addrB, dirB, shared...)
+
+	hcA, err := httpsClient(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcB, err := httpsClient(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ownerClient(addrA, dirA, hcA) // the owner the first replica made
+	var cl struct {
+		Properties struct {
+			AgentToken string `json:"agentToken"`
+		} `json:"properties"`
+	}
+	if _, err := a.Put(context.Background(), cluster, []byte(`{"location":"westeurope"}`), &cl); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"properties":{"gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"},"httpsUser":"bot"},` +
+		`"kustomizations":{"apps":{"path":"./apps"}},"configurationProtectedSettings":{"httpsKey":"c2VjcmV0"}}}`
+	if _, err := a.Put(context.Background(), arm.FluxConfigID(cluster, "private"), []byte(body), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first replica's token, on the second.
+	b := ownerClient(addrA, dirA, hcB) // signs in at the first replica...
+	b.BaseURL = "https://" + addrB     // ...and calls the second
+	b.Token = a.Token
+	var got map[string]any
+	if _, err := b.Get(context.Background(), arm.FluxConfigID(cluster, "private"), &got); err != nil {
+		t.Fatalf("the first replica's token on the second: %v", err)
+	}
+	// The sealed settings, opened by the second replica for the agent.
+	agent := &agentapi.Client{BaseURL: "https://" + addrB, ClusterID: cluster, Token: cl.Properties.AgentToken, HTTP: hcB}
+	state, _, _, err := agent.List(context.Background(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Configurations) != 1 || state.Configurations[0].ProtectedSettings == nil ||
+		state.Configurations[0].ProtectedSettings.Values["httpsKey"] != "c2VjcmV0" {
+		t.Fatalf("the agent's state through the second replica: %+v", state.Configurations)
 	}
 }
 

@@ -2,9 +2,13 @@ package dataplane
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
+	"github.com/arcgitops/arcgitops/internal/identity"
 )
 
 // msgKeyLost is the error of a configuration whose protected settings were
@@ -19,7 +23,7 @@ const msgKeyLost = "The protected settings of this configuration were lost with 
 // becomes active and every sealed value is sealed again with it, in one
 // transaction.
 func openSealer(opts Options, st store.Store) (*sealer, error) {
-	sl, err := loadSealer(opts.DataDir, false)
+	sl, err := loadSealer(opts.KeysDir, false)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +50,7 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 	}
 	if len(missing) > 0 {
 		if !opts.ResetProtectedSettings {
-			return nil, missingKeyError(opts.DataDir, missing)
+			return nil, missingKeyError(opts.KeysDir, missing)
 		}
 		if err := st.Update(func(tx store.Tx) error {
 			_, err := eachSealed(tx, func(_ *store.Cluster, cfg *store.Config) (bool, error) {
@@ -74,7 +78,7 @@ func openSealer(opts Options, st store.Store) (*sealer, error) {
 		opts.Log.Info("Gave up protected settings whose key is missing", "configurations", fmt.Sprint(missing))
 	}
 	if sl.active == "" {
-		if sl, err = loadSealer(opts.DataDir, true); err != nil {
+		if sl, err = loadSealer(opts.KeysDir, true); err != nil {
 			return nil, err
 		}
 	}
@@ -179,4 +183,19 @@ func eachSealed(tx store.Tx, fn func(*store.Cluster, *store.Config) (bool, error
 		}
 	}
 	return bumped, nil
+}
+
+// InitKeys makes the key files a data plane needs in dir (the protected
+// settings key, the token signing key), keeping those already there: for
+// replicas, which share one keys directory and must not each make their
+// own.
+func InitKeys(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := loadSealer(dir, true); err != nil {
+		return err
+	}
+	_, err := identity.LoadKeys(filepath.Join(dir, "token-signing"), false, DefaultOptions().TokenLifetime+time.Minute, time.Now())
+	return err
 }

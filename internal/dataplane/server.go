@@ -37,6 +37,10 @@ type Options struct {
 	DataDir string
 	// Etcd, when set, keeps the store on etcd instead of in DataDir.
 	Etcd *store.EtcdOptions
+	// KeysDir holds the protected settings keys (default DataDir), and
+	// SigningKeysDir the token signing keys (default KeysDir/token-signing).
+	// Replicas share them (Secrets mounted in each): InitKeys makes them.
+	KeysDir, SigningKeysDir string
 	// ProtectedSettingsTTL is how long protected settings wait for their
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
@@ -174,6 +178,12 @@ func New(opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
+	if opts.KeysDir == "" {
+		opts.KeysDir = opts.DataDir
+	}
+	if opts.SigningKeysDir == "" {
+		opts.SigningKeysDir = filepath.Join(opts.KeysDir, "token-signing")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -234,7 +244,7 @@ func newServer(opts Options, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := identity.LoadKeys(filepath.Join(opts.DataDir, "token-signing"), opts.RotateSigningKey, opts.TokenLifetime+time.Minute, opts.Now())
+	keys, err := identity.LoadKeys(opts.SigningKeysDir, opts.RotateSigningKey, opts.TokenLifetime+time.Minute, opts.Now())
 	if err != nil {
 		return nil, fmt.Errorf("token signing keys: %w", err)
 	}
