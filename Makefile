@@ -143,8 +143,9 @@ docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
 
 .PHONY: install-dry-run
-install-dry-run: helm kustomize ## Render the Helm chart and the Kustomize overlay.
+install-dry-run: helm kustomize ## Render the Helm charts (the manager's, the hub's) and the Kustomize overlay.
 	$(HELM) template fluxconfig charts/fluxconfig -n flux-system --kube-version 1.36.3 --include-crds >/dev/null
+	$(HELM) template hub charts/arcgitops-hub -n arcgitops --kube-version 1.36.3 -f test/install/testdata/hub-values.yaml >/dev/null
 	$(KUSTOMIZE) build config/default >/dev/null
 
 ##@ Tools

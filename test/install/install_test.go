@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -144,6 +145,67 @@ func TestManifestsApplyToARealAPIServer(t *testing.T) {
 		g.Expect(len(objs)).To(Equal(14)) // with the three admission policies and their bindings
 		dryRunApply(g, objs)
 	})
+}
+
+// hubTemplate renders the hub's chart.
+func hubTemplate(t *testing.T, extra ...string) (string, error) {
+	t.Helper()
+	args := append([]string{"template", "hub", "charts/arcgitops-hub", "-n", "arcgitops", "--kube-version", "1.36.3"}, extra...)
+	return run(t, helm, args...)
+}
+
+// TestHubChart: the hub's chart lints, renders objects a real API server
+// takes (a Deployment of replicas on etcd with its keys, TLS and probes, a
+// Service, a PodDisruptionBudget, and cert-manager's Certificate when
+// asked), and refuses values that cannot work, saying what to give.
+func TestHubChart(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(env.InstallOpenCRD(ctx, "cert-manager.io", "v1", "Certificate", "certificates")).To(Succeed())
+	for name, values := range map[string]string{"minimal": "test/install/testdata/hub-values.yaml", "all options": "test/install/testdata/hub-all-values.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			out, err := run(t, helm, "lint", "charts/arcgitops-hub", "--kube-version", "1.36.3", "-f", values)
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			out, err = hubTemplate(t, "-f", values)
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			objs := decode(g, out)
+			kinds := map[string]*unstructured.Unstructured{}
+			for _, u := range objs {
+				kinds[u.GetKind()] = u
+			}
+			g.Expect(kinds).To(HaveKey("Deployment"))
+			g.Expect(kinds).To(HaveKey("Service"))
+			g.Expect(kinds).To(HaveKey("PodDisruptionBudget"))
+			containers, _, _ := unstructured.NestedSlice(kinds["Deployment"].Object, "spec", "template", "spec", "containers")
+			args := fmt.Sprint(containers[0].(map[string]any)["args"])
+			g.Expect(args).To(And(ContainSubstring("--store=etcd"), ContainSubstring("--etcd-endpoints=https://etcd-0.etcd:2379,https://etcd-1.etcd:2379,https://etcd-2.etcd:2379"),
+				ContainSubstring("--keys-dir=/etc/arcgitops/keys"), ContainSubstring("--external-url=https://hub.example.com ")))
+			if name == "all options" {
+				g.Expect(kinds).To(HaveKey("Certificate"))
+				g.Expect(args).To(And(ContainSubstring("--etcd-ca-file="), ContainSubstring("--oidc-issuer-url=https://login.example.com/realms/fleet")))
+			}
+			g.Expect(k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "arcgitops"}})).To(Or(Succeed(), WithTransform(apierrors.IsAlreadyExists, BeTrue())))
+			dryRunApply(g, objs)
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no etcd", []string{"--set", "externalURL=https://hub.example.com,tls.secretName=t"}, "at '/etcd/endpoints': minItems: got 0, want 1"},
+		{"an http URL", []string{"-f", "test/install/testdata/hub-values.yaml", "--set", "externalURL=http://hub.example.com"}, "at '/externalURL'"},
+		{"no TLS", []string{"-f", "test/install/testdata/hub-values.yaml", "--set", "tls.secretName="}, "tls.secretName is required"},
+		{"cert-manager without an issuer", []string{"-f", "test/install/testdata/hub-values.yaml", "--set", "tls.certManager.enabled=true"}, "tls.certManager.issuerRef.name is required"},
+		{"an etcd prefix without its slash", []string{"-f", "test/install/testdata/hub-values.yaml", "--set", "etcd.prefix=/hub"}, "at '/etcd/prefix'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := hubTemplate(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q\n%.300s", err, tc.want, out)
+			}
+		})
+	}
 }
 
 func TestBadValuesAreRefused(t *testing.T) {
