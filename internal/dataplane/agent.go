@@ -60,7 +60,9 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 // may check.
 func (s *Server) agentConnected(clusterID string) {
 	now := s.opts.Now().UTC()
-	err := s.store.Update(func(tx store.Tx) error {
+	// Batched: a fleet's agents all connect at once after a restart, and
+	// setting the time when it is unset is idempotent, as Batch needs.
+	err := s.store.Batch(func(tx store.Tx) error {
 		c, err := tx.Cluster(clusterID)
 		if err != nil || c.AgentConnectedAt != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,6 +36,13 @@ import (
 type Etcd struct {
 	c      *clientv3.Client
 	prefix string
+	// writing lets one Update of this process run at a time: they would
+	// only conflict with each other (and run again), so they wait here
+	// instead, and only other replicas' commits make one run again.
+	writing sync.Mutex
+	// batching gathers concurrent Batch calls into one transaction.
+	batching sync.Mutex
+	batch    *etcdBatch
 	// Timeout bounds each call to etcd.
 	timeout time.Duration
 }
@@ -98,6 +106,8 @@ func (e *Etcd) View(fn func(Tx) error) error {
 
 // Update implements Store.
 func (e *Etcd) Update(fn func(Tx) error) error {
+	e.writing.Lock()
+	defer e.writing.Unlock()
 	for attempt := range maxAttempts {
 		t, err := e.begin()
 		if err != nil {
@@ -120,8 +130,74 @@ func (e *Etcd) Update(fn func(Tx) error) error {
 	return ErrContention
 }
 
-// Batch implements Store: an Update (fn is idempotent, as Batch asks).
-func (e *Etcd) Batch(fn func(Tx) error) error { return e.Update(fn) }
+// BatchDelay is how long a Batch call waits for others to share its
+// transaction; BatchSize, how many share one at most.
+const (
+	BatchDelay = 2 * time.Millisecond
+	BatchSize  = 100
+)
+
+// etcdBatch is the Batch calls that will share a transaction.
+type etcdBatch struct {
+	calls []batchCall
+	timer *time.Timer
+}
+
+type batchCall struct {
+	fn   func(Tx) error
+	done chan error
+}
+
+// Batch implements Store as bbolt's DB.Batch does: calls that come within
+// BatchDelay of each other share one etcd transaction (one raft commit,
+// one fsync per member); when one fn fails, it runs again alone, to return
+// its own error, and the others again without it (fn is idempotent).
+func (e *Etcd) Batch(fn func(Tx) error) error {
+	done := make(chan error, 1)
+	e.batching.Lock()
+	if e.batch == nil {
+		b := &etcdBatch{}
+		b.timer = time.AfterFunc(BatchDelay, func() { e.runBatch(b) })
+		e.batch = b
+	}
+	b := e.batch
+	b.calls = append(b.calls, batchCall{fn, done})
+	if len(b.calls) >= BatchSize && b.timer.Stop() {
+		go e.runBatch(b)
+	}
+	e.batching.Unlock()
+	return <-done
+}
+
+func (e *Etcd) runBatch(b *etcdBatch) {
+	e.batching.Lock()
+	if e.batch == b {
+		e.batch = nil
+	}
+	calls := b.calls
+	e.batching.Unlock()
+	for len(calls) > 0 {
+		failed := -1
+		err := e.Update(func(tx Tx) error {
+			for i, c := range calls {
+				if err := c.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range calls {
+				c.done <- err
+			}
+			return
+		}
+		alone := calls[failed]
+		calls = append(calls[:failed:failed], calls[failed+1:]...)
+		alone.done <- e.Update(alone.fn)
+	}
+}
 
 // Close implements Store.
 func (e *Etcd) Close() error { return e.c.Close() }
@@ -342,14 +418,15 @@ type Change struct{ Bucket, Key string }
 // Watcher is a store that tells of the writes of every process using it
 // (etcd's replicas), not only its own.
 type Watcher interface {
-	// Watch calls fn with what each transaction committed from now on,
-	// in commit order, until ctx ends. It returns once watching.
+	// Watch calls fn with what transactions committed from now on, in
+	// commit order (one or several whole transactions a call), until ctx
+	// ends. It returns once watching.
 	Watch(ctx context.Context, fn func([]Change)) error
 }
 
-// Watch implements Watcher with an etcd watch on the hub's prefix. The
-// writes of one transaction come in one call (etcd delivers a revision's
-// events together).
+// Watch implements Watcher with an etcd watch on the hub's prefix: a call
+// holds whole transactions (etcd never splits a revision's events), one
+// or several.
 func (e *Etcd) Watch(ctx context.Context, fn func([]Change)) error {
 	t, err := e.begin()
 	if err != nil {
