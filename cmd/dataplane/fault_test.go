@@ -42,12 +42,7 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	keys := t.TempDir()
-	if out, err := exec.CommandContext(t.Context(), bin, "init-keys", "--keys-dir", keys).CombinedOutput(); err != nil {
-		t.Fatalf("init-keys: %v\n%s", err, out)
-	}
-	shared := []string{"--store=etcd", "--etcd-endpoints=" + strings.Join(storetest.Endpoints(members), ","), "--keys-dir=" + keys,
-		"--token-issuer=https://hub.example.com/adfs"}
+	shared := replicaFlags(t, bin, strings.Join(storetest.Endpoints(members), ","))
 	dirs, addrs := []string{t.TempDir(), t.TempDir()}, []string{freeAddr(t), freeAddr(t)}
 	replicas := []*exec.Cmd{start(t, bin, addrs[0], dirs[0], shared...), start(t, bin, addrs[1], dirs[1], shared...)}
 	urls := []string{"https://" + addrs[0], "https://" + addrs[1]}

@@ -245,13 +245,7 @@ func TestReplicasShareKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	keys := t.TempDir()
-	if out, err := exec.CommandContext(t.Context(), bin, "init-keys", "--keys-dir", keys).CombinedOutput(); err != nil {
-		t.Fatalf("init-keys: %v\n%s", err, out)
-	}
-	// Behind one load balancer, replicas name one issuer (--token-issuer,
-	// or --external-url).
-	shared := []string{"--store=etcd", "--etcd-endpoints=" + endpoint, "--keys-dir=" + keys, "--token-issuer=https://hub.example.com/adfs"}
+	shared := replicaFlags(t, bin, endpoint)
 	dirA, dirB, addrA, addrB := t.TempDir(), t.TempDir(), freeAddr(t), freeAddr(t)
 	start(t, bin, addrA, dirA, shared...)
 	start(t, bin, addrB, dirB, shared...)
@@ -297,6 +291,17 @@ func TestReplicasShareKeys(t *testing.T) {
 		state.Configurations[0].ProtectedSettings.Values["httpsKey"] != "c2VjcmV0" {
 		t.Fatalf("the agent's state through the second replica: %+v", state.Configurations)
 	}
+}
+
+// replicaFlags are the flags replicas on the etcd at endpoints share: keys
+// dataplane init-keys made, and, as behind one load balancer, one issuer.
+func replicaFlags(t *testing.T, bin, endpoints string) []string {
+	t.Helper()
+	keys := t.TempDir()
+	if out, err := exec.CommandContext(t.Context(), bin, "init-keys", "--keys-dir", keys).CombinedOutput(); err != nil {
+		t.Fatalf("init-keys: %v\n%s", err, out)
+	}
+	return []string{"--store=etcd", "--etcd-endpoints=" + endpoints, "--keys-dir=" + keys, "--token-issuer=https://hub.example.com/adfs"}
 }
 
 // TestStoreFlags: flags of the store that do not fit together are refused
