@@ -246,7 +246,9 @@ func TestReplicasShareKeys(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	shared := replicaFlags(t, bin, endpoint)
-	dirA, dirB, addrA, addrB := t.TempDir(), t.TempDir(), freeAddr(t), freeAddr(t)
+	// The second data directory does not exist yet: with the store on etcd,
+	// nothing else makes it.
+	dirA, dirB, addrA, addrB := t.TempDir(), filepath.Join(t.TempDir(), "new"), freeAddr(t), freeAddr(t)
 	start(t, bin, addrA, dirA, shared...)
 	start(t, bin, addrB, dirB, shared...)
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,6 +178,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("a data directory is required")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil { // bbolt makes it; etcd does not
+		return nil, fmt.Errorf("failed to create the data directory %s: %w", opts.DataDir, err)
 	}
 	if opts.KeysDir == "" {
 		opts.KeysDir = opts.DataDir

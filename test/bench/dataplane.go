@@ -25,10 +25,10 @@ type dataPlane struct {
 	hc    *http.Client
 }
 
-// startDataPlane runs the data plane with its store in dir, without rate
-// limits or access log (the bench is one client sending as fast as it can),
+// startDataPlane runs the data plane with its store in dir (or where extra
+// flags say), without rate limits or access log (the bench is one client sending as fast as it can),
 // over plain HTTP on loopback so that its figures compare with earlier runs.
-func startDataPlane(o options, dir string) (*dataPlane, error) {
+func startDataPlane(o options, dir string, extra ...string) (*dataPlane, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -37,13 +37,14 @@ func startDataPlane(o options, dir string) (*dataPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := start(dir, "dataplane", o.dataplane, nil, "--listen="+addr, "--data-dir="+filepath.Join(dir, "dataplane-data"),
-		"--rate-limit=0", "--access-log=false", "--pprof-bind-address="+pprofAddr,
+	args := []string{"--listen=" + addr, "--data-dir=" + filepath.Join(dir, "dataplane-data"),
+		"--rate-limit=0", "--access-log=false", "--pprof-bind-address=" + pprofAddr,
 		// Plain HTTP on loopback, as the measures were taken before TLS.
 		"--insecure-http",
 		// The capacity measure registers tens of thousands of clusters; the
 		// round trip puts every sample in one cluster.
-		"--max-clusters-per-subscription=1000000", "--max-configurations-per-cluster=100000")
+		"--max-clusters-per-subscription=1000000", "--max-configurations-per-cluster=100000"}
+	p, err := start(dir, "dataplane", o.dataplane, nil, append(args, extra...)...)
 	if err != nil {
 		return nil, err
 	}

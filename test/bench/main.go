@@ -58,9 +58,11 @@ type options struct {
 	graphClusters, graphConfigs int
 	// portalClusters sizes measure 11's fleet.
 	portalClusters int
+	// hubAgents are the agents of measure 12's replica kill.
+	hubAgents int
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal"}
+var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal", "hub"}
 
 func main() {
 	if loadMode() {
@@ -87,6 +89,7 @@ func main() {
 	flag.DurationVar(&o.policyIdle, "policy-idle", time.Minute, "How long to count policy evaluations while nothing changes (measure 9).")
 	flag.IntVar(&o.graphClusters, "graph-clusters", 20000, "Clusters of measure 10's fleet.")
 	flag.IntVar(&o.portalClusters, "portal-clusters", 10000, "Clusters of measure 11's fleet (a configuration each).")
+	flag.IntVar(&o.hubAgents, "hub-agents", 1000, "Agents long-polling the replica measure 12 kills.")
 	flag.IntVar(&o.graphConfigs, "graph-configurations", 100000, "Configurations of measure 10's fleet, spread evenly over its clusters.")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
@@ -205,6 +208,11 @@ func run(o options) error {
 	}
 	if o.measures["portal"] {
 		if err := measurePortal(o, &rep); err != nil {
+			return err
+		}
+	}
+	if o.measures["hub"] {
+		if err := measureHub(o, &rep); err != nil {
 			return err
 		}
 	}

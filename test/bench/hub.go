@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arcgitops/arcgitops/internal/agentapi"
+	"github.com/arcgitops/arcgitops/internal/dataplane/store/storetest"
+)
+
+// measureHub runs measure 12: the hub on a three-member etcd against the
+// embedded bbolt store: a fluxConfiguration PUT's latency on each, and how
+// long agents take to resume their long polls on the other replica when
+// the one they used is killed.
+func measureHub(o options, rep *report) error {
+	dir, err := os.MkdirTemp("", "arcgitops-bench-hub-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	progress("12. Starting a three-member etcd")
+	members, stopEtcd, err := storetest.Cluster(filepath.Join(dir, "etcd"), 3)
+	if err != nil {
+		return err
+	}
+	defer stopEtcd()
+	keys := filepath.Join(dir, "keys")
+	if out, err := exec.Command(o.dataplane, "init-keys", "--keys-dir", keys).CombinedOutput(); err != nil {
+		return fmt.Errorf("init-keys: %w\n%s", err, out)
+	}
+	shared := []string{"--store=etcd", "--etcd-endpoints=" + strings.Join(storetest.Endpoints(members), ","), "--keys-dir=" + keys,
+		"--token-issuer=https://hub.bench/adfs"}
+
+	n := 2 * o.samples
+	for _, store := range []struct {
+		name  string
+		flags []string
+	}{{"bbolt (one data plane)", nil}, {"etcd (three members, one disk)", shared}} {
+		sub := filepath.Join(dir, strings.Fields(store.name)[0])
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return err
+		}
+		d, err := startDataPlane(o, sub, store.flags...)
+		if err != nil {
+			return err
+		}
+		progress("12. %d fluxConfiguration PUTs, one at a time, on %s", n, store.name)
+		lat, err := putLatencies(d, n)
+		d.stop()
+		if err != nil {
+			return err
+		}
+		rep.add(row{name: fmt.Sprintf("12. fluxConfiguration PUT on %s (%d, one at a time)", store.name, n),
+			value: fmt.Sprintf("p50 %s, p99 %s", ms(median(lat)), ms(percentile(lat, 99))), target: "-"})
+	}
+
+	agents := o.hubAgents
+	progress("12. Two replicas on etcd, %d agents long-polling the first; then it is killed", agents)
+	a, err := startDataPlane(o, filepath.Join(dir, "etcd"), append(shared, "--etcd-prefix=/recovery/")...)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	bDir := filepath.Join(dir, "replica-b")
+	if err := os.MkdirAll(bDir, 0o700); err != nil {
+		return err
+	}
+	b, err := startReplica(o, bDir, append(shared, "--etcd-prefix=/recovery/")...)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	recovered, err := recovery(a, b, bDir, agents)
+	if err != nil {
+		return err
+	}
+	rep.add(row{name: fmt.Sprintf("12. replica killed under %d agents: kill -> each agent's long poll resumed on the other replica", agents),
+		value:  fmt.Sprintf("p50 %s, p99 %s (an agent retries after its 1 s minimum backoff)", ms(median(recovered)), ms(percentile(recovered, 99))),
+		target: "p99 < 5 s"})
+	return nil
+}
+
+// putLatencies PUTs n configurations into one cluster, one at a time.
+func putLatencies(d *dataPlane, n int) ([]time.Duration, error) {
+	if err := d.call(http.MethodPut, clusterPath("hub"), map[string]any{"location": "bench"}, nil); err != nil {
+		return nil, err
+	}
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		t0 := time.Now()
+		if err := d.call(http.MethodPut, configPath("hub", fmt.Sprintf("c%04d", i)), armConfig("fleet"), nil); err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return lat, nil
+}
+
+// startReplica runs another replica of a hub whose owner the first made:
+// it signs in as that owner.
+func startReplica(o options, dir string, extra ...string) (*dataPlane, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(dir, "dataplane", o.dataplane, nil, append([]string{"--listen=" + addr, "--data-dir=" + filepath.Join(dir, "dataplane-data"),
+		"--rate-limit=0", "--access-log=false", "--insecure-http", "--max-clusters-per-subscription=1000000"}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	d := &dataPlane{proc: p, url: "http://" + addr, hc: &http.Client{Timeout: 2 * time.Minute}}
+	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// recovery registers n clusters, runs an agent for each long-polling a
+// (with b as its other replica), kills a, and returns how long each agent
+// took to be answered by b: after an error it waits the agent's minimum
+// backoff (1 s), then reads its state again from the next replica.
+func recovery(a, b *dataPlane, dir string, n int) ([]time.Duration, error) {
+	tokens := make([]string, n)
+	if err := parallel(n, 16, func(i int) error {
+		_, token, err := a.register(dir, fmt.Sprintf("hub%05d", i))
+		tokens[i] = token
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: agentapi.MaxWait + 30*time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var killed time.Time
+	resumed := make([]time.Duration, n)
+	polling := make(chan struct{}, n)
+	left := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := &agentapi.Client{BaseURLs: []string{a.url, b.url}, ClusterID: clusterPath(fmt.Sprintf("hub%05d", i)), Token: tokens[i], HTTP: hc}
+		wg.Go(func() {
+			etag := ""
+			for ctx.Err() == nil {
+				wait := 20 * time.Second
+				if etag == "" {
+					wait = 0 // read the state again, at once
+				}
+				_, next, _, err := c.List(ctx, etag, wait)
+				if err != nil {
+					etag = ""
+					time.Sleep(time.Second) // the agent's minimum backoff
+					continue
+				}
+				mu.Lock()
+				after := !killed.IsZero()
+				if after && resumed[i] == 0 {
+					resumed[i] = time.Since(killed)
+					left <- struct{}{}
+				}
+				mu.Unlock()
+				if etag == "" && !after {
+					polling <- struct{}{}
+				}
+				etag = next
+			}
+		})
+	}
+	for range n {
+		<-polling
+	}
+	time.Sleep(time.Second) // every agent inside a long poll on a
+	mu.Lock()
+	killed = time.Now()
+	mu.Unlock()
+	a.stop()
+	timeout := time.After(2 * time.Minute)
+	for done := 0; done < n; done++ {
+		select {
+		case <-left:
+		case <-timeout:
+			return nil, fmt.Errorf("%d of %d agents were answered by the other replica within 2 minutes", done, n)
+		}
+	}
+	cancel()
+	wg.Wait()
+	return resumed, nil
+}
