@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
@@ -59,6 +60,12 @@ func measureHub(o options, rep *report) error {
 		}
 		rep.add(row{name: fmt.Sprintf("12. fluxConfiguration PUT on %s (%d, one at a time)", store.name, n),
 			value: fmt.Sprintf("p50 %s, p99 %s", ms(median(lat)), ms(percentile(lat, 99))), target: "-"})
+	}
+
+	if o.hubLoadAgents > 0 {
+		if err := hubLoads(o, dir, shared, rep); err != nil {
+			return err
+		}
 	}
 
 	agents := o.hubAgents
@@ -193,4 +200,112 @@ func recovery(a, b *dataPlane, dir string, n int) ([]time.Duration, error) {
 	cancel()
 	wg.Wait()
 	return resumed, nil
+}
+
+// hubLoad registers n clusters (a configuration each) through first, and
+// runs n simulated agents split across the replicas, each half in a load
+// process of its own (this binary's `load` mode) for o.window; it returns
+// one row per replica.
+func hubLoad(o options, dir, label string, replicas []*dataPlane, n int) ([]row, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	progress("12. %s: registering %d clusters with a configuration each", label, n)
+	lines := make([]string, n)
+	started := time.Now()
+	if err := parallel(n, 16, func(i int) error {
+		cluster := fmt.Sprintf("load%05d", i)
+		_, token, err := replicas[0].register(dir, cluster)
+		if err != nil {
+			return err
+		}
+		lines[i] = clusterPath(cluster) + " " + token + " fleet"
+		return replicas[0].call(http.MethodPut, configPath(cluster, "fleet"), armConfig("fleet"), nil)
+	}); err != nil {
+		return nil, err
+	}
+	progress("12. %s: registered in %s; %d agents for 30 s + %s", label, time.Since(started).Round(time.Second), n, o.window)
+	type result struct {
+		res      *loadResult
+		cpu, rss float64
+		err      error
+	}
+	results := make([]result, len(replicas))
+	var wg sync.WaitGroup
+	for i, d := range replicas {
+		part := lines[i*n/len(replicas) : (i+1)*n/len(replicas)]
+		file := filepath.Join(dir, fmt.Sprintf("agents-%d", i))
+		if err := os.WriteFile(file, []byte(strings.Join(part, "\n")+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		wg.Go(func() {
+			res, cpu, rss, err := runLoadProcess(self, d, file, len(part), o.window, fmt.Sprintf("127.0.%d.1", 20+i), dir, "")
+			results[i] = result{res, cpu, rss, err}
+		})
+	}
+	wg.Wait()
+	var rows []row
+	for i, r := range results {
+		if r.err != nil {
+			return nil, r.err
+		}
+		rows = append(rows, row{name: fmt.Sprintf("12. %s, replica %d of %d: %d agents (long-poll 30 s, status every 30 s)", label, i+1, len(replicas), n/len(replicas)),
+			value: fmt.Sprintf("%.0f requests/s, status p99 %.1f ms (p50 %.1f ms), %d errors; RSS %.0f MiB, CPU %.2f cores",
+				float64(r.res.Requests)/r.res.Window, r.res.StatusP99, r.res.StatusP50, r.res.Errors, r.rss/(1<<20), r.cpu),
+			target: "p99 < 100 ms"})
+	}
+	return rows, nil
+}
+
+// hubLoads compares o.hubLoadAgents agents on one bbolt data plane with the
+// same agents split across two replicas on etcd.
+func hubLoads(o options, dir string, shared []string, rep *report) error {
+	n := o.hubLoadAgents
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		return err
+	}
+	if uint64(n)+fdHeadroom > limit.Cur {
+		rep.note("12. %d agents skipped: each holds a connection, and the open-files limit (ulimit -n) is %d", n, limit.Cur)
+		return nil
+	}
+	boltDir := filepath.Join(dir, "load-bolt")
+	if err := os.MkdirAll(boltDir, 0o700); err != nil {
+		return err
+	}
+	d, err := startDataPlane(o, boltDir)
+	if err != nil {
+		return err
+	}
+	rows, err := hubLoad(o, boltDir, "bbolt, one data plane", []*dataPlane{d}, n)
+	d.stop()
+	if err != nil {
+		return err
+	}
+	etcdDirs := []string{filepath.Join(dir, "load-etcd-a"), filepath.Join(dir, "load-etcd-b")}
+	for _, p := range etcdDirs {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return err
+		}
+	}
+	flags := append(shared, "--etcd-prefix=/load/")
+	a, err := startDataPlane(o, etcdDirs[0], flags...)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	b, err := startReplica(o, etcdDirs[1], flags...)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	more, err := hubLoad(o, etcdDirs[0], "etcd, two replicas", []*dataPlane{a, b}, n)
+	if err != nil {
+		return err
+	}
+	for _, r := range append(rows, more...) {
+		rep.add(r)
+	}
+	return nil
 }

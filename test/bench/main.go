@@ -58,8 +58,9 @@ type options struct {
 	graphClusters, graphConfigs int
 	// portalClusters sizes measure 11's fleet.
 	portalClusters int
-	// hubAgents are the agents of measure 12's replica kill.
-	hubAgents int
+	// hubAgents are the agents of measure 12's replica kill; hubLoadAgents
+	// those of its comparison of bbolt and etcd (0: none).
+	hubAgents, hubLoadAgents int
 }
 
 var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal", "hub"}
@@ -90,6 +91,7 @@ func main() {
 	flag.IntVar(&o.graphClusters, "graph-clusters", 20000, "Clusters of measure 10's fleet.")
 	flag.IntVar(&o.portalClusters, "portal-clusters", 10000, "Clusters of measure 11's fleet (a configuration each).")
 	flag.IntVar(&o.hubAgents, "hub-agents", 1000, "Agents long-polling the replica measure 12 kills.")
+	flag.IntVar(&o.hubLoadAgents, "hub-load-agents", 10000, "Agents of measure 12's comparison: on one bbolt data plane, then split across two replicas on etcd (0: skip it).")
 	flag.IntVar(&o.graphConfigs, "graph-configurations", 100000, "Configurations of measure 10's fleet, spread evenly over its clusters.")
 	only := flag.String("measures", strings.Join(allMeasures, ","), "The measures to run, comma-separated: "+strings.Join(allMeasures, ", ")+".")
 	flag.Parse()
