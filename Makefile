@@ -110,7 +110,7 @@ envtest: ## Build the envtest binaries and print KUBEBUILDER_ASSETS.
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: binaries ## Measure convergence vs a floor, idle writes, memory, status round trip, propagation, data plane capacity, key generation, ARM, policy, Resource Graph and the portal; writes docs/benchmarks.md (BENCH_FLAGS=--help lists the knobs).
+bench: binaries ## Measure convergence vs a floor, idle writes, memory, status round trip, propagation, data plane capacity, key generation, ARM, policy, Resource Graph, the portal and the hub on etcd; writes docs/benchmarks.md (BENCH_FLAGS=--help lists the knobs).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" FLUX_CRDS="$$(hack/flux.sh crds | paste -sd:)" \
 	go run ./test/bench --manager $(LOCALBIN)/manager --dataplane $(LOCALBIN)/dataplane --out docs/benchmarks.md $(BENCH_FLAGS)
 

@@ -291,7 +291,7 @@ func render(o options, rep report, took time.Duration) string {
 
 // measureNumbers are the numbers each measure's rows start with.
 var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1", "3"}, "idle": {"2"}, "roundtrip": {"4"},
-	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}, "portal": {"11"}}
+	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}, "portal": {"11"}, "hub": {"12"}}
 
 // keptRows are the table rows of --out that belong to measures not run
 // this time, so that a run of some measures updates only their rows.
