@@ -79,9 +79,9 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &writer{arms: arms, clusters: clusters, acked: map[string][]string{}}
+	w := &writer{arms: arms, clusters: clusters, acked: map[string][]string{}, done: make(chan struct{}), stopped: make(chan struct{})}
 	var wg sync.WaitGroup
-	wg.Go(func() { w.run(ctx) })
+	go w.run(ctx)
 	agents := make([]*faultAgent, faultAgents)
 	for i := range agents {
 		order := []string{urls[i%2], urls[1-i%2]} // half start on each replica
@@ -180,18 +180,14 @@ type writer struct {
 	mu       sync.Mutex
 	acked    map[string][]string
 	failed   int
-	done     chan struct{}
-	stopped  sync.WaitGroup
+	// done asks run to end; stopped says it has.
+	done, stopped chan struct{}
 }
 
 const configBody = `{"properties":{"gitRepository":{"url":"https://github.com/Azure/arc-k8s-demo","repositoryRef":{"branch":"main"}},"kustomizations":{"apps":{"path":"./apps"}}}}`
 
 func (w *writer) run(ctx context.Context) {
-	w.mu.Lock()
-	w.done = make(chan struct{})
-	w.stopped.Add(1)
-	w.mu.Unlock()
-	defer w.stopped.Done()
+	defer close(w.stopped)
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
@@ -224,10 +220,8 @@ func (w *writer) run(ctx context.Context) {
 
 // stop ends the writes and waits for the one in flight.
 func (w *writer) stop() {
-	w.mu.Lock()
 	close(w.done)
-	w.mu.Unlock()
-	w.stopped.Wait()
+	<-w.stopped
 }
 
 func (w *writer) count() int {

@@ -32,16 +32,14 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "migrate" {
-		if err := migrate(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "dataplane migrate:", err)
-			os.Exit(1)
+	subcommands := map[string]func([]string) error{"migrate": migrate, "init-keys": initKeys}
+	if len(os.Args) > 1 && subcommands[os.Args[1]] != nil {
+		err := subcommands[os.Args[1]](os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			return // its usage is printed
 		}
-		return
-	}
-	if len(os.Args) > 1 && os.Args[1] == "init-keys" {
-		if err := initKeys(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "dataplane init-keys:", err)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dataplane %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -208,9 +206,7 @@ func initKeys(args []string) error {
 		fs.PrintDefaults()
 	}
 	dir := fs.String("keys-dir", "", "Where to make the keys (created 0700, files 0600).")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *dir == "" || fs.NArg() > 0 {
@@ -240,9 +236,7 @@ func migrate(args []string) error {
 	caFile := fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate.")
 	certFile := fs.String("etcd-cert-file", "", "PEM client certificate for etcd.")
 	keyFile := fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -81,20 +81,29 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *http.Requ
 // portal: no token to verify).
 type portalPrincipalKey struct{}
 
+// activePrincipal is nil when p may still act: one of the built-in
+// issuer's principals must exist and not be disabled (ErrNotFound
+// otherwise: its tokens and sessions stop at once); an external issuer's
+// are its own to end.
+func activePrincipal(tx store.Tx, p identity.Principal, builtIn string) error {
+	if p.Issuer != builtIn {
+		return nil
+	}
+	pr, err := tx.Principal(p.ObjectID)
+	if err == nil && pr.Disabled {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
 // callerOf is p with its role assignments; ErrNotFound when p is one of
 // the built-in issuer's principals and has been deleted (its tokens, and
 // its portal sessions, stop working at once).
 func (s *Server) callerOf(p identity.Principal) (*caller, error) {
 	c := &caller{Principal: p}
 	err := s.store.View(func(tx store.Tx) error {
-		if p.Issuer == s.issuer.URL {
-			pr, err := tx.Principal(p.ObjectID)
-			if err != nil {
-				return err
-			}
-			if pr.Disabled {
-				return store.ErrNotFound // a disabled user is signed out at once
-			}
+		if err := activePrincipal(tx, p, s.issuer.URL); err != nil {
+			return err
 		}
 		assignments, err := tx.RoleAssignmentsOf(p.ObjectID)
 		if err != nil {

@@ -464,12 +464,9 @@ func (s *Server) withBodySlot(w http.ResponseWriter, r *http.Request, next func(
 // changed record goes to the index. When the store lost its place, the
 // index is built again and every long poll woken.
 func (s *Server) storeChanged(cs []store.Change) {
-	kinds := map[string]string{store.ChangedCluster: chCluster, store.ChangedConfig: chConfig, store.ChangedGroup: chGroup,
-		store.ChangedVault: chVault, store.ChangedExtension: chExtension, store.ChangedPolicyState: chState,
-		store.ChangedPolicyAssignment: chAssignment}
 	var idx []change
 	for _, c := range cs {
-		switch kind := kinds[c.Bucket]; {
+		switch kind := indexedBuckets[c.Bucket]; {
 		case c.Bucket == "":
 			if err := s.graph.rebuild(); err != nil {
 				s.opts.Log.Error(err, "Failed to rebuild the Resource Graph index after the store's watch lost its place")
@@ -483,6 +480,11 @@ func (s *Server) storeChanged(cs []store.Change) {
 	}
 	s.graph.changed(idx)
 }
+
+// indexedBuckets are the kinds of index change of the store's buckets.
+var indexedBuckets = map[string]string{store.ChangedCluster: chCluster, store.ChangedConfig: chConfig, store.ChangedGroup: chGroup,
+	store.ChangedVault: chVault, store.ChangedExtension: chExtension, store.ChangedPolicyState: chState,
+	store.ChangedPolicyAssignment: chAssignment}
 
 // notifier wakes long polls when a cluster's desired state changes.
 type notifier struct {

@@ -29,6 +29,23 @@ type dataPlane struct {
 // flags say), without rate limits or access log (the bench is one client sending as fast as it can),
 // over plain HTTP on loopback so that its figures compare with earlier runs.
 func startDataPlane(o options, dir string, extra ...string) (*dataPlane, error) {
+	d, err := startReplica(o, dir, extra...)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := dataplane.ReadCredentials(filepath.Join(dir, "dataplane-data", dataplane.OwnerCredentialsFile))
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	d.owner = owner
+	d.arm = d.clientAs(owner.AppID, owner.Password)
+	return d, nil
+}
+
+// startReplica runs a data plane as startDataPlane does, without signing
+// in: another replica of a hub whose owner the first one made.
+func startReplica(o options, dir string, extra ...string) (*dataPlane, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -48,19 +65,11 @@ func startDataPlane(o options, dir string, extra ...string) (*dataPlane, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/"}
-	hc := &http.Client{Timeout: 2 * time.Minute}
+	d := &dataPlane{proc: p, url: "http://" + addr, pprof: "http://" + pprofAddr + "/debug/pprof/", hc: &http.Client{Timeout: 2 * time.Minute}}
 	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
 		p.stop()
 		return nil, err
 	}
-	owner, err := dataplane.ReadCredentials(filepath.Join(dir, "dataplane-data", dataplane.OwnerCredentialsFile))
-	if err != nil {
-		p.stop()
-		return nil, err
-	}
-	d.owner, d.hc = owner, hc
-	d.arm = d.clientAs(owner.AppID, owner.Password)
 	return d, nil
 }
 

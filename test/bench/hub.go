@@ -110,26 +110,6 @@ func putLatencies(d *dataPlane, n int) ([]time.Duration, error) {
 	return lat, nil
 }
 
-// startReplica runs another replica of a hub whose owner the first made:
-// it signs in as that owner.
-func startReplica(o options, dir string, extra ...string) (*dataPlane, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p, err := start(dir, "dataplane", o.dataplane, nil, append([]string{"--listen=" + addr, "--data-dir=" + filepath.Join(dir, "dataplane-data"),
-		"--rate-limit=0", "--access-log=false", "--insecure-http", "--max-clusters-per-subscription=1000000"}, extra...)...)
-	if err != nil {
-		return nil, err
-	}
-	d := &dataPlane{proc: p, url: "http://" + addr, hc: &http.Client{Timeout: 2 * time.Minute}}
-	if err := waitHTTP(p, d.url+"/healthz"); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return d, nil
-}
-
 // recovery registers n clusters, runs an agent for each long-polling a
 // (with b as its other replica), kills a, and returns how long each agent
 // took to be answered by b: after an error it waits the agent's minimum
