@@ -233,6 +233,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, ref groupRe
 	}
 	var deleted []string
 	err := s.store.Update(func(tx store.Tx) error {
+		deleted = deleted[:0] // fn may run again
 		if err := tx.DeleteResourceGroup(ref.ID()); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errAPI{groupNotFound(ref)}

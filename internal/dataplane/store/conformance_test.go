@@ -33,6 +33,7 @@ func conformance(t *testing.T, open func(t *testing.T) Store) {
 		{"a failed update changes nothing", conformRollback},
 		{"reads see the transaction's own writes", conformReadYourWrites},
 		{"concurrent writers lose no update", conformConcurrent},
+		{"concurrent checks of a count keep its limit (write skew)", conformWriteSkew},
 		{"large values", conformLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -612,6 +613,68 @@ func conformConcurrent(t *testing.T, st Store) {
 		}
 		return err
 	})
+}
+
+// conformWriteSkew: writers that count a cluster's configurations and
+// act on the count (a quota, as the API's own) stay serializable: creates
+// never exceed the limit, although each writes a key no other reads; and
+// deletes that keep one never leave none, although each deletes a
+// different key. An engine that checked only the keys a transaction read
+// by name (not the ranges it scanned, nor the keys deleted from them)
+// would let both happen.
+func conformWriteSkew(t *testing.T, st Store) {
+	t.Helper()
+	const writers, limit = 8, 5
+	count := func() int {
+		n := 0
+		view(t, st, func(tx Tx) error { cfgs, err := tx.Configs(cluster); n = len(cfgs); return err })
+		return n
+	}
+	race := func(fn func(w, i int) func(Tx) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for i := range limit {
+					if err := st.Update(fn(w, i)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	race(func(w, i int) func(Tx) error {
+		return func(tx Tx) error {
+			cfgs, err := tx.Configs(cluster)
+			if err != nil || len(cfgs) >= limit {
+				return err
+			}
+			return tx.PutConfig(&Config{ClusterID: cluster, Name: fmt.Sprintf("w%d-%d", w, i), Properties: json.RawMessage(`{}`)})
+		}
+	})
+	if n := count(); n != limit {
+		t.Fatalf("%d configurations after concurrent creates limited to %d", n, limit)
+	}
+	race(func(w, _ int) func(Tx) error {
+		return func(tx Tx) error {
+			cfgs, err := tx.Configs(cluster)
+			if err != nil || len(cfgs) <= 1 {
+				return err
+			}
+			// Each writer deletes another one of those it sees.
+			return tx.DeleteConfig(cluster, cfgs[w%len(cfgs)].Name)
+		}
+	})
+	if n := count(); n != 1 {
+		t.Fatalf("%d configurations after concurrent deletes that keep one", n)
+	}
 }
 
 // conformLarge: a configuration near the data plane's body limit (1 MiB)

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -20,29 +22,44 @@ import (
 // key each (<prefix><bucket>/<key>), so that one etcd can hold several
 // hubs.
 //
-// Transactions are optimistic and serialized, as bbolt's are: a
-// transaction reads at the revision it started at (seeing its own writes
-// over it), buffers its writes, and commits them in one etcd transaction
-// only if no other transaction committed since it started (every commit
-// rewrites the hub's lock key, compared by revision); otherwise it runs
-// again on fresh reads. No read-modify-write race between replicas can
-// lose an update, and a commit is acknowledged once a quorum has it on
-// disk.
+// Transactions are optimistic and serializable. A transaction reads at one
+// revision (fixed by its first read, seeing its own writes over it),
+// remembers what it read (each key's mod revision, each range it scanned)
+// and buffers its writes; it commits them in one etcd transaction that
+// compares, in etcd, that nothing it read has changed since: each key read
+// still has the revision it had, and no key of a scanned range was written
+// or deleted after the transaction's revision. Otherwise it runs again on
+// fresh reads. Transactions that touch different keys (two clusters'
+// status reports) never wait for each other, in one replica or across
+// replicas; no read-modify-write race can lose an update; a commit is
+// acknowledged once a quorum has it on disk.
+//
+// etcd keeps no trace of a deleted key that a range comparison could see,
+// so a commit that deletes a key also writes a tombstone for it,
+// <prefix>tombstones/<bucket>/<key>, which a scanned range's comparison
+// covers too. Tombstones are attached to a lease that etcd expires after
+// tombstoneTTL; a transaction older than maxTxnAge runs again instead of
+// committing, so that no tombstone it must see is gone.
 //
 // An Update writes all its keys in one etcd transaction: etcd's
-// --max-txn-ops (default 128) and --max-request-bytes (default 1.5 MiB)
-// bound it; run etcd with --max-txn-ops=10000 --max-request-bytes=
-// 33554432 for hubs whose clusters hold many configurations.
+// --max-txn-ops (default 128, counting the comparisons too) and
+// --max-request-bytes (default 1.5 MiB) bound it; run etcd with
+// --max-txn-ops=10000 --max-request-bytes=33554432 for hubs whose clusters
+// hold many configurations.
 type Etcd struct {
 	c      *clientv3.Client
 	prefix string
-	// writing lets one Update of this process run at a time: they would
-	// only conflict with each other (and run again), so they wait here
-	// instead, and only other replicas' commits make one run again.
-	writing sync.Mutex
 	// batching gathers concurrent Batch calls into one transaction.
 	batching sync.Mutex
 	batch    *etcdBatch
+	// leasing guards the lease of the tombstones written now.
+	leasing   sync.Mutex
+	lease     clientv3.LeaseID
+	leaseFrom time.Time
+	// seqBase and seq make nextSequence's numbers: unique across replicas
+	// without a counter in etcd that every append would conflict on.
+	seqBase uint64
+	seq     atomic.Uint32
 	// Timeout bounds each call to etcd.
 	timeout time.Duration
 }
@@ -62,9 +79,21 @@ type EtcdOptions struct {
 // concurrent one.
 const maxAttempts = 100
 
+// Tombstones live at least tombstoneTTL - tombstoneLeaseUse; a transaction
+// older than maxTxnAge runs again rather than commit.
+const (
+	tombstoneTTL      = 11 * time.Minute
+	tombstoneLeaseUse = time.Minute
+	maxTxnAge         = 5 * time.Minute
+)
+
 // ErrContention is an Update's answer when it lost to concurrent
 // transactions maxAttempts times.
 var ErrContention = errors.New("etcd: the transaction lost to concurrent writers too often; retry")
+
+// errStale says a transaction's revision is gone (compacted): it runs
+// again at a new one.
+var errStale = errors.New("etcd: the transaction's revision was compacted")
 
 // OpenEtcd connects to etcd and checks that it answers.
 func OpenEtcd(opts EtcdOptions) (*Etcd, error) {
@@ -81,50 +110,52 @@ func OpenEtcd(opts EtcdOptions) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
-	e := &Etcd{c: c, prefix: opts.Prefix, timeout: opts.Timeout}
-	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
-	defer cancel()
-	if _, err := c.Get(ctx, e.lockKey()); err != nil {
+	e := &Etcd{c: c, prefix: opts.Prefix, timeout: opts.Timeout, seqBase: uint64(rand.Uint32()|1<<31) << 32}
+	if _, err := e.revision(); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("etcd at %s does not answer: %w", strings.Join(opts.Endpoints, ","), err)
 	}
 	return e, nil
 }
 
-// lockKey is rewritten by every commit: a transaction commits only if it
-// is unchanged since the transaction began.
-func (e *Etcd) lockKey() string { return e.prefix + "lock" }
+// revision is etcd's current revision (a linearizable read).
+func (e *Etcd) revision() (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	resp, err := e.c.Get(ctx, e.prefix+"tombstones/", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: %w", err)
+	}
+	return resp.Header.Revision, nil
+}
 
 // View implements Store: reads at one revision.
 func (e *Etcd) View(fn func(Tx) error) error {
-	t, err := e.begin()
-	if err != nil {
-		return err
+	for range maxAttempts {
+		err := fn(txn{e.begin()})
+		if !errors.Is(err, errStale) {
+			return err
+		}
 	}
-	return fn(txn{t})
+	return ErrContention
 }
 
-// Update implements Store.
+// Update implements Store. fn may run more than once: after a conflict it
+// runs again on fresh reads.
 func (e *Etcd) Update(fn func(Tx) error) error {
-	e.writing.Lock()
-	defer e.writing.Unlock()
 	for attempt := range maxAttempts {
-		t, err := e.begin()
-		if err != nil {
+		t := e.begin()
+		err := fn(txn{t})
+		if err == nil {
+			var ok bool
+			if ok, err = t.commit(); ok || err != nil {
+				return err
+			}
+		} else if !errors.Is(err, errStale) {
 			return err
 		}
-		if err := fn(txn{t}); err != nil {
-			return err
-		}
-		if t.err != nil {
-			return t.err
-		}
-		ok, err := t.commit()
-		if err != nil || ok {
-			return err
-		}
-		// Another transaction committed first: run again on its result,
-		// after a short random pause that grows with the attempts.
+		// Another transaction changed what this one read: run again on its
+		// result, after a short random pause that grows with the attempts.
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(attempt+1, 20)))))
 	}
 	return ErrContention
@@ -202,35 +233,76 @@ func (e *Etcd) runBatch(b *etcdBatch) {
 // Close implements Store.
 func (e *Etcd) Close() error { return e.c.Close() }
 
-// etcdTx is one transaction: the revision it reads at, and its writes.
+// etcdTx is one transaction: the revision it reads at, what it read, and
+// its writes.
 type etcdTx struct {
-	e   *Etcd
-	rev int64
-	// lockRev is the lock key's ModRevision at rev (0: never written).
-	lockRev int64
+	e *Etcd
+	// rev is the revision the transaction reads at, fixed by its first
+	// read (0: none yet), at began.
+	rev   int64
+	began time.Time
+	// reads are the keys read from etcd, with what was read.
+	reads map[string]etcdRead
+	// ranges are the ranges [start, end) scans read from etcd.
+	ranges [][2]string
 	// writes are the values put (nil: deleted), by full key.
 	writes map[string][]byte
-	// err is the first failure of a write, returned by Update.
-	err error
 }
 
-func (e *Etcd) begin() (*etcdTx, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+// etcdRead is a key as a transaction read it: its value (nil: none) and
+// the revision that last wrote it (0: none).
+type etcdRead struct {
+	value []byte
+	mod   int64
+}
+
+func (e *Etcd) begin() *etcdTx {
+	return &etcdTx{e: e, reads: map[string]etcdRead{}, writes: map[string][]byte{}}
+}
+
+// get reads from etcd at the transaction's revision, the first read fixing
+// it at etcd's current one.
+func (t *etcdTx) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if t.rev != 0 {
+		opts = append(opts, clientv3.WithRev(t.rev))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.e.timeout)
 	defer cancel()
-	resp, err := e.c.Get(ctx, e.lockKey())
-	if err != nil {
+	resp, err := t.e.c.Get(ctx, key, opts...)
+	switch {
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return nil, errStale
+	case err != nil:
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
-	t := &etcdTx{e: e, rev: resp.Header.Revision, writes: map[string][]byte{}}
-	if len(resp.Kvs) > 0 {
-		t.lockRev = resp.Kvs[0].ModRevision
+	if t.rev == 0 {
+		t.rev, t.began = resp.Header.Revision, time.Now()
 	}
-	return t, nil
+	return resp, nil
 }
 
+// tombstone is the key that says key was deleted.
+func (t *etcdTx) tombstone(key string) string {
+	return t.e.prefix + "tombstones/" + key[len(t.e.prefix):]
+}
+
+// commit writes the transaction's writes if nothing it read changed since
+// its revision; false when something did.
 func (t *etcdTx) commit() (bool, error) {
 	if len(t.writes) == 0 {
 		return true, nil
+	}
+	if t.rev != 0 && time.Since(t.began) > maxTxnAge {
+		return false, nil // tombstones it must see may have expired
+	}
+	cmps := make([]clientv3.Cmp, 0, len(t.reads)+2*len(t.ranges))
+	for k, r := range t.reads {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", r.mod))
+	}
+	for _, r := range t.ranges {
+		cmps = append(cmps,
+			clientv3.Compare(clientv3.ModRevision(r[0]).WithRange(r[1]), "<", t.rev+1),
+			clientv3.Compare(clientv3.ModRevision(t.tombstone(r[0])).WithRange(t.tombstone(r[1])), "<", t.rev+1))
 	}
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range t.writes {
@@ -239,22 +311,45 @@ func (t *etcdTx) commit() (bool, error) {
 			}
 		}
 	})
-	ops := make([]clientv3.Op, 0, len(keys)+1)
+	ops := make([]clientv3.Op, 0, len(keys))
 	for _, k := range keys {
 		if v := t.writes[k]; v != nil {
 			ops = append(ops, clientv3.OpPut(k, string(v)))
-		} else {
-			ops = append(ops, clientv3.OpDelete(k))
+			continue
 		}
+		lease, err := t.e.tombstoneLease()
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, clientv3.OpDelete(k), clientv3.OpPut(t.tombstone(k), "", clientv3.WithLease(lease)))
 	}
-	ops = append(ops, clientv3.OpPut(t.e.lockKey(), ""))
 	ctx, cancel := context.WithTimeout(context.Background(), t.e.timeout)
 	defer cancel()
-	resp, err := t.e.c.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(t.e.lockKey()), "=", t.lockRev)).Then(ops...).Commit()
+	resp, err := t.e.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return false, fmt.Errorf("etcd: committing %d writes: %w", len(ops), err)
 	}
 	return resp.Succeeded, nil
+}
+
+// tombstoneLease is the lease tombstones written now are attached to: a
+// new one each tombstoneLeaseUse, never kept alive, so that etcd deletes
+// them tombstoneTTL after it was granted (or later).
+func (e *Etcd) tombstoneLease() (clientv3.LeaseID, error) {
+	e.leasing.Lock()
+	defer e.leasing.Unlock()
+	if e.lease != 0 && time.Since(e.leaseFrom) < tombstoneLeaseUse {
+		return e.lease, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	from := time.Now()
+	resp, err := e.c.Grant(ctx, int64(tombstoneTTL/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("etcd: granting the tombstones' lease: %w", err)
+	}
+	e.lease, e.leaseFrom = resp.ID, from
+	return e.lease, nil
 }
 
 func (t *etcdTx) bucket(name []byte) bucket {
@@ -272,16 +367,19 @@ func (b etcdBucket) get(key []byte) ([]byte, error) {
 	if v, ok := b.t.writes[k]; ok {
 		return v, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.t.e.timeout)
-	defer cancel()
-	resp, err := b.t.e.c.Get(ctx, k, clientv3.WithRev(b.t.rev))
+	if r, ok := b.t.reads[k]; ok {
+		return r.value, nil
+	}
+	resp, err := b.t.get(k)
 	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
+		return nil, err
 	}
-	if len(resp.Kvs) == 0 {
-		return nil, nil
+	var r etcdRead
+	if len(resp.Kvs) > 0 {
+		r = etcdRead{value: resp.Kvs[0].Value, mod: resp.Kvs[0].ModRevision}
 	}
-	return resp.Kvs[0].Value, nil
+	b.t.reads[k] = r
+	return r.value, nil
 }
 
 func (b etcdBucket) put(key, value []byte) error {
@@ -297,21 +395,12 @@ func (b etcdBucket) del(key []byte) error {
 	return nil
 }
 
+// nextSequence implements bucket: unique across replicas (a random base
+// per process, above any sequence bbolt gave, so that a migrated activity
+// log's events of one instant stay first), growing within one, and read
+// from no shared key, so that appends never conflict.
 func (b etcdBucket) nextSequence() (uint64, error) {
-	seq := etcdBucket{t: b.t, prefix: b.t.e.prefix + "sequences/"}
-	key := []byte(strings.TrimSuffix(strings.TrimPrefix(b.prefix, b.t.e.prefix), "/"))
-	v, err := seq.get(key)
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	if len(v) > 0 {
-		if _, err := fmt.Sscan(string(v), &n); err != nil {
-			return 0, fmt.Errorf("etcd: corrupt sequence %q: %w", v, err)
-		}
-	}
-	n++
-	return n, seq.put(key, []byte(fmt.Sprint(n)))
+	return b.t.e.seqBase | uint64(b.t.e.seq.Add(1)), nil
 }
 
 // etcdPage is how many records one etcd call reads of a scan (a variable:
@@ -380,26 +469,32 @@ func (b etcdBucket) merge(start, end string, reverse bool, fn func(k, v []byte) 
 
 // read calls fn with etcd's records of [start, end) at the transaction's
 // revision, in key order (or reverse), a page at a time, until fn returns
-// false.
+// false; the transaction remembers the part of the range it read.
 func (b etcdBucket) read(start, end string, reverse bool, fn func(k string, v []byte) bool) error {
 	lo, hi := start, end
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithRev(b.t.rev), clientv3.WithLimit(etcdPage)}
+		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(etcdPage)}
 		if reverse {
 			opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), b.t.e.timeout)
-		resp, err := b.t.e.c.Get(ctx, lo, opts...)
-		cancel()
+		resp, err := b.t.get(lo, opts...)
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return err
 		}
 		for _, kv := range resp.Kvs {
 			if !fn(string(kv.Key), kv.Value) {
+				// Read up to kv, and no further.
+				if reverse {
+					start = string(kv.Key)
+				} else {
+					end = string(kv.Key) + "\x00"
+				}
+				b.t.ranges = append(b.t.ranges, [2]string{start, end})
 				return nil
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
+			b.t.ranges = append(b.t.ranges, [2]string{start, end})
 			return nil
 		}
 		if last := string(resp.Kvs[len(resp.Kvs)-1].Key); reverse {
@@ -428,11 +523,11 @@ type Watcher interface {
 // holds whole transactions (etcd never splits a revision's events), one
 // or several.
 func (e *Etcd) Watch(ctx context.Context, fn func([]Change)) error {
-	t, err := e.begin()
+	rev, err := e.revision()
 	if err != nil {
 		return err
 	}
-	go e.watch(ctx, t.rev, fn)
+	go e.watch(ctx, rev, fn)
 	return nil
 }
 
@@ -452,7 +547,7 @@ func (e *Etcd) watch(ctx context.Context, rev int64, fn func([]Change)) {
 			var changes []Change
 			for _, ev := range resp.Events {
 				bucket, key, ok := strings.Cut(strings.TrimPrefix(string(ev.Kv.Key), e.prefix), "/")
-				if ok && bucket != "sequences" {
+				if ok && bucket != "tombstones" { // tombstones: written with deletes, expired by etcd
 					changes = append(changes, Change{Bucket: bucket, Key: key})
 				}
 				rev = max(rev, ev.Kv.ModRevision)

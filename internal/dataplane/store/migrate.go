@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -49,8 +48,8 @@ func Migrate(from *Bolt, to *Etcd, progress func(bucket string, records int)) (M
 	return copied, verifyMigration(from, to)
 }
 
-// migrateBucket copies one bucket, MigrateBatch records a transaction,
-// and its sequence.
+// migrateBucket copies one bucket, MigrateBatch records a transaction.
+// Its sequence stays behind: the etcd store's sequences need none.
 func migrateBucket(name []byte, b *bolt.Bucket, to *Etcd) (int, error) {
 	var batch [][2][]byte
 	n := 0
@@ -80,11 +79,6 @@ func migrateBucket(name []byte, b *bolt.Bucket, to *Etcd) (int, error) {
 	})
 	if err == nil {
 		err = flush()
-	}
-	if seq := b.Sequence(); err == nil && seq > 0 {
-		err = to.Update(func(tx Tx) error {
-			return tx.(txn).e.bucket([]byte("sequences")).put(name, []byte(strconv.FormatUint(seq, 10)))
-		})
 	}
 	return n, err
 }

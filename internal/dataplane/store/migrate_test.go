@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestMigrate copies a bbolt store with every kind of record (indexes and
-// the activity log's sequence too) into etcd: the etcd store answers as the
-// bbolt one did, appends after the copied events, and a second migration
-// into the same prefix is refused.
+// TestMigrate copies a bbolt store with every kind of record (indexes too)
+// into etcd: the etcd store answers as the bbolt one did, appends after the
+// copied events (of the same instant too), and a second migration into the
+// same prefix is refused.
 func TestMigrate(t *testing.T) {
 	from, err := OpenBolt(t.TempDir())
 	must(t, err)

@@ -26,8 +26,11 @@ var ErrNotFound = errors.New("not found")
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(fn func(Tx) error) error
-	// Update runs fn in a read-write transaction, committed durably when fn
-	// returns nil and rolled back otherwise.
+	// Update runs fn in a read-write, serializable transaction, committed
+	// durably when fn returns nil and rolled back otherwise. fn may run
+	// more than once (an engine with optimistic transactions runs it again
+	// on fresh reads after a conflict): outside tx it may only set what it
+	// returns.
 	Update(fn func(Tx) error) error
 	// Batch is Update for many small concurrent writers: calls that arrive
 	// together may share one transaction, and so one fsync. fn may run more
