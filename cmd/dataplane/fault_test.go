@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armclient"
+	"github.com/arcgitops/arcgitops/internal/armrbac"
 	"github.com/arcgitops/arcgitops/internal/dataplane"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store/storetest"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
@@ -30,11 +33,14 @@ const faultAgents = 200
 
 // TestHubSurvivesLosingAMachine: a hub of two data plane replicas on a
 // three-member etcd, under a steady stream of ARM writes through both and
-// 200 agents long-polling both. One replica is killed (SIGKILL), then one
-// etcd member; both start again; then a member is frozen (SIGSTOP), as a
+// 200 agents long-polling both. A remediation of every cluster runs on one
+// replica, which is killed (SIGKILL) mid-run; then one etcd member is
+// killed; both start again; then a member is frozen (SIGSTOP), as a
 // partitioned machine, and thawed. Every acknowledged write is there at the
 // end, through either replica; no agent ever saw a configuration
-// disappear; every agent's long poll came back to the latest state.
+// disappear; every agent's long poll came back to the latest state; the
+// remediation was taken over and finished, deploying to every cluster
+// exactly once.
 func TestHubSurvivesLosingAMachine(t *testing.T) {
 	bin := buildDataplane(t)
 	members, stop, err := storetest.Cluster(t.TempDir(), 3)
@@ -42,7 +48,7 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	shared := replicaFlags(t, bin, strings.Join(storetest.Endpoints(members), ","))
+	shared := append(replicaFlags(t, bin, strings.Join(storetest.Endpoints(members), ",")), "--remediation-claim-ttl=3s")
 	dirs, addrs := []string{t.TempDir(), t.TempDir()}, []string{freeAddr(t), freeAddr(t)}
 	replicas := []*exec.Cmd{start(t, bin, addrs[0], dirs[0], shared...), start(t, bin, addrs[1], dirs[1], shared...)}
 	urls := []string{"https://" + addrs[0], "https://" + addrs[1]}
@@ -65,7 +71,7 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 	clusters := make([]string, faultAgents)
 	tokens := make([]string, faultAgents)
 	for i := range clusters {
-		clusters[i] = fmt.Sprintf("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c%03d", i)
+		clusters[i] = fmt.Sprintf("%s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c%03d", faultSubscription, i)
 		var cl struct {
 			Properties struct {
 				AgentToken string `json:"agentToken"`
@@ -76,6 +82,8 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 		}
 		tokens[i] = cl.Properties.AgentToken
 	}
+
+	remediation := assignBaseline(t, arms[0])
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -94,6 +102,9 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 		time.Sleep(d)
 	}
 	step("writing through both replicas", 2*time.Second)
+	// Replica 0 runs the remediation; it is killed once some clusters are
+	// done, and replica 1 takes over when the claim goes unrenewed.
+	runRemediation(t, arms, remediation)
 	if err := replicas[0].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +137,7 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	r := deployedOnce(t, arms[1], remediation, agents, deadline)
 	cancel()
 	wg.Wait()
 
@@ -154,7 +166,115 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 			t.Errorf("an agent saw a configuration disappear: %s", a.lost)
 		}
 	}
-	t.Logf("%d acknowledged writes found through both replicas; %d refused while machines were lost (retried by clients); every agent converged", total/2, w.failed)
+	t.Logf("%d acknowledged writes found through both replicas; %d refused while machines were lost (retried by clients); every agent converged; "+
+		"the remediation deployed the baseline once to each of %d clusters (%d deployments counted: a killed runner's last batch goes uncounted)", total/2, w.failed, faultAgents, r.succeeded)
+}
+
+// The fault test's fleet is in the hub's default subscription, and its
+// policy the brief's baseline (docs/policy) assigned there with an
+// identity allowed to deploy.
+const (
+	faultSubscription  = "/subscriptions/" + dataplane.DefaultSubscriptionID
+	baselineAssignment = faultSubscription + "/providers/Microsoft.Authorization/policyAssignments/baseline"
+)
+
+// assignBaseline assigns the baseline and returns the ID of the
+// remediation to run for it.
+func assignBaseline(t *testing.T, c *armclient.Client) string {
+	t.Helper()
+	ctx := t.Context()
+	rule, err := os.ReadFile("../../docs/policy/gitops-baseline.rule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	definition := faultSubscription + "/providers/Microsoft.Authorization/policyDefinitions/baseline"
+	if _, err := c.Put(ctx, definition+"?api-version=2021-06-01", map[string]any{"properties": map[string]any{
+		"mode": "Indexed", "policyRule": json.RawMessage(rule)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var assignment struct {
+		Identity struct {
+			PrincipalID string `json:"principalId"`
+		} `json:"identity"`
+	}
+	if _, err := c.Put(ctx, baselineAssignment+"?api-version=2021-06-01", map[string]any{"location": "westeurope",
+		"identity": map[string]any{"type": "SystemAssigned"}, "properties": map[string]any{"policyDefinitionId": definition}}, &assignment); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, faultSubscription+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+		map[string]any{"properties": map[string]any{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + armrbac.Contributor.ID,
+			"principalId": assignment.Identity.PrincipalID, "principalType": "ServicePrincipal"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return faultSubscription + "/providers/Microsoft.PolicyInsights/remediations/baseline?api-version=2021-10-01"
+}
+
+// runRemediation starts the remediation through the first replica and
+// returns once it has deployed to some clusters, not all.
+func runRemediation(t *testing.T, arms []*armclient.Client, remediation string) {
+	t.Helper()
+	if _, err := arms[0].Put(t.Context(), remediation, map[string]any{"properties": map[string]any{
+		"policyAssignmentId": baselineAssignment, "resourceDiscoveryMode": "ReEvaluateCompliance"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for deployed := 0; deployed == 0; deployed = remediated(t, arms[1], remediation).succeeded {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := remediated(t, arms[1], remediation); r.state != "Evaluating" || r.succeeded >= faultAgents {
+		t.Fatalf("the remediation is %s with %d of %d clusters done before replica 0 is killed: the test needs it running", r.state, r.succeeded, faultAgents)
+	}
+}
+
+// deployedOnce waits for the remediation to finish, and checks that every
+// cluster got the baseline from exactly one deployment (a second would
+// have made it generation 2).
+func deployedOnce(t *testing.T, c *armclient.Client, remediation string, agents []*faultAgent, deadline time.Time) remediationState {
+	t.Helper()
+	var r remediationState
+	for r = remediated(t, c, remediation); r.state == "Evaluating" || r.state == "Accepted"; r = remediated(t, c, remediation) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remediation is still %s with %d deployments after the faults", r.state, r.succeeded)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.state != "Succeeded" || r.failed != 0 {
+		t.Fatalf("the remediation ended %s, %d deployments failed", r.state, r.failed)
+	}
+	for _, a := range agents {
+		for !a.holds([]string{"corporate-baseline"}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the agent of %s never got the baseline", a.c.ClusterID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if gen := a.generation("corporate-baseline"); gen != 1 {
+			t.Errorf("%s: the baseline is at generation %d: deployed more than once", a.c.ClusterID, gen)
+		}
+	}
+	return r
+}
+
+// remediationState is what a remediation's GET says of its progress.
+type remediationState struct {
+	state             string
+	succeeded, failed int
+}
+
+func remediated(t *testing.T, c *armclient.Client, id string) remediationState {
+	t.Helper()
+	var r struct {
+		Properties struct {
+			ProvisioningState string `json:"provisioningState"`
+			DeploymentStatus  struct {
+				Successful int `json:"successfulDeployments"`
+				Failed     int `json:"failedDeployments"`
+			} `json:"deploymentStatus"`
+		} `json:"properties"`
+	}
+	if _, err := c.Get(t.Context(), id, &r); err != nil {
+		t.Fatalf("the remediation: %v", err)
+	}
+	return remediationState{r.Properties.ProvisioningState, r.Properties.DeploymentStatus.Successful, r.Properties.DeploymentStatus.Failed}
 }
 
 // trustBoth trusts the local CAs the two replicas made.
@@ -243,9 +363,11 @@ func (w *writer) ackedFor(cluster string) []string {
 // faultAgent long-polls its cluster's desired state through the replicas
 // (failing over between them) and notes a configuration that disappears.
 type faultAgent struct {
-	c    *agentapi.Client
-	mu   sync.Mutex
-	seen map[string]bool
+	c  *agentapi.Client
+	mu sync.Mutex
+	// seen are the configurations of the latest state, with their
+	// generations.
+	seen map[string]int64
 	lost string
 }
 
@@ -261,13 +383,13 @@ func (a *faultAgent) run(ctx context.Context) {
 			continue
 		}
 		etag = next
-		now := map[string]bool{}
+		now := map[string]int64{}
 		for _, c := range state.Configurations {
-			now[c.Name] = true
+			now[c.Name] = c.Generation
 		}
 		a.mu.Lock()
 		for name := range a.seen {
-			if !now[name] && a.lost == "" {
+			if _, ok := now[name]; !ok && a.lost == "" {
 				a.lost = fmt.Sprintf("%s of %s (revision %d)", name, a.c.ClusterID, state.Revision)
 			}
 		}
@@ -280,11 +402,17 @@ func (a *faultAgent) holds(names []string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, n := range names {
-		if !a.seen[n] {
+		if _, ok := a.seen[n]; !ok {
 			return false
 		}
 	}
 	return true
+}
+
+func (a *faultAgent) generation(name string) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seen[name]
 }
 
 func (a *faultAgent) count() int {

@@ -66,12 +66,13 @@ func run() error {
 	etcdCert := flag.String("etcd-cert-file", "", "PEM client certificate for etcd's client authentication.")
 	etcdKey := flag.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
 	flag.DurationVar(&opts.ProtectedSettingsTTL, "protected-settings-ttl", opts.ProtectedSettingsTTL, "How long protected settings wait for their cluster before the configuration fails (Azure: 48h).")
+	flag.DurationVar(&opts.RemediationClaimTTL, "remediation-claim-ttl", opts.RemediationClaimTTL, "With replicas (--store=etcd): how long the replica running a remediation may go unheard (it renews its claim every second while it works) before another takes the remediation over, going on from the clusters marked done. At least 3s.")
 	flag.BoolVar(&opts.ResetProtectedSettings, "reset-protected-settings", false, "Recovery after losing the encryption key: give up the protected settings whose key is missing (their configurations are marked Failed until they are given again) instead of refusing to start.")
 	flag.BoolVar(&opts.RotateProtectedSettingsKey, "rotate-protected-settings-key", false, "Make a new encryption key active at start and seal every waiting protected setting again with it; the old key is kept as protected-settings.<id>.retired.key.")
 	flag.DurationVar(&opts.TokenGracePeriod, "agent-token-grace", opts.TokenGracePeriod, "How long a regenerated agent token's predecessor stays valid, so that a running agent picks up the new one; 0 revokes it at once.")
 	flag.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", opts.MaxBodyBytes, "The largest request body accepted.")
 	flag.IntVar(&opts.PageSize, "page-size", opts.PageSize, "Items per LIST page (more are reached through nextLink).")
-	flag.IntVar(&opts.MaxClustersPerSubscription, "max-clusters-per-subscription", opts.MaxClustersPerSubscription, "Quota: clusters one subscription may register (409 QuotaExceeded beyond).")
+	flag.IntVar(&opts.MaxClustersPerSubscription, "max-clusters-per-subscription", opts.MaxClustersPerSubscription, "Quota: clusters one subscription may register (409 QuotaExceeded beyond). Replicas on etcd check it without making concurrent registrations wait for each other, so it may be passed by as many as commit at once.")
 	flag.IntVar(&opts.MaxConfigsPerCluster, "max-configurations-per-cluster", opts.MaxConfigsPerCluster, "Quota: fluxConfigurations one cluster may have (409 QuotaExceeded beyond).")
 	flag.Func("source-host-allowlist", "Comma-separated hosts (shell patterns such as *.github.com) that sources may be fetched from; empty (the default) allows any, internal addresses included, as Flux does.", func(v string) error {
 		for _, h := range strings.Split(v, ",") {

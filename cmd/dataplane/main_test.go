@@ -319,6 +319,7 @@ func TestStoreFlags(t *testing.T) {
 		{[]string{"--etcd-endpoints=http://127.0.0.1:2379"}, "--etcd-endpoints needs --store=etcd"},
 		{[]string{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:2379", "--etcd-prefix=/hub"}, `--etcd-prefix "/hub" must end with /`},
 		{[]string{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:2379", "--etcd-cert-file=c.pem"}, "give --etcd-cert-file and --etcd-key-file together"},
+		{[]string{"--remediation-claim-ttl=1s"}, "the remediation claim TTL 1s is too short: give at least 3s"},
 	} {
 		cmd := exec.CommandContext(t.Context(), bin, append([]string{"--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, tc.flags...)...)
 		out, err := cmd.CombinedOutput()

@@ -518,13 +518,18 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request, ref cluster
 type configBuild func(old *store.Config) (*agentapi.Properties, map[string]string, bool, *apiError)
 
 // commitConfig creates or updates a configuration in one transaction, as
-// by (whom systemData names), and wakes the cluster's agent and the policy
-// engine.
-func (s *Server) commitConfig(ref clusterRef, name, by string, build configBuild) (*store.Config, bool, error) {
+// by (whom systemData names), checked by guard (nil: none), and wakes the
+// cluster's agent and the policy engine.
+func (s *Server) commitConfig(ref clusterRef, name, by string, guard deployGuard, build configBuild) (*store.Config, bool, error) {
 	now := s.opts.Now().UTC()
 	created := false
 	var result *store.Config
 	err := s.store.Update(func(tx store.Tx) error {
+		if guard != nil {
+			if err := guard(tx); err != nil {
+				return err
+			}
+		}
 		if _, err := clusterOf(tx, ref); err != nil {
 			return err
 		}
@@ -588,7 +593,7 @@ func (s *Server) commitConfig(ref clusterRef, name, by string, build configBuild
 
 // write creates or updates a configuration and answers the request.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, ref clusterRef, name string, build configBuild) {
-	result, created, err := s.commitConfig(ref, name, callerOf(r).name(), build)
+	result, created, err := s.commitConfig(ref, name, callerOf(r).name(), nil, build)
 	if err != nil {
 		s.fail(w, err)
 		return

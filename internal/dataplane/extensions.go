@@ -64,7 +64,7 @@ func (s *Server) routeExtensions(w http.ResponseWriter, r *http.Request, ref clu
 				writeError(w, e)
 				return
 			}
-			out, created, err := s.commitExtension(ref, name, callerOf(r).name(), &body)
+			out, created, err := s.commitExtension(ref, name, callerOf(r).name(), nil, &body)
 			if err != nil {
 				s.fail(w, err)
 				return
@@ -112,9 +112,9 @@ func badExtension(format string, args ...any) error {
 	return errAPI{&apiError{http.StatusBadRequest, "InvalidExtension", fmt.Sprintf(format, args...)}}
 }
 
-// commitExtension checks and stores an extension; ARM's PUT and policy
-// deployments write through it.
-func (s *Server) commitExtension(ref clusterRef, name, by string, body *extensionBody) (map[string]any, bool, error) {
+// commitExtension checks and stores an extension, its transaction checked
+// by guard (nil: none); ARM's PUT and policy deployments write through it.
+func (s *Server) commitExtension(ref clusterRef, name, by string, guard deployGuard, body *extensionBody) (map[string]any, bool, error) {
 	p := body.Properties
 	if !segmentRE.MatchString(name) {
 		return nil, false, badExtension("The extension name '%s' is invalid.", name)
@@ -164,6 +164,11 @@ func (s *Server) commitExtension(ref clusterRef, name, by string, body *extensio
 		created bool
 	)
 	err = s.store.Update(func(tx store.Tx) error {
+		if guard != nil {
+			if err := guard(tx); err != nil {
+				return err
+			}
+		}
 		var err error
 		if cluster, err = tx.Cluster(ref.ID()); err != nil {
 			if errors.Is(err, store.ErrNotFound) {

@@ -20,7 +20,10 @@ type Subscription struct {
 
 // DefaultSubscription is the subscription served when none is configured,
 // the CLI's default.
-var DefaultSubscription = Subscription{ID: "00000000-0000-0000-0000-000000000000", DisplayName: "arcgitops"}
+var DefaultSubscription = Subscription{ID: DefaultSubscriptionID, DisplayName: "arcgitops"}
+
+// DefaultSubscriptionID is DefaultSubscription's ID.
+const DefaultSubscriptionID = "00000000-0000-0000-0000-000000000000"
 
 // DefaultTenant is the tenant served when none is configured: "adfs", as
 // Azure Stack Hub's ADFS sign-in names it.

@@ -71,10 +71,10 @@ func (e *policyEngine) start() {
 	}
 }
 
-// sweep takes over, every third of RunnerTTL, the remediations whose
+// sweep takes over, every third of the claim TTL, the remediations whose
 // runner (another replica) stopped renewing its claim.
 func (e *policyEngine) sweep(ctx context.Context) {
-	t := time.NewTicker(RunnerTTL / 3)
+	t := time.NewTicker(e.s.opts.RemediationClaimTTL / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -364,7 +364,10 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 				rel = nil
 			}
 			enforce := deploy && subject == res && as.props.EnforcementMode != "DoNotEnforce"
-			st, applicable := e.verdict(as, subject, rel, env(as.params), enforce, cluster)
+			st, applicable, err := e.verdict(as, subject, rel, env(as.params), enforce, cluster, nil)
+			if err != nil {
+				return err
+			}
 			if applicable {
 				seen[st.Key()] = true
 			}
@@ -376,17 +379,27 @@ func (e *policyEngine) evaluateCluster(clusterID string, deploy bool) error {
 	return e.dropStale(clusterID, seen)
 }
 
-// verdict evaluates one assignment on one resource, deploying when allowed.
-func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []*policy.Resource, env *policy.Env, deploy bool, cluster *store.Cluster) (*store.PolicyState, bool) {
+// deployGuard runs inside each deployment's transaction and refuses it
+// with its error (nil: no guard).
+type deployGuard func(store.Tx) error
+
+// verdict evaluates one assignment on one resource, deploying when allowed
+// (each deployment's transaction checked by guard). It fails only when
+// guard refused a deployment.
+func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []*policy.Resource, env *policy.Env, deploy bool, cluster *store.Cluster,
+	guard deployGuard) (*store.PolicyState, bool, error) {
 	v, err := as.def.Evaluate(subject, related, env)
 	st := &store.PolicyState{AssignmentID: as.a.ID, DefinitionID: as.defID, ResourceID: subject.ID,
 		ResourceType: subject.Type, ComplianceState: v.ComplianceState, Effect: v.Effect, SetDefinitionID: as.setID, ReferenceID: as.ref}
 	if err != nil {
 		st.ComplianceState, st.Error = policy.NonCompliant, "evaluation failed: "+err.Error()
-		return st, true
+		return st, true, nil
 	}
 	if v.Deploy && deploy {
-		if err := e.deploy(as, subject, cluster, env); err != nil {
+		if err := e.deploy(as, subject, cluster, env, guard); err != nil {
+			if errors.Is(err, errLostClaim) {
+				return nil, false, err
+			}
 			st.Error = err.Error()
 		} else {
 			// The deployment made the related resource; its write queues
@@ -394,7 +407,7 @@ func (e *policyEngine) verdict(as assigned, subject *policy.Resource, related []
 			st.ComplianceState = policy.Compliant
 		}
 	}
-	return st, v.Applicable
+	return st, v.Applicable, nil
 }
 
 func refOf(c *store.Cluster) clusterRef {
@@ -476,7 +489,7 @@ func (e *policyEngine) forget(clusterID string) error {
 // deploy runs the definition's deployment for the cluster, as the
 // assignment's identity: every resource the template makes must be a
 // fluxConfiguration the identity may write.
-func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.Cluster, env *policy.Env) error {
+func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.Cluster, env *policy.Env, guard deployGuard) error {
 	s := e.s
 	if as.a.Identity == nil {
 		return errors.New("the assignment has no managed identity to deploy with")
@@ -512,9 +525,9 @@ func (e *policyEngine) deploy(as assigned, res *policy.Resource, cluster *store.
 				as.a.Identity.PrincipalID, action, id, strings.Join(as.def.Details.RoleDefinitionIDs, ", "), as.a.Identity.PrincipalID, as.a.Scope)
 		}
 		if isExtension {
-			err = e.putExtension(ref, r, "policy:"+as.a.Name)
+			err = e.putExtension(ref, r, "policy:"+as.a.Name, guard)
 		} else {
-			err = e.put(ref, r, "policy:"+as.a.Name)
+			err = e.put(ref, r, "policy:"+as.a.Name, guard)
 		}
 		if err != nil {
 			return fmt.Errorf("deploying %s: %w", id, err)
@@ -541,7 +554,7 @@ func deploymentTarget(cluster *store.Cluster, scope string) (clusterRef, error) 
 }
 
 // putExtension writes one template extension as an ARM PUT would.
-func (e *policyEngine) putExtension(ref clusterRef, r armtemplate.Resource, by string) error {
+func (e *policyEngine) putExtension(ref clusterRef, r armtemplate.Resource, by string, guard deployGuard) error {
 	raw, err := json.Marshal(map[string]any{"identity": r.Identity, "properties": r.Properties})
 	if err != nil {
 		return err
@@ -550,7 +563,7 @@ func (e *policyEngine) putExtension(ref clusterRef, r armtemplate.Resource, by s
 	if err := json.Unmarshal(raw, &body); err != nil {
 		return fmt.Errorf("the extension's properties: %w", err)
 	}
-	_, _, err = e.s.commitExtension(ref, r.Name, by, &body)
+	_, _, err = e.s.commitExtension(ref, r.Name, by, guard, &body)
 	var failed errAPI
 	if errors.As(err, &failed) {
 		return errors.New(failed.e.message)
@@ -560,7 +573,7 @@ func (e *policyEngine) putExtension(ref clusterRef, r armtemplate.Resource, by s
 
 // put writes one template resource as an ARM PUT with its api-version
 // would.
-func (e *policyEngine) put(ref clusterRef, r armtemplate.Resource, by string) error {
+func (e *policyEngine) put(ref clusterRef, r armtemplate.Resource, by string, guard deployGuard) error {
 	raw, err := json.Marshal(r.Properties)
 	if err != nil {
 		return err
@@ -573,7 +586,7 @@ func (e *policyEngine) put(ref clusterRef, r armtemplate.Resource, by string) er
 	if ae != nil {
 		return errors.New(ae.message)
 	}
-	_, _, err = e.s.commitConfig(ref, r.Name, by, func(*store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
+	_, _, err = e.s.commitConfig(ref, r.Name, by, guard, func(*store.Config) (*agentapi.Properties, map[string]string, bool, *apiError) {
 		return d, protected, protected != nil, nil
 	})
 	var failed errAPI

@@ -332,20 +332,24 @@ func (e *policyEngine) startRemediation(id string) {
 }
 
 // RunnerTTL is how long a remediation's runner may go without renewing
-// its claim before another replica takes the remediation over.
-const RunnerTTL = 30 * time.Second
+// its claim before another replica takes the remediation over, by default
+// (Options.RemediationClaimTTL); MinRunnerTTL, the least it may be.
+const (
+	RunnerTTL    = 30 * time.Second
+	MinRunnerTTL = 3 * time.Second
+)
 
 // claimable reports whether process me may run remediation r now: it is
 // not finished, and nobody else holds a live claim on it (in a store no
 // other process uses, an earlier claim is an earlier run's, now gone).
-func claimable(r *store.Remediation, me string, shared bool, now time.Time) bool {
+func claimable(r *store.Remediation, me string, shared bool, now time.Time, ttl time.Duration) bool {
 	switch {
 	case finished(r.ProvisioningState):
 		return false
 	case r.Runner == "" || r.Runner == me || !shared:
 		return true
 	}
-	return now.Sub(r.RunnerSeen) >= RunnerTTL
+	return now.Sub(r.RunnerSeen) >= ttl
 }
 
 // claim makes this process the runner of remediation id, if it may run it.
@@ -360,7 +364,7 @@ func (e *policyEngine) claim(id string) (bool, error) {
 			return err
 		}
 		now := e.s.opts.Now().UTC()
-		if claimed = claimable(r, e.boot, e.shared, now); !claimed {
+		if claimed = claimable(r, e.boot, e.shared, now, e.s.opts.RemediationClaimTTL); !claimed {
 			return nil
 		}
 		r.Runner, r.RunnerSeen = e.boot, now
@@ -419,7 +423,11 @@ func (e *policyEngine) remediate(ctx context.Context, id string) error {
 			_, err := p.flush()
 			return err // resumed at the next start
 		}
-		if canceled, err := p.add(clusterID, e.remediateCluster(rem.AssignmentID, rem.ReferenceID, clusterID)); canceled || err != nil {
+		deployErr := e.remediateCluster(rem.AssignmentID, rem.ReferenceID, clusterID, e.holdsClaim(id))
+		if errors.Is(deployErr, errLostClaim) {
+			return nil // the replica that took it over goes on
+		}
+		if canceled, err := p.add(clusterID, deployErr); canceled || err != nil {
 			return err
 		}
 	}
@@ -529,8 +537,27 @@ func (p *remediationProgress) flush() (bool, error) {
 	return canceled, err
 }
 
-// errLostClaim rolls back a batch of a runner that lost its claim.
+// errLostClaim rolls back a batch, or a deployment, of a runner that lost
+// its claim.
 var errLostClaim = errors.New("another data plane took the remediation over")
+
+// holdsClaim fences a remediation's deployments: each commits only while
+// this process still holds the remediation's claim, in the same
+// transaction, so that a runner that went unheard and lost it deploys
+// nothing more; the one that took over evaluates those clusters afresh,
+// after its claim, and so sees every deployment made before it.
+func (e *policyEngine) holdsClaim(id string) deployGuard {
+	return func(tx store.Tx) error {
+		r, err := tx.Remediation(id)
+		if err != nil {
+			return err
+		}
+		if r.Runner != e.boot {
+			return errLostClaim
+		}
+		return nil
+	}
+}
 
 // remediationTargets are the clusters under the remediation's scope that
 // the assignment found non-compliant and the remediation has not handled.
@@ -551,7 +578,7 @@ func (e *policyEngine) remediationTargets(rem *store.Remediation, done map[strin
 
 // remediateCluster evaluates one assignment on one cluster, deploying when
 // its related resource is still missing.
-func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) error {
+func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string, guard deployGuard) error {
 	var (
 		cluster *store.Cluster
 		configs []store.Config
@@ -592,7 +619,10 @@ func (e *policyEngine) remediateCluster(assignmentID, refID, clusterID string) e
 	}
 	env := &policy.Env{Parameters: target.params, ResourceGroup: groupObject(cluster, group), Subscription: map[string]any{
 		"id": "/subscriptions/" + cluster.Subscription, "subscriptionId": cluster.Subscription, "tenantId": e.s.opts.TenantID}}
-	st, applicable := e.verdict(*target, clusterResource(cluster), related, env, true, cluster)
+	st, applicable, err := e.verdict(*target, clusterResource(cluster), related, env, true, cluster, guard)
+	if err != nil {
+		return err
+	}
 	if err := e.record(st, applicable); err != nil {
 		return err
 	}

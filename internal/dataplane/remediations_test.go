@@ -240,7 +240,7 @@ func TestClaimable(t *testing.T) {
 		{"finished", store.Remediation{ProvisioningState: "Succeeded"}, true, false},
 		{"canceled", store.Remediation{ProvisioningState: "Canceled"}, false, false},
 	} {
-		if got := claimable(&tc.r, "me", tc.shared, now); got != tc.want {
+		if got := claimable(&tc.r, "me", tc.shared, now, RunnerTTL); got != tc.want {
 			t.Errorf("%s: claimable = %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -2,7 +2,9 @@ package dataplane
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,7 +85,7 @@ func replicas(t *testing.T) (a, b *fixture) {
 // TestRemediationRunsOnceAcrossReplicas: the replica that claims a
 // remediation runs it; the other may not while the claim is renewed, takes
 // it over once the runner has gone quiet for RunnerTTL, and the old runner
-// then stops at its next batch.
+// then deploys nothing more and stops at its next batch.
 func TestRemediationRunsOnceAcrossReplicas(t *testing.T) {
 	g := NewWithT(t)
 	a, b := replicas(t)
@@ -107,6 +109,9 @@ func TestRemediationRunsOnceAcrossReplicas(t *testing.T) {
 	b.advance(RunnerTTL)
 	g.Expect(b.srv.policy.claim(id)).To(BeTrue(), "a went quiet")
 	g.Expect(runner()).To(Equal(b.srv.policy.boot))
+	// a's deployments are fenced off from now on; b's go through.
+	g.Expect(a.srv.store.Update(a.srv.policy.holdsClaim(id))).To(MatchError(errLostClaim))
+	g.Expect(b.srv.store.Update(b.srv.policy.holdsClaim(id))).To(Succeed())
 	stopped, err := (&remediationProgress{e: a.srv.policy, id: id, batch: []remediated{{cluster: "c1"}}}).flush()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(stopped).To(BeTrue(), "a stops at its next batch")
@@ -115,5 +120,55 @@ func TestRemediationRunsOnceAcrossReplicas(t *testing.T) {
 		done, err := tx.Remediated(id)
 		g.Expect(done).To(BeEmpty(), "the stopped runner's batch is not recorded")
 		return err
+	})).To(Succeed())
+}
+
+// TestExpiryRacesAReapplyAcrossReplicas: both replicas expire protected
+// settings at once while a user gives half of them again through one of
+// them. Whatever the order, settings given again survive (an expiry that
+// read them before they were given again runs again, on fresh reads), and
+// the others expire.
+func TestExpiryRacesAReapplyAcrossReplicas(t *testing.T) {
+	g := NewWithT(t)
+	a, b := replicas(t)
+	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/c1"
+	a.register(id)
+	const n = 20
+	put := func(f *fixture, i int) {
+		body := `{"properties":{"namespace":"ns","gitRepository":{"url":"https://github.com/org/r","repositoryRef":{"branch":"main"},"httpsUser":"bot"},` +
+			`"configurationProtectedSettings":{"httpsKey":"c2VjcmV0"}}}`
+		if r := f.do(http.MethodPut, av(fmt.Sprintf("%s%s/c%02d", id, fluxPath, i)), body); r.status != http.StatusCreated && r.status != http.StatusOK {
+			t.Errorf("put c%02d: %d %s", i, r.status, r.body)
+		}
+	}
+	for i := range n {
+		put(a, i)
+	}
+	a.advance(a.srv.opts.ProtectedSettingsTTL + time.Minute)
+	b.advance(b.srv.opts.ProtectedSettingsTTL + time.Minute)
+
+	var wg sync.WaitGroup
+	for _, f := range []*fixture{a, b} {
+		wg.Go(func() { g.Expect(f.srv.ExpireProtectedSettings()).To(Succeed()) })
+	}
+	for i := 0; i < n; i += 2 {
+		wg.Go(func() { put(b, i) })
+	}
+	wg.Wait()
+
+	g.Expect(a.srv.store.View(func(tx store.Tx) error {
+		for i := range n {
+			cfg, err := tx.Config(id, fmt.Sprintf("c%02d", i))
+			if err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				g.Expect(cfg.Protected).NotTo(BeNil(), "c%02d was given again: its settings must stay", i)
+			} else {
+				g.Expect(cfg.Protected).To(BeNil(), "c%02d waited past the TTL", i)
+				g.Expect(cfg.Error).To(ContainSubstring("expired"))
+			}
+		}
+		return nil
 	})).To(Succeed())
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// ProtectedSettingsTTL is how long protected settings wait for their
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
+	// RemediationClaimTTL is how long a replica running a remediation may
+	// go unheard (it renews its claim every second while it works) before
+	// another replica takes the remediation over.
+	RemediationClaimTTL time.Duration
 	// ResetProtectedSettings gives up, at start, protected settings whose
 	// encryption key is missing (their configurations are marked Failed);
 	// without it the data plane refuses to start with them.
@@ -130,6 +134,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		ProtectedSettingsTTL:       48 * time.Hour,
+		RemediationClaimTTL:        RunnerTTL,
 		TokenGracePeriod:           time.Hour,
 		MaxBodyBytes:               1 << 20,
 		MaxConcurrentBodies:        64,
@@ -178,6 +183,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("a data directory is required")
+	}
+	if opts.RemediationClaimTTL < MinRunnerTTL {
+		return nil, fmt.Errorf("the remediation claim TTL %s is too short: give at least %s (a runner renews its claim every second)", opts.RemediationClaimTTL, MinRunnerTTL)
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil { // bbolt makes it; etcd does not
 		return nil, fmt.Errorf("failed to create the data directory %s: %w", opts.DataDir, err)

@@ -94,6 +94,15 @@ func (b boltBucket) scan(prefix []byte, fn func(k, v []byte) bool) error {
 	return nil
 }
 
+func (b boltBucket) count(prefix []byte) (int, error) {
+	n := 0
+	c := b.b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
 func (b boltBucket) scanBack(from, to []byte, fn func(k, v []byte) bool) error {
 	c := b.b.Cursor()
 	k, v := c.Last()
@@ -119,9 +128,7 @@ func (t txn) Cluster(id string) (*Cluster, error) {
 }
 
 func (t txn) CountClusters(subscription string) (int, error) {
-	n := 0
-	err := t.b(bucketClusters).scan([]byte(Key("/subscriptions/"+subscription+"/")), func(_, _ []byte) bool { n++; return true })
-	return n, err
+	return t.b(bucketClusters).count([]byte(Key("/subscriptions/" + subscription + "/")))
 }
 
 func (t txn) Clusters() ([]Cluster, error) {

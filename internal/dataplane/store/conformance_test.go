@@ -573,6 +573,12 @@ func conformReadYourWrites(t *testing.T, st Store) {
 		if len(cfgs) != 1 || cfgs[0].Name != "b" {
 			t.Fatalf("inside the transaction: %d configurations, want b alone", len(cfgs))
 		}
+		if err := tx.PutCluster(&Cluster{ID: cluster, TokenHash: "t"}); err != nil {
+			return err
+		}
+		if n, err := tx.CountClusters("00000000-0000-0000-0000-000000000000"); err != nil || n != 1 {
+			t.Fatalf("inside the transaction: %d clusters counted (%v), want the one put", n, err)
+		}
 		if _, err := tx.Config(cluster, "a"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("a deleted in the transaction: %v", err)
 		}

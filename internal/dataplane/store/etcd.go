@@ -403,6 +403,35 @@ func (b etcdBucket) nextSequence() (uint64, error) {
 	return b.t.e.seqBase | uint64(b.t.e.seq.Add(1)), nil
 }
 
+// count implements bucket with a count-only read, which transfers no
+// record and is not remembered: concurrent creates do not conflict on it.
+// The transaction's own writes in the range count as they will be.
+func (b etcdBucket) count(prefix []byte) (int, error) {
+	start := b.prefix + string(prefix)
+	end := clientv3.GetPrefixRangeEnd(start)
+	resp, err := b.t.get(start, clientv3.WithRange(end), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	n := int(resp.Count)
+	for k, v := range b.t.writes {
+		if k < start || k >= end {
+			continue
+		}
+		resp, err := b.t.get(k, clientv3.WithCountOnly())
+		if err != nil {
+			return 0, err
+		}
+		switch existed := resp.Count > 0; {
+		case v != nil && !existed:
+			n++
+		case v == nil && existed:
+			n--
+		}
+	}
+	return n, nil
+}
+
 // etcdPage is how many records one etcd call reads of a scan (a variable:
 // the tests read two at a time to cross many pages).
 var etcdPage int64 = 1000

@@ -22,6 +22,9 @@ type bucket interface {
 	// are at least from and below to (nil: no upper bound), until fn
 	// returns false.
 	scanBack(from, to []byte, fn func(k, v []byte) bool) error
+	// count is how many keys start with prefix, the transaction's writes
+	// included; no conflict is decided on it (see Tx.CountClusters).
+	count(prefix []byte) (int, error)
 	// nextSequence is a number that grows with every call, for unique keys.
 	nextSequence() (uint64, error)
 }

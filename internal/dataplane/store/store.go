@@ -44,7 +44,10 @@ type Store interface {
 type Tx interface {
 	Cluster(id string) (*Cluster, error)
 	Clusters() ([]Cluster, error)
-	// CountClusters counts the clusters of a subscription.
+	// CountClusters counts the clusters of a subscription, the
+	// transaction's own writes included. Concurrent transactions do not
+	// conflict on the count (it reads no record): a limit checked with it
+	// may be passed by as many creates as commit at once.
 	CountClusters(subscription string) (int, error)
 	PutCluster(c *Cluster) error
 	DeleteCluster(id string) error
