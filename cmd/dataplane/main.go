@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,7 +33,7 @@ import (
 )
 
 func main() {
-	subcommands := map[string]func([]string) error{"migrate": migrate, "init-keys": initKeys}
+	subcommands := map[string]func([]string) error{"migrate": migrate, "init-keys": initKeys, "init-owner": initOwner}
 	if len(os.Args) > 1 && subcommands[os.Args[1]] != nil {
 		err := subcommands[os.Args[1]](os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {
@@ -217,6 +218,62 @@ func initKeys(args []string) error {
 		return err
 	}
 	fmt.Printf("Keys in %s: protected-settings.key, token-signing/.\n", *dir)
+	return nil
+}
+
+// initOwner makes a hub's first owner in etcd, before its replicas start:
+// `dataplane init-owner --etcd-endpoints <etcd> --out <file>`.
+func initOwner(args []string) error {
+	fs := flag.NewFlagSet("dataplane init-owner", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: dataplane init-owner --etcd-endpoints <etcd> --out <file> [flags]\n\n"+
+			"Makes the hub's owner (a service principal holding Owner at the root scope) in etcd under --etcd-prefix, and\n"+
+			"writes its credentials to --out (0600), for a hub whose replicas write to no disk of yours. Refused when the hub\n"+
+			"has an owner already, unless --new-owner (the way back in after the owners' secrets are lost). Sign in with them:\n"+
+			"  az login --service-principal -u <appId> -p <password> --tenant adfs\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	endpoints := fs.String("etcd-endpoints", "", "Comma-separated client URLs of the hub's etcd cluster.")
+	prefix := fs.String("etcd-prefix", "/arcgitops/", "The key prefix of the hub in etcd, as its replicas are given.")
+	caFile := fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate.")
+	certFile := fs.String("etcd-cert-file", "", "PEM client certificate for etcd.")
+	keyFile := fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
+	out := fs.String("out", "", "Where to write the owner's credentials (a new file, 0600).")
+	tenant := fs.String("tenant-id", dataplane.DefaultTenant, "The hub's tenant, as its replicas are given (--tenant-id).")
+	always := fs.Bool("new-owner", false, "Make an owner even though the hub has one.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *endpoints == "" || *out == "" {
+		return errors.New("give --etcd-endpoints (the hub's etcd) and --out (where to write the credentials)")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("--out %s exists: give a new file, so that no credentials are overwritten", *out)
+	}
+	eo, err := etcdOptions("etcd", *endpoints, *prefix, *caFile, *certFile, *keyFile)
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenEtcd(*eo)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	creds, err := dataplane.MakeOwner(st, *tenant, time.Now(), *always)
+	if err != nil {
+		return err
+	}
+	if creds == nil {
+		return fmt.Errorf("the hub under %s has an owner already: sign in as it, or give --new-owner to make another", *prefix)
+	}
+	raw, _ := json.MarshalIndent(creds, "", "  ")
+	if err := os.WriteFile(*out, append(raw, '\n'), 0o600); err != nil {
+		return fmt.Errorf("the owner %s was made, but its credentials could not be written (run again with --new-owner): %w", creds.AppID, err)
+	}
+	fmt.Printf("Made the owner %s (object %s); its credentials are in %s.\n", creds.AppID, creds.ObjectID, *out)
 	return nil
 }
 

@@ -360,3 +360,45 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 		t.Errorf("plain HTTP on every interface: %v\n%s", err, out)
 	}
 }
+
+// TestInitOwner: the hub's owner is made in etcd before any replica
+// starts; a replica then makes none of its own, and the credentials
+// written sign in to it. A second owner, or an existing file, is refused.
+func TestInitOwner(t *testing.T) {
+	bin := buildDataplane(t)
+	endpoint, stop, err := storetest.Etcd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	creds := filepath.Join(t.TempDir(), "owner.json")
+	initOwner := func(out string, extra ...string) (string, error) {
+		b, err := exec.CommandContext(t.Context(), bin, append([]string{"init-owner", "--etcd-endpoints", endpoint, "--etcd-prefix", "/hub/", "--out", out}, extra...)...).CombinedOutput()
+		return string(b), err
+	}
+	if out, err := initOwner(creds); err != nil || !strings.Contains(out, "Made the owner") {
+		t.Fatalf("init-owner: %v\n%s", err, out)
+	}
+	if out, err := initOwner(creds); err == nil || !strings.Contains(out, "exists: give a new file") {
+		t.Fatalf("init-owner over its own file: %v\n%s", err, out)
+	}
+	if out, err := initOwner(creds + ".2"); err == nil || !strings.Contains(out, "has an owner already") {
+		t.Fatalf("a second owner: %v\n%s", err, out)
+	}
+
+	dir, addr := t.TempDir(), freeAddr(t)
+	start(t, bin, addr, dir, "--store=etcd", "--etcd-endpoints="+endpoint, "--etcd-prefix=/hub/")
+	if _, err := os.Stat(filepath.Join(dir, dataplane.OwnerCredentialsFile)); !os.IsNotExist(err) {
+		t.Fatalf("the replica made an owner of its own: %v", err)
+	}
+	raw, err := os.ReadFile(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, dataplane.OwnerCredentialsFile), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := put(addr, dir, cluster, `{"location":"westeurope"}`); err != nil || code != http.StatusCreated {
+		t.Fatalf("register as the owner made by init-owner: %d %v", code, err)
+	}
+}

@@ -48,33 +48,52 @@ func (s *Server) authenticateAgent(r *http.Request, ref clusterRef) (string, *ap
 		return "", &apiError{http.StatusUnauthorized, "AuthenticationFailed",
 			"The agent token was regenerated and its grace period has ended: give the agent the new token (its --agent-token-file)."}
 	}
-	if cluster.AgentConnectedAt == nil {
-		s.agentConnected(cluster.ID)
+	switch now := s.opts.Now(); {
+	case cluster.AgentConnectedAt == nil:
+		s.heartbeat(cluster.ID) // at once: the cluster is Connected from this call
+	case cluster.AgentSeenAt == nil || now.Sub(*cluster.AgentSeenAt) >= HeartbeatInterval:
+		if _, running := s.beating.LoadOrStore(clusterKey, true); !running {
+			go func() { // the call need not wait for it
+				defer s.beating.Delete(clusterKey)
+				s.heartbeat(cluster.ID)
+			}()
+		}
 	}
-	s.agentSeen.Store(strings.ToLower(cluster.ID), s.opts.Now())
 	return clusterKey, nil
 }
 
-// agentConnected notes, once per cluster, that its agent has called: the
+// HeartbeatInterval is how often an agent's calls are noted in its
+// cluster's record (lastConnectivityTime): an agent that calls is never
+// more than this behind, on every replica.
+const HeartbeatInterval = 2 * time.Minute
+
+// heartbeat notes that the cluster's agent called: the first time, the
 // cluster is Connected and its Flux extension Succeeded, which policies
-// may check.
-func (s *Server) agentConnected(clusterID string) {
+// may check; then at most once a HeartbeatInterval.
+func (s *Server) heartbeat(clusterID string) {
 	now := s.opts.Now().UTC()
+	first := false
 	// Batched: a fleet's agents all connect at once after a restart, and
-	// setting the time when it is unset is idempotent, as Batch needs.
+	// the write is idempotent, as Batch needs.
 	err := s.store.Batch(func(tx store.Tx) error {
 		c, err := tx.Cluster(clusterID)
-		if err != nil || c.AgentConnectedAt != nil {
-			return err
+		if err != nil || (c.AgentSeenAt != nil && now.Sub(*c.AgentSeenAt) < HeartbeatInterval) {
+			return err // another call (or replica) noted it meanwhile
 		}
-		c.AgentConnectedAt = &now
+		first = c.AgentConnectedAt == nil
+		if first {
+			c.AgentConnectedAt = &now
+		}
+		c.AgentSeenAt = &now
 		return tx.PutCluster(c)
 	})
 	if err != nil {
-		s.opts.Log.Error(err, "Failed to note an agent's first connection", "cluster", clusterID)
+		s.opts.Log.Error(err, "Failed to note an agent's call", "cluster", clusterID)
 		return
 	}
-	s.policy.enqueue(clusterID, false)
+	if first {
+		s.policy.enqueue(clusterID, false)
+	}
 }
 
 // agentList returns the cluster's desired state; with If-None-Match and

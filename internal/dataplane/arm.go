@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,7 +51,8 @@ func checkAPIVersion(r *http.Request, allowed []string, pattern *regexp.Regexp) 
 func renderCluster(c *store.Cluster, token string) map[string]any {
 	props := map[string]any{"provisioningState": "Succeeded", "connectivityStatus": "Connecting"}
 	if c.AgentConnectedAt != nil {
-		props["connectivityStatus"], props["lastConnectivityTime"] = "Connected", c.AgentConnectedAt.UTC()
+		// Azure's lastConnectivityTime is the agent's last heartbeat.
+		props["connectivityStatus"], props["lastConnectivityTime"] = "Connected", cmp.Or(c.AgentSeenAt, c.AgentConnectedAt).UTC()
 	}
 	if token != "" {
 		props["agentToken"] = token

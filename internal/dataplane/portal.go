@@ -107,10 +107,7 @@ func (b portalBackend) Fleet(_ context.Context, who portal.Principal) (portal.Fl
 	for _, row := range clusters {
 		cl := portal.Cluster{ID: text(row["id"]), Name: text(row["name"]), Subscription: text(row["subscriptionId"]),
 			ResourceGroup: text(row["resourceGroup"]), Location: text(row["location"]),
-			ConnectedAt: when(property(row, "lastConnectivityTime")), Tags: tags(row["tags"])}
-		if t, ok := b.s.agentSeen.Load(strings.ToLower(cl.ID)); ok {
-			cl.LastSeen = t.(time.Time)
-		}
+			Connectivity: text(property(row, "connectivityStatus")), LastSeen: when(property(row, "lastConnectivityTime")), Tags: tags(row["tags"])}
 		names[strings.ToLower(cl.ID)] = cl.Name
 		f.Clusters = append(f.Clusters, cl)
 	}

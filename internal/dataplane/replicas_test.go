@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store/storetest"
+	"github.com/arcgitops/arcgitops/internal/portal"
 )
 
 // TestReplicasShareTheStore: two data planes on one etcd (their keys
@@ -171,4 +173,55 @@ func TestExpiryRacesAReapplyAcrossReplicas(t *testing.T) {
 		}
 		return nil
 	})).To(Succeed())
+}
+
+// TestHeartbeatsReachEveryReplica: an agent that calls one replica is seen
+// by the other (its portal, its lastConnectivityTime), through a heartbeat
+// written at most once a HeartbeatInterval, not a write per call.
+func TestHeartbeatsReachEveryReplica(t *testing.T) {
+	g := NewWithT(t)
+	a, b := replicas(t)
+	id := sub1 + "/resourceGroups/fleet/providers/Microsoft.Kubernetes/connectedClusters/c1"
+	agent := &agentapi.Client{BaseURL: b.ts.URL, ClusterID: id, Token: a.register(id)}
+	call := func() {
+		_, _, _, err := agent.List(context.Background(), "", 0)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	lastSeen := func() time.Time {
+		fleet, err := portalBackend{a.srv}.Fleet(context.Background(), ownerPrincipal(t, a))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(fleet.Clusters).To(HaveLen(1))
+		return fleet.Clusters[0].LastSeen
+	}
+	stored := func() time.Time {
+		var c *store.Cluster
+		g.Expect(a.srv.store.View(func(tx store.Tx) (err error) { c, err = tx.Cluster(id); return err })).To(Succeed())
+		g.Expect(c.AgentSeenAt).NotTo(BeNil())
+		return *c.AgentSeenAt
+	}
+
+	t0 := b.srv.opts.Now().UTC()
+	call() // the first call: Connected at once
+	g.Eventually(lastSeen, 10*time.Second, 20*time.Millisecond).Should(BeTemporally("==", t0))
+	g.Expect(a.do(http.MethodGet, av(id), "").json(t)["properties"]).To(HaveKeyWithValue("connectivityStatus", "Connected"))
+
+	b.advance(HeartbeatInterval - time.Second)
+	call()
+	g.Consistently(stored, 300*time.Millisecond, 20*time.Millisecond).Should(BeTemporally("==", t0), "a call within the interval writes nothing")
+
+	b.advance(time.Second)
+	call()
+	t1 := t0.Add(HeartbeatInterval)
+	g.Eventually(lastSeen, 10*time.Second, 20*time.Millisecond).Should(BeTemporally("==", t1))
+	g.Expect(a.do(http.MethodGet, av(id), "").json(t)["properties"]).To(HaveKeyWithValue("lastConnectivityTime", t1.Format(time.RFC3339Nano)))
+}
+
+// ownerPrincipal is the hub's owner, as the portal signs it in.
+func ownerPrincipal(t *testing.T, f *fixture) portal.Principal {
+	t.Helper()
+	creds, err := ReadCredentials(filepath.Join(f.srv.opts.DataDir, OwnerCredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return portal.Principal{ObjectID: creds.ObjectID, AppID: creds.AppID}
 }

@@ -173,10 +173,10 @@ type Server struct {
 	graph     *graphIndex
 	stopGraph context.CancelFunc
 	graphDone chan struct{}
-	// agentSeen is when each cluster's agent last called (by lower-case
-	// cluster ID), in memory only: no write per poll.
-	agentSeen sync.Map
-	portal    *portal.Portal
+	// beating holds the clusters (by key) whose heartbeat is being
+	// written.
+	beating sync.Map
+	portal  *portal.Portal
 }
 
 // New opens the store (in opts.DataDir, or on etcd) and returns a Server.

@@ -73,10 +73,30 @@ func newPrincipal(displayName string, now time.Time) (*store.Principal, string, 
 // lost). Its credentials go to OwnerCredentialsFile (0600), never to the
 // log.
 func (s *Server) ensureOwner() error {
-	now := s.opts.Now()
+	creds, err := MakeOwner(s.store, s.opts.TenantID, s.opts.Now(), s.opts.NewOwner)
+	if err != nil || creds == nil {
+		return err
+	}
+	path := filepath.Join(s.opts.DataDir, OwnerCredentialsFile)
+	raw, _ := json.MarshalIndent(creds, "", "  ")
+	if err := writeFile0600(path, append(raw, '\n')); err != nil {
+		return fmt.Errorf("failed to write the owner's credentials: %w", err)
+	}
+	s.opts.Log.Info("Made an owner principal (Owner at the root scope); its credentials are in the file (0600): sign in with them and keep them safe",
+		"file", path, "appId", creds.AppID, "objectId", creds.ObjectID)
+	return nil
+}
+
+// MakeOwner makes, in one transaction, a principal holding Owner at the
+// root scope, unless one exists already (always: even then), and returns
+// its credentials (nil when one existed). Replicas starting together on
+// an empty store make one owner between them: the check and the write are
+// one serializable transaction.
+func MakeOwner(st store.Store, tenantID string, now time.Time, always bool) (*Credentials, error) {
 	var creds *Credentials
-	err := s.store.Update(func(tx store.Tx) error {
-		if !s.opts.NewOwner {
+	err := st.Update(func(tx store.Tx) error {
+		creds = nil
+		if !always {
 			if ok, err := hasRootOwner(tx, "", ""); err != nil || ok {
 				return err
 			}
@@ -96,20 +116,10 @@ func (s *Server) ensureOwner() error {
 		}); err != nil {
 			return err
 		}
-		creds = &Credentials{AppID: p.AppID, DisplayName: p.DisplayName, Password: secret, Tenant: s.opts.TenantID, ObjectID: p.ObjectID}
+		creds = &Credentials{AppID: p.AppID, DisplayName: p.DisplayName, Password: secret, Tenant: tenantID, ObjectID: p.ObjectID}
 		return nil
 	})
-	if err != nil || creds == nil {
-		return err
-	}
-	path := filepath.Join(s.opts.DataDir, OwnerCredentialsFile)
-	raw, _ := json.MarshalIndent(creds, "", "  ")
-	if err := writeFile0600(path, append(raw, '\n')); err != nil {
-		return fmt.Errorf("failed to write the owner's credentials: %w", err)
-	}
-	s.opts.Log.Info("Made an owner principal (Owner at the root scope); its credentials are in the file (0600): sign in with them and keep them safe",
-		"file", path, "appId", creds.AppID, "objectId", creds.ObjectID)
-	return nil
+	return creds, err
 }
 
 func writeFile0600(path string, data []byte) error {

@@ -10,9 +10,11 @@ import (
 type Cluster struct {
 	ID, Name, Subscription, ResourceGroup, Location string
 	Tags                                            map[string]string
-	// ConnectedAt is when its agent first called (zero: never); LastSeen
-	// when it last did since the data plane started (zero: not since).
-	ConnectedAt, LastSeen time.Time
+	// Connectivity is Connected once its agent has called (Connecting
+	// before); LastSeen is the agent's last heartbeat (zero: never), at
+	// most a heartbeat interval (2 minutes) behind its last call.
+	Connectivity string
+	LastSeen     time.Time
 }
 
 // Configuration is a fluxConfiguration the signed-in principal may read.
@@ -94,7 +96,7 @@ func rank(state string) int {
 func Summarize(f Fleet, now time.Time, page int) Overview {
 	o := Overview{Clusters: len(f.Clusters), All: len(f.Configurations)}
 	for _, c := range f.Clusters {
-		if !c.ConnectedAt.IsZero() {
+		if c.Connectivity == "Connected" {
 			o.Connected++
 		}
 		if c.LastSeen.IsZero() || now.Sub(c.LastSeen) >= StaleAfter {

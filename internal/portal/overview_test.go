@@ -33,9 +33,9 @@ func TestSummarize(t *testing.T) {
 			configs: []string{"c1/a", "c4/q", "c3/x", "c1/b", "c3/y", "c0/z", "c2/a"}},
 		{name: "agents unseen for StaleAfter or never, the longest first; connected counted",
 			fleet: Fleet{Clusters: []Cluster{
-				{Name: "fresh", ConnectedAt: now.Add(-time.Hour), LastSeen: now.Add(-time.Minute)},
-				{Name: "edge", ConnectedAt: now.Add(-time.Hour), LastSeen: now.Add(-StaleAfter)},
-				{Name: "old", ConnectedAt: now.Add(-time.Hour), LastSeen: now.Add(-time.Hour)},
+				{Name: "fresh", Connectivity: "Connected", LastSeen: now.Add(-time.Minute)},
+				{Name: "edge", Connectivity: "Connected", LastSeen: now.Add(-StaleAfter)},
+				{Name: "old", Connectivity: "Connected", LastSeen: now.Add(-time.Hour)},
 				{Name: "never"},
 			}},
 			page: 1, pageOf: 1, connected: 3, stale: []string{"never", "old", "edge"}},

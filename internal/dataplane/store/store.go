@@ -160,6 +160,10 @@ type Cluster struct {
 	// AgentConnectedAt is when the cluster's agent first called: the
 	// cluster is Connected, and its Flux extension installed, from then.
 	AgentConnectedAt *time.Time `json:"agentConnectedAt,omitempty"`
+	// AgentSeenAt is the agent's last heartbeat: when it last called,
+	// written at most once a heartbeat interval, so that every replica
+	// knows it without a write per call.
+	AgentSeenAt *time.Time `json:"agentSeenAt,omitempty"`
 }
 
 // ResourceGroup is an ARM resource group.
