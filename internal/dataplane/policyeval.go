@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/util/workqueue"
+
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/armexpr"
@@ -51,10 +53,18 @@ type policyEngine struct {
 	// shared: other data planes use the store (etcd): a remediation runs
 	// where it is claimed, and is taken over when its runner stops renewing.
 	shared bool
+	// evaluate is evaluateCluster (tests make it fail); a failed
+	// evaluation is queued again after backoff's delay for it, and
+	// retrying counts those waiting to be.
+	evaluate func(clusterID string, deploy bool) error
+	backoff  workqueue.TypedRateLimiter[string]
+	retrying int
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
-	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), boot: newBoot()}
+	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), boot: newBoot(),
+		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 30*time.Second)}
+	e.evaluate = e.evaluateCluster
 	e.idle = sync.NewCond(&e.mu)
 	e.refresh()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -123,17 +133,40 @@ func (e *policyEngine) refresh() {
 	})
 }
 
-// wait blocks until the queue is empty and no evaluation runs.
+// retryLater queues a cluster whose evaluation failed again, after a delay
+// that grows with its failures (1 s to 30 s): a store away for a moment
+// (an etcd member lost, a leader elected) loses no evaluation.
+func (e *policyEngine) retryLater(id string, deploy bool) {
+	e.mu.Lock()
+	e.retrying++
+	e.mu.Unlock()
+	time.AfterFunc(e.backoff.When(id), func() {
+		e.mu.Lock()
+		e.retrying--
+		if e.ctx.Err() == nil {
+			e.enqueueLocked(id, deploy)
+		}
+		e.idle.Broadcast()
+		e.mu.Unlock()
+		e.poke()
+	})
+}
+
+// wait blocks until the queue is empty, no evaluation runs and none waits
+// to run again, or the engine stops.
 func (e *policyEngine) wait() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for len(e.order) > 0 || e.busy {
+	for (len(e.order) > 0 || e.busy || e.retrying > 0) && e.ctx.Err() == nil {
 		e.idle.Wait()
 	}
 }
 
 func (e *policyEngine) stop() {
 	e.cancel()
+	e.mu.Lock()
+	e.idle.Broadcast() // a wait returns
+	e.mu.Unlock()
 	<-e.done
 	e.work.Wait()
 }
@@ -159,8 +192,14 @@ func (e *policyEngine) run(ctx context.Context) {
 		delete(e.pending, id)
 		e.busy = true
 		e.mu.Unlock()
-		if err := e.evaluateCluster(id, deploy); err != nil && ctx.Err() == nil {
-			slog.Error("policy evaluation failed", "cluster", id, "error", err)
+		err := e.evaluate(id, deploy)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			slog.Error("policy evaluation failed; it runs again later", "cluster", id, "error", err)
+			e.retryLater(id, deploy)
+		default:
+			e.backoff.Forget(id)
 		}
 	}
 }

@@ -2,14 +2,18 @@ package dataplane
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/dataplane/store"
@@ -178,4 +182,30 @@ func TestRepeatedReportIsNotEvaluated(t *testing.T) {
 	report = `{"generation":1,"complianceState":"Non-Compliant","provisioningState":"Succeeded"}`
 	send()
 	g.Expect(evaluations()).To(Equal(before + 1))
+}
+
+// TestFailedEvaluationsRunAgain: an evaluation that fails (the store away
+// for a moment) is queued again after a backoff, and waiting for the
+// engine waits for it: a remediation's re-evaluation misses no cluster.
+func TestFailedEvaluationsRunAgain(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	e := f.srv.policy
+	e.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Millisecond, 10*time.Millisecond)
+	var failures atomic.Int32
+	failures.Store(3)
+	e.evaluate = func(id string, deploy bool) error {
+		if failures.Add(-1) >= 0 {
+			return errors.New("etcd: context deadline exceeded")
+		}
+		return e.evaluateCluster(id, deploy)
+	}
+	f.register(cluster("c1"))
+	g.Expect(f.do(http.MethodPut, defPath+"enforce-gitops-baseline"+policyAPI, correctedBaseline(t)).status).To(Equal(http.StatusCreated))
+	r := f.do(http.MethodPut, assignPath+"a"+policyAPI, `{"location":"westeurope","identity":{"type":"SystemAssigned"},
+		"properties":{"policyDefinitionId":"`+strings.TrimSuffix(defPath, "/")+`/enforce-gitops-baseline"}}`)
+	g.Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	g.Expect(f.states(r.json(t)["id"].(string))).To(HaveKeyWithValue("c1", HaveField("ComplianceState", "NonCompliant")),
+		"three failures, then the evaluation went through, and states() waited for it")
+	g.Expect(failures.Load()).To(BeNumerically("<", 0))
 }
