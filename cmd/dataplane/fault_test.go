@@ -48,8 +48,9 @@ func TestHubSurvivesLosingAMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	shared := append(replicaFlags(t, bin, strings.Join(storetest.Endpoints(members), ",")), "--remediation-claim-ttl=3s")
 	dirs, addrs := []string{t.TempDir(), t.TempDir()}, []string{freeAddr(t), freeAddr(t)}
+	t.Cleanup(func() { logOnFailure(t, dirs) })
+	shared := append(replicaFlags(t, bin, strings.Join(storetest.Endpoints(members), ",")), "--remediation-claim-ttl=3s")
 	replicas := []*exec.Cmd{start(t, bin, addrs[0], dirs[0], shared...), start(t, bin, addrs[1], dirs[1], shared...)}
 	urls := []string{"https://" + addrs[0], "https://" + addrs[1]}
 	hc := trustBoth(t, dirs)
@@ -209,6 +210,36 @@ func assignBaseline(t *testing.T, c *armclient.Client) string {
 	return faultSubscription + "/providers/Microsoft.PolicyInsights/remediations/baseline?api-version=2021-10-01"
 }
 
+// logOnFailure shows, when the test failed, what the replicas logged of
+// remediations and policy.
+func logOnFailure(t *testing.T, dirs []string) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	for i, d := range dirs {
+		t.Logf("replica %d's log of remediations and policy:\n%s", i, grepFile(filepath.Join(d, "dataplane.log"), "emediation", "policy", "claim"))
+	}
+}
+
+// grepFile is the lines of the file that hold any of words.
+func grepFile(path string, words ...string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for line := range strings.Lines(string(raw)) {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "")
+}
+
 // runRemediation starts the remediation through the first replica and
 // returns once it has deployed to some clusters, not all.
 func runRemediation(t *testing.T, arms []*armclient.Client, remediation string) {
@@ -217,7 +248,11 @@ func runRemediation(t *testing.T, arms []*armclient.Client, remediation string) 
 		"policyAssignmentId": baselineAssignment, "resourceDiscoveryMode": "ReEvaluateCompliance"}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(2 * time.Minute)
 	for deployed := 0; deployed == 0; deployed = remediated(t, arms[1], remediation).succeeded {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remediation deployed nothing in 2 minutes: %+v", remediated(t, arms[1], remediation))
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if r := remediated(t, arms[1], remediation); r.state != "Evaluating" || r.succeeded >= faultAgents {
@@ -240,10 +275,21 @@ func deployedOnce(t *testing.T, c *armclient.Client, remediation string, agents 
 	if r.state != "Succeeded" || r.failed != 0 {
 		t.Fatalf("the remediation ended %s, %d deployments failed", r.state, r.failed)
 	}
+	var raw struct{ Properties map[string]any }
+	_, _ = c.Get(t.Context(), remediation, &raw)
+	t.Logf("the remediation ended: %v", raw.Properties["deploymentStatus"])
 	for _, a := range agents {
 		for !a.holds([]string{"corporate-baseline"}) {
 			if time.Now().After(deadline) {
-				t.Fatalf("the agent of %s never got the baseline", a.c.ClusterID)
+				resp, err := c.Get(t.Context(), arm.FluxConfigID(a.c.ClusterID, "corporate-baseline"), nil)
+				code := 0
+				if resp != nil {
+					code = resp.StatusCode
+				}
+				var states any
+				_, _ = c.Do(t.Context(), armclient.Request{Method: http.MethodPost, Path: a.c.ClusterID +
+					"/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?api-version=2019-10-01"}, &states)
+				t.Fatalf("the agent of %s never got the baseline (the hub answers its GET %d %v; policy states %v)", a.c.ClusterID, code, err, states)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

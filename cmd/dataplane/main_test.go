@@ -52,7 +52,14 @@ func start(t *testing.T, bin, addr, dir string, flags ...string) *exec.Cmd {
 	t.Helper()
 	// 200 configurations in one cluster: over the default quota of 100.
 	cmd := exec.Command(bin, append([]string{"--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0", "--max-configurations-per-cluster=1000"}, flags...)...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// Its log goes to <dir>/dataplane.log (appended to by a restart), for
+	// the tests to show when they fail.
+	logFile, err := os.OpenFile(filepath.Join(dir, "dataplane.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logFile.Close() })
+	cmd.Stdout, cmd.Stderr = io.Discard, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

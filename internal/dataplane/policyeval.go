@@ -55,15 +55,17 @@ type policyEngine struct {
 	shared bool
 	// evaluate is evaluateCluster (tests make it fail); a failed
 	// evaluation is queued again after backoff's delay for it, and
-	// retrying counts those waiting to be.
+	// retrying counts those waiting to be, by cluster. current is the
+	// cluster being evaluated.
 	evaluate func(clusterID string, deploy bool) error
 	backoff  workqueue.TypedRateLimiter[string]
-	retrying int
+	retrying map[string]int
+	current  string
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
 	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), boot: newBoot(),
-		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 30*time.Second)}
+		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 30*time.Second), retrying: map[string]int{}}
 	e.evaluate = e.evaluateCluster
 	e.idle = sync.NewCond(&e.mu)
 	e.refresh()
@@ -124,11 +126,14 @@ func (e *policyEngine) poke() {
 	}
 }
 
-// refresh notes whether any assignment exists.
+// refresh notes whether any assignment exists (kept as it was when the
+// store cannot say).
 func (e *policyEngine) refresh() {
 	_ = e.s.store.View(func(tx store.Tx) error {
 		all, err := tx.PolicyAssignments()
-		e.active.Store(len(all) > 0)
+		if err == nil {
+			e.active.Store(len(all) > 0)
+		}
 		return err
 	})
 }
@@ -138,11 +143,13 @@ func (e *policyEngine) refresh() {
 // (an etcd member lost, a leader elected) loses no evaluation.
 func (e *policyEngine) retryLater(id string, deploy bool) {
 	e.mu.Lock()
-	e.retrying++
+	e.retrying[id]++
 	e.mu.Unlock()
 	time.AfterFunc(e.backoff.When(id), func() {
 		e.mu.Lock()
-		e.retrying--
+		if e.retrying[id]--; e.retrying[id] == 0 {
+			delete(e.retrying, id)
+		}
 		if e.ctx.Err() == nil {
 			e.enqueueLocked(id, deploy)
 		}
@@ -157,8 +164,31 @@ func (e *policyEngine) retryLater(id string, deploy bool) {
 func (e *policyEngine) wait() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for (len(e.order) > 0 || e.busy || e.retrying > 0) && e.ctx.Err() == nil {
+	for (len(e.order) > 0 || e.busy || len(e.retrying) > 0) && e.ctx.Err() == nil {
 		e.idle.Wait()
+	}
+}
+
+// waitFor blocks until each of ids has been evaluated since it was
+// queued (a failed one again, once it went through), or the engine stops.
+// Unlike wait, it does not wait for what others queue meanwhile: under a
+// steady stream of writes the queue may never be empty.
+func (e *policyEngine) waitFor(ids []string) {
+	left := map[string]bool{}
+	for _, id := range ids {
+		left[id] = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(left) > 0 && e.ctx.Err() == nil {
+		for id := range left {
+			if _, queued := e.pending[id]; !queued && e.current != id && e.retrying[id] == 0 {
+				delete(left, id)
+			}
+		}
+		if len(left) > 0 {
+			e.idle.Wait()
+		}
 	}
 }
 
@@ -190,7 +220,7 @@ func (e *policyEngine) run(ctx context.Context) {
 		e.order = e.order[1:]
 		deploy := e.pending[id]
 		delete(e.pending, id)
-		e.busy = true
+		e.busy, e.current = true, id
 		e.mu.Unlock()
 		err := e.evaluate(id, deploy)
 		switch {
@@ -201,6 +231,10 @@ func (e *policyEngine) run(ctx context.Context) {
 		default:
 			e.backoff.Forget(id)
 		}
+		e.mu.Lock()
+		e.current = ""
+		e.idle.Broadcast() // a waitFor may be waiting for this one
+		e.mu.Unlock()
 	}
 }
 
@@ -652,15 +686,25 @@ func (s *Server) grantsOf(principalID string) ([]armrbac.Grant, error) {
 
 // evaluateScope queues every cluster under scope (an assignment changed).
 func (e *policyEngine) evaluateScope(scope string) error {
-	return e.s.store.View(func(tx store.Tx) error {
+	_, err := e.queueScope(scope)
+	return err
+}
+
+// queueScope queues every cluster under scope and returns their IDs.
+func (e *policyEngine) queueScope(scope string) ([]string, error) {
+	var ids []string
+	err := e.s.store.View(func(tx store.Tx) error {
+		ids = ids[:0]
 		clusters, err := tx.Clusters()
 		for _, c := range clusters {
 			if inScope(c.ID, scope) {
 				e.enqueue(c.ID, false)
+				ids = append(ids, c.ID)
 			}
 		}
 		return err
 	})
+	return ids, err
 }
 
 // policyDenied is a write a deny assignment refused: ARM's

@@ -209,3 +209,29 @@ func TestFailedEvaluationsRunAgain(t *testing.T) {
 		"three failures, then the evaluation went through, and states() waited for it")
 	g.Expect(failures.Load()).To(BeNumerically("<", 0))
 }
+
+// TestWaitForIsNotHeldByOthers: waiting for some clusters' evaluations
+// returns once they are done, although others keep the queue from ever
+// being empty (a steady stream of writes).
+func TestWaitForIsNotHeldByOthers(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t)
+	e := f.srv.policy
+	e.active.Store(true)
+	var stop atomic.Bool
+	defer stop.Store(true)
+	e.evaluate = func(id string, _ bool) error {
+		if id == "busy" && !stop.Load() {
+			e.enqueue("busy", false) // written again meanwhile
+		}
+		return nil
+	}
+	e.enqueue("busy", false)
+	e.enqueue("mine", false)
+	done := make(chan struct{})
+	go func() { e.waitFor([]string{"mine"}); close(done) }()
+	g.Eventually(done, 10*time.Second).Should(BeClosed())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g.Expect(len(e.order) > 0 || e.current == "busy").To(BeTrue(), "the queue never emptied meanwhile")
+}

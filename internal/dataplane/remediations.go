@@ -463,10 +463,12 @@ func (e *policyEngine) remediationPlan(id string) (*store.Remediation, []string,
 		return nil, nil, err
 	}
 	if rem.DiscoveryMode == "ReEvaluateCompliance" && len(done) == 0 {
-		if err := e.evaluateScope(rem.Scope); err != nil {
+		e.refresh() // the assignment may have been made through another replica
+		ids, err := e.queueScope(rem.Scope)
+		if err != nil {
 			return nil, nil, err
 		}
-		e.wait()
+		e.waitFor(ids)
 	}
 	targets, err := e.remediationTargets(rem, done)
 	if err != nil {

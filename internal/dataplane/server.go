@@ -473,6 +473,7 @@ func (s *Server) withBodySlot(w http.ResponseWriter, r *http.Request, next func(
 // index is built again and every long poll woken.
 func (s *Server) storeChanged(cs []store.Change) {
 	var idx []change
+	assignments := false
 	for _, c := range cs {
 		switch kind := indexedBuckets[c.Bucket]; {
 		case c.Bucket == "":
@@ -480,13 +481,20 @@ func (s *Server) storeChanged(cs []store.Change) {
 				s.opts.Log.Error(err, "Failed to rebuild the Resource Graph index after the store's watch lost its place")
 			}
 			s.notify.changedAll()
+			assignments = true
 		case c.Bucket == store.ChangedRevision:
 			s.notify.changed(c.Key)
 		case kind != "":
 			idx = append(idx, change{kind, c.Key})
 		}
+		assignments = assignments || c.Bucket == store.ChangedPolicyAssignment
 	}
 	s.graph.changed(idx)
+	if assignments && s.policy != nil {
+		// An assignment made through another replica: this one's engine
+		// evaluates from now on too.
+		s.policy.refresh()
+	}
 }
 
 // indexedBuckets are the kinds of index change of the store's buckets.

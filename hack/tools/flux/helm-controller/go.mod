@@ -1,9 +1,7 @@
 // Throw-away module that builds Flux helm-controller for the end-to-end
 // environment (hack/flux.sh). Not part of the project's build.
 // v1.6.0 needs github.com/fluxcd/pkg/chartutil v1.27.0, which the module
-// proxy does not serve: v1.27.1 is required instead. Do not run
-// `go mod tidy` here: the controller's test-only dependencies are not all
-// served by the module proxy this project builds with.
+// proxy does not serve: v1.27.1 is required instead (go mod tidy passes).
 module github.com/arcgitops/arcgitops/hack/tools/flux/helm-controller
 
 go 1.26.0

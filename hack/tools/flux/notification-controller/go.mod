@@ -2,7 +2,7 @@
 // end-to-end environment (hack/flux.sh). Not part of the project's build.
 // v1.6.0, an older Flux line than the other controllers (v1.7.0 is not
 // served): it talks to the API server only through its own CRDs and the
-// sources' reconcile annotation. Do not run `go mod tidy` here.
+// sources' reconcile annotation (go mod tidy passes).
 module github.com/arcgitops/arcgitops/hack/tools/flux/notification-controller
 
 go 1.26.0
