@@ -54,6 +54,9 @@ func start(t *testing.T, bin, addr, dir string, flags ...string) *exec.Cmd {
 	cmd := exec.Command(bin, append([]string{"--listen", addr, "--data-dir", dir, "--access-log=false", "--rate-limit=0", "--max-configurations-per-cluster=1000"}, flags...)...)
 	// Its log goes to <dir>/dataplane.log (appended to by a restart), for
 	// the tests to show when they fail.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "dataplane.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -61,11 +61,15 @@ type policyEngine struct {
 	backoff  workqueue.TypedRateLimiter[string]
 	retrying map[string]int
 	current  string
+	// tickets counts evaluations started; evaluated holds, by cluster, the
+	// ticket of its last evaluation that went through.
+	tickets   uint64
+	evaluated map[string]uint64
 }
 
 func newPolicyEngine(s *Server) *policyEngine {
 	e := &policyEngine{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), boot: newBoot(),
-		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 30*time.Second), retrying: map[string]int{}}
+		backoff: workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 30*time.Second), retrying: map[string]int{}, evaluated: map[string]uint64{}}
 	e.evaluate = e.evaluateCluster
 	e.idle = sync.NewCond(&e.mu)
 	e.refresh()
@@ -169,20 +173,31 @@ func (e *policyEngine) wait() {
 	}
 }
 
-// waitFor blocks until each of ids has been evaluated since it was
-// queued (a failed one again, once it went through), or the engine stops.
-// Unlike wait, it does not wait for what others queue meanwhile: under a
-// steady stream of writes the queue may never be empty.
-func (e *policyEngine) waitFor(ids []string) {
+// mark is the engine's count of evaluations started, for waitFor.
+func (e *policyEngine) mark() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tickets
+}
+
+// waitFor blocks until each of ids, queued after mark was taken, has been
+// evaluated by an evaluation that started after it (a failed one once its
+// retry went through), or the engine stops. Unlike wait, it does not wait
+// for what others queue meanwhile: under a steady stream of writes the
+// queue may never be empty, nor a cluster stay out of it.
+func (e *policyEngine) waitFor(since uint64, ids []string) {
+	if !e.active.Load() {
+		return // nothing was queued
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	left := map[string]bool{}
 	for _, id := range ids {
 		left[id] = true
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	for len(left) > 0 && e.ctx.Err() == nil {
 		for id := range left {
-			if _, queued := e.pending[id]; !queued && e.current != id && e.retrying[id] == 0 {
+			if e.evaluated[id] > since {
 				delete(left, id)
 			}
 		}
@@ -221,6 +236,8 @@ func (e *policyEngine) run(ctx context.Context) {
 		deploy := e.pending[id]
 		delete(e.pending, id)
 		e.busy, e.current = true, id
+		e.tickets++
+		ticket := e.tickets
 		e.mu.Unlock()
 		err := e.evaluate(id, deploy)
 		switch {
@@ -232,6 +249,9 @@ func (e *policyEngine) run(ctx context.Context) {
 			e.backoff.Forget(id)
 		}
 		e.mu.Lock()
+		if err == nil {
+			e.evaluated[id] = ticket
+		}
 		e.current = ""
 		e.idle.Broadcast() // a waitFor may be waiting for this one
 		e.mu.Unlock()

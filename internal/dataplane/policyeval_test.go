@@ -212,7 +212,8 @@ func TestFailedEvaluationsRunAgain(t *testing.T) {
 
 // TestWaitForIsNotHeldByOthers: waiting for some clusters' evaluations
 // returns once they are done, although others keep the queue from ever
-// being empty (a steady stream of writes).
+// being empty (a steady stream of writes), and "mine" itself is queued
+// again as soon as it is evaluated.
 func TestWaitForIsNotHeldByOthers(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t)
@@ -221,15 +222,16 @@ func TestWaitForIsNotHeldByOthers(t *testing.T) {
 	var stop atomic.Bool
 	defer stop.Store(true)
 	e.evaluate = func(id string, _ bool) error {
-		if id == "busy" && !stop.Load() {
-			e.enqueue("busy", false) // written again meanwhile
+		if !stop.Load() {
+			e.enqueue(id, false) // written again meanwhile
 		}
 		return nil
 	}
+	since := e.mark()
 	e.enqueue("busy", false)
 	e.enqueue("mine", false)
 	done := make(chan struct{})
-	go func() { e.waitFor([]string{"mine"}); close(done) }()
+	go func() { e.waitFor(since, []string{"mine"}); close(done) }()
 	g.Eventually(done, 10*time.Second).Should(BeClosed())
 	e.mu.Lock()
 	defer e.mu.Unlock()

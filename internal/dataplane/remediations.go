@@ -464,11 +464,12 @@ func (e *policyEngine) remediationPlan(id string) (*store.Remediation, []string,
 	}
 	if rem.DiscoveryMode == "ReEvaluateCompliance" && len(done) == 0 {
 		e.refresh() // the assignment may have been made through another replica
+		since := e.mark()
 		ids, err := e.queueScope(rem.Scope)
 		if err != nil {
 			return nil, nil, err
 		}
-		e.waitFor(ids)
+		e.waitFor(since, ids)
 	}
 	targets, err := e.remediationTargets(rem, done)
 	if err != nil {
