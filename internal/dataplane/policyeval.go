@@ -182,12 +182,13 @@ func (e *policyEngine) mark() uint64 {
 
 // waitFor blocks until each of ids, queued after mark was taken, has been
 // evaluated by an evaluation that started after it (a failed one once its
-// retry went through), or the engine stops. Unlike wait, it does not wait
-// for what others queue meanwhile: under a steady stream of writes the
-// queue may never be empty, nor a cluster stay out of it.
-func (e *policyEngine) waitFor(since uint64, ids []string) {
+// retry went through), and reports true; or until ctx or the engine ends
+// (whoever cancels ctx broadcasts idle), false. Unlike wait, it does not
+// wait for what others queue meanwhile: under a steady stream of writes
+// the queue may never be empty, nor a cluster stay out of it.
+func (e *policyEngine) waitFor(ctx context.Context, since uint64, ids []string) bool {
 	if !e.active.Load() {
-		return // nothing was queued
+		return true // nothing was queued
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -195,7 +196,10 @@ func (e *policyEngine) waitFor(since uint64, ids []string) {
 	for _, id := range ids {
 		left[id] = true
 	}
-	for len(left) > 0 && e.ctx.Err() == nil {
+	for len(left) > 0 {
+		if ctx.Err() != nil || e.ctx.Err() != nil {
+			return false
+		}
 		for id := range left {
 			if e.evaluated[id] > since {
 				delete(left, id)
@@ -205,6 +209,7 @@ func (e *policyEngine) waitFor(since uint64, ids []string) {
 			e.idle.Wait()
 		}
 	}
+	return true
 }
 
 func (e *policyEngine) stop() {

@@ -231,7 +231,7 @@ func TestWaitForIsNotHeldByOthers(t *testing.T) {
 	e.enqueue("busy", false)
 	e.enqueue("mine", false)
 	done := make(chan struct{})
-	go func() { e.waitFor(since, []string{"mine"}); close(done) }()
+	go func() { e.waitFor(t.Context(), since, []string{"mine"}); close(done) }()
 	g.Eventually(done, 10*time.Second).Should(BeClosed())
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -325,10 +325,48 @@ func (e *policyEngine) startRemediation(id string) {
 			}
 			return
 		}
-		if err := e.remediate(e.ctx, id); err != nil && e.ctx.Err() == nil {
+		ctx, cancel := context.WithCancel(e.ctx)
+		defer cancel()
+		go e.keepClaim(ctx, cancel, id)
+		if err := e.remediate(ctx, id); err != nil && ctx.Err() == nil {
 			slog.Error("remediation failed", "remediation", id, "error", err)
 		}
 	}()
+}
+
+// keepClaim renews this process's claim on remediation id every third of
+// the claim's TTL while the remediation runs (its evaluation of the scope
+// may take longer than the TTL, and writes no batch meanwhile); when
+// another replica has taken it over, it ends the run (cancel).
+func (e *policyEngine) keepClaim(ctx context.Context, cancel context.CancelFunc, id string) {
+	t := time.NewTicker(e.s.opts.RemediationClaimTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lost := false
+		err := e.s.store.Update(func(tx store.Tx) error {
+			r, err := tx.Remediation(id)
+			if err != nil {
+				return err
+			}
+			if lost = r.Runner != e.boot; lost || finished(r.ProvisioningState) {
+				return nil
+			}
+			r.RunnerSeen = e.s.opts.Now().UTC()
+			return tx.PutRemediation(r)
+		})
+		if lost || errors.Is(err, store.ErrNotFound) {
+			cancel()
+			e.mu.Lock()
+			e.idle.Broadcast() // its waitFor returns
+			e.mu.Unlock()
+			return
+		}
+	}
 }
 
 // RunnerTTL is how long a remediation's runner may go without renewing
@@ -413,7 +451,7 @@ func (e *policyEngine) updateRemediation(id string, fn func(*store.Remediation))
 // one, and a crash loses at most a batch's counts (its deployments are
 // recorded as compliant states, so none is redone).
 func (e *policyEngine) remediate(ctx context.Context, id string) error {
-	rem, targets, err := e.remediationPlan(id)
+	rem, targets, err := e.remediationPlan(ctx, id)
 	if err != nil || rem == nil {
 		return err
 	}
@@ -449,7 +487,7 @@ func (e *policyEngine) remediate(ctx context.Context, id string) error {
 // remediationPlan starts (or resumes) a remediation: Evaluating, the
 // scope evaluated first for ReEvaluateCompliance, and the clusters still to
 // handle counted. A finished remediation gives no plan (nil).
-func (e *policyEngine) remediationPlan(id string) (*store.Remediation, []string, error) {
+func (e *policyEngine) remediationPlan(ctx context.Context, id string) (*store.Remediation, []string, error) {
 	rem, err := e.updateRemediation(id, func(rem *store.Remediation) {
 		if rem.ProvisioningState == "Accepted" {
 			rem.ProvisioningState = "Evaluating"
@@ -469,7 +507,9 @@ func (e *policyEngine) remediationPlan(id string) (*store.Remediation, []string,
 		if err != nil {
 			return nil, nil, err
 		}
-		e.waitFor(since, ids)
+		if !e.waitFor(ctx, since, ids) {
+			return nil, nil, nil // taken over, or stopping
+		}
 	}
 	targets, err := e.remediationTargets(rem, done)
 	if err != nil {

@@ -225,3 +225,35 @@ func ownerPrincipal(t *testing.T, f *fixture) portal.Principal {
 	}
 	return portal.Principal{ObjectID: creds.ObjectID, AppID: creds.AppID}
 }
+
+// TestRunnerKeepsItsClaimWhileItWorks: a runner renews its claim while it
+// runs, even when it writes no batch (its scope's evaluation can outlast
+// the claim's TTL), so that no other replica takes over a live runner;
+// once another has taken it over anyway, the runner's run ends.
+func TestRunnerKeepsItsClaimWhileItWorks(t *testing.T) {
+	g := NewWithT(t)
+	a, b := replicas(t)
+	a.srv.opts.RemediationClaimTTL, b.srv.opts.RemediationClaimTTL = MinRunnerTTL, MinRunnerTTL
+	id := sub1 + "/providers/Microsoft.PolicyInsights/remediations/long"
+	g.Expect(a.srv.store.Update(func(tx store.Tx) error {
+		return tx.PutRemediation(&store.Remediation{ID: id, ProvisioningState: "Evaluating"})
+	})).To(Succeed())
+	g.Expect(a.srv.policy.claim(id)).To(BeTrue())
+	seen := func() time.Time {
+		var r *store.Remediation
+		g.Expect(b.srv.store.View(func(tx store.Tx) (err error) { r, err = tx.Remediation(id); return err })).To(Succeed())
+		return r.RunnerSeen
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.srv.policy.keepClaim(ctx, cancel, id)
+
+	a.advance(time.Hour) // a works on, writing nothing else
+	g.Eventually(seen, 10*time.Second, 50*time.Millisecond).Should(BeTemporally("==", a.srv.opts.Now().UTC()), "a renewed its claim")
+	b.advance(time.Hour + MinRunnerTTL/2)
+	g.Expect(b.srv.policy.claim(id)).To(BeFalse(), "a was heard from within the TTL")
+
+	b.advance(time.Hour) // a goes quiet from b's view: b takes over, and a's run ends
+	g.Expect(b.srv.policy.claim(id)).To(BeTrue())
+	g.Eventually(ctx.Done(), 10*time.Second).Should(BeClosed())
+}
