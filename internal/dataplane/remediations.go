@@ -327,19 +327,19 @@ func (e *policyEngine) startRemediation(id string) {
 		}
 		ctx, cancel := context.WithCancel(e.ctx)
 		defer cancel()
-		go e.keepClaim(ctx, cancel, id)
+		go e.keepClaim(ctx, cancel, id, e.s.opts.RemediationClaimTTL/3)
 		if err := e.remediate(ctx, id); err != nil && ctx.Err() == nil {
 			slog.Error("remediation failed", "remediation", id, "error", err)
 		}
 	}()
 }
 
-// keepClaim renews this process's claim on remediation id every third of
-// the claim's TTL while the remediation runs (its evaluation of the scope
-// may take longer than the TTL, and writes no batch meanwhile); when
+// keepClaim renews this process's claim on remediation id every while the
+// remediation runs (a third of the claim's TTL: its evaluation of the
+// scope may take longer than the TTL, and writes no batch meanwhile); when
 // another replica has taken it over, it ends the run (cancel).
-func (e *policyEngine) keepClaim(ctx context.Context, cancel context.CancelFunc, id string) {
-	t := time.NewTicker(e.s.opts.RemediationClaimTTL / 3)
+func (e *policyEngine) keepClaim(ctx context.Context, cancel context.CancelFunc, id string, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

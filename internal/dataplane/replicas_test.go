@@ -233,7 +233,6 @@ func ownerPrincipal(t *testing.T, f *fixture) portal.Principal {
 func TestRunnerKeepsItsClaimWhileItWorks(t *testing.T) {
 	g := NewWithT(t)
 	a, b := replicas(t)
-	a.srv.opts.RemediationClaimTTL, b.srv.opts.RemediationClaimTTL = MinRunnerTTL, MinRunnerTTL
 	id := sub1 + "/providers/Microsoft.PolicyInsights/remediations/long"
 	g.Expect(a.srv.store.Update(func(tx store.Tx) error {
 		return tx.PutRemediation(&store.Remediation{ID: id, ProvisioningState: "Evaluating"})
@@ -246,11 +245,11 @@ func TestRunnerKeepsItsClaimWhileItWorks(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.srv.policy.keepClaim(ctx, cancel, id)
+	go a.srv.policy.keepClaim(ctx, cancel, id, 20*time.Millisecond) // RunnerTTL/3 in a run
 
 	a.advance(time.Hour) // a works on, writing nothing else
 	g.Eventually(seen, 10*time.Second, 50*time.Millisecond).Should(BeTemporally("==", a.srv.opts.Now().UTC()), "a renewed its claim")
-	b.advance(time.Hour + MinRunnerTTL/2)
+	b.advance(time.Hour + RunnerTTL/2)
 	g.Expect(b.srv.policy.claim(id)).To(BeFalse(), "a was heard from within the TTL")
 
 	b.advance(time.Hour) // a goes quiet from b's view: b takes over, and a's run ends
