@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
 # Real Flux controllers and CRDs for tests, from the pinned throw-away modules
-# in hack/tools/flux/.
+# in hack/tools/flux/: source-, kustomize-, helm- and notification-controller,
+# the controllers Azure's microsoft.flux extension installs by default.
 #
 # Usage:
 #   hack/flux.sh crds   prints the directories that hold the Flux CRDs
-#                       (GitRepository, Bucket, OCIRepository, Kustomization),
-#                       one per line, downloading the modules if needed
-#   hack/flux.sh build  builds source-controller and kustomize-controller once
-#                       per version and prints the directory that holds them
+#                       (sources, Kustomization, HelmRelease, Provider, Alert,
+#                       Receiver), one per line, downloading the modules if
+#                       needed
+#   hack/flux.sh build  builds the four controllers once per version and
+#                       prints the directory that holds them
 #
 # Idempotent: nothing already in the cache is downloaded or built again.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SC_MOD=$ROOT/hack/tools/flux/source-controller
-KC_MOD=$ROOT/hack/tools/flux/kustomize-controller
-sc_version=$(module_version "$SC_MOD" github.com/fluxcd/source-controller)
-kc_version=$(module_version "$KC_MOD" github.com/fluxcd/kustomize-controller)
+CONTROLLERS=(source-controller kustomize-controller helm-controller notification-controller)
 
 # module_dir MODDIR MODULE prints where MODULE's source is in the module cache.
 module_dir() {
@@ -29,19 +28,30 @@ module_dir() {
 
 case ${1:-} in
 crds)
-	for pair in "$SC_MOD github.com/fluxcd/source-controller" "$KC_MOD github.com/fluxcd/kustomize-controller"; do
-		# shellcheck disable=SC2086
-		dir=$(module_dir $pair)/config/crd/bases
+	for c in "${CONTROLLERS[@]}"; do
+		dir=$(module_dir "$ROOT/hack/tools/flux/$c" "github.com/fluxcd/$c")/config/crd/bases
 		[ -d "$dir" ] || die "no CRDs in $dir"
 		printf '%s\n' "$dir"
 	done
 	;;
 build)
-	DIR=$CACHE/flux/source-controller-$sc_version-kustomize-controller-$kc_version
-	[ -x "$DIR/source-controller" ] ||
-		go_build_to "$SC_MOD" github.com/fluxcd/source-controller "$DIR/source-controller"
-	[ -x "$DIR/kustomize-controller" ] ||
-		go_build_to "$KC_MOD" github.com/fluxcd/kustomize-controller "$DIR/kustomize-controller"
+	# Each controller is built once per version into a directory of its
+	# own; the set of the four is a directory of links named by them all.
+	set_name=""
+	for c in "${CONTROLLERS[@]}"; do
+		set_name+="$c-$(module_version "$ROOT/hack/tools/flux/$c" "github.com/fluxcd/$c")_"
+	done
+	DIR=$CACHE/flux/${set_name%_}
+	if [ ! -d "$DIR" ]; then
+		mkdir -p "$DIR.tmp"
+		for c in "${CONTROLLERS[@]}"; do
+			mod=$ROOT/hack/tools/flux/$c
+			bin=$CACHE/flux/$c-$(module_version "$mod" "github.com/fluxcd/$c")/$c
+			[ -x "$bin" ] || go_build_to "$mod" "github.com/fluxcd/$c" "$bin"
+			ln -sfn "$bin" "$DIR.tmp/$c"
+		done
+		rm -rf "$DIR" && mv "$DIR.tmp" "$DIR"
+	fi
 	printf '%s\n' "$DIR"
 	;;
 *)

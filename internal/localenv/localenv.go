@@ -1,6 +1,7 @@
 // Package localenv runs the whole system on 127.0.0.1 without Docker: a
 // real kube-apiserver and etcd, kube-controller-manager (garbage
-// collection), Flux's source-controller and kustomize-controller, a Git
+// collection), Flux's source-, kustomize-, helm- and notification-controller
+// (what Azure's microsoft.flux extension installs by default), a Git
 // server (HTTPS and SSH), the data plane and the manager with its agent.
 // `make run` (hack/localenv) and the end-to-end tests (test/e2e) start it.
 package localenv
@@ -36,7 +37,7 @@ const ClusterID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceG
 type Binaries struct {
 	// Assets holds etcd, kube-apiserver and kube-controller-manager.
 	Assets string
-	// Flux holds source-controller and kustomize-controller.
+	// Flux holds source-, kustomize-, helm- and notification-controller.
 	Flux      string
 	Manager   string
 	Dataplane string
@@ -67,9 +68,12 @@ type Env struct {
 	OwnerFile string
 	Owner     dataplane.Credentials
 	TokenFile string
-	Git       *gitserver.Server
-	Client    client.Client
-	Bins      Binaries
+	// ReceiverAddr is where notification-controller serves webhook
+	// Receivers (host:port, plain HTTP).
+	ReceiverAddr string
+	Git          *gitserver.Server
+	Client       client.Client
+	Bins         Binaries
 
 	api      *testenv.Env
 	mu       sync.Mutex
@@ -146,14 +150,27 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		"--metrics-addr=127.0.0.1:0", "--health-addr="+scHealth, "--log-level=info"); err != nil {
 		return nil, err
 	}
-	kcHealth, _ := freePort()
-	e.step("Starting Flux kustomize-controller")
-	if err := e.startProc("kustomize-controller", filepath.Join(o.Bins.Flux, "kustomize-controller"), fluxEnv,
-		"--enable-leader-election=false", "--metrics-addr=127.0.0.1:0", "--health-addr="+kcHealth,
-		"--no-cross-namespace-refs=true", "--log-level=info"); err != nil {
-		return nil, err
+	// notification-controller receives the others' events (Alerts) and
+	// serves the webhook Receivers.
+	events, _ := freePort()
+	e.ReceiverAddr, _ = freePort()
+	health := map[string]string{"source-controller": scHealth}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"kustomize-controller", []string{"--no-cross-namespace-refs=true", "--events-addr=http://" + events}},
+		{"helm-controller", []string{"--no-cross-namespace-refs=true", "--events-addr=http://" + events}},
+		{"notification-controller", []string{"--events-addr=" + events, "--receiverAddr=" + e.ReceiverAddr}},
+	} {
+		health[c.name], _ = freePort()
+		e.step("Starting Flux %s", c.name)
+		if err := e.startProc(c.name, filepath.Join(o.Bins.Flux, c.name), fluxEnv, append([]string{"--enable-leader-election=false",
+			"--metrics-addr=127.0.0.1:0", "--health-addr=" + health[c.name], "--log-level=info"}, c.args...)...); err != nil {
+			return nil, err
+		}
 	}
-	for name, addr := range map[string]string{"source-controller": scHealth, "kustomize-controller": kcHealth} {
+	for name, addr := range health {
 		e.step("Waiting for %s to be healthy", name)
 		if err := e.waitHTTP(ctx, name, "http://"+addr+"/healthz"); err != nil {
 			return nil, err

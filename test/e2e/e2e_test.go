@@ -391,3 +391,95 @@ func TestBuiltinPolicyReachesCompliant(t *testing.T) {
 	}, wait, poll).Should(Succeed())
 	g.Expect(state(g)).To(Equal("Compliant"))
 }
+
+// helmChart is a one-template chart whose ConfigMap says .Values.message,
+// which it requires.
+var helmChart = map[string]string{
+	"charts/hello/Chart.yaml":  "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+	"charts/hello/values.yaml": "message: from the chart\n",
+	"charts/hello/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n" +
+		"data:\n  message: {{ required \"message is required\" .Values.message | quote }}\n",
+}
+
+// helmReleaseYAML releases the chart from the configuration's own
+// GitRepository (named as the configuration, in its namespace).
+func helmReleaseYAML(ns, source, message string) string {
+	return fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: hello
+  namespace: %[1]s
+spec:
+  interval: 10s
+  chart:
+    spec:
+      chart: ./charts/hello
+      interval: 10s
+      sourceRef:
+        kind: GitRepository
+        name: %[2]s
+  install:
+    remediation:
+      retries: -1
+  upgrade:
+    remediation:
+      retries: -1
+  values:
+    message: %[3]q
+`, ns, source, message)
+}
+
+// TestHelmRelease: a repository whose Kustomization applies a HelmRelease
+// (the most common Flux layout) through a FluxConfig, on the real
+// helm-controller: Compliant once the release is installed, with the
+// HelmRelease among statuses[]; a chart value the chart refuses makes it
+// Non-Compliant with Helm's own message.
+func TestHelmRelease(t *testing.T) {
+	dumpOnFailure(t)
+	g := NewWithT(t)
+	files := map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "from the release")}
+	for k, v := range helmChart {
+		files[k] = v
+	}
+	_, err := env.Git.Commit("helm", files, "a chart and its release")
+	g.Expect(err).NotTo(HaveOccurred())
+	cli(g, flux("create", "-n", "helm", "--namespace", "e2e-helm", "-u", env.Git.HTTPSRepoURL("helm"), "--branch", "main",
+		"--https-ca-cert-file", caFile, "--interval", "10s",
+		// A short timeout: a failing release fails the health check soon.
+		"--kustomization", "name=release", "path=./release", "prune=true", "sync_interval=10s", "retry_interval=5s", "timeout=30s", "-o", "none")...)
+	props := waitCompliance(t, "helm", "Compliant")
+	g.Expect(configMap(g, "e2e-helm", "hello").Data["message"]).To(Equal("from the release"))
+	g.Expect(props["statuses"]).To(ContainElement(And(HaveKeyWithValue("kind", "HelmRelease"), HaveKeyWithValue("name", "hello"),
+		HaveKeyWithValue("complianceState", "Compliant"))))
+
+	// An empty message: the chart's `required` fails the upgrade.
+	_, err = env.Git.Commit("helm", map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "")}, "no message")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func(g Gomega) {
+		props := show(g, "helm")
+		g.Expect(props["complianceState"]).To(Equal("Non-Compliant"))
+		g.Expect(helmMessages(props)).To(ContainSubstring("message is required"), "the HelmRelease's status carries Helm's message")
+	}, wait, poll).Should(Succeed())
+	props = show(g, "helm")
+	t.Logf("a refused chart value reported as: errorMessage %q; the HelmRelease's conditions %q", props["errorMessage"], helmMessages(props))
+}
+
+// helmMessages joins the condition messages of the HelmReleases among a
+// configuration's statuses.
+func helmMessages(props map[string]any) string {
+	var out []string
+	statuses, _ := props["statuses"].([]any)
+	for _, s := range statuses {
+		st, _ := s.(map[string]any)
+		if st["kind"] != "HelmRelease" {
+			continue
+		}
+		conds, _ := st["statusConditions"].([]any)
+		for _, c := range conds {
+			if m, ok := c.(map[string]any)["message"].(string); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return strings.Join(out, " | ")
+}
