@@ -761,10 +761,11 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 // applied, as Azure's statuses[] do, with appliedBy and Helm properties.
 func TestHelmReleasesInStatuses(t *testing.T) {
 	g := NewWithT(t)
-	// helm-controller's CRD, reduced to what the test needs.
-	g.Expect(env.InstallOpenCRD(ctx, "helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")).To(Succeed())
+	// helm-controller's own CRD is installed (FLUX_CRDS): the objects are
+	// valid HelmReleases.
 	ns := newNamespace(t)
-	hr := &unstructured.Unstructured{}
+	hr := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"interval": "5m",
+		"chart": map[string]any{"spec": map[string]any{"chart": "podinfo", "sourceRef": map[string]any{"kind": "HelmRepository", "name": "podinfo"}}}}}}
 	hr.SetGroupVersionKind(schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"})
 	hr.SetNamespace(ns)
 	hr.SetName("podinfo")
@@ -775,7 +776,9 @@ func TestHelmReleasesInStatuses(t *testing.T) {
 			"message": "Helm install failed: timed out waiting for the condition", "lastTransitionTime": "2026-11-22T10:00:00Z"}},
 		"failures": int64(3), "installFailures": int64(2), "upgradeFailures": int64(0),
 		"helmChart": ns + "/" + ns + "-podinfo",
-		"history":   []any{map[string]any{"version": int64(4)}},
+		"history": []any{map[string]any{"version": int64(4), "name": "podinfo", "namespace": ns, "status": "failed",
+			"chartName": "podinfo", "chartVersion": "6.5.0", "configDigest": "sha256:0", "digest": "sha256:1",
+			"firstDeployed": "2026-11-22T09:00:00Z", "lastDeployed": "2026-11-22T10:00:00Z"}},
 	}
 	g.Expect(k.Status().Update(ctx, hr)).To(Succeed())
 

@@ -77,8 +77,37 @@ func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization
 				break
 			}
 		}
+		s.NotReady = s.cause(s.NotReady)
 	}
 	return s
+}
+
+// cause is what explains notReady best: itself, or, for a Kustomization
+// whose only failure is the health check of what it applied, the
+// HelmRelease it applied that is as bad (its condition holds Helm's own
+// message, where the Kustomization says it timed out waiting).
+func (s *Summary) cause(notReady *v1alpha1.ObjectStatusDefinition) *v1alpha1.ObjectStatusDefinition {
+	if notReady == nil || notReady.Kind != kustomizev1.KustomizationKind || readyReason(notReady) != meta.HealthCheckFailedReason {
+		return notReady
+	}
+	for i := range s.Statuses {
+		hr := &s.Statuses[i]
+		if hr.Kind == HelmReleaseKind && hr.ComplianceState == notReady.ComplianceState && hr.AppliedBy != nil &&
+			hr.AppliedBy.Name == notReady.Name && hr.AppliedBy.Namespace == notReady.Namespace {
+			return hr
+		}
+	}
+	return notReady
+}
+
+// readyReason is the reason of an object's Ready condition ("" without one).
+func readyReason(obj *v1alpha1.ObjectStatusDefinition) string {
+	for _, c := range obj.StatusConditions {
+		if c.Type == v1alpha1.ReadyCondition {
+			return c.Reason
+		}
+	}
+	return ""
 }
 
 // sourceFacts reads the artifact, suspend and observedGeneration of a source.

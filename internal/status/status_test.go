@@ -57,12 +57,23 @@ func ks(name string, observed int64, suspended bool, conds []metav1.Condition) *
 	return k
 }
 
+// release is a HelmRelease's status as HelmReleaseStatus makes it,
+// applied by Kustomization ns/by.
+func release(name, by string, state v1alpha1.ComplianceStateType, reason, msg string) v1alpha1.ObjectStatusDefinition {
+	return v1alpha1.ObjectStatusDefinition{Name: name, Namespace: "ns", Kind: HelmReleaseKind, ComplianceState: state,
+		AppliedBy:        &v1alpha1.ObjectReferenceDefinition{Name: by, Namespace: "ns"},
+		StatusConditions: []v1alpha1.ObjectStatusConditionDefinition{{Type: "Ready", Status: "False", Reason: reason, Message: msg}}}
+}
+
 func TestSummarize(t *testing.T) {
 	readyRepo := repo(1, 1, cond("True", "Succeeded", "stored artifact for revision 'main@sha1:"+sha+"'"), "main@sha1:"+sha)
+	healthCheck := cond("False", "HealthCheckFailed", "health check failed after 30s: timeout waiting for: [HelmRelease/ns/hello status: 'InProgress']")
+	helmFailed := "Helm upgrade failed for release ns/hello with chart hello@0.1.0: execution error: message is required"
 	tests := []struct {
 		name         string
 		source       *sourcev1.GitRepository
 		kss          []*kustomizev1.Kustomization
+		hrs          []v1alpha1.ObjectStatusDefinition
 		want         v1alpha1.ComplianceStateType
 		wantNotReady string
 		wantMessage  string
@@ -98,6 +109,33 @@ func TestSummarize(t *testing.T) {
 			wantMessage:  "Kustomization ns/cfg-b: namespaces is forbidden",
 		},
 		{
+			name:         "a health check that failed on a HelmRelease: Helm's message explains",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, false, healthCheck)},
+			hrs:          []v1alpha1.ObjectStatusDefinition{release("hello", "cfg-a", v1alpha1.ComplianceNonCompliant, "UpgradeFailed", helmFailed)},
+			want:         v1alpha1.ComplianceNonCompliant,
+			wantNotReady: "hello",
+			wantMessage:  "HelmRelease ns/hello: " + helmFailed,
+		},
+		{
+			name:         "a HelmRelease another Kustomization applied does not explain",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, false, healthCheck)},
+			hrs:          []v1alpha1.ObjectStatusDefinition{release("hello", "cfg-b", v1alpha1.ComplianceNonCompliant, "UpgradeFailed", helmFailed)},
+			want:         v1alpha1.ComplianceNonCompliant,
+			wantNotReady: "cfg-a",
+			wantMessage:  "Kustomization ns/cfg-a: " + healthCheck[0].Message,
+		},
+		{
+			name:         "a Kustomization failing for itself explains, whatever its HelmReleases",
+			source:       readyRepo,
+			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 1, false, cond("False", "BuildFailed", "kustomize build failed: bad.yaml"))},
+			hrs:          []v1alpha1.ObjectStatusDefinition{release("hello", "cfg-a", v1alpha1.ComplianceNonCompliant, "UpgradeFailed", helmFailed)},
+			want:         v1alpha1.ComplianceNonCompliant,
+			wantNotReady: "cfg-a",
+			wantMessage:  "Kustomization ns/cfg-a: kustomize build failed: bad.yaml",
+		},
+		{
 			name:         "new kustomization not reconciled yet",
 			source:       readyRepo,
 			kss:          []*kustomizev1.Kustomization{ks("cfg-a", 0, false, nil)},
@@ -127,9 +165,9 @@ func TestSummarize(t *testing.T) {
 			var src = tt.source
 			var s Summary
 			if src == nil {
-				s = Summarize(nil, tt.kss)
+				s = Summarize(nil, tt.kss, tt.hrs...)
 			} else {
-				s = Summarize(src, tt.kss)
+				s = Summarize(src, tt.kss, tt.hrs...)
 			}
 			g.Expect(s.ComplianceState).To(Equal(tt.want))
 			if tt.wantNotReady == "" {
@@ -147,7 +185,7 @@ func TestSummarize(t *testing.T) {
 				g.Expect(s.Statuses[0].Kind).To(Equal("GitRepository"))
 				g.Expect(s.Statuses[0].StatusConditions[0].Type).To(Equal("Ready"))
 			}
-			g.Expect(s.Statuses).To(HaveLen(len(tt.kss) + map[bool]int{true: 1, false: 0}[src != nil]))
+			g.Expect(s.Statuses).To(HaveLen(len(tt.kss) + len(tt.hrs) + map[bool]int{true: 1, false: 0}[src != nil]))
 		})
 	}
 }

@@ -433,7 +433,8 @@ spec:
 // (the most common Flux layout) through a FluxConfig, on the real
 // helm-controller: Compliant once the release is installed, with the
 // HelmRelease among statuses[]; a chart value the chart refuses makes it
-// Non-Compliant with Helm's own message.
+// Non-Compliant with Helm's own message, in the HelmRelease's status and
+// in errorMessage.
 func TestHelmRelease(t *testing.T) {
 	dumpOnFailure(t)
 	g := NewWithT(t)
@@ -459,6 +460,7 @@ func TestHelmRelease(t *testing.T) {
 		props := show(g, "helm")
 		g.Expect(props["complianceState"]).To(Equal("Non-Compliant"))
 		g.Expect(helmMessages(props)).To(ContainSubstring("message is required"), "the HelmRelease's status carries Helm's message")
+		g.Expect(props["errorMessage"]).To(ContainSubstring("message is required"), "the HelmRelease, not the health check waiting for it, explains")
 	}, wait, poll).Should(Succeed())
 	props = show(g, "helm")
 	t.Logf("a refused chart value reported as: errorMessage %q; the HelmRelease's conditions %q", props["errorMessage"], helmMessages(props))
