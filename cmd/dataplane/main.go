@@ -233,11 +233,8 @@ func initOwner(args []string) error {
 			"  az login --service-principal -u <appId> -p <password> --tenant adfs\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	endpoints := fs.String("etcd-endpoints", "", "Comma-separated client URLs of the hub's etcd cluster.")
-	prefix := fs.String("etcd-prefix", "/arcgitops/", "The key prefix of the hub in etcd, as its replicas are given.")
-	caFile := fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate.")
-	certFile := fs.String("etcd-cert-file", "", "PEM client certificate for etcd.")
-	keyFile := fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
+	etcd := addEtcdFlags(fs, "etcd-endpoints", "Comma-separated client URLs of the hub's etcd cluster.",
+		"The key prefix of the hub in etcd, as its replicas are given.")
 	out := fs.String("out", "", "Where to write the owner's credentials (a new file, 0600).")
 	tenant := fs.String("tenant-id", dataplane.DefaultTenant, "The hub's tenant, as its replicas are given (--tenant-id).")
 	always := fs.Bool("new-owner", false, "Make an owner even though the hub has one.")
@@ -247,13 +244,13 @@ func initOwner(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *endpoints == "" || *out == "" {
+	if *etcd.endpoints == "" || *out == "" {
 		return errors.New("give --etcd-endpoints (the hub's etcd) and --out (where to write the credentials)")
 	}
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("--out %s exists: give a new file, so that no credentials are overwritten", *out)
 	}
-	eo, err := etcdOptions("etcd", *endpoints, *prefix, *caFile, *certFile, *keyFile)
+	eo, err := etcd.options()
 	if err != nil {
 		return err
 	}
@@ -267,7 +264,7 @@ func initOwner(args []string) error {
 		return err
 	}
 	if creds == nil {
-		return fmt.Errorf("the hub under %s has an owner already: sign in as it, or give --new-owner to make another", *prefix)
+		return fmt.Errorf("the hub under %s has an owner already: sign in as it, or give --new-owner to make another", eo.Prefix)
 	}
 	raw, _ := json.MarshalIndent(creds, "", "  ")
 	if err := os.WriteFile(*out, append(raw, '\n'), 0o600); err != nil {
@@ -289,24 +286,21 @@ func migrate(args []string) error {
 		fs.PrintDefaults()
 	}
 	from := fs.String("from", "", "The data directory of the bbolt store to copy (its data plane stopped).")
-	to := fs.String("to", "", "Comma-separated client URLs of the etcd cluster to copy into.")
-	prefix := fs.String("etcd-prefix", "/arcgitops/", "The key prefix of the hub in etcd; it must hold nothing yet.")
-	caFile := fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate.")
-	certFile := fs.String("etcd-cert-file", "", "PEM client certificate for etcd.")
-	keyFile := fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file.")
+	etcd := addEtcdFlags(fs, "to", "Comma-separated client URLs of the etcd cluster to copy into.",
+		"The key prefix of the hub in etcd; it must hold nothing yet.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *from == "" || *to == "" {
+	if *from == "" || *etcd.endpoints == "" {
 		return errors.New("give --from (the bbolt data directory) and --to (the etcd endpoints)")
 	}
 	if _, err := os.Stat(filepath.Join(*from, "dataplane.db")); err != nil {
 		return fmt.Errorf("--from %s holds no store: %w", *from, err)
 	}
-	eo, err := etcdOptions("etcd", *to, *prefix, *caFile, *certFile, *keyFile)
+	eo, err := etcd.options()
 	if err != nil {
 		return err
 	}
@@ -328,8 +322,26 @@ func migrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Copied and verified %d records of %d buckets from %s to %s under %s.\n", total, len(copied), *from, *to, *prefix)
+	fmt.Printf("Copied and verified %d records of %d buckets from %s to %s under %s.\n", total, len(copied), *from, *etcd.endpoints, eo.Prefix)
 	return nil
+}
+
+// etcdFlags are a subcommand's flags that name the hub's etcd.
+type etcdFlags struct{ endpoints, prefix, ca, cert, key *string }
+
+// addEtcdFlags defines them on fs, the endpoints under the name given.
+func addEtcdFlags(fs *flag.FlagSet, endpointsFlag, endpointsHelp, prefixHelp string) etcdFlags {
+	return etcdFlags{
+		endpoints: fs.String(endpointsFlag, "", endpointsHelp),
+		prefix:    fs.String("etcd-prefix", "/arcgitops/", prefixHelp),
+		ca:        fs.String("etcd-ca-file", "", "PEM file of the CA that signed etcd's serving certificate."),
+		cert:      fs.String("etcd-cert-file", "", "PEM client certificate for etcd."),
+		key:       fs.String("etcd-key-file", "", "PEM private key of --etcd-cert-file."),
+	}
+}
+
+func (f etcdFlags) options() (*store.EtcdOptions, error) {
+	return etcdOptions("etcd", *f.endpoints, *f.prefix, *f.ca, *f.cert, *f.key)
 }
 
 // etcdOptions are the store's etcd options for --store=etcd (nil for

@@ -591,27 +591,13 @@ func conformReadYourWrites(t *testing.T, st Store) {
 func conformConcurrent(t *testing.T, st Store) {
 	t.Helper()
 	const writers, each = 8, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
-			for range each {
-				write := st.Update
-				if w%2 == 1 {
-					write = st.Batch
-				}
-				if err := write(func(tx Tx) error { _, err := tx.BumpRevision(cluster); return err }); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, writers, each, func(w, _ int) error {
+		write := st.Update
+		if w%2 == 1 {
+			write = st.Batch
+		}
+		return write(func(tx Tx) error { _, err := tx.BumpRevision(cluster); return err })
+	})
 	view(t, st, func(tx Tx) error {
 		r, err := tx.Revision(cluster)
 		if r != writers*each {
@@ -638,23 +624,7 @@ func conformWriteSkew(t *testing.T, st Store) {
 	}
 	race := func(fn func(w, i int) func(Tx) error) {
 		t.Helper()
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := range writers {
-			wg.Go(func() {
-				for i := range limit {
-					if err := st.Update(fn(w, i)); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+		concurrently(t, writers, limit, func(w, i int) error { return st.Update(fn(w, i)) })
 	}
 	race(func(w, i int) func(Tx) error {
 		return func(tx Tx) error {
@@ -680,6 +650,29 @@ func conformWriteSkew(t *testing.T, st Store) {
 	})
 	if n := count(); n != 1 {
 		t.Fatalf("%d configurations after concurrent deletes that keep one", n)
+	}
+}
+
+// concurrently runs write(w, i) for i < each in each of writers
+// goroutines w at once, and fails t with the first error.
+func concurrently(t *testing.T, writers, each int, write func(w, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := write(w, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
