@@ -141,20 +141,28 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	fluxEnv := []string{"KUBECONFIG=" + e.Kubeconfig, "RUNTIME_NAMESPACE=flux-system"}
-	storage, _ := freePort()
-	scHealth, _ := freePort()
+	// Every port the controllers serve on, chosen at once so that no two
+	// are the same, and no metrics port (--metrics-addr=0): a controller
+	// binding an ephemeral port while another has yet to bind its chosen
+	// one could take it (source-controller's artifact server lost its port
+	// so once).
+	ports, err := freePorts(7)
+	if err != nil {
+		return nil, err
+	}
+	storage, events := ports[0], ports[1]
+	e.ReceiverAddr = ports[2]
+	health := map[string]string{"source-controller": ports[3], "kustomize-controller": ports[4], "helm-controller": ports[5],
+		"notification-controller": ports[6]}
 	e.step("Starting Flux source-controller")
 	if err := e.startProc("source-controller", filepath.Join(o.Bins.Flux, "source-controller"), fluxEnv,
 		"--enable-leader-election=false", "--storage-path="+filepath.Join(o.Dir, "flux-storage"),
 		"--storage-addr="+storage, "--storage-adv-addr="+storage,
-		"--metrics-addr=127.0.0.1:0", "--health-addr="+scHealth, "--log-level=info"); err != nil {
+		"--metrics-addr=0", "--health-addr="+health["source-controller"], "--log-level=info"); err != nil {
 		return nil, err
 	}
 	// notification-controller receives the others' events (Alerts) and
 	// serves the webhook Receivers.
-	events, _ := freePort()
-	e.ReceiverAddr, _ = freePort()
-	health := map[string]string{"source-controller": scHealth}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -163,10 +171,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		{"helm-controller", []string{"--no-cross-namespace-refs=true", "--events-addr=http://" + events}},
 		{"notification-controller", []string{"--events-addr=" + events, "--receiverAddr=" + e.ReceiverAddr}},
 	} {
-		health[c.name], _ = freePort()
 		e.step("Starting Flux %s", c.name)
 		if err := e.startProc(c.name, filepath.Join(o.Bins.Flux, c.name), fluxEnv, append([]string{"--enable-leader-election=false",
-			"--metrics-addr=127.0.0.1:0", "--health-addr=" + health[c.name], "--log-level=info"}, c.args...)...); err != nil {
+			"--metrics-addr=0", "--health-addr=" + health[c.name], "--log-level=info"}, c.args...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +240,22 @@ func (e *Env) CLI(args ...string) (string, error) {
 		"ARCGITOPS_CLIENT_ID="+e.Owner.AppID, "ARCGITOPS_CLIENT_SECRET="+e.Owner.Password)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// freePorts are n distinct free loopback addresses, held open together
+// while chosen.
+func freePorts(n int) ([]string, error) {
+	var lc net.ListenConfig
+	out := make([]string, 0, n)
+	for range n {
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
 }
 
 func freePort() (string, error) {
