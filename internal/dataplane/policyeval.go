@@ -717,13 +717,24 @@ func (e *policyEngine) evaluateScope(scope string) error {
 
 // queueScope queues every cluster under scope and returns their IDs.
 func (e *policyEngine) queueScope(scope string) ([]string, error) {
+	ids, err := e.clustersIn(scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		e.enqueue(id, false)
+	}
+	return ids, nil
+}
+
+// clustersIn are the IDs of the clusters under scope.
+func (e *policyEngine) clustersIn(scope string) ([]string, error) {
 	var ids []string
 	err := e.s.store.View(func(tx store.Tx) error {
 		ids = ids[:0]
 		clusters, err := tx.Clusters()
 		for _, c := range clusters {
 			if inScope(c.ID, scope) {
-				e.enqueue(c.ID, false)
 				ids = append(ids, c.ID)
 			}
 		}

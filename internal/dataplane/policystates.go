@@ -530,16 +530,7 @@ func (s *Server) evaluationResult(w http.ResponseWriter, r *http.Request, ticket
 // trigger queues every cluster under scope for evaluation and returns a
 // ticket: the boot of this engine and the trigger's number.
 func (e *policyEngine) trigger(scope string) (string, error) {
-	var ids []string
-	err := e.s.store.View(func(tx store.Tx) error {
-		clusters, err := tx.Clusters()
-		for _, c := range clusters {
-			if inScope(c.ID, scope) {
-				ids = append(ids, c.ID)
-			}
-		}
-		return err
-	})
+	ids, err := e.clustersIn(scope)
 	if err != nil {
 		return "", err
 	}

@@ -46,7 +46,7 @@ type Options struct {
 	// cluster (Azure: 48 hours).
 	ProtectedSettingsTTL time.Duration
 	// RemediationClaimTTL is how long a replica running a remediation may
-	// go unheard (it renews its claim every second while it works) before
+	// go unheard (it renews its claim every third of it while it works) before
 	// another replica takes the remediation over.
 	RemediationClaimTTL time.Duration
 	// ResetProtectedSettings gives up, at start, protected settings whose
@@ -185,7 +185,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("a data directory is required")
 	}
 	if opts.RemediationClaimTTL < MinRunnerTTL {
-		return nil, fmt.Errorf("the remediation claim TTL %s is too short: give at least %s (a runner renews its claim every second)", opts.RemediationClaimTTL, MinRunnerTTL)
+		return nil, fmt.Errorf("the remediation claim TTL %s is too short: give at least %s (a runner renews its claim every third of it, and writes its progress every second)", opts.RemediationClaimTTL, MinRunnerTTL)
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil { // bbolt makes it; etcd does not
 		return nil, fmt.Errorf("failed to create the data directory %s: %w", opts.DataDir, err)
