@@ -1,8 +1,8 @@
 // Package gitserver is a small Git server for the local environment and the
 // end-to-end tests: read-only smart HTTP over TLS (git http-backend, with
 // per-repository basic auth) and SSH (git-upload-pack, with deploy keys),
-// both on 127.0.0.1. It runs the machine's git; it is test infrastructure,
-// never part of the operator.
+// both on 127.0.0.1, and GitHub-shaped push webhooks. It runs the
+// machine's git; it is test infrastructure, never part of the operator.
 package gitserver
 
 import (
@@ -47,6 +47,8 @@ type Server struct {
 	mu         sync.Mutex
 	deployKeys map[string]bool      // authorized keys, marshalled
 	basicAuth  map[string][2]string // repo -> user, token
+	webhooks   map[string][]webhook // repo -> where its pushes are announced
+	deliveries []Delivery
 }
 
 // Start serves root on two free ports of 127.0.0.1.
@@ -58,7 +60,8 @@ func Start(root string) (*Server, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Server{Root: root, git: git, deployKeys: map[string]bool{}, basicAuth: map[string][2]string{}}
+	s := &Server{Root: root, git: git, deployKeys: map[string]bool{}, basicAuth: map[string][2]string{},
+		webhooks: map[string][]webhook{}}
 	if err := s.startHTTPS(); err != nil {
 		return nil, err
 	}
@@ -182,6 +185,19 @@ func (s *Server) AddDeployKey(authorizedKey string) error {
 	return nil
 }
 
+// RemoveDeployKey revokes a deploy key added by AddDeployKey: connections
+// that offer it are refused from now on.
+func (s *Server) RemoveDeployKey(authorizedKey string) error {
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKey))
+	if err != nil {
+		return fmt.Errorf("not an authorized_keys line: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.deployKeys, string(key.Marshal()))
+	return nil
+}
+
 func (s *Server) acceptSSH() {
 	for {
 		conn, err := s.sshLn.Accept()
@@ -262,27 +278,40 @@ func (s *Server) SSHRepoURL(repo string) string {
 }
 
 // Commit writes files (path -> content; empty content deletes) into repo's
-// main branch, creating the repository if needed, and returns the commit SHA.
+// main branch, creating the repository if needed, and returns the commit
+// SHA once the push is announced to repo's webhooks.
 func (s *Server) Commit(repo string, files map[string]string, message string) (string, error) {
+	before, sha, err := s.commit(repo, files, message)
+	if err != nil {
+		return "", err
+	}
+	s.announce(repo, before, sha, message)
+	return sha, nil
+}
+
+func (s *Server) commit(repo string, files map[string]string, message string) (before, sha string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bare := filepath.Join(s.Root, repo+".git")
 	if _, err := os.Stat(bare); errors.Is(err, os.ErrNotExist) {
 		if _, err := s.run("", "init", "--bare", "--initial-branch=main", bare); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	work, err := os.MkdirTemp("", "gitserver-work-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer os.RemoveAll(work)
 	if _, err := s.run(work, "init", "--initial-branch=main", "."); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := s.run(work, "fetch", bare, "main"); err == nil {
 		if _, err := s.run(work, "reset", "--hard", "FETCH_HEAD"); err != nil {
-			return "", err
+			return "", "", err
+		}
+		if before, err = s.run(work, "rev-parse", "HEAD"); err != nil {
+			return "", "", err
 		}
 	}
 	for p, content := range files {
@@ -292,23 +321,25 @@ func (s *Server) Commit(repo string, files map[string]string, message string) (s
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return "", err
+			return "", "", err
 		}
 		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	if _, err := s.run(work, "add", "-A"); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := s.run(work, "-c", "user.name=arcgitops", "-c", "user.email=arcgitops@localhost", "commit", "--allow-empty", "-m", message); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := s.run(work, "push", bare, "HEAD:refs/heads/main"); err != nil {
-		return "", err
+		return "", "", err
 	}
-	sha, err := s.run(work, "rev-parse", "HEAD")
-	return strings.TrimSpace(sha), err
+	if sha, err = s.run(work, "rev-parse", "HEAD"); err != nil {
+		return "", "", err
+	}
+	return strings.TrimSpace(before), strings.TrimSpace(sha), nil
 }
 
 func (s *Server) run(dir string, args ...string) (string, error) {

@@ -157,7 +157,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	e.step("Starting Flux source-controller")
 	if err := e.startProc("source-controller", filepath.Join(o.Bins.Flux, "source-controller"), fluxEnv,
 		"--enable-leader-election=false", "--storage-path="+filepath.Join(o.Dir, "flux-storage"),
-		"--storage-addr="+storage, "--storage-adv-addr="+storage,
+		"--storage-addr="+storage, "--storage-adv-addr="+storage, "--events-addr=http://"+events,
 		"--metrics-addr=0", "--health-addr="+health["source-controller"], "--log-level=info"); err != nil {
 		return nil, err
 	}
