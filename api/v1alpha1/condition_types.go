@@ -30,6 +30,17 @@ const (
 	StalledCondition     = "Stalled"
 )
 
+// Conditions of a generated SSH key's life, present only while true; they
+// do not change Ready.
+const (
+	// KeyRotationInProgressCondition: a new key pair is published and waits
+	// for confirmation, the grace period, or access to the repository.
+	KeyRotationInProgressCondition = "KeyRotationInProgress"
+	// KeyRotationDueCondition: the key pair in use is older than
+	// sshKeyRotation.maxKeyAgeInDays.
+	KeyRotationDueCondition = "KeyRotationDue"
+)
+
 // Condition reasons.
 const (
 	// ReasonSucceeded: every object exists and is ready for the current spec.
@@ -64,4 +75,12 @@ const (
 	// ReasonGeneratingKey: the configuration's SSH key pair is queued for
 	// generation (RSA keys are generated in the background).
 	ReasonGeneratingKey = "GeneratingSSHKey"
+	// ReasonNewKeyPublished: the next key pair's public key is in
+	// status.sshKey.pendingPublicKey, waiting for the switch.
+	ReasonNewKeyPublished = "NewKeyPublished"
+	// ReasonNewKeyRefused: the switch is due but the next key cannot read
+	// the repository yet; the old key stays in use.
+	ReasonNewKeyRefused = "NewKeyRefused"
+	// ReasonMaxKeyAgeExceeded: the key pair in use is older than allowed.
+	ReasonMaxKeyAgeExceeded = "MaxKeyAgeExceeded"
 )

@@ -129,6 +129,7 @@ type LocalSecretReference struct {
 //
 // +kubebuilder:validation:XValidation:rule="!(self.url.startsWith('ssh://') || self.url.matches('^[A-Za-z0-9._~-]+@[^/:]+:')) || (!has(self.httpsUser) && !has(self.httpsCACert))",message="httpsUser and httpsCACert apply to http(s) URLs only: remove them, or use an https:// URL",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!self.url.matches('^https?://') || !has(self.sshKnownHosts)",message="sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// or git@host:path URL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!self.url.matches('^https?://') || !has(self.sshKeyRotation)",message="sshKeyRotation applies to SSH URLs only: it rotates the key pair generated for an ssh:// or git@host:path URL",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!self.url.startsWith('http://') || !has(self.httpsUser)",message="httpsUser sends credentials, which http:// carries in clear: use an https:// URL",reason=FieldValueForbidden
 type GitRepositoryDefinition struct {
 	// url of the repository: http(s)://host/path, ssh://user@host/path or
@@ -188,6 +189,47 @@ type GitRepositoryDefinition struct {
 	// +kubebuilder:validation:Enum=Azure;GitHub;Generic
 	// +optional
 	Provider string `json:"provider,omitempty"`
+
+	// sshKeyRotation rotates the generated SSH key pair, which Azure keeps
+	// for the life of a configuration (an arcgitops extension; only for an
+	// SSH URL with a generated key).
+	// +optional
+	SSHKeyRotation *SSHKeyRotationDefinition `json:"sshKeyRotation,omitempty"`
+}
+
+// SSHKeyRotationDefinition asks for a new generated SSH key pair. A new
+// requestedAt generates the pair and publishes its public key in
+// status.sshKey.pendingPublicKey while the old pair stays in use; the new
+// pair replaces it once confirmedAt equals requestedAt or the grace period
+// has passed, and only once the new key can read the repository. Removing
+// requestedAt before the switch cancels the rotation.
+// +kubebuilder:validation:XValidation:rule="!has(self.confirmedAt) || (has(self.requestedAt) && self.confirmedAt == self.requestedAt)",message="confirmedAt must equal requestedAt: it confirms that rotation request (remove confirmedAt when requesting a new rotation)"
+type SSHKeyRotationDefinition struct {
+	// requestedAt identifies a rotation request: any new value (the CLI
+	// writes the time, RFC 3339) asks for a new key pair.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	RequestedAt string `json:"requestedAt,omitempty"`
+
+	// confirmedAt, set to requestedAt, says the new public key is a deploy
+	// key of the repository: the switch does not wait for the grace period.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ConfirmedAt string `json:"confirmedAt,omitempty"`
+
+	// gracePeriodInSeconds is how long the new public key is published
+	// before it replaces the old one unconfirmed (default 86400, a day).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=31536000
+	// +optional
+	GracePeriodInSeconds *int64 `json:"gracePeriodInSeconds,omitempty"`
+
+	// maxKeyAgeInDays, when set, raises the KeyRotationDue condition and a
+	// Warning event once the key pair in use is older.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3650
+	// +optional
+	MaxKeyAgeInDays *int64 `json:"maxKeyAgeInDays,omitempty"`
 }
 
 // RepositoryRefDefinition selects what to check out of a Git repository:
@@ -623,6 +665,11 @@ type FluxConfigStatus struct {
 	// +optional
 	RepositoryPublicKey string `json:"repositoryPublicKey,omitempty"`
 
+	// sshKey describes the generated SSH key pair and its rotation, when the
+	// configuration has one.
+	// +optional
+	SSHKey *SSHKeyStatus `json:"sshKey,omitempty"`
+
 	// errorMessage says what is wrong and what to fix, when something is.
 	// +optional
 	ErrorMessage string `json:"errorMessage,omitempty"`
@@ -631,6 +678,37 @@ type FluxConfigStatus struct {
 	// last passed on to the Flux objects.
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// SSHKeyStatus is the state of a generated SSH key pair. Only public keys
+// appear here; the private keys stay in the <config>-ssh-key Secret.
+type SSHKeyStatus struct {
+	// createdAt is when the key pair in use was generated.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+
+	// lastRotatedAt is when the key pair in use replaced the one before.
+	// +optional
+	LastRotatedAt *metav1.Time `json:"lastRotatedAt,omitempty"`
+
+	// lastHandledRotationRequest is the sshKeyRotation.requestedAt the key
+	// pair in use answered.
+	// +optional
+	LastHandledRotationRequest string `json:"lastHandledRotationRequest,omitempty"`
+
+	// pendingPublicKey is the public key of the next key pair, during a
+	// rotation: add it to the repository as a deploy key.
+	// +optional
+	PendingPublicKey string `json:"pendingPublicKey,omitempty"`
+
+	// pendingSince is when pendingPublicKey was published.
+	// +optional
+	PendingSince *metav1.Time `json:"pendingSince,omitempty"`
+
+	// switchAfter is when the pending key pair replaces the one in use
+	// without confirmation, once it can read the repository.
+	// +optional
+	SwitchAfter *metav1.Time `json:"switchAfter,omitempty"`
 }
 
 // ComplianceStateType is the compliance of a configuration or object.

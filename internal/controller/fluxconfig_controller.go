@@ -14,6 +14,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,6 +66,9 @@ type FluxConfigReconciler struct {
 	MultiTenancy bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// ProbeKey checks that a rotated SSH key can read the repository
+	// before the switch (gitprobe.CanRead when nil).
+	ProbeKey func(ctx context.Context, url string, privateKey, knownHosts []byte) error
 
 	// written is the status last written for each FluxConfig.
 	written statusMemo
@@ -161,17 +165,26 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 	}
 
 	var generated *auth.KeyPair
-	fc.Status.RepositoryPublicKey = ""
+	var keyResult ctrl.Result
+	fc.Status.RepositoryPublicKey, fc.Status.SSHKey = "", nil
 	if auth.NeedsGeneratedKey(&fc.Spec, protected) {
-		if generated, err = r.ensureKeyPair(ctx, fc); err != nil {
+		keys, err := r.ensureKeyPair(ctx, fc)
+		if err != nil {
 			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 		}
-		if generated == nil {
+		if keys == nil {
 			// The key pool enqueues this FluxConfig when its key is ready.
 			markWaiting(fc, v1alpha1.ReasonGeneratingKey, "generating an %s SSH key pair for the repository", r.KeyAlgorithm)
 			return ctrl.Result{}, nil
 		}
+		if keyResult, err = r.rotateKey(ctx, fc, keys, protected); err != nil {
+			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
+		}
+		generated = keys.state.Current
 		fc.Status.RepositoryPublicKey = string(generated.PublicKey)
+	} else {
+		conditions.Delete(fc, v1alpha1.KeyRotationInProgressCondition)
+		conditions.Delete(fc, v1alpha1.KeyRotationDueCondition)
 	}
 
 	authData, err := auth.SecretData(auth.Input{Spec: &fc.Spec, Protected: protected, Generated: generated})
@@ -214,7 +227,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.failed(fc, v1alpha1.ReasonReadFailed, err)
 	}
 	r.setStatus(fc, source, kustomizations, helmReleases)
-	return ctrl.Result{}, nil
+	return keyResult, nil
 }
 
 // helmReleaseGVK is helm-controller's HelmRelease, read as unstructured.
@@ -263,50 +276,6 @@ func (r *FluxConfigReconciler) protectedSettings(ctx context.Context, fc *v1alph
 		return nil, fmt.Errorf("failed to get protected settings Secret %s: %w", key, err)
 	}
 	return secret.Data, nil
-}
-
-// ensureKeyPair returns the configuration's generated SSH key pair, creating
-// it once. The Secret is create-only: a key is never regenerated over an
-// existing one, even when the cache has not seen it yet. It returns nil
-// while the key pool is still generating the pair.
-func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.FluxConfig) (*auth.KeyPair, error) {
-	key := client.ObjectKey{Namespace: fc.Namespace, Name: builder.KeySecretName(fc.Name)}
-	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if err == nil {
-		return auth.KeyPairFromSecretData(secret.Data)
-	}
-	if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
-	}
-	// The cache may lag behind a Secret created a moment ago: the create
-	// then fails with AlreadyExists, and the real key is read uncached.
-
-	kp, err := r.generateKeyPair(fc)
-	if kp == nil || err != nil {
-		return nil, err
-	}
-	secret = &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: key.Name, Namespace: key.Namespace,
-			Labels:          builder.Labels(fc),
-			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(fc)},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: kp.SecretData(),
-	}
-	if err := r.Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			if err := r.APIReader.Get(ctx, key, secret); err != nil {
-				return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
-			}
-			return auth.KeyPairFromSecretData(secret.Data)
-		}
-		return nil, fmt.Errorf("failed to create SSH key Secret %s: %w", key, err)
-	}
-	r.event(fc, corev1.EventTypeNormal, "SSHKeyGenerated",
-		"Generated an %s SSH key pair: add status.repositoryPublicKey to the repository as a deploy key", r.KeyAlgorithm)
-	return kp, nil
 }
 
 // generateKeyPair generates a key pair inside the reconcile when it is

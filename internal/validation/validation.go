@@ -64,6 +64,8 @@ const (
 	MsgOCIOneRef          = "set only one of tag, semver and digest"
 	MsgScopeImmutable     = "scope cannot be changed after creation: delete the configuration and create it again"
 	MsgRepositoryRefNeeds = "gitRepository.repositoryRef is required: set one of branch, tag, semver or commit"
+	MsgRotationOnHTTPS    = "sshKeyRotation applies to SSH URLs only: it rotates the key pair generated for an ssh:// or git@host:path URL"
+	MsgRotationConfirm    = "confirmedAt must equal requestedAt: it confirms that rotation request (remove confirmedAt when requesting a new rotation)"
 )
 
 // Error is one validation failure: the field and what to fix.
@@ -221,6 +223,14 @@ func validateGit(c *checker, g *v1alpha1.GitRepositoryDefinition) {
 	}
 	if strings.HasPrefix(g.URL, "http://") && g.HTTPSUser != "" {
 		c.add(f, MsgUserOverHTTP)
+	}
+	if r := g.SSHKeyRotation; r != nil {
+		if httpURLRE.MatchString(g.URL) {
+			c.add(f, MsgRotationOnHTTPS)
+		}
+		if r.ConfirmedAt != "" && r.ConfirmedAt != r.RequestedAt {
+			c.add(f+".sshKeyRotation", MsgRotationConfirm)
+		}
 	}
 	if urlPasswordRE.MatchString(g.URL) {
 		c.add(f+".url", MsgURLPassword)

@@ -73,6 +73,13 @@ var Cases = []Case{
 	}, "httpsUser and httpsCACert apply to http(s) URLs only: remove them, or use an https:// URL"},
 	{"known hosts with https url", func(fc *v1alpha1.FluxConfig) { fc.Spec.GitRepository.SSHKnownHosts = "Z2l0aHViLmNvbQ==" },
 		"sshKnownHosts applies to SSH URLs only: remove it, or use an ssh:// or git@host:path URL"},
+	{"key rotation with https url", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.SSHKeyRotation = &v1alpha1.SSHKeyRotationDefinition{RequestedAt: "2026-11-27T05:00:00Z"}
+	}, "sshKeyRotation applies to SSH URLs only: it rotates the key pair generated for an ssh:// or git@host:path URL"},
+	{"key rotation confirming another request", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "git@github.com:org/repo"
+		fc.Spec.GitRepository.SSHKeyRotation = &v1alpha1.SSHKeyRotationDefinition{RequestedAt: "2026-11-27T05:00:00Z", ConfirmedAt: "2026-11-01T05:00:00Z"}
+	}, "confirmedAt must equal requestedAt: it confirms that rotation request (remove confirmedAt when requesting a new rotation)"},
 	{"https user over plain http", func(fc *v1alpha1.FluxConfig) {
 		fc.Spec.GitRepository.URL = "http://git.example.com/org/repo"
 		fc.Spec.GitRepository.HTTPSUser = "bot"

@@ -1,0 +1,176 @@
+package controller_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/runtime/conditions"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/gitserver"
+)
+
+// TestSSHKeyRotation follows a generated key through two rotations
+// against a real SSH Git server: the next key is published while the old
+// one stays in use, a confirmed switch waits until the new key can read
+// the repository, the switch leaves nothing of the old pair, a withdrawn
+// request drops its pair, and a key older than the maximum age is flagged.
+func TestSSHKeyRotation(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	git, err := gitserver.Start(t.TempDir())
+	g.Expect(err).NotTo(HaveOccurred())
+	defer git.Close()
+	_, err = git.Commit("rotated", map[string]string{"apps/a.yaml": "a: 1\n"}, "first")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(k.Create(ctx, fluxConfig(ns, "rot", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = git.SSHRepoURL("rotated")
+		fc.Spec.GitRepository.SSHKnownHosts = base64.StdEncoding.EncodeToString([]byte(git.KnownHosts))
+	}))).To(Succeed())
+
+	var first string
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		first = fc.Status.RepositoryPublicKey
+		g.Expect(first).NotTo(BeEmpty())
+		g.Expect(fc.Status.SSHKey).NotTo(BeNil())
+		g.Expect(fc.Status.SSHKey.CreatedAt).NotTo(BeNil())
+		g.Expect(fc.Status.SSHKey.PendingPublicKey).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+	g.Expect(git.AddDeployKey(first)).To(Succeed())
+	firstPrivate := authIdentity(g, ns)
+
+	rotate := func(r *v1alpha1.SSHKeyRotationDefinition) {
+		fc := getFC(g, ns, "rot")
+		patch := client.MergeFrom(fc.DeepCopy())
+		fc.Spec.GitRepository.SSHKeyRotation = r
+		g.Expect(k.Patch(ctx, fc, patch)).To(Succeed())
+	}
+
+	// 1. A request publishes the next key; the old one stays in use.
+	rotate(&v1alpha1.SSHKeyRotationDefinition{RequestedAt: "r1", GracePeriodInSeconds: ptr.To[int64](3600)})
+	var next string
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		next = fc.Status.SSHKey.PendingPublicKey
+		g.Expect(next).NotTo(BeEmpty())
+		g.Expect(fc.Status.RepositoryPublicKey).To(Equal(first))
+		c := conditions.Get(fc, v1alpha1.KeyRotationInProgressCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNewKeyPublished))
+		g.Expect(fc.Status.SSHKey.SwitchAfter.Time).To(Equal(fc.Status.SSHKey.PendingSince.Add(time.Hour)))
+		g.Expect(conditions.IsReady(fc) || conditions.IsUnknown(fc, v1alpha1.ReadyCondition)).To(BeTrue(), "a rotation does not fail the configuration")
+	}, timeout, interval).Should(Succeed())
+	g.Expect(next).NotTo(Equal(first))
+	g.Expect(authIdentity(g, ns)).To(Equal(firstPrivate), "Flux keeps the old key until the switch")
+
+	// 2. Confirmed before the new key is a deploy key: refused, old key kept.
+	rotate(&v1alpha1.SSHKeyRotationDefinition{RequestedAt: "r1", ConfirmedAt: "r1", GracePeriodInSeconds: ptr.To[int64](3600)})
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		c := conditions.Get(fc, v1alpha1.KeyRotationInProgressCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNewKeyRefused))
+		g.Expect(c.Message).To(ContainSubstring("unable to authenticate"))
+		g.Expect(fc.Status.RepositoryPublicKey).To(Equal(first))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(authIdentity(g, ns)).To(Equal(firstPrivate))
+	g.Expect(eventReasons(g, ns, "rot")).To(ContainElement("SSHKeyRotationBlocked"))
+
+	// 3. Once it is one, the switch happens (here on the next reconcile;
+	// unprompted, within a minute).
+	g.Expect(git.AddDeployKey(next)).To(Succeed())
+	requestReconcile(g, ns, "rot", "after-deploy-key")
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		g.Expect(fc.Status.RepositoryPublicKey).To(Equal(next))
+		g.Expect(fc.Status.SSHKey.PendingPublicKey).To(BeEmpty())
+		g.Expect(fc.Status.SSHKey.LastHandledRotationRequest).To(Equal("r1"))
+		g.Expect(fc.Status.SSHKey.LastRotatedAt).NotTo(BeNil())
+		g.Expect(conditions.Has(fc, v1alpha1.KeyRotationInProgressCondition)).To(BeFalse())
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(authIdentity(g, ns)).NotTo(Equal(firstPrivate), "Flux's Secret holds the new key")
+	}, timeout, interval).Should(Succeed())
+	keys := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "rot-ssh-key"), keys)).To(Succeed())
+	for name, v := range keys.Data {
+		g.Expect(string(v)).NotTo(Equal(firstPrivate), "the old private key is gone (%s)", name)
+		g.Expect(string(v)).NotTo(Equal(first), "the old public key is gone (%s)", name)
+	}
+	g.Expect(eventReasons(g, ns, "rot")).To(ContainElements("SSHKeyRotationStarted", "SSHKeyRotated"))
+
+	// 4. A second request, withdrawn before its switch: its pair goes.
+	rotate(&v1alpha1.SSHKeyRotationDefinition{RequestedAt: "r2", GracePeriodInSeconds: ptr.To[int64](3600)})
+	g.Eventually(func(g Gomega) {
+		g.Expect(getFC(g, ns, "rot").Status.SSHKey.PendingPublicKey).NotTo(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+	rotate(nil)
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		g.Expect(fc.Status.SSHKey.PendingPublicKey).To(BeEmpty())
+		g.Expect(fc.Status.RepositoryPublicKey).To(Equal(next))
+		g.Expect(conditions.Has(fc, v1alpha1.KeyRotationInProgressCondition)).To(BeFalse())
+		s := &corev1.Secret{}
+		g.Expect(k.Get(ctx, key(ns, "rot-ssh-key"), s)).To(Succeed())
+		g.Expect(s.Data).NotTo(HaveKey(auth.NextIdentity))
+	}, timeout, interval).Should(Succeed())
+
+	// 5. A maximum age the key has passed (its record says it is older).
+	rotate(&v1alpha1.SSHKeyRotationDefinition{MaxKeyAgeInDays: ptr.To[int64](90)})
+	g.Expect(k.Get(ctx, key(ns, "rot-ssh-key"), keys)).To(Succeed())
+	patch := client.MergeFrom(keys.DeepCopy())
+	keys.Annotations[auth.AnnotationKeyCreatedAt] = time.Now().Add(-100 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	g.Expect(k.Patch(ctx, keys, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "rot")
+		c := conditions.Get(fc, v1alpha1.KeyRotationDueCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonMaxKeyAgeExceeded))
+		g.Expect(c.Message).To(ContainSubstring("maxKeyAgeInDays (90)"))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(eventReasons(g, ns, "rot")).To(ContainElement("SSHKeyTooOld"))
+	rotate(nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditions.Has(getFC(g, ns, "rot"), v1alpha1.KeyRotationDueCondition)).To(BeFalse())
+	}, timeout, interval).Should(Succeed())
+
+	// No private key in the FluxConfig's status or events.
+	fc := getFC(g, ns, "rot")
+	var text strings.Builder
+	for _, c := range fc.Status.Conditions {
+		text.WriteString(c.Message)
+	}
+	var events corev1.EventList
+	g.Expect(k.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+	for _, e := range events.Items {
+		text.WriteString(e.Message)
+	}
+	g.Expect(text.String()).NotTo(ContainSubstring("PRIVATE KEY"))
+}
+
+// authIdentity is the private key Flux reads, from the auth Secret.
+func authIdentity(g Gomega, ns string) string {
+	s := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "rot-auth"), s)).To(Succeed())
+	return string(s.Data["identity"])
+}
+
+func eventReasons(g Gomega, ns, name string) []string {
+	var events corev1.EventList
+	g.Expect(k.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == name {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
