@@ -69,6 +69,7 @@ func Report(fc *v1alpha1.FluxConfig) (*agentapi.StatusReport, error) {
 		ProvisioningState:    string(st.ProvisioningState),
 		ErrorMessage:         st.ErrorMessage,
 		RepositoryPublicKey:  st.RepositoryPublicKey,
+		SSHKey:               st.SSHKey,
 		SourceSyncedCommitID: st.SourceSyncedCommitID,
 	}
 	if gen, err := strconv.ParseInt(fc.Annotations[v1alpha1.DataPlaneGenerationAnnotation], 10, 64); err == nil && st.ObservedGeneration == fc.Generation {

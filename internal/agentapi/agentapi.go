@@ -75,15 +75,18 @@ type Ack struct {
 // read-only properties.
 type StatusReport struct {
 	// Generation is the desired-state generation the cluster has applied.
-	Generation           int64           `json:"generation"`
-	ComplianceState      string          `json:"complianceState,omitempty"`
-	ProvisioningState    string          `json:"provisioningState,omitempty"`
-	ErrorMessage         string          `json:"errorMessage,omitempty"`
-	RepositoryPublicKey  string          `json:"repositoryPublicKey,omitempty"`
-	SourceSyncedCommitID string          `json:"sourceSyncedCommitId,omitempty"`
-	SourceUpdatedAt      *time.Time      `json:"sourceUpdatedAt,omitempty"`
-	StatusUpdatedAt      *time.Time      `json:"statusUpdatedAt,omitempty"`
-	Statuses             json.RawMessage `json:"statuses,omitempty"`
+	Generation          int64  `json:"generation"`
+	ComplianceState     string `json:"complianceState,omitempty"`
+	ProvisioningState   string `json:"provisioningState,omitempty"`
+	ErrorMessage        string `json:"errorMessage,omitempty"`
+	RepositoryPublicKey string `json:"repositoryPublicKey,omitempty"`
+	// SSHKey is the generated key's life and rotation (an arcgitops
+	// extension; public keys only).
+	SSHKey               *v1alpha1.SSHKeyStatus `json:"sshKey,omitempty"`
+	SourceSyncedCommitID string                 `json:"sourceSyncedCommitId,omitempty"`
+	SourceUpdatedAt      *time.Time             `json:"sourceUpdatedAt,omitempty"`
+	StatusUpdatedAt      *time.Time             `json:"statusUpdatedAt,omitempty"`
+	Statuses             json.RawMessage        `json:"statuses,omitempty"`
 }
 
 // ETag formats a revision as an HTTP entity tag.

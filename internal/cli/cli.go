@@ -41,6 +41,9 @@ type App struct {
 	// PollInterval is the wait between polls of a long-running operation
 	// that gives no Retry-After (a second when zero).
 	PollInterval time.Duration
+	// Now is the clock (time.Now when nil): it stamps SSH key rotation
+	// requests.
+	Now func() time.Time
 
 	dataplane    string
 	caFile       string

@@ -149,6 +149,7 @@ func runWith(t *testing.T, d *testDataPlane, configDir string, env map[string]st
 	t.Helper()
 	var out, errOut bytes.Buffer
 	app := &App{Out: &out, Err: &errOut, In: strings.NewReader(""), ConfigDir: configDir, PollInterval: 10 * time.Millisecond,
+		Now: func() time.Time { return time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC) },
 		Getenv: func(k string) string {
 			if k == "ARCGITOPS_DATAPLANE" {
 				return d.url
@@ -250,6 +251,8 @@ func TestBadFlagsSendNothing(t *testing.T) {
 		{"bad output", "k8s-configuration flux list " + cluster + " -o xml", `--output "xml"`},
 		{"delete without --yes and no terminal", "k8s-configuration flux delete " + cluster + " -n c1", "pass --yes"},
 		{"update with nothing to change", "k8s-configuration flux update " + cluster + " -n c1", "nothing to update"},
+		{"a grace period that is not a duration", "k8s-configuration flux update " + cluster + " -n c1 --rotate-ssh-key --ssh-key-grace-period 2weeks", `--ssh-key-grace-period "2weeks" is not a duration`},
+		{"a key age out of range", "k8s-configuration flux update " + cluster + " -n c1 --ssh-key-max-age-days 0", "--ssh-key-max-age-days 0 is out of range"},
 		{"path escaping the source", "k8s-configuration flux create " + cluster + " -n c1 -u https://github.com/o/r --branch main --kustomization name=a path=../x", "'..' segment"},
 	}
 	for _, tt := range tests {

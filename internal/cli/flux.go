@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +66,7 @@ func (a *App) fluxUpdate() *cobra.Command {
 		}
 		props, _ := current["properties"].(map[string]any)
 		kind, _ := props["sourceKind"].(string)
+		f.current = props
 		body, err := f.updateBody(v1alpha1.SourceKindType(kind))
 		if err != nil {
 			return err
@@ -74,13 +76,32 @@ func (a *App) fluxUpdate() *cobra.Command {
 				return err
 			}
 		}
-		return a.write(http.MethodPatch, &c, body, noWait)
+		out, err := a.writeAndSettle(http.MethodPatch, &c, body, noWait)
+		if err != nil {
+			return err
+		}
+		if f.rotation.requested != "" && !noWait {
+			if err := a.awaitPendingKey(&c, f.rotation.requested); err != nil {
+				return err
+			}
+		}
+		return a.print(azFlux(out), fluxColumns)
 	})
 	bindNoWait(cmd, &noWait)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation when --kind changes the source kind.")
-	cmd.Example = `  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --interval 5m`
+	cmd.Example = `  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --interval 5m
+  # A new deploy key: prints the public key to add, switches once it is confirmed (or after a day)
+  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --rotate-ssh-key
+  arcgitops k8s-configuration flux update -g my-rg -c my-cluster -n cluster-config --confirm-ssh-key-rotation`
 	c.bind(cmd, configNameUsage)
 	bindSourceFlags(cmd, &f, false)
+	bindRotationFlags(cmd, &f.rotation)
+	f.rotation.now = func() time.Time {
+		if a.Now != nil {
+			return a.Now()
+		}
+		return time.Now()
+	}
 	return cmd
 }
 

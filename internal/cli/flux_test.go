@@ -1,6 +1,9 @@
 package cli
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 const createSSH = "k8s-configuration flux create " + cluster + " -n cluster-config --namespace cluster-config --scope cluster" +
 	" -u git@github.com:Azure/gitops-flux2-kustomize-helm-mt.git --branch main --ssh-private-key-file testdata/id_test_key" +
@@ -25,6 +28,23 @@ func TestFluxUpdateGolden(t *testing.T) {
 	mustRun(t, d, createSSH)
 	runGolden(t, d, []goldenStep{
 		{"update-interval", "k8s-configuration flux update " + cluster + " -n cluster-config --interval 5m"},
+	})
+}
+
+// TestFluxUpdateSSHKeyRotationGolden: rotating a generated key is a PATCH
+// of gitRepository.sshKeyRotation; confirming names the pending request.
+func TestFluxUpdateSSHKeyRotationGolden(t *testing.T) {
+	d := newTestDataPlane(t)
+	connect(t, d)
+	mustRun(t, d, "k8s-configuration flux create "+cluster+" -n generated -u git@github.com:o/r --branch main")
+	confirm := "k8s-configuration flux update " + cluster + " -n generated --confirm-ssh-key-rotation --no-wait"
+	if code, _, stderr := run(t, d, args(confirm)...); code != 2 || !strings.Contains(stderr, "no SSH key rotation is pending") {
+		t.Errorf("confirming with nothing pending: exit %d, %q", code, stderr)
+	}
+	d.take()
+	runGolden(t, d, []goldenStep{
+		{"update-rotate-ssh-key", "k8s-configuration flux update " + cluster + " -n generated --rotate-ssh-key --ssh-key-grace-period 1h --ssh-key-max-age-days 90 --no-wait"},
+		{"update-confirm-ssh-key-rotation", confirm},
 	})
 }
 

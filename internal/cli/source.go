@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strings"
 
@@ -41,6 +42,10 @@ type sourceFlags struct {
 	changed                                 func(name string) bool
 	// noRef: a Git source given no reference (the service defaults it).
 	noRef bool
+	// rotation: update's SSH key flags; current: the configuration's
+	// properties before the update (nil on create).
+	rotation rotationFlags
+	current  map[string]any
 }
 
 // bindSourceFlags registers the source flags of create (all) or update.
@@ -470,6 +475,9 @@ func (f *sourceFlags) updateBody(current v1alpha1.SourceKindType) (map[string]an
 	if err := f.validateRefs(); err != nil {
 		return nil, err
 	}
+	if _, err := f.rotation.block(f.changed, nil); err != nil && !errors.Is(err, errNoPendingRotation) {
+		return nil, err
+	}
 	kind, swapped, err := f.newKind(current)
 	if err != nil {
 		return nil, err
@@ -662,6 +670,13 @@ func (f *sourceFlags) gitBlock(block map[string]any) error {
 	if f.KnownHosts != "" {
 		block["sshKnownHosts"] = f.KnownHosts
 	}
+	if f.rotation.given(f.changed) {
+		rb, err := f.rotation.block(f.changed, f.current)
+		if err != nil {
+			return err
+		}
+		block["sshKeyRotation"] = rb
+	}
 	return nil
 }
 
@@ -681,7 +696,9 @@ var kindOnlyFlags = map[string][]v1alpha1.SourceKindType{
 	"sp-cert-password": {v1alpha1.SourceKindAzureBlob}, "container-name": {v1alpha1.SourceKindAzureBlob},
 	"sp-client-id": {v1alpha1.SourceKindAzureBlob}, "sp-tenant-id": {v1alpha1.SourceKindAzureBlob},
 	"sp-cert-send-chain": {v1alpha1.SourceKindAzureBlob}, "mi-client-id": {v1alpha1.SourceKindAzureBlob},
-	"bucket-name": {v1alpha1.SourceKindBucket},
+	"bucket-name":    {v1alpha1.SourceKindBucket},
+	"rotate-ssh-key": {v1alpha1.SourceKindGitRepository}, "confirm-ssh-key-rotation": {v1alpha1.SourceKindGitRepository},
+	"ssh-key-grace-period": {v1alpha1.SourceKindGitRepository}, "ssh-key-max-age-days": {v1alpha1.SourceKindGitRepository},
 }
 
 // kindFlags refuses an update flag that the configuration's source kind

@@ -254,6 +254,7 @@ type armProperties struct {
 	ProvisioningState    json.RawMessage `json:"provisioningState,omitempty"`
 	ErrorMessage         json.RawMessage `json:"errorMessage,omitempty"`
 	RepositoryPublicKey  json.RawMessage `json:"repositoryPublicKey,omitempty"`
+	SSHKey               json.RawMessage `json:"sshKey,omitempty"`
 	SourceSyncedCommitID json.RawMessage `json:"sourceSyncedCommitId,omitempty"`
 	SourceUpdatedAt      json.RawMessage `json:"sourceUpdatedAt,omitempty"`
 	StatusUpdatedAt      json.RawMessage `json:"statusUpdatedAt,omitempty"`
@@ -665,6 +666,9 @@ func renderConfig(ref clusterRef, cfg *store.Config) (map[string]any, error) {
 			props["errorMessage"] = st.ErrorMessage
 		}
 		props["repositoryPublicKey"] = st.RepositoryPublicKey
+		if st.SSHKey != nil {
+			props["sshKey"] = st.SSHKey
+		}
 		props["sourceSyncedCommitId"] = st.SourceSyncedCommitID
 		if st.SourceUpdatedAt != nil {
 			props["sourceUpdatedAt"] = st.SourceUpdatedAt.UTC().Format(time.RFC3339)
