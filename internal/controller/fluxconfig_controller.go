@@ -42,7 +42,8 @@ import (
 // +kubebuilder:rbac:groups=clusterconfig.azure.com,resources=fluxconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=gitrepositories;buckets;ocirepositories,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=kustomize.toolkit.fluxcd.io,resources=kustomizations,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=helm.toolkit.fluxcd.io,resources=helmreleases,verbs=get
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=helmrepositories;helmcharts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=helm.toolkit.fluxcd.io,resources=helmreleases,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -66,6 +67,10 @@ type FluxConfigReconciler struct {
 	MultiTenancy bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// WatchDeployed are the DeployedKinds the cluster serves: their
+	// metadata is watched (the manager's cache must hold them, labelled
+	// AppliedByKustomize).
+	WatchDeployed []schema.GroupVersionKind
 	// ProbeKey checks that a rotated SSH key can read the repository
 	// before the switch (gitprobe.CanRead when nil).
 	ProbeKey func(ctx context.Context, url string, privateKey, knownHosts []byte) error
@@ -222,35 +227,55 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.failed(fc, v1alpha1.ReasonDeleteFailed, err)
 	}
 
-	helmReleases, err := r.helmReleaseStatuses(ctx, kustomizations)
+	deployed, err := r.deployedStatuses(ctx, kustomizations)
 	if err != nil {
 		return r.failed(fc, v1alpha1.ReasonReadFailed, err)
 	}
-	r.setStatus(fc, source, kustomizations, helmReleases)
+	r.setStatus(fc, source, kustomizations, deployed)
 	return keyResult, nil
 }
 
-// helmReleaseGVK is helm-controller's HelmRelease, read as unstructured.
-var helmReleaseGVK = schema.GroupVersionKind{Group: status.HelmReleaseGroup, Version: "v2", Kind: status.HelmReleaseKind}
+// deployedGVKs are the versions the deployed Flux kinds are read in.
+var deployedGVKs = map[string]schema.GroupVersionKind{
+	status.HelmReleaseKind:    {Group: status.HelmReleaseGroup, Version: "v2", Kind: status.HelmReleaseKind},
+	status.HelmRepositoryKind: {Group: status.SourceGroup, Version: "v1", Kind: status.HelmRepositoryKind},
+	status.HelmChartKind:      {Group: status.SourceGroup, Version: "v1", Kind: status.HelmChartKind},
+}
 
-// helmReleaseStatuses reads the HelmReleases the Kustomizations applied, as
-// Azure reports them. They are read uncached (they carry no label of ours,
-// so caching them would mean caching every HelmRelease of the cluster);
-// missing ones, or a cluster without helm-controller, are skipped.
-func (r *FluxConfigReconciler) helmReleaseStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, error) {
+// deployedStatuses reads what the Kustomizations applied that Azure lists
+// in statuses[] (HelmRepositories, HelmReleases and each release's
+// HelmChart). They are read uncached: they carry no label of ours, and a
+// watch on their metadata (SetupWithManager) brings their changes here.
+// Missing ones, or a cluster without helm-controller, are skipped.
+func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, error) {
 	var out []v1alpha1.ObjectStatusDefinition
+	read := func(kind string, key types.NamespacedName, ks *kustomizev1.Kustomization) (*v1alpha1.ObjectStatusDefinition, error) {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(deployedGVKs[kind])
+		err := r.APIReader.Get(ctx, key, obj)
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failed to get %s %s: %w", kind, key, err)
+		}
+		st := status.DeployedStatus(obj, kind, ks)
+		out = append(out, st)
+		return &st, nil
+	}
 	for _, ks := range kustomizations {
-		for _, ref := range status.HelmReleases(ks) {
-			hr := &unstructured.Unstructured{}
-			hr.SetGroupVersionKind(helmReleaseGVK)
-			err := r.APIReader.Get(ctx, ref, hr)
-			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		for _, ref := range status.Applied(ks) {
+			st, err := read(ref.Kind, ref.NamespacedName, ks)
+			if err != nil {
+				return nil, err
+			}
+			if st == nil || st.HelmReleaseProperties == nil || st.HelmReleaseProperties.HelmChartRef == nil {
 				continue
 			}
-			if err != nil {
-				return nil, fmt.Errorf("failed to get HelmRelease %s: %w", ref, err)
+			chart := st.HelmReleaseProperties.HelmChartRef
+			if _, err := read(status.HelmChartKind, types.NamespacedName{Namespace: chart.Namespace, Name: chart.Name}, ks); err != nil {
+				return nil, err
 			}
-			out = append(out, status.HelmReleaseStatus(hr, ks))
 		}
 	}
 	return out, nil

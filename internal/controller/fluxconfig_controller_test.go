@@ -769,7 +769,14 @@ func TestHelmReleasesInStatuses(t *testing.T) {
 	hr.SetGroupVersionKind(schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"})
 	hr.SetNamespace(ns)
 	hr.SetName("podinfo")
+	// As kustomize-controller labels what it applies.
+	applied := map[string]string{"kustomize.toolkit.fluxcd.io/name": "helm-apps", "kustomize.toolkit.fluxcd.io/namespace": ns}
+	hr.SetLabels(applied)
 	g.Expect(k.Create(ctx, hr)).To(Succeed())
+	repo := fluxObject(g, "HelmRepository", ns, "podinfo", applied, map[string]any{"url": "https://stefanprodan.github.io/podinfo", "interval": "5m"},
+		"True", "Succeeded", "stored artifact: revision 'sha256:1'")
+	chart := fluxObject(g, "HelmChart", ns, ns+"-podinfo", nil, map[string]any{"chart": "podinfo", "interval": "5m",
+		"sourceRef": map[string]any{"kind": "HelmRepository", "name": "podinfo"}}, "False", "ChartPullError", "chart podinfo not found")
 	hr.Object["status"] = map[string]any{
 		"observedGeneration": hr.GetGeneration(),
 		"conditions": []any{map[string]any{"type": "Ready", "status": "False", "reason": "InstallFailed",
@@ -787,6 +794,7 @@ func TestHelmReleasesInStatuses(t *testing.T) {
 	g.Eventually(func() error { return k.Get(ctx, client.ObjectKeyFromObject(apps), apps) }, timeout, interval).Should(Succeed())
 	apps.Status.Inventory = &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{
 		{ID: ns + "_podinfo_helm.toolkit.fluxcd.io_HelmRelease", Version: "v2"},
+		{ID: ns + "_podinfo_source.toolkit.fluxcd.io_HelmRepository", Version: "v1"},
 		{ID: ns + "_podinfo__Service", Version: "v1"},
 	}}
 	apps.Status.ObservedGeneration = apps.Generation
@@ -809,5 +817,58 @@ func TestHelmReleasesInStatuses(t *testing.T) {
 			LastRevisionApplied: 4, FailureCount: 3, InstallFailureCount: 2,
 			HelmChartRef: &v1alpha1.ObjectReferenceDefinition{Name: ns + "-podinfo", Namespace: ns}}))
 		g.Expect(fc.Status.ComplianceState).To(Equal(v1alpha1.ComplianceNonCompliant))
+		g.Expect(statusOf(fc, "HelmRepository", "podinfo")).To(HaveField("ComplianceState", v1alpha1.ComplianceCompliant))
+		g.Expect(statusOf(fc, "HelmChart", chart.GetName())).To(And(HaveField("ComplianceState", v1alpha1.ComplianceNonCompliant),
+			HaveField("AppliedBy", &v1alpha1.ObjectReferenceDefinition{Name: "helm-apps", Namespace: ns})))
 	}, timeout, interval).Should(Succeed())
+
+	// The release and the repository recover on their own, the
+	// Kustomization untouched: the watch on what Kustomizations applied
+	// brings it to the FluxConfig.
+	setUnstructuredReady(g, hr, "True", "UpgradeSucceeded", "Helm upgrade succeeded")
+	setUnstructuredReady(g, repo, "False", "FetchFailed", "failed to fetch index: 404")
+	g.Eventually(func(g Gomega) {
+		fc := getFC(g, ns, "helm")
+		g.Expect(statusOf(fc, "HelmRelease", "podinfo")).To(HaveField("ComplianceState", v1alpha1.ComplianceCompliant))
+		g.Expect(statusOf(fc, "HelmRepository", "podinfo")).To(HaveField("ComplianceState", v1alpha1.ComplianceNonCompliant))
+	}, timeout, interval).Should(Succeed())
+}
+
+// statusOf finds an object among a FluxConfig's statuses (a zero one when
+// absent).
+func statusOf(fc *v1alpha1.FluxConfig, kind, name string) v1alpha1.ObjectStatusDefinition {
+	for _, s := range fc.Status.Statuses {
+		if s.Kind == kind && s.Name == name {
+			return s
+		}
+	}
+	return v1alpha1.ObjectStatusDefinition{}
+}
+
+// fluxObject creates a source.toolkit.fluxcd.io/v1 object of kind with
+// spec and a Ready condition.
+func fluxObject(g Gomega, kind, ns, name string, labels map[string]string, spec map[string]any, ready, reason, msg string) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: kind})
+	obj.SetNamespace(ns)
+	obj.SetName(name)
+	obj.SetLabels(labels)
+	g.Expect(k.Create(ctx, obj)).To(Succeed())
+	setUnstructuredReady(g, obj, ready, reason, msg)
+	return obj
+}
+
+// setUnstructuredReady sets the Ready condition of a Flux object read as
+// unstructured, for its current generation.
+func setUnstructuredReady(g Gomega, obj *unstructured.Unstructured, status, reason, msg string) {
+	g.Expect(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	st, _, _ := unstructured.NestedMap(obj.Object, "status")
+	if st == nil {
+		st = map[string]any{}
+	}
+	st["observedGeneration"] = obj.GetGeneration()
+	st["conditions"] = []any{map[string]any{"type": "Ready", "status": status, "reason": reason, "message": msg,
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}
+	obj.Object["status"] = st
+	g.Expect(k.Status().Update(ctx, obj)).To(Succeed())
 }

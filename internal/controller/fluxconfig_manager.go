@@ -10,6 +10,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlbuilder "sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/rbac"
+	"github.com/arcgitops/arcgitops/internal/status"
 )
 
 // SetupWithManager registers the FluxConfig controller and its watches:
@@ -44,6 +46,9 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 		}
 		b = b.WatchesRawSource(source.Channel(ready, &handler.EnqueueRequestForObject{}))
 	}
+	for _, gvk := range r.WatchDeployed {
+		b = b.WatchesMetadata(DeployedMetadata(gvk), handler.EnqueueRequestsFromMapFunc(r.configOfApplier))
+	}
 	return b.
 		Named("fluxconfig").
 		For(&v1alpha1.FluxConfig{}, ctrlbuilder.WithPredicates(predicate.Or(
@@ -57,6 +62,45 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(configOfLabels)).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// DeployedKinds are the kinds a configuration's Kustomizations apply whose
+// status is the configuration's too (statuses[]): their metadata is
+// watched, when the cluster serves them, so that a HelmRelease's health
+// reaches the FluxConfig when it changes, not only when its Kustomization
+// does. (A HelmChart's changes reach its HelmRelease's status.)
+func DeployedKinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{deployedGVKs[status.HelmReleaseKind], deployedGVKs[status.HelmRepositoryKind]}
+}
+
+// AppliedByKustomize is the label kustomize-controller puts on what a
+// Kustomization applies (with ...namespace): the cache of deployed kinds
+// holds only those objects, metadata only.
+const AppliedByKustomize = "kustomize.toolkit.fluxcd.io/name"
+
+const appliedByKustomizeNamespace = "kustomize.toolkit.fluxcd.io/namespace"
+
+// DeployedMetadata is the object a deployed kind's metadata is cached and
+// watched as.
+func DeployedMetadata(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	return m
+}
+
+// configOfApplier maps an object a Kustomization applied to the FluxConfig
+// of that Kustomization, if a FluxConfig made it.
+func (r *FluxConfigReconciler) configOfApplier(ctx context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	name, ns := l[AppliedByKustomize], l[appliedByKustomizeNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	ks := &kustomizev1.Kustomization{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ks); err != nil {
+		return nil // not one of ours (the cache holds only managed ones), or gone
+	}
+	return configOfLabels(ctx, ks)
 }
 
 // scopeIndex indexes FluxConfigs by their (defaulted) spec.scope, so that

@@ -17,8 +17,10 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -172,7 +174,22 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		&rbacv1.RoleBinding{}:        managedOnly(),
 		&rbacv1.ClusterRoleBinding{}: managedOnly(),
 	}
+	var deployed []schema.GroupVersionKind
 	if len(missing) == 0 {
+		// What the Kustomizations apply of the deployed kinds the cluster
+		// serves: metadata only, and only what kustomize-controller applied.
+		applied, err := labels.Parse(fccontroller.AppliedByKustomize)
+		if err != nil {
+			return nil, err
+		}
+		for _, gvk := range fccontroller.DeployedKinds() {
+			if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
+				deployed = append(deployed, gvk)
+				byObject[fccontroller.DeployedMetadata(gvk)] = cache.ByObject{Label: applied}
+			} else if !meta.IsNoMatchError(err) {
+				return nil, fmt.Errorf("failed to look up %s: %w", gvk.Kind, err)
+			}
+		}
 		byObject[&sourcev1.GitRepository{}] = managedOnly()
 		byObject[&sourcev1.Bucket{}] = managedOnly()
 		byObject[&sourcev1.OCIRepository{}] = managedOnly()
@@ -222,7 +239,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Generate: func() (*auth.KeyPair, error) { return generate(alg) },
 			Workers:  o.SSHKeyWorkers,
 		},
-		MultiTenancy: o.MultiTenancy,
+		MultiTenancy:  o.MultiTenancy,
+		WatchDeployed: deployed,
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.Concurrent, SkipNameValidation: &o.SkipNameValidation}); err != nil {
 		return nil, fmt.Errorf("failed to set up the FluxConfig controller: %w", err)
 	}

@@ -42,9 +42,9 @@ type fluxObject interface {
 }
 
 // Summarize computes the Summary of source (nil when it does not exist yet),
-// kustomizations (those that exist) and the statuses of the HelmReleases
-// they applied (HelmReleaseStatus), in that order.
-func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization, helmReleases ...v1alpha1.ObjectStatusDefinition) Summary {
+// kustomizations (those that exist) and the statuses of the Helm objects
+// they deployed (DeployedStatus), in that order.
+func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization, deployed ...v1alpha1.ObjectStatusDefinition) Summary {
 	var s Summary
 	var states []v1alpha1.ComplianceStateType
 	if source != nil {
@@ -65,9 +65,9 @@ func Summarize(source client.Object, kustomizations []*kustomizev1.Kustomization
 		s.Statuses = append(s.Statuses, obj)
 		states = append(states, obj.ComplianceState)
 	}
-	for _, hr := range helmReleases {
-		s.Statuses = append(s.Statuses, hr)
-		states = append(states, hr.ComplianceState)
+	for _, obj := range deployed {
+		s.Statuses = append(s.Statuses, obj)
+		states = append(states, obj.ComplianceState)
 	}
 	s.ComplianceState = compliance.Worst(states...)
 	if s.ComplianceState != v1alpha1.ComplianceCompliant {
@@ -189,40 +189,82 @@ func CommitID(revision string) string {
 	return revision
 }
 
-// HelmReleaseGroup and HelmReleaseKind identify HelmReleases in inventories.
+// The Flux kinds that Azure lists in statuses[] besides the source and the
+// Kustomizations: what the Kustomizations applied (HelmRelease,
+// HelmRepository) and the HelmChart helm-controller makes for a release.
 const (
-	HelmReleaseGroup = "helm.toolkit.fluxcd.io"
-	HelmReleaseKind  = "HelmRelease"
+	HelmReleaseGroup   = "helm.toolkit.fluxcd.io"
+	HelmReleaseKind    = "HelmRelease"
+	SourceGroup        = "source.toolkit.fluxcd.io"
+	HelmRepositoryKind = "HelmRepository"
+	HelmChartKind      = "HelmChart"
 )
 
-// HelmReleases returns the HelmReleases in a Kustomization's inventory,
-// whose entries are '<namespace>_<name>_<group>_<kind>'.
-func HelmReleases(ks *kustomizev1.Kustomization) []types.NamespacedName {
+// Deployed is a Flux object a Kustomization applied.
+type Deployed struct {
+	Kind string
+	types.NamespacedName
+}
+
+// Applied returns the HelmReleases and HelmRepositories in a
+// Kustomization's inventory, whose entries are
+// '<namespace>_<name>_<group>_<kind>', in inventory order.
+func Applied(ks *kustomizev1.Kustomization) []Deployed {
 	if ks.Status.Inventory == nil {
 		return nil
 	}
-	var out []types.NamespacedName
+	var out []Deployed
 	for _, e := range ks.Status.Inventory.Entries {
 		parts := strings.Split(e.ID, "_")
-		if len(parts) == 4 && parts[2] == HelmReleaseGroup && parts[3] == HelmReleaseKind {
-			out = append(out, types.NamespacedName{Namespace: parts[0], Name: parts[1]})
+		if len(parts) != 4 {
+			continue
+		}
+		nn := types.NamespacedName{Namespace: parts[0], Name: parts[1]}
+		switch {
+		case parts[2] == HelmReleaseGroup && parts[3] == HelmReleaseKind:
+			out = append(out, Deployed{Kind: HelmReleaseKind, NamespacedName: nn})
+		case parts[2] == SourceGroup && parts[3] == HelmRepositoryKind:
+			out = append(out, Deployed{Kind: HelmRepositoryKind, NamespacedName: nn})
 		}
 	}
 	return out
+}
+
+// DeployedStatus reads a deployed Flux object (as unstructured: this
+// operator does not depend on helm-controller's API) of kind into its ARM
+// status, applied by (or, for a HelmChart, on behalf of) ks.
+func DeployedStatus(obj *unstructured.Unstructured, kind string, ks *kustomizev1.Kustomization) v1alpha1.ObjectStatusDefinition {
+	if kind == HelmReleaseKind {
+		return HelmReleaseStatus(obj, ks)
+	}
+	return objectStatus(unstructuredFlux(obj), kind, suspendedOf(obj), observedOf(obj),
+		&v1alpha1.ObjectReferenceDefinition{Name: ks.Name, Namespace: ks.Namespace})
+}
+
+func unstructuredFlux(obj *unstructured.Unstructured) conditioned {
+	var conds []metav1.Condition
+	if raw, ok, _ := unstructured.NestedSlice(obj.Object, "status", "conditions"); ok {
+		b, _ := json.Marshal(raw)
+		_ = json.Unmarshal(b, &conds)
+	}
+	return conditioned{Unstructured: obj, conds: conds}
+}
+
+func suspendedOf(obj *unstructured.Unstructured) bool {
+	s, _, _ := unstructured.NestedBool(obj.Object, "spec", "suspend")
+	return s
+}
+
+func observedOf(obj *unstructured.Unstructured) int64 {
+	o, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
+	return o
 }
 
 // HelmReleaseStatus reads a HelmRelease (helm.toolkit.fluxcd.io/v2, as
 // unstructured: this operator does not depend on helm-controller's API)
 // applied by ks into its ARM status.
 func HelmReleaseStatus(hr *unstructured.Unstructured, ks *kustomizev1.Kustomization) v1alpha1.ObjectStatusDefinition {
-	var conds []metav1.Condition
-	if raw, ok, _ := unstructured.NestedSlice(hr.Object, "status", "conditions"); ok {
-		b, _ := json.Marshal(raw)
-		_ = json.Unmarshal(b, &conds)
-	}
-	suspended, _, _ := unstructured.NestedBool(hr.Object, "spec", "suspend")
-	observed, _, _ := unstructured.NestedInt64(hr.Object, "status", "observedGeneration")
-	obj := objectStatus(conditioned{Unstructured: hr, conds: conds}, HelmReleaseKind, suspended, observed,
+	obj := objectStatus(unstructuredFlux(hr), HelmReleaseKind, suspendedOf(hr), observedOf(hr),
 		&v1alpha1.ObjectReferenceDefinition{Name: ks.Name, Namespace: ks.Namespace})
 	props := &v1alpha1.HelmReleasePropertiesDefinition{}
 	props.FailureCount, _, _ = unstructured.NestedInt64(hr.Object, "status", "failures")

@@ -9,6 +9,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
@@ -190,19 +191,58 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestHelmReleasesFromInventory(t *testing.T) {
+func TestAppliedFromInventory(t *testing.T) {
 	g := NewWithT(t)
 	ks := &kustomizev1.Kustomization{}
-	g.Expect(HelmReleases(ks)).To(BeEmpty())
+	g.Expect(Applied(ks)).To(BeEmpty())
 	ks.Status.Inventory = &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{
 		{ID: "apps_podinfo_helm.toolkit.fluxcd.io_HelmRelease"},
 		{ID: "apps_podinfo_apps_Deployment"},
 		{ID: "_demo__Namespace"},
+		{ID: "apps_podinfo_source.toolkit.fluxcd.io_HelmRepository"},
+		{ID: "apps_podinfo_source.toolkit.fluxcd.io_GitRepository"},
 		{ID: "monitoring_kube-prometheus-stack_helm.toolkit.fluxcd.io_HelmRelease"},
 		{ID: "malformed"},
 	}}
-	g.Expect(HelmReleases(ks)).To(Equal([]types.NamespacedName{
-		{Namespace: "apps", Name: "podinfo"},
-		{Namespace: "monitoring", Name: "kube-prometheus-stack"},
+	g.Expect(Applied(ks)).To(Equal([]Deployed{
+		{Kind: "HelmRelease", NamespacedName: types.NamespacedName{Namespace: "apps", Name: "podinfo"}},
+		{Kind: "HelmRepository", NamespacedName: types.NamespacedName{Namespace: "apps", Name: "podinfo"}},
+		{Kind: "HelmRelease", NamespacedName: types.NamespacedName{Namespace: "monitoring", Name: "kube-prometheus-stack"}},
 	}))
+}
+
+// TestDeployedStatus: a HelmRepository or HelmChart read as unstructured
+// gets its compliance from its Ready condition for its generation, and is
+// attributed to the Kustomization.
+func TestDeployedStatus(t *testing.T) {
+	ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: "flux", Name: "cfg-apps"}}
+	obj := func(generation, observed int64, suspend bool, ready string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"namespace": "apps", "name": "podinfo", "generation": generation},
+			"spec":     map[string]any{"suspend": suspend},
+			"status": map[string]any{"observedGeneration": observed, "conditions": []any{
+				map[string]any{"type": "Ready", "status": ready, "reason": "r", "message": "m", "lastTransitionTime": "2026-11-27T00:00:00Z"}}},
+		}}
+		return u
+	}
+	cases := []struct {
+		name string
+		obj  *unstructured.Unstructured
+		want v1alpha1.ComplianceStateType
+	}{
+		{"ready", obj(2, 2, false, "True"), v1alpha1.ComplianceCompliant},
+		{"failed", obj(2, 2, false, "False"), v1alpha1.ComplianceNonCompliant},
+		{"stale generation", obj(3, 2, false, "True"), v1alpha1.CompliancePending},
+		{"suspended", obj(2, 2, true, "True"), v1alpha1.ComplianceSuspended},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			st := DeployedStatus(tc.obj, HelmChartKind, ks)
+			g.Expect(st.ComplianceState).To(Equal(tc.want))
+			g.Expect(st.Kind).To(Equal(HelmChartKind))
+			g.Expect(st.AppliedBy).To(Equal(&v1alpha1.ObjectReferenceDefinition{Namespace: "flux", Name: "cfg-apps"}))
+			g.Expect(st.HelmReleaseProperties).To(BeNil())
+		})
+	}
 }

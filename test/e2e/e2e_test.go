@@ -452,6 +452,9 @@ func TestHelmRelease(t *testing.T) {
 	g.Expect(configMap(g, "e2e-helm", "hello").Data["message"]).To(Equal("from the release"))
 	g.Expect(props["statuses"]).To(ContainElement(And(HaveKeyWithValue("kind", "HelmRelease"), HaveKeyWithValue("name", "hello"),
 		HaveKeyWithValue("complianceState", "Compliant"))))
+	// The HelmChart helm-controller made for the release, as Azure lists it.
+	g.Expect(props["statuses"]).To(ContainElement(And(HaveKeyWithValue("kind", "HelmChart"), HaveKeyWithValue("name", "e2e-helm-hello"),
+		HaveKeyWithValue("complianceState", "Compliant"))))
 
 	// An empty message: the chart's `required` fails the upgrade.
 	_, err = env.Git.Commit("helm", map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "")}, "no message")
