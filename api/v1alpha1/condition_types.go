@@ -17,6 +17,12 @@ const (
 	// ManagedByAgent is the LabelManagedBy value of FluxConfigs the agent writes.
 	ManagedByAgent = "fluxconfig-agent"
 
+	// AnnotationUseManagedSource on a HelmRelease in a configuration's Git
+	// repository ("true") makes the configuration's GitRepository its chart
+	// source, as Azure documents: each Kustomization patches
+	// spec.chart.spec.sourceRef of such HelmReleases when it applies them.
+	AnnotationUseManagedSource = "clusterconfig.azure.com/use-managed-source"
+
 	// FluxConfigFinalizer lets the operator delete what it created before a
 	// FluxConfig goes away.
 	FluxConfigFinalizer = "clusterconfig.azure.com/finalizer"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -360,6 +361,9 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 	if fc.Spec.Scope == v1alpha1.ScopeNamespace {
 		ks.Spec.TargetNamespace = fc.Namespace
 	}
+	if sourceKind == sourcev1.GitRepositoryKind {
+		ks.Spec.Patches = []kustomize.Patch{useManagedSource(fc)}
+	}
 	if pb := k.PostBuild; pb != nil && (len(pb.Substitute) > 0 || len(pb.SubstituteFrom) > 0) {
 		ks.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: maps.Clone(pb.Substitute)}
 		for _, s := range pb.SubstituteFrom {
@@ -368,6 +372,18 @@ func kustomization(fc *v1alpha1.FluxConfig, name string, k v1alpha1.Kustomizatio
 		}
 	}
 	return ks
+}
+
+// useManagedSource is the patch Azure puts on every Kustomization of a Git
+// configuration: HelmReleases annotated use-managed-source=true get the
+// configuration's GitRepository as their chart source.
+func useManagedSource(fc *v1alpha1.FluxConfig) kustomize.Patch {
+	return kustomize.Patch{
+		Patch: fmt.Sprintf("- op: add\n  path: /spec/chart/spec/sourceRef\n  value: {\"name\": %q, \"namespace\": %q, \"kind\": %q}\n",
+			SourceName(fc.Name), fc.Namespace, sourcev1.GitRepositoryKind),
+		Target: &kustomize.Selector{Group: "helm.toolkit.fluxcd.io", Kind: "HelmRelease",
+			AnnotationSelector: v1alpha1.AnnotationUseManagedSource + "=true"},
+	}
 }
 
 // CheckDependencies refuses dependsOn that name no sibling, and cycles,

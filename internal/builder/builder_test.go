@@ -8,6 +8,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
@@ -87,6 +88,31 @@ func TestBuildAzureCreateExample(t *testing.T) {
 	g.Expect(k2.Spec.RetryInterval.Duration).To(Equal(10 * time.Minute))
 	g.Expect(k2.Spec.PostBuild.Substitute).To(BeEmpty())
 	g.Expect(k2.Spec.PostBuild.SubstituteFrom).To(HaveLen(2))
+
+	// Azure's patch for HelmReleases annotated use-managed-source=true,
+	// on every Kustomization of a Git configuration.
+	for _, k := range objs.Kustomizations {
+		g.Expect(k.Spec.Patches).To(Equal([]kustomize.Patch{{
+			Patch: "- op: add\n  path: /spec/chart/spec/sourceRef\n" +
+				`  value: {"name": "srs-fluxconfig", "namespace": "srs-namespace", "kind": "GitRepository"}` + "\n",
+			Target: &kustomize.Selector{Group: "helm.toolkit.fluxcd.io", Kind: "HelmRelease",
+				AnnotationSelector: "clusterconfig.azure.com/use-managed-source=true"},
+		}}))
+	}
+}
+
+// TestUseManagedSourceOnlyForGit: "Currently, only GitRepository source is
+// supported" (Azure's documentation): other sources' Kustomizations get no
+// patch.
+func TestUseManagedSourceOnlyForGit(t *testing.T) {
+	g := NewWithT(t)
+	fc := gitConfig(func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.SourceKind, fc.Spec.GitRepository = v1alpha1.SourceKindOCIRepository, nil
+		fc.Spec.OCIRepository = &v1alpha1.OCIRepositoryDefinition{URL: "oci://ghcr.io/o/manifests"}
+	})
+	objs, err := Build(fc, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(objs.Kustomizations[0].Spec.Patches).To(BeEmpty())
 }
 
 func gitConfig(mut func(*v1alpha1.FluxConfig)) *v1alpha1.FluxConfig {

@@ -397,7 +397,7 @@ func TestBuiltinPolicyReachesCompliant(t *testing.T) {
 var helmChart = map[string]string{
 	"charts/hello/Chart.yaml":  "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
 	"charts/hello/values.yaml": "message: from the chart\n",
-	"charts/hello/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n" +
+	"charts/hello/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
 		"data:\n  message: {{ required \"message is required\" .Values.message | quote }}\n",
 }
 
@@ -429,16 +429,41 @@ spec:
 `, ns, source, message)
 }
 
+// managedReleaseYAML releases the chart with no sourceRef, marked as
+// Azure documents for "the configured source".
+func managedReleaseYAML(ns, message string) string {
+	return fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: managed
+  namespace: %[1]s
+  annotations:
+    clusterconfig.azure.com/use-managed-source: "true"
+spec:
+  interval: 10s
+  chart:
+    spec:
+      chart: ./charts/hello
+      interval: 10s
+  values:
+    message: %[2]q
+`, ns, message)
+}
+
 // TestHelmRelease: a repository whose Kustomization applies a HelmRelease
 // (the most common Flux layout) through a FluxConfig, on the real
 // helm-controller: Compliant once the release is installed, with the
-// HelmRelease among statuses[]; a chart value the chart refuses makes it
+// HelmRelease and its HelmChart among statuses[]; a second release that
+// names no source but carries Azure's use-managed-source annotation is
+// released from the configuration's GitRepository; a chart value the
+// chart refuses makes it
 // Non-Compliant with Helm's own message, in the HelmRelease's status and
 // in errorMessage.
 func TestHelmRelease(t *testing.T) {
 	dumpOnFailure(t)
 	g := NewWithT(t)
-	files := map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "from the release")}
+	files := map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "from the release"),
+		"release/managed.yaml": managedReleaseYAML("e2e-helm", "from the managed source")}
 	for k, v := range helmChart {
 		files[k] = v
 	}
@@ -450,6 +475,9 @@ func TestHelmRelease(t *testing.T) {
 		"--kustomization", "name=release", "path=./release", "prune=true", "sync_interval=10s", "retry_interval=5s", "timeout=30s", "-o", "none")...)
 	props := waitCompliance(t, "helm", "Compliant")
 	g.Expect(configMap(g, "e2e-helm", "hello").Data["message"]).To(Equal("from the release"))
+	// use-managed-source: the Kustomization gave the release the
+	// configuration's GitRepository as its chart source.
+	g.Expect(configMap(g, "e2e-helm", "managed").Data["message"]).To(Equal("from the managed source"))
 	g.Expect(props["statuses"]).To(ContainElement(And(HaveKeyWithValue("kind", "HelmRelease"), HaveKeyWithValue("name", "hello"),
 		HaveKeyWithValue("complianceState", "Compliant"))))
 	// The HelmChart helm-controller made for the release, as Azure lists it.
