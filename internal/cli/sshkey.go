@@ -134,10 +134,14 @@ func (a *App) awaitPendingKey(c *configFlags, request string) error {
 				pendingKey, switchAfter)
 			return nil
 		}
+		wait := a.PollInterval
+		if wait <= 0 {
+			wait = time.Second // as the long-running operations' polls
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the cluster has not published the new public key after %s: see the configuration's KeyRotationInProgress condition in the cluster", rotationTimeout)
-		case <-time.After(a.PollInterval):
+		case <-time.After(wait):
 		}
 	}
 }
