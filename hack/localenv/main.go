@@ -15,6 +15,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/internal/arm"
 	"github.com/arcgitops/arcgitops/internal/cmdutil"
+	"github.com/arcgitops/arcgitops/internal/fluxsettings"
 	"github.com/arcgitops/arcgitops/internal/localenv"
 )
 
@@ -33,6 +34,9 @@ var SampleFiles = map[string]string{
 
 func run() error {
 	dir := flag.String("dir", ".local/run", "Directory for the environment's state and logs (wiped at start).")
+	var settings []string
+	flag.Func("flux-setting", "A setting of Azure's microsoft.flux extension, key=value (repeat for more); the keys:\n"+fluxsettings.Help(),
+		func(v string) error { settings = append(settings, v); return nil })
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 	abs, err := filepath.Abs(*dir)
@@ -47,7 +51,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout})
+	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout, FluxSettings: settings})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/internal/dataplane"
+	"github.com/arcgitops/arcgitops/internal/fluxsettings"
 	"github.com/arcgitops/arcgitops/internal/gitserver"
 	"github.com/arcgitops/arcgitops/internal/testenv"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
@@ -54,6 +56,10 @@ type Options struct {
 	Progress io.Writer
 	// ManagerArgs are extra flags for the manager.
 	ManagerArgs []string
+	// FluxSettings are the microsoft.flux extension's settings
+	// (key=value) the Flux controllers and the manager run with
+	// (internal/fluxsettings); none gives Azure's defaults.
+	FluxSettings []string
 }
 
 // Env is a running environment.
@@ -69,7 +75,7 @@ type Env struct {
 	Owner     dataplane.Credentials
 	TokenFile string
 	// ReceiverAddr is where notification-controller serves webhook
-	// Receivers (host:port, plain HTTP).
+	// Receivers (host:port, plain HTTP); empty when it does not run.
 	ReceiverAddr string
 	Git          *gitserver.Server
 	Client       client.Client
@@ -98,6 +104,10 @@ func (e *Env) step(format string, args ...any) {
 // everything started so far is stopped, and the error names the component
 // and its log.
 func Start(ctx context.Context, o Options) (_ *Env, err error) {
+	settings, err := fluxsettings.Parse(o.FluxSettings)
+	if err != nil {
+		return nil, fmt.Errorf("flux settings: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(o.Dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -152,30 +162,26 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}
 	storage, events := ports[0], ports[1]
 	e.ReceiverAddr = ports[2]
-	health := map[string]string{"source-controller": ports[3], "kustomize-controller": ports[4], "helm-controller": ports[5],
-		"notification-controller": ports[6]}
-	e.step("Starting Flux source-controller")
-	if err := e.startProc("source-controller", filepath.Join(o.Bins.Flux, "source-controller"), fluxEnv,
-		"--enable-leader-election=false", "--storage-path="+filepath.Join(o.Dir, "flux-storage"),
-		"--storage-addr="+storage, "--storage-adv-addr="+storage, "--events-addr=http://"+events,
-		"--metrics-addr=0", "--health-addr="+health["source-controller"], "--log-level=info"); err != nil {
-		return nil, err
+	health := map[string]string{}
+	// Each controller's own flags; the settings add theirs. Every
+	// controller but notification-controller sends it its events (Alerts).
+	own := map[string][]string{
+		fluxsettings.SourceController: {"--storage-path=" + filepath.Join(o.Dir, "flux-storage"),
+			"--storage-addr=" + storage, "--storage-adv-addr=" + storage, "--events-addr=http://" + events},
+		fluxsettings.KustomizeController:    {"--events-addr=http://" + events},
+		fluxsettings.HelmController:         {"--events-addr=http://" + events},
+		fluxsettings.NotificationController: {"--events-addr=" + events, "--receiverAddr=" + e.ReceiverAddr},
 	}
-	// notification-controller receives the others' events (Alerts) and
-	// serves the webhook Receivers.
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"kustomize-controller", []string{"--no-cross-namespace-refs=true", "--events-addr=http://" + events}},
-		{"helm-controller", []string{"--no-cross-namespace-refs=true", "--events-addr=http://" + events}},
-		{"notification-controller", []string{"--events-addr=" + events, "--receiverAddr=" + e.ReceiverAddr}},
-	} {
-		e.step("Starting Flux %s", c.name)
-		if err := e.startProc(c.name, filepath.Join(o.Bins.Flux, c.name), fluxEnv, append([]string{"--enable-leader-election=false",
-			"--metrics-addr=0", "--health-addr=" + health[c.name], "--log-level=info"}, c.args...)...); err != nil {
+	for i, c := range settings.Controllers() {
+		health[c.Name] = ports[3+i]
+		e.step("Starting Flux %s", c.Name)
+		args := slices.Concat([]string{"--enable-leader-election=false", "--metrics-addr=0", "--health-addr=" + health[c.Name]}, own[c.Name], c.Args)
+		if err := e.startProc(c.Name, filepath.Join(o.Bins.Flux, c.Name), slices.Concat(fluxEnv, c.Env), args...); err != nil {
 			return nil, err
 		}
+	}
+	if _, ok := health[fluxsettings.NotificationController]; !ok {
+		e.ReceiverAddr = "" // notification-controller.enabled=false
 	}
 	for name, addr := range health {
 		e.step("Waiting for %s to be healthy", name)
@@ -217,7 +223,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		"--agent-long-poll=20s", "--agent-max-backoff=5s",
 		// A development cluster with no admission policy: cluster scope in
 		// any namespace but kube-*.
-		"--cluster-scope-namespaces=*"}, o.ManagerArgs...)
+		"--cluster-scope-namespaces=*"}, append(settings.ManagerArgs(), o.ManagerArgs...)...)
 	if err := e.startProc("manager", o.Bins.Manager, []string{"KUBECONFIG=" + e.Kubeconfig}, args...); err != nil {
 		return nil, err
 	}
