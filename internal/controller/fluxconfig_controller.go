@@ -227,11 +227,11 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.failed(fc, v1alpha1.ReasonDeleteFailed, err)
 	}
 
-	deployed, err := r.deployedStatuses(ctx, kustomizations)
+	deployed, refusals, err := r.deployedStatuses(ctx, kustomizations)
 	if err != nil {
 		return r.failed(fc, v1alpha1.ReasonReadFailed, err)
 	}
-	r.setStatus(fc, source, kustomizations, deployed)
+	r.setStatus(fc, source, kustomizations, deployed, refusals)
 	return keyResult, nil
 }
 
@@ -246,9 +246,16 @@ var deployedGVKs = map[string]schema.GroupVersionKind{
 // in statuses[] (HelmRepositories, HelmReleases and each release's
 // HelmChart). They are read uncached: they carry no label of ours, and a
 // watch on their metadata (SetupWithManager) brings their changes here.
-// Missing ones, or a cluster without helm-controller, are skipped.
-func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, error) {
+// Missing ones, or a cluster without helm-controller, are skipped. Under
+// multi-tenancy it also returns the HelmReleases Flux will refuse, keyed
+// "Kind/namespace/name", with why (status.Refusal).
+func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, map[string]string, error) {
 	var out []v1alpha1.ObjectStatusDefinition
+	refusals := map[string]string{}
+	hasApplier := func(ns string) bool {
+		// flux-applier carries the managed label: the cache holds it.
+		return r.Get(ctx, types.NamespacedName{Namespace: ns, Name: rbac.ServiceAccountName}, &corev1.ServiceAccount{}) == nil
+	}
 	read := func(kind string, key types.NamespacedName, ks *kustomizev1.Kustomization) (*v1alpha1.ObjectStatusDefinition, error) {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(deployedGVKs[kind])
@@ -261,24 +268,29 @@ func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizati
 		}
 		st := status.DeployedStatus(obj, kind, ks)
 		out = append(out, st)
+		if kind == status.HelmReleaseKind && r.MultiTenancy {
+			if why := status.Refusal(obj, hasApplier); why != "" {
+				refusals[kind+"/"+key.Namespace+"/"+key.Name] = why
+			}
+		}
 		return &st, nil
 	}
 	for _, ks := range kustomizations {
 		for _, ref := range status.Applied(ks) {
 			st, err := read(ref.Kind, ref.NamespacedName, ks)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if st == nil || st.HelmReleaseProperties == nil || st.HelmReleaseProperties.HelmChartRef == nil {
 				continue
 			}
 			chart := st.HelmReleaseProperties.HelmChartRef
 			if _, err := read(status.HelmChartKind, types.NamespacedName{Namespace: chart.Namespace, Name: chart.Name}, ks); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
-	return out, nil
+	return out, refusals, nil
 }
 
 // protectedSettings reads the protected settings Secret: from the cache when

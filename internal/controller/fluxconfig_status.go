@@ -17,8 +17,9 @@ import (
 
 // setStatus records the summary of the Flux objects in fc's status, after
 // every object was applied: this generation is fully handled.
-func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.Object, kustomizations []*kustomizev1.Kustomization, helmReleases []v1alpha1.ObjectStatusDefinition) {
-	s := status.Summarize(source, kustomizations, helmReleases...)
+func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.Object, kustomizations []*kustomizev1.Kustomization, deployed []v1alpha1.ObjectStatusDefinition, refusals map[string]string) {
+	s := status.Summarize(source, kustomizations, deployed...)
+	s.Refuse(refusals)
 	fc.Status.Statuses = s.Statuses
 	fc.Status.ComplianceState = s.ComplianceState
 	fc.Status.SourceSyncedCommitID = s.SourceSyncedCommitID
@@ -48,7 +49,7 @@ func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.
 		if s.NotReady != nil && s.NotReady.Kind != kustomizev1.KustomizationKind {
 			reason = v1alpha1.ReasonSourceNotReady
 		}
-		msg := status.Message(s.NotReady)
+		msg := s.Message()
 		conditions.MarkFalse(fc, v1alpha1.ReadyCondition, reason, "%s", msg)
 		conditions.Delete(fc, v1alpha1.ReconcilingCondition)
 		fc.Status.ErrorMessage = msg
@@ -59,7 +60,7 @@ func (r *FluxConfigReconciler) setStatus(fc *v1alpha1.FluxConfig, source client.
 	default: // Pending, Unknown
 		msg := "waiting for Flux to report on the configuration's objects"
 		if s.NotReady != nil {
-			msg = status.Message(s.NotReady)
+			msg = s.Message()
 		}
 		markWaiting(fc, v1alpha1.ReasonProgressing, "%s", msg)
 		fc.Status.ErrorMessage = ""

@@ -33,6 +33,81 @@ type Summary struct {
 	// configuration's (the worst): the one a message should explain; nil
 	// when the configuration is Compliant.
 	NotReady *v1alpha1.ObjectStatusDefinition
+	// Explanation, when set, explains NotReady better than its conditions
+	// (Refuse).
+	Explanation string
+}
+
+// Message describes why the configuration is not Compliant.
+func (s *Summary) Message() string {
+	if s.Explanation != "" {
+		return s.Explanation
+	}
+	return Message(s.NotReady)
+}
+
+// Refuse marks the deployed objects Flux will never reconcile, which it
+// leaves without a condition (keyed "Kind/namespace/name", with why:
+// Refusal), as Non-Compliant. When the configuration's first object in its
+// worst state is one of them, or a Kustomization that applied one, the
+// refusal explains the configuration.
+func (s *Summary) Refuse(refusals map[string]string) {
+	if len(refusals) == 0 {
+		return
+	}
+	key := func(st *v1alpha1.ObjectStatusDefinition) string { return st.Kind + "/" + st.Namespace + "/" + st.Name }
+	states := make([]v1alpha1.ComplianceStateType, 0, len(s.Statuses))
+	for i := range s.Statuses {
+		if _, ok := refusals[key(&s.Statuses[i])]; ok {
+			s.Statuses[i].ComplianceState = v1alpha1.ComplianceNonCompliant
+		}
+		states = append(states, s.Statuses[i].ComplianceState)
+	}
+	s.ComplianceState = compliance.Worst(states...)
+	for i := range s.Statuses {
+		st := &s.Statuses[i]
+		if st.ComplianceState != s.ComplianceState {
+			continue
+		}
+		s.NotReady, s.Explanation = st, refusals[key(st)]
+		if st.Kind != kustomizev1.KustomizationKind {
+			return
+		}
+		for j := range s.Statuses {
+			hr := &s.Statuses[j]
+			if why, ok := refusals[key(hr)]; ok && hr.AppliedBy != nil && hr.AppliedBy.Name == st.Name && hr.AppliedBy.Namespace == st.Namespace {
+				s.NotReady, s.Explanation = hr, why
+				return
+			}
+		}
+		s.NotReady = s.cause(st)
+		return
+	}
+}
+
+// Refusal says why Flux under multi-tenancy will never reconcile a
+// HelmRelease that is not Ready (helm-controller then leaves it without
+// any condition, and the Kustomization's health check only times out):
+// its chart comes from another namespace, or its namespace has no
+// flux-applier to apply it as (hasApplier). "" when neither applies.
+func Refusal(hr *unstructured.Unstructured, hasApplier func(namespace string) bool) string {
+	for _, c := range unstructuredFlux(hr).conds {
+		if c.Type == v1alpha1.ReadyCondition && c.Status == metav1.ConditionTrue {
+			return ""
+		}
+	}
+	ns, name := hr.GetNamespace(), hr.GetName()
+	for _, path := range [][]string{{"spec", "chart", "spec", "sourceRef", "namespace"}, {"spec", "chartRef", "namespace"}} {
+		if src, _, _ := unstructured.NestedString(hr.Object, path...); src != "" && src != ns {
+			return fmt.Sprintf("HelmRelease %s/%s takes its chart from namespace %s, and multi-tenancy refuses references across namespaces: "+
+				"put the HelmRelease in %s with its source, and place the release with spec.targetNamespace", ns, name, src, src)
+		}
+	}
+	if sa, _, _ := unstructured.NestedString(hr.Object, "spec", "serviceAccountName"); sa == "" && !hasApplier(ns) {
+		return fmt.Sprintf("HelmRelease %s/%s is in namespace %s, which has no flux-applier ServiceAccount for helm-controller to apply it as "+
+			"under multi-tenancy: put it in the configuration's namespace, and place the release with spec.targetNamespace", ns, name, ns)
+	}
+	return ""
 }
 
 // fluxObject is what every Flux object offers.

@@ -246,3 +246,95 @@ func TestDeployedStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusal(t *testing.T) {
+	hr := func(ns string, spec map[string]any, ready string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+		u.SetNamespace(ns)
+		u.SetName("app")
+		if ready != "" {
+			u.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": ready,
+				"reason": "r", "message": "m", "lastTransitionTime": "2026-11-27T00:00:00Z"}}}
+		}
+		return u
+	}
+	chartFrom := func(ns string) map[string]any {
+		ref := map[string]any{"kind": "GitRepository", "name": "cfg"}
+		if ns != "" {
+			ref["namespace"] = ns
+		}
+		return map[string]any{"chart": map[string]any{"spec": map[string]any{"chart": "./c", "sourceRef": ref}}}
+	}
+	appliers := func(ns string) bool { return ns == "cluster-config" }
+	cases := []struct {
+		name string
+		hr   *unstructured.Unstructured
+		want string
+	}{
+		{"Azure's example: a release in its app's namespace, its chart from flux-system", hr("nginx", chartFrom("flux-system"), ""),
+			"HelmRelease nginx/app takes its chart from namespace flux-system, and multi-tenancy refuses references across namespaces: put the HelmRelease in flux-system"},
+		{"an OCI chartRef across namespaces", hr("nginx", map[string]any{"chartRef": map[string]any{"kind": "OCIRepository", "name": "c", "namespace": "cluster-config"}}, ""),
+			"takes its chart from namespace cluster-config"},
+		{"no flux-applier in its namespace", hr("nginx", chartFrom(""), ""), "HelmRelease nginx/app is in namespace nginx, which has no flux-applier ServiceAccount"},
+		{"its own ServiceAccount", hr("nginx", func() map[string]any { s := chartFrom(""); s["serviceAccountName"] = "deployer"; return s }(), ""), ""},
+		{"Azure's fix: in the configuration's namespace", hr("cluster-config", chartFrom("cluster-config"), ""), ""},
+		{"ready releases are never second-guessed", hr("nginx", chartFrom("flux-system"), "True"), ""},
+		{"a failed one still is", hr("nginx", chartFrom("flux-system"), "False"), "takes its chart from namespace flux-system"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			got := Refusal(tc.hr, appliers)
+			if tc.want == "" {
+				g.Expect(got).To(BeEmpty())
+			} else {
+				g.Expect(got).To(ContainSubstring(tc.want))
+			}
+		})
+	}
+}
+
+// TestRefuseExplains: a refused HelmRelease (no condition: Unknown) makes
+// the configuration Non-Compliant with the refusal as its message, whether
+// its Kustomization still waits on it or already failed its health check;
+// a worse problem earlier in the configuration keeps explaining.
+func TestRefuseExplains(t *testing.T) {
+	const why = "HelmRelease nginx/app takes its chart from namespace cfg-ns, ..."
+	ks := func(state v1alpha1.ComplianceStateType, reason string) v1alpha1.ObjectStatusDefinition {
+		return v1alpha1.ObjectStatusDefinition{Kind: "Kustomization", Namespace: "cfg-ns", Name: "cfg-apps", ComplianceState: state,
+			StatusConditions: []v1alpha1.ObjectStatusConditionDefinition{{Type: "Ready", Reason: reason}}}
+	}
+	src := func(state v1alpha1.ComplianceStateType) v1alpha1.ObjectStatusDefinition {
+		return v1alpha1.ObjectStatusDefinition{Kind: "GitRepository", Namespace: "cfg-ns", Name: "cfg", ComplianceState: state,
+			StatusConditions: []v1alpha1.ObjectStatusConditionDefinition{{Type: "Ready", Message: "auth failed"}}}
+	}
+	hr := v1alpha1.ObjectStatusDefinition{Kind: "HelmRelease", Namespace: "nginx", Name: "app", ComplianceState: v1alpha1.ComplianceUnknown,
+		AppliedBy: &v1alpha1.ObjectReferenceDefinition{Namespace: "cfg-ns", Name: "cfg-apps"}}
+	cases := []struct {
+		name     string
+		statuses []v1alpha1.ObjectStatusDefinition
+		state    v1alpha1.ComplianceStateType
+		message  string
+	}{
+		{"the Kustomization waits on it", []v1alpha1.ObjectStatusDefinition{src(v1alpha1.ComplianceCompliant), ks(v1alpha1.CompliancePending, "Progressing"), hr},
+			v1alpha1.ComplianceNonCompliant, why},
+		{"the Kustomization's health check failed", []v1alpha1.ObjectStatusDefinition{src(v1alpha1.ComplianceCompliant), ks(v1alpha1.ComplianceNonCompliant, "HealthCheckFailed"), hr},
+			v1alpha1.ComplianceNonCompliant, why},
+		{"the source fails first", []v1alpha1.ObjectStatusDefinition{src(v1alpha1.ComplianceNonCompliant), ks(v1alpha1.CompliancePending, "Progressing"), hr},
+			v1alpha1.ComplianceNonCompliant, "GitRepository cfg-ns/cfg: auth failed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			s := Summary{Statuses: append([]v1alpha1.ObjectStatusDefinition(nil), tc.statuses...)}
+			s.Refuse(map[string]string{"HelmRelease/nginx/app": why})
+			g.Expect(s.ComplianceState).To(Equal(tc.state))
+			g.Expect(s.Message()).To(Equal(tc.message))
+			g.Expect(s.Statuses[2].ComplianceState).To(Equal(v1alpha1.ComplianceNonCompliant))
+		})
+	}
+	// Nothing refused: nothing changes.
+	s := Summary{Statuses: []v1alpha1.ObjectStatusDefinition{src(v1alpha1.ComplianceCompliant)}, ComplianceState: v1alpha1.ComplianceCompliant}
+	s.Refuse(nil)
+	NewWithT(t).Expect(s.ComplianceState).To(Equal(v1alpha1.ComplianceCompliant))
+}

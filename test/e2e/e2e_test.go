@@ -401,53 +401,55 @@ var helmChart = map[string]string{
 		"data:\n  message: {{ required \"message is required\" .Values.message | quote }}\n",
 }
 
-// helmReleaseYAML releases the chart from the configuration's own
-// GitRepository (named as the configuration, in its namespace).
-func helmReleaseYAML(ns, source, message string) string {
-	return fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: hello
-  namespace: %[1]s
-spec:
-  interval: 10s
-  chart:
-    spec:
-      chart: ./charts/hello
-      interval: 10s
-      sourceRef:
-        kind: GitRepository
-        name: %[2]s
-  install:
-    remediation:
-      retries: -1
-  upgrade:
-    remediation:
-      retries: -1
-  values:
-    message: %[3]q
-`, ns, source, message)
+// release is a HelmRelease of the test chart (charts/hello of the
+// configuration's repository).
+type release struct {
+	name, namespace string
+	// annotations, one "key: value" each.
+	annotations []string
+	// source names the GitRepository (namespace/name or name); none for
+	// a release that leaves it to use-managed-source.
+	source          string
+	targetNamespace string
+	message         string
 }
 
-// managedReleaseYAML releases the chart with no sourceRef, marked as
-// Azure documents for "the configured source".
-func managedReleaseYAML(ns, message string) string {
-	return fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: managed
-  namespace: %[1]s
-  annotations:
-    clusterconfig.azure.com/use-managed-source: "true"
-spec:
-  interval: 10s
-  chart:
-    spec:
-      chart: ./charts/hello
-      interval: 10s
-  values:
-    message: %[2]q
-`, ns, message)
+func (r release) yaml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: %s\n  namespace: %s\n", r.name, r.namespace)
+	if len(r.annotations) > 0 {
+		b.WriteString("  annotations:\n")
+		for _, a := range r.annotations {
+			fmt.Fprintf(&b, "    %s\n", a)
+		}
+	}
+	b.WriteString("spec:\n  interval: 10s\n")
+	if r.targetNamespace != "" {
+		fmt.Fprintf(&b, "  targetNamespace: %s\n", r.targetNamespace)
+	}
+	b.WriteString("  chart:\n    spec:\n      chart: ./charts/hello\n      interval: 10s\n")
+	if r.source != "" {
+		ns, name, cross := strings.Cut(r.source, "/")
+		if !cross {
+			name = ns
+		}
+		fmt.Fprintf(&b, "      sourceRef:\n        kind: GitRepository\n        name: %s\n", name)
+		if cross {
+			fmt.Fprintf(&b, "        namespace: %s\n", ns)
+		}
+	}
+	// Retry a failed install or upgrade forever: a fixed value recovers.
+	b.WriteString("  install:\n    remediation:\n      retries: -1\n  upgrade:\n    remediation:\n      retries: -1\n")
+	fmt.Fprintf(&b, "  values:\n    message: %q\n", r.message)
+	return b.String()
+}
+
+// withChart adds the test chart to a repository's files.
+func withChart(files map[string]string) map[string]string {
+	for k, v := range helmChart {
+		files[k] = v
+	}
+	return files
 }
 
 // TestHelmRelease: a repository whose Kustomization applies a HelmRelease
@@ -462,11 +464,10 @@ spec:
 func TestHelmRelease(t *testing.T) {
 	dumpOnFailure(t)
 	g := NewWithT(t)
-	files := map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "from the release"),
-		"release/managed.yaml": managedReleaseYAML("e2e-helm", "from the managed source")}
-	for k, v := range helmChart {
-		files[k] = v
-	}
+	hello := release{name: "hello", namespace: "e2e-helm", source: "helm", message: "from the release"}
+	files := withChart(map[string]string{"release/hello.yaml": hello.yaml(),
+		"release/managed.yaml": release{name: "managed", namespace: "e2e-helm", message: "from the managed source",
+			annotations: []string{`clusterconfig.azure.com/use-managed-source: "true"`}}.yaml()})
 	_, err := env.Git.Commit("helm", files, "a chart and its release")
 	g.Expect(err).NotTo(HaveOccurred())
 	cli(g, flux("create", "-n", "helm", "--namespace", "e2e-helm", "-u", env.Git.HTTPSRepoURL("helm"), "--branch", "main",
@@ -485,7 +486,8 @@ func TestHelmRelease(t *testing.T) {
 		HaveKeyWithValue("complianceState", "Compliant"))))
 
 	// An empty message: the chart's `required` fails the upgrade.
-	_, err = env.Git.Commit("helm", map[string]string{"release/hello.yaml": helmReleaseYAML("e2e-helm", "helm", "")}, "no message")
+	hello.message = ""
+	_, err = env.Git.Commit("helm", map[string]string{"release/hello.yaml": hello.yaml()}, "no message")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(func(g Gomega) {
 		props := show(g, "helm")
