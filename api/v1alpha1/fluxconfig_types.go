@@ -643,7 +643,8 @@ type FluxConfigStatus struct {
 	ProvisioningState ProvisioningStateType `json:"provisioningState,omitempty"`
 
 	// statuses has one entry per Flux object of the configuration (the
-	// source, each Kustomization, and the HelmReleases they applied).
+	// source, each Kustomization, the HelmRepositories and HelmReleases
+	// they applied, and each release's HelmChart).
 	// +optional
 	Statuses []ObjectStatusDefinition `json:"statuses,omitempty"`
 
@@ -751,12 +752,13 @@ type ObjectStatusDefinition struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// kind of the object: GitRepository, Bucket, OCIRepository,
-	// Kustomization or HelmRelease.
+	// Kustomization, HelmRepository, HelmRelease or HelmChart.
 	Kind string `json:"kind"`
 	// complianceState of the object.
 	// +optional
 	ComplianceState ComplianceStateType `json:"complianceState,omitempty"`
-	// appliedBy is the Kustomization that applied this object, if any.
+	// appliedBy is the Kustomization that applied this object (for a
+	// HelmChart, the one that applied its HelmRelease), if any.
 	// +optional
 	AppliedBy *ObjectReferenceDefinition `json:"appliedBy,omitempty"`
 	// statusConditions are the object's conditions.

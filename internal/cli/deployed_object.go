@@ -18,7 +18,7 @@ func (a *App) deployedObjectCommand() *cobra.Command {
 		func(cmd *cobra.Command) {
 			required(cmd, &objName, "object-name", "", "Name of the object.")
 			required(cmd, &objNS, "object-namespace", "", "Namespace of the object.")
-			required(cmd, &objKind, "object-kind", "", "Kind of the object: GitRepository, Bucket, OCIRepository, Kustomization or HelmRelease.")
+			required(cmd, &objKind, "object-kind", "", "Kind of the object: GitRepository, Bucket, OCIRepository, Kustomization, HelmRepository, HelmRelease or HelmChart.")
 		},
 		func(c *configFlags, cfg map[string]any) error {
 			all := statuses(cfg)
