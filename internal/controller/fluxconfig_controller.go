@@ -171,8 +171,9 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 
 	var generated *auth.KeyPair
 	var keyResult ctrl.Result
-	fc.Status.RepositoryPublicKey, fc.Status.SSHKey = "", nil
 	if auth.NeedsGeneratedKey(&fc.Spec, protected) {
+		// On the way, a failure leaves the published key in the status:
+		// the key in use has not changed.
 		keys, err := r.ensureKeyPair(ctx, fc)
 		if err != nil {
 			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
@@ -182,12 +183,19 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 			markWaiting(fc, v1alpha1.ReasonGeneratingKey, "generating an %s SSH key pair for the repository", r.KeyAlgorithm)
 			return ctrl.Result{}, nil
 		}
-		if keyResult, err = r.rotateKey(ctx, fc, keys, protected); err != nil {
+		keyResult, err = r.rotateKey(ctx, fc, keys, protected)
+		if apierrors.IsConflict(err) {
+			// The key Secret was read stale (the cache has yet to see this
+			// controller's last write of it): nothing failed, read it again.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		if err != nil {
 			return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 		}
 		generated = keys.state.Current
 		fc.Status.RepositoryPublicKey = string(generated.PublicKey)
 	} else {
+		fc.Status.RepositoryPublicKey, fc.Status.SSHKey = "", nil
 		conditions.Delete(fc, v1alpha1.KeyRotationInProgressCondition)
 		conditions.Delete(fc, v1alpha1.KeyRotationDueCondition)
 	}

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -10,10 +11,12 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/controller"
 	"github.com/arcgitops/arcgitops/internal/gitserver"
 )
 
@@ -173,4 +176,48 @@ func eventReasons(g Gomega, ns, name string) []string {
 		}
 	}
 	return out
+}
+
+// staleKeySecrets reads generated key Secrets as a cache that has not seen
+// the latest write would: an older version, without the pending pair.
+type staleKeySecrets struct{ client.Client }
+
+func (c staleKeySecrets) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := c.Client.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	if s, ok := obj.(*corev1.Secret); ok && strings.HasSuffix(s.Name, "-ssh-key") {
+		s.ResourceVersion = "1"
+		delete(s.Data, auth.NextIdentity)
+		delete(s.Data, auth.NextIdentityPub)
+	}
+	return nil
+}
+
+// TestKeyRotationReadStaleTriesAgain: a reconcile that read the key Secret
+// stale loses its update to the conflict and tries again in a second,
+// neither failing the configuration nor touching its published key.
+func TestKeyRotationReadStaleTriesAgain(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "stale", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+		fc.Spec.GitRepository.SSHKeyRotation = &v1alpha1.SSHKeyRotationDefinition{RequestedAt: "r1", GracePeriodInSeconds: ptr.To[int64](3600)}
+	}))).To(Succeed())
+	var before *v1alpha1.FluxConfig
+	g.Eventually(func(g Gomega) {
+		before = getFC(g, ns, "stale")
+		g.Expect(before.Status.SSHKey).NotTo(BeNil())
+		g.Expect(before.Status.SSHKey.PendingPublicKey).NotTo(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+
+	stale := &controller.FluxConfigReconciler{Client: staleKeySecrets{mgrClient}, APIReader: k, Scheme: mgrScheme,
+		KeyAlgorithm: "ecdsa-p256", MultiTenancy: true}
+	result, err := stale.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "stale")})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(result.RequeueAfter).To(Equal(time.Second))
+	after := getFC(g, ns, "stale")
+	g.Expect(after.Status.RepositoryPublicKey).To(Equal(before.Status.RepositoryPublicKey))
+	g.Expect(after.Status.SSHKey.PendingPublicKey).To(Equal(before.Status.SSHKey.PendingPublicKey), "the pending pair was not replaced")
+	g.Expect(conditions.IsFalse(after, v1alpha1.ReadyCondition) && conditions.GetReason(after, v1alpha1.ReadyCondition) == v1alpha1.ReasonApplyFailed).To(BeFalse())
 }
