@@ -14,8 +14,8 @@ done
 
 echo "==> Creating kind cluster $name"
 kind create cluster --name "$name" --wait 120s
-echo "==> Installing Flux (source-controller, kustomize-controller)"
-flux install --components=source-controller,kustomize-controller
+echo "==> Installing Flux (source-, kustomize-, helm- and notification-controller, as Azure's extension does)"
+flux install --components=source-controller,kustomize-controller,helm-controller,notification-controller
 
 echo "==> Building and loading the manager image"
 make docker-build IMG=fluxconfig-manager:e2e
