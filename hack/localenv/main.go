@@ -26,12 +26,6 @@ func main() {
 	}
 }
 
-// SampleFiles is the sample repository: a namespace, then a ConfigMap in it.
-var SampleFiles = map[string]string{
-	"infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
-	"apps/configmap.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: demo\ndata:\n  message: Hello from arcgitops\n",
-}
-
 func run() error {
 	dir := flag.String("dir", ".local/run", "Directory for the environment's state and logs (wiped at start).")
 	var settings []string
@@ -61,21 +55,10 @@ func run() error {
 	}()
 
 	fmt.Println("==> Creating the sample repository and configuration")
-	if _, err := env.Git.Commit("sample", SampleFiles, "sample"); err != nil {
-		return fmt.Errorf("git server: %w", err)
-	}
-	caFile := filepath.Join(abs, "git-ca.pem")
-	if err := os.WriteFile(caFile, env.Git.CACert, 0o644); err != nil {
+	if err := env.CreateSample(abs); err != nil {
 		return err
 	}
-	out, err := env.CLI("k8s-configuration", "flux", "create", "-g", "local", "-c", "local", "-t", "connectedClusters",
-		"-n", "sample", "--namespace", "sample", "-u", env.Git.HTTPSRepoURL("sample"), "--branch", "main",
-		"--https-ca-cert-file", caFile, "--interval", "30s",
-		"--kustomization", "name=infra", "path=./infra", "prune=true", "sync_interval=30s",
-		"--kustomization", "name=apps", "path=./apps", "prune=true", "depends_on=infra", "sync_interval=30s", "-o", "none")
-	if err != nil {
-		return fmt.Errorf("CLI flux create: %w: %s", err, out)
-	}
+	caFile := filepath.Join(abs, "git-ca.pem")
 	fmt.Println("==> Waiting for the sample configuration to be Compliant")
 	last := ""
 	deadline := time.Now().Add(3 * time.Minute)
