@@ -81,6 +81,9 @@ func CanRead(ctx context.Context, rawURL string, privateKey, knownHosts []byte) 
 	// repository without references).
 	head := make([]byte, 4)
 	if _, err := io.ReadFull(bufio.NewReader(stdout), head); err != nil {
+		// The session's stderr is copied by the ssh package until the
+		// command ends: wait for it (bounded by ctx, which closes conn).
+		_ = sess.Wait()
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return fmt.Errorf("%s: the server refused the fetch: %s", target, msg)
 		}
