@@ -256,7 +256,7 @@ var deployedGVKs = map[string]schema.GroupVersionKind{
 // watch on their metadata (SetupWithManager) brings their changes here.
 // Missing ones, or a cluster without helm-controller, are skipped. Under
 // multi-tenancy it also returns the HelmReleases Flux will refuse, keyed
-// "Kind/namespace/name", with why (status.Refusal).
+// status.ObjectKey, with why (status.Refusal).
 func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizations []*kustomizev1.Kustomization) ([]v1alpha1.ObjectStatusDefinition, map[string]string, error) {
 	var out []v1alpha1.ObjectStatusDefinition
 	refusals := map[string]string{}
@@ -278,7 +278,7 @@ func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizati
 		out = append(out, st)
 		if kind == status.HelmReleaseKind && r.MultiTenancy {
 			if why := status.Refusal(obj, hasApplier); why != "" {
-				refusals[kind+"/"+key.Namespace+"/"+key.Name] = why
+				refusals[status.ObjectKey(kind, key.Namespace, key.Name)] = why
 			}
 		}
 		return &st, nil

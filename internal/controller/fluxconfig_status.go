@@ -2,12 +2,12 @@ package controller
 
 import (
 	"fmt"
-	"reflect"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -106,11 +106,12 @@ func markFailed(fc *v1alpha1.FluxConfig, reason, msg string) {
 }
 
 // statusEqual compares two statuses but for statusUpdatedAt, which is
-// stamped when the rest changes.
+// stamped when the rest changes. Times compare as instants (a status read
+// back decodes them in the local zone), as the API server would.
 func statusEqual(a, b *v1alpha1.FluxConfigStatus) bool {
 	x, y := *a, *b
 	x.StatusUpdatedAt, y.StatusUpdatedAt = nil, nil
-	return reflect.DeepEqual(&x, &y)
+	return equality.Semantic.DeepEqual(&x, &y)
 }
 
 // notify emits events on meaningful change only: a new Ready state, or a

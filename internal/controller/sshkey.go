@@ -235,9 +235,7 @@ func metaTime(t time.Time) *metav1.Time {
 	if t.IsZero() {
 		return nil
 	}
-	// Local, as a decoded metav1.Time is: the status compares equal to the
-	// one read back, and a no-op reconcile writes nothing.
-	mt := metav1.NewTime(t.Truncate(time.Second).Local())
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
 	return &mt
 }
 

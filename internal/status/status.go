@@ -47,15 +47,15 @@ func (s *Summary) Message() string {
 }
 
 // Refuse marks the deployed objects Flux will never reconcile, which it
-// leaves without a condition (keyed "Kind/namespace/name", with why:
-// Refusal), as Non-Compliant. When the configuration's first object in its
+// leaves without a condition (keyed by ObjectKey, with why: Refusal), as
+// Non-Compliant. When the configuration's first object in its
 // worst state is one of them, or a Kustomization that applied one, the
 // refusal explains the configuration.
 func (s *Summary) Refuse(refusals map[string]string) {
 	if len(refusals) == 0 {
 		return
 	}
-	key := func(st *v1alpha1.ObjectStatusDefinition) string { return st.Kind + "/" + st.Namespace + "/" + st.Name }
+	key := func(st *v1alpha1.ObjectStatusDefinition) string { return ObjectKey(st.Kind, st.Namespace, st.Name) }
 	states := make([]v1alpha1.ComplianceStateType, 0, len(s.Statuses))
 	for i := range s.Statuses {
 		if _, ok := refusals[key(&s.Statuses[i])]; ok {
@@ -84,6 +84,10 @@ func (s *Summary) Refuse(refusals map[string]string) {
 		return
 	}
 }
+
+// ObjectKey names an object among a configuration's statuses, as Refuse's
+// keys do.
+func ObjectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
 // Refusal says why Flux under multi-tenancy will never reconcile a
 // HelmRelease that is not Ready (helm-controller then leaves it without
