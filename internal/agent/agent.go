@@ -310,6 +310,7 @@ func (a *Agent) syncOne(ctx context.Context, c *agentapi.Configuration, props *a
 		return err
 	}
 	fc := desiredFluxConfig(c, props, hasProtected)
+	withFinalizer(current, fc)
 	if !upToDate(current, fc) {
 		if err := apply(ctx, a.Client, fc); err != nil {
 			if !refused(err) {

@@ -274,6 +274,15 @@ func TestCreateUpdateStatusDelete(t *testing.T) {
 		g.Expect(p["provisioningState"]).To(Equal("Succeeded"))
 		g.Expect(p["statuses"]).To(HaveLen(3))
 	}, timeout, interval).Should(Succeed())
+	// The finalizer came with the agent's first write: the controller never
+	// had to patch the FluxConfig itself (only its status).
+	g.Expect(k.Get(ctx, fcKey(ns, "web"), fc)).To(Succeed())
+	g.Expect(fc.Finalizers).To(ConsistOf(v1alpha1.FluxConfigFinalizer))
+	for _, mf := range fc.ManagedFields {
+		if mf.Subresource == "" {
+			g.Expect(mf.Manager).To(Equal(agent.FieldOwner), "%s %s wrote the FluxConfig besides the agent", mf.Manager, mf.Operation)
+		}
+	}
 
 	// Update.
 	status, _ = dp.do(http.MethodPatch, clusterA+fluxPath+"web", `{"properties":{"kustomizations":{"apps":null}}}`)

@@ -81,6 +81,20 @@ func desiredFluxConfig(c *agentapi.Configuration, props *agentapi.Properties, ha
 	return fc
 }
 
+// withFinalizer adds the controller's finalizer to want, the FluxConfig the
+// agent is about to apply over current (nil: none yet), so that a new
+// FluxConfig carries it from its first write instead of the controller
+// patching it on (one write of the costliest kind per configuration). The
+// agent then owns the finalizer: every apply keeps it, except once the
+// controller has removed it from a FluxConfig being deleted, where adding
+// it back is both wrong and refused.
+func withFinalizer(current, want *v1alpha1.FluxConfig) {
+	if current != nil && !current.DeletionTimestamp.IsZero() && !slices.Contains(current.Finalizers, v1alpha1.FluxConfigFinalizer) {
+		return
+	}
+	want.Finalizers = []string{v1alpha1.FluxConfigFinalizer}
+}
+
 // upToDate reports whether current already holds want: the same data plane
 // generation (the spec comes only from there), the same reconcile request
 // and the same protected settings reference. Nothing else is compared, so

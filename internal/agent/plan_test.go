@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +126,33 @@ func TestNamespaceRefusal(t *testing.T) {
 			got := namespaceRefusal(tc.props, tc.allowed)
 			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
 				t.Errorf("refusal = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithFinalizer(t *testing.T) {
+	deleting := metav1.Now()
+	fc := func(deletion *metav1.Time, finalizers ...string) *v1alpha1.FluxConfig {
+		return &v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: deletion, Finalizers: finalizers}}
+	}
+	cases := []struct {
+		name    string
+		current *v1alpha1.FluxConfig
+		want    []string
+	}{
+		{"a new FluxConfig carries it from its creation", nil, []string{v1alpha1.FluxConfigFinalizer}},
+		{"an existing one keeps it", fc(nil, v1alpha1.FluxConfigFinalizer), []string{v1alpha1.FluxConfigFinalizer}},
+		{"one the controller patched before keeps it", fc(nil), []string{v1alpha1.FluxConfigFinalizer}},
+		{"one being deleted keeps it until the controller is done", fc(&deleting, v1alpha1.FluxConfigFinalizer, "other"), []string{v1alpha1.FluxConfigFinalizer}},
+		{"once the controller removed it, it is not added back", fc(&deleting, "other"), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := &v1alpha1.FluxConfig{}
+			withFinalizer(tc.current, want)
+			if !slices.Equal(want.Finalizers, tc.want) {
+				t.Errorf("finalizers = %v, want %v", want.Finalizers, tc.want)
 			}
 		})
 	}
