@@ -126,11 +126,11 @@ binaries: ## Build bin/manager, bin/dataplane and bin/arcgitops.
 	go build -o $(LOCALBIN)/arcgitops ./cmd/arcgitops
 
 .PHONY: run
-run: binaries ## Run the local environment: API server, Flux, Git server, data plane, manager, a sample configuration (FLUX_SETTINGS="key=value ..." sets the microsoft.flux extension's settings: docs/flux-settings.md).
+run: binaries ## Run the local environment: API server, Flux, Git server, data plane, manager, a sample configuration (FLUX_SETTINGS="key=value ..." sets the microsoft.flux extension's settings: docs/flux-settings.md; MANAGER_ARGS="--flag=value ..." adds manager flags, e.g. --memory-limit=1Gi).
 	@echo "==> Building (or reusing) kube-apiserver, etcd, kube-controller-manager, kubectl and Flux"
 	@hack/envtest.sh kubectl >/dev/null
 	go build -o $(LOCALBIN)/localenv ./hack/localenv
-	$(LOCALENV) $(LOCALBIN)/localenv $(foreach s,$(FLUX_SETTINGS),-flux-setting=$(s))
+	$(LOCALENV) $(LOCALBIN)/localenv $(foreach s,$(FLUX_SETTINGS),-flux-setting=$(s)) $(foreach a,$(MANAGER_ARGS),-manager-arg=$(a))
 
 .PHONY: run-manager
 run-manager: manifests generate fmt vet ## Run only the manager against $$KUBECONFIG.

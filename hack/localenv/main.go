@@ -31,6 +31,9 @@ func run() error {
 	var settings []string
 	flag.Func("flux-setting", "A setting of Azure's microsoft.flux extension, key=value (repeat for more); the keys:\n"+fluxsettings.Help(),
 		func(v string) error { settings = append(settings, v); return nil })
+	var managerArgs []string
+	flag.Func("manager-arg", "An extra flag for the manager, e.g. --memory-limit=1Gi (repeat for more; `bin/manager -h` lists them). The manager runs with --memory-limit=512Mi, the chart's default container limit, unless told otherwise.",
+		func(v string) error { managerArgs = append(managerArgs, v); return nil })
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 	abs, err := filepath.Abs(*dir)
@@ -45,7 +48,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout, FluxSettings: settings})
+	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout, FluxSettings: settings, ManagerArgs: managerArgs})
 	if err != nil {
 		return err
 	}

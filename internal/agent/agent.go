@@ -366,7 +366,8 @@ func (a *Agent) ensureNamespace(ctx context.Context, name string) error {
 // Values are kept base64-encoded, as ARM receives them.
 func (a *Agent) syncProtected(ctx context.Context, namespace, config, name string, p *agentapi.ProtectedSettings) (bool, error) {
 	if p == nil {
-		s := &corev1.Secret{}
+		s := &metav1.PartialObjectMetadata{}
+		s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 		err := a.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, s)
 		if apierrors.IsNotFound(err) {
 			return false, nil

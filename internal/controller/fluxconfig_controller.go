@@ -77,6 +77,8 @@ type FluxConfigReconciler struct {
 
 	// written is the status last written for each FluxConfig.
 	written statusMemo
+	// secrets are the versions of the Secrets this controller applies.
+	secrets secretVersions
 }
 
 // Reconcile is the skeleton: fetch, write back what changed on the way
@@ -87,6 +89,9 @@ func (r *FluxConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if apierrors.IsNotFound(err) {
 			r.written.forget(req.NamespacedName)
 			r.forgetKey(req.NamespacedName)
+			r.secrets.forget(
+				types.NamespacedName{Namespace: req.Namespace, Name: builder.AuthSecretName(req.Name)},
+				types.NamespacedName{Namespace: req.Namespace, Name: builder.VerifySecretName(req.Name)})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -209,7 +214,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.stalled(fc, err)
 	}
 
-	w := objectWriter{client: r.Client, scheme: r.Scheme}
+	w := objectWriter{client: r.Client, scheme: r.Scheme, reader: r.APIReader, secrets: &r.secrets}
 	if err := r.applySecret(ctx, w, fc, builder.AuthSecretName(fc.Name), authData); err != nil {
 		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
@@ -301,8 +306,8 @@ func (r *FluxConfigReconciler) deployedStatuses(ctx context.Context, kustomizati
 	return out, refusals, nil
 }
 
-// protectedSettings reads the protected settings Secret: from the cache when
-// the agent wrote it (it carries the managed label), else uncached.
+// protectedSettings reads the protected settings Secret from the API server
+// (Secrets are cached as metadata only).
 func (r *FluxConfigReconciler) protectedSettings(ctx context.Context, fc *v1alpha1.FluxConfig) (map[string][]byte, error) {
 	ref := fc.Spec.ConfigurationProtectedSettingsRef
 	if ref == nil {
@@ -310,11 +315,7 @@ func (r *FluxConfigReconciler) protectedSettings(ctx context.Context, fc *v1alph
 	}
 	key := client.ObjectKey{Namespace: fc.Namespace, Name: ref.Name}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, secret)
-	}
-	if err != nil {
+	if err := r.APIReader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, err
 		}
@@ -347,7 +348,10 @@ func keyPoolKey(key types.NamespacedName) string { return key.String() }
 // applySecret applies a Secret of fc with data, or deletes it when data is nil.
 func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
 	if data == nil {
-		return r.deleteIfExists(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fc.Namespace}})
+		// Secrets are cached as metadata only.
+		secret := SecretMetadata()
+		secret.Namespace, secret.Name = fc.Namespace, name
+		return r.deleteIfExists(ctx, secret)
 	}
 	secret := &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -359,8 +363,7 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, 
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
 	}
-	_, err := w.apply(ctx, secret)
-	return err
+	return w.applySecret(ctx, secret)
 }
 
 // deleteIfExists deletes obj when the cache has it.

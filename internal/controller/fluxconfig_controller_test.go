@@ -157,6 +157,16 @@ func TestGitOverHTTPSWithToken(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		g.Expect(getFC(g, ns, "https").Status.RepositoryPublicKey).To(BeEmpty())
 	}, timeout, interval).Should(Succeed())
+
+	// The manager caches Secrets as metadata only. A hand edit of the auth
+	// Secret's data keeps its applied-hash annotation, and is still undone.
+	g.Expect(k.Get(ctx, key(ns, "https-auth"), authSecret)).To(Succeed())
+	authSecret.Data["password"] = []byte("tampered")
+	g.Expect(k.Update(ctx, authSecret)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, key(ns, "https-auth"), authSecret)).To(Succeed())
+		g.Expect(string(authSecret.Data["password"])).To(Equal("ghp_TOPSECRETTOKEN"))
+	}, timeout, interval).Should(Succeed())
 }
 
 func TestBucketAzureBlobAndOCISources(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/runtime/predicates"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -59,7 +58,7 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 		Owns(&sourcev1.Bucket{}).
 		Owns(&sourcev1.OCIRepository{}).
 		Owns(&kustomizev1.Kustomization{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(configOfLabels)).
+		WatchesMetadata(SecretMetadata(), handler.EnqueueRequestsFromMapFunc(configOfLabels)).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -36,6 +36,10 @@ type keySecret struct {
 // pair.
 func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.FluxConfig) (*keySecret, error) {
 	key := client.ObjectKey{Namespace: fc.Namespace, Name: builder.KeySecretName(fc.Name)}
+	// The manager's client reads whole Secrets from the API server (the
+	// cache holds their metadata only). Should a read still miss a Secret
+	// created a moment ago, the create fails with AlreadyExists, and the
+	// real key is read uncached.
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, key, secret)
 	if err == nil {
@@ -44,8 +48,6 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 	if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
 	}
-	// The cache may lag behind a Secret created a moment ago: the create
-	// then fails with AlreadyExists, and the real key is read uncached.
 
 	kp, err := r.generateKeyPair(fc)
 	if kp == nil || err != nil {

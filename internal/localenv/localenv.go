@@ -221,6 +221,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		"--dataplane-url=" + e.DataPlaneURL, "--dataplane-ca-file=" + e.DataPlaneCAFile,
 		"--agent-token-file=" + e.TokenFile, "--cluster-resource-id=" + ClusterID,
 		"--agent-long-poll=20s", "--agent-max-backoff=5s",
+		// The chart's default container limit: the heap is kept under 90%
+		// of it, as in a cluster (o.ManagerArgs may say otherwise).
+		"--memory-limit=512Mi",
 		// A development cluster with no admission policy: cluster scope in
 		// any namespace but kube-*.
 		"--cluster-scope-namespaces=*"}, append(settings.ManagerArgs(), o.ManagerArgs...)...)

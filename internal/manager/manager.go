@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ type Options struct {
 	SSHKeyAlgorithm  string
 	SSHKeyWorkers    int
 	Zap              zap.Options
+	// MemoryLimit is the container's memory limit, and MemoryLimitRatio
+	// the share of it Go's garbage collector keeps the process under.
+	MemoryLimit      string
+	MemoryLimitRatio float64
 
 	// The agent runs when DataPlaneURL is set.
 	DataPlaneURL   string
@@ -77,14 +82,16 @@ type Options struct {
 // DefaultOptions are the flag defaults.
 func DefaultOptions() Options {
 	return Options{
-		MetricsAddr:     ":8080",
-		ProbeAddr:       ":8081",
-		PprofAddr:       "0",
-		Concurrent:      4,
-		MultiTenancy:    true,
-		SSHKeyAlgorithm: "rsa-4096",
-		SSHKeyWorkers:   max(1, goruntime.GOMAXPROCS(0)/2),
-		Agent:           agent.DefaultOptions(),
+		MetricsAddr:      ":8080",
+		ProbeAddr:        ":8081",
+		PprofAddr:        "0",
+		Concurrent:       4,
+		MultiTenancy:     true,
+		SSHKeyAlgorithm:  "rsa-4096",
+		SSHKeyWorkers:    max(1, goruntime.GOMAXPROCS(0)/2),
+		Agent:            agent.DefaultOptions(),
+		MemoryLimit:      os.Getenv(MemoryLimitEnv),
+		MemoryLimitRatio: 0.9,
 	}
 }
 
@@ -95,6 +102,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8082; \"0\" (the default) turns them off.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader (a Lease) so that only one of several replicas reconciles.")
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "The namespace of the leader election Lease (default: the namespace the manager runs in).")
+	fs.StringVar(&o.MemoryLimit, "memory-limit", o.MemoryLimit, "The container's memory limit, e.g. 512Mi or a number of bytes (default: $MEMORY_LIMIT, which the Helm chart sets from the container's resources.limits.memory); Go's garbage collector then keeps the manager under --memory-limit-ratio of it (a soft limit, as GOMEMLIMIT; GOMEMLIMIT, when set, wins). Empty: no soft limit.")
+	fs.Float64Var(&o.MemoryLimitRatio, "memory-limit-ratio", o.MemoryLimitRatio, "The share of --memory-limit the heap is kept under, above 0 and at most 1; the rest is left to goroutine stacks and memory not yet returned.")
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "The number of FluxConfigs reconciled at the same time.")
 	fs.BoolVar(&o.MultiTenancy, "enforce-multi-tenancy", o.MultiTenancy, "Make Kustomizations apply as the flux-applier ServiceAccount of their namespace (Azure's multiTenancy.enforce). When off, they apply as kustomize-controller, and namespace-scope configurations are refused (Stalled): nothing would confine them.")
 	fs.StringVar(&o.SSHKeyAlgorithm, "ssh-key-algorithm", o.SSHKeyAlgorithm, "The algorithm of generated SSH key pairs: rsa-4096 (accepted by every Git host, including Azure DevOps), ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519.")
@@ -169,10 +178,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("failed to look up Flux's kinds: %w", err)
 	}
 	byObject := map[client.Object]cache.ByObject{
-		&corev1.Secret{}:             managedOnly(),
-		&corev1.ServiceAccount{}:     managedOnly(),
-		&rbacv1.RoleBinding{}:        managedOnly(),
-		&rbacv1.ClusterRoleBinding{}: managedOnly(),
+		// Secrets as metadata only, and read whole from the API server
+		// (Client.Cache below): see controller.SecretMetadata.
+		fccontroller.SecretMetadata(): managedOnly(),
+		&corev1.ServiceAccount{}:      managedOnly(),
+		&rbacv1.RoleBinding{}:         managedOnly(),
+		&rbacv1.ClusterRoleBinding{}:  managedOnly(),
 	}
 	var deployed []schema.GroupVersionKind
 	if len(missing) == 0 {
@@ -210,6 +221,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject:         byObject,
 		},
+		// A Secret read whole never starts an informer of whole Secrets.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the manager: %w", err)
@@ -271,6 +284,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // config) and blocks until SIGINT or SIGTERM.
 func Run(o Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	soft, err := softMemoryLimit(o.MemoryLimit, o.MemoryLimitRatio, os.Getenv("GOMEMLIMIT"))
+	if err != nil {
+		return err
+	}
+	if soft > 0 {
+		debug.SetMemoryLimit(soft)
+		ctrl.Log.WithName("setup").Info("Soft memory limit set", "bytes", soft, "memoryLimit", o.MemoryLimit, "ratio", o.MemoryLimitRatio)
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("failed to load the Kubernetes config: %w", err)

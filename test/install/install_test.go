@@ -217,6 +217,7 @@ func TestBadValuesAreRefused(t *testing.T) {
 		{"wrong type", []string{"--set", "replicas=two"}, "at '/replicas': got string, want integer"},
 		{"unknown algorithm", []string{"--set", "sshKeyAlgorithm=dsa"}, "at '/sshKeyAlgorithm': value must be one of"},
 		{"unknown log level", []string{"--set", "logLevel=verbose"}, "at '/logLevel': value must be one of"},
+		{"memory limit ratio above one", []string{"--set", "memoryLimitRatio=1.5"}, "at '/memoryLimitRatio'"},
 		{"unknown value", []string{"--set", "replica=2"}, "additional properties 'replica' not allowed"},
 		{"a CA that is not PEM", []string{"--set", "agent.caCert=not-a-certificate"}, "at '/agent/caCert': 'not-a-certificate' does not match pattern"},
 		{"agent without cluster ID", []string{"--set", "agent.dataplaneURL=http://dp:8090,agent.token=x"}, "agent.dataplaneURL needs agent.clusterResourceID"},

@@ -1,0 +1,35 @@
+package manager
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// MemoryLimitEnv is the environment variable the chart fills with the
+// container's memory limit (the downward API's limits.memory), the default
+// of --memory-limit.
+const MemoryLimitEnv = "MEMORY_LIMIT"
+
+// softMemoryLimit is the Go soft memory limit, in bytes, for a manager
+// whose container may use limit (a quantity such as 512Mi or a number of
+// bytes): ratio of it, so that the garbage collector works harder before
+// the container is killed instead of letting the heap double. It is 0 (no
+// limit set) when limit is empty, or when GOMEMLIMIT is set (gomemlimit):
+// the Go runtime has applied that one already, and it wins.
+func softMemoryLimit(limit string, ratio float64, gomemlimit string) (int64, error) {
+	if ratio <= 0 || ratio > 1 {
+		return 0, fmt.Errorf("--memory-limit-ratio must be above 0 and at most 1, got %g", ratio)
+	}
+	if limit == "" || gomemlimit != "" {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(limit)
+	if err != nil {
+		return 0, fmt.Errorf("--memory-limit %q (or $%s): use a quantity such as 512Mi or a number of bytes", limit, MemoryLimitEnv)
+	}
+	if q.Sign() <= 0 {
+		return 0, fmt.Errorf("--memory-limit %q (or $%s) must be above zero", limit, MemoryLimitEnv)
+	}
+	return int64(float64(q.Value()) * ratio), nil
+}
