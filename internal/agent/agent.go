@@ -67,6 +67,9 @@ func DefaultOptions() Options {
 type Agent struct {
 	Client    client.Client
 	APIReader client.Reader
+	// Cache reads the cached metadata of Secrets: the manager's client
+	// reads Secrets, metadata too, from the API server (Client when nil).
+	Cache     client.Reader
 	DataPlane *agentapi.Client
 	Options   Options
 	Log       logr.Logger
@@ -368,7 +371,11 @@ func (a *Agent) syncProtected(ctx context.Context, namespace, config, name strin
 	if p == nil {
 		s := &metav1.PartialObjectMetadata{}
 		s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := a.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, s)
+		cache := a.Cache
+		if cache == nil {
+			cache = a.Client
+		}
+		err := cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, s)
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

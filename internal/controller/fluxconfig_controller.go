@@ -55,8 +55,12 @@ type FluxConfigReconciler struct {
 	// APIReader reads uncached: Secrets the operator does not manage, and
 	// generated key Secrets right after a create conflict.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  events.EventRecorder
+	// SecretCache reads the cached metadata of Secrets: the manager's cache,
+	// since its client reads every Secret, metadata too, from the API
+	// server (Client when nil).
+	SecretCache client.Reader
+	Scheme      *runtime.Scheme
+	Recorder    events.EventRecorder
 
 	// KeyAlgorithm is the algorithm of generated SSH key pairs.
 	KeyAlgorithm auth.KeyAlgorithm
@@ -214,7 +218,7 @@ func (r *FluxConfigReconciler) reconcile(ctx context.Context, fc *v1alpha1.FluxC
 		return r.stalled(fc, err)
 	}
 
-	w := objectWriter{client: r.Client, scheme: r.Scheme, reader: r.APIReader, secrets: &r.secrets}
+	w := objectWriter{client: r.Client, scheme: r.Scheme, reader: r.APIReader, secretCache: r.secretCache(), secrets: &r.secrets}
 	if err := r.applySecret(ctx, w, fc, builder.AuthSecretName(fc.Name), authData); err != nil {
 		return r.failed(fc, v1alpha1.ReasonApplyFailed, err)
 	}
@@ -348,10 +352,17 @@ func keyPoolKey(key types.NamespacedName) string { return key.String() }
 // applySecret applies a Secret of fc with data, or deletes it when data is nil.
 func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
 	if data == nil {
-		// Secrets are cached as metadata only.
 		secret := SecretMetadata()
-		secret.Namespace, secret.Name = fc.Namespace, name
-		return r.deleteIfExists(ctx, secret)
+		if err := r.secretCache().Get(ctx, client.ObjectKey{Namespace: fc.Namespace, Name: name}, secret); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !secret.DeletionTimestamp.IsZero() {
+			return nil
+		}
+		if err := r.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to delete Secret %s/%s: %w", fc.Namespace, name, err)
+		}
+		return nil
 	}
 	secret := &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -364,6 +375,14 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, 
 		Data: data,
 	}
 	return w.applySecret(ctx, secret)
+}
+
+// secretCache reads the cached metadata of Secrets.
+func (r *FluxConfigReconciler) secretCache() client.Reader {
+	if r.SecretCache != nil {
+		return r.SecretCache
+	}
+	return r.Client
 }
 
 // deleteIfExists deletes obj when the cache has it.

@@ -30,10 +30,11 @@ const appliedHashAnnotation = "clusterconfig.azure.com/applied-hash"
 type objectWriter struct {
 	client client.Client
 	scheme *runtime.Scheme
-	// reader reads Secrets uncached, and secrets remembers their versions
-	// (applySecret); kinds cached whole need neither.
-	reader  client.Reader
-	secrets *secretVersions
+	// reader reads Secrets whole, secretCache their cached metadata, and
+	// secrets remembers their versions (applySecret); kinds cached whole
+	// need none of them.
+	reader, secretCache client.Reader
+	secrets             *secretVersions
 }
 
 // apply makes the live object match desired, a typed object with its

@@ -68,7 +68,7 @@ func (a objectWriter) applySecret(ctx context.Context, desired *corev1.Secret) e
 	}
 	key := client.ObjectKeyFromObject(desired)
 	cached := SecretMetadata()
-	err := a.client.Get(ctx, key, cached)
+	err := a.secretCache.Get(ctx, key, cached)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:

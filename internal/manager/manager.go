@@ -245,6 +245,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	} else if err := (&fccontroller.FluxConfigReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
+		SecretCache:  mgr.GetCache(),
 		Scheme:       scheme,
 		Recorder:     mgr.GetEventRecorder("fluxconfig-controller"),
 		KeyAlgorithm: alg,
@@ -329,6 +330,7 @@ func setupAgent(mgr ctrl.Manager, o Options) error {
 	a := &agent.Agent{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Cache:     mgr.GetCache(),
 		DataPlane: &agentapi.Client{BaseURLs: urls, ClusterID: o.ClusterID, TokenFile: o.AgentTokenFile,
 			HTTP: &http.Client{Timeout: agentapi.MaxWait + 30*time.Second,
 				Transport: &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment}}},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -100,6 +102,76 @@ func (c *cluster) profile(which, path string) error {
 		return err
 	}
 	return save(hc, strings.TrimSuffix(c.env.Config.Host, "/")+"/debug/pprof/"+which, path)
+}
+
+// requests counts the requests kube-apiserver has served, by verb and
+// resource ("APPLY kustomizations", "PATCH fluxconfigs/status"), from its
+// apiserver_request_total; watches are left out.
+func (c *cluster) requests() (map[string]float64, error) {
+	hc, err := rest.HTTPClientFor(c.env.Config)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Get(strings.TrimSuffix(c.env.Config.Host, "/") + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	label := func(labels, name string) string {
+		_, v, ok := strings.Cut(labels, name+`="`)
+		if !ok {
+			return ""
+		}
+		v, _, _ = strings.Cut(v, `"`)
+		return v
+	}
+	out := map[string]float64{}
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		labels, value, ok := strings.Cut(strings.TrimPrefix(s.Text(), "apiserver_request_total{"), "} ")
+		if !ok || !strings.HasPrefix(s.Text(), "apiserver_request_total{") {
+			continue
+		}
+		verb, resource := label(labels, "verb"), label(labels, "resource")
+		if verb == "WATCH" || resource == "" {
+			continue
+		}
+		if sub := label(labels, "subresource"); sub != "" {
+			resource += "/" + sub
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err == nil {
+			out[verb+" "+resource] += v
+		}
+	}
+	return out, s.Err()
+}
+
+// perConfigRequests renders after-before per n FluxConfigs, the largest
+// first, leaving out what is under 0.05 per FluxConfig.
+func perConfigRequests(before, after map[string]float64, n int) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var all []kv
+	for k, v := range after {
+		if d := (v - before[k]) / float64(n); d >= 0.05 {
+			all = append(all, kv{k, d})
+		}
+	}
+	slices.SortFunc(all, func(a, b kv) int {
+		if a.v != b.v {
+			return cmp.Compare(b.v, a.v)
+		}
+		return strings.Compare(a.k, b.k)
+	})
+	var parts []string
+	for _, e := range all {
+		parts = append(parts, fmt.Sprintf("%s %.2f", e.k, e.v))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // rig is a cluster with a manager running against it and the bench's
@@ -208,9 +280,9 @@ func (m *managerProc) counters() (counters, error) {
 	return c, err
 }
 
-// measureCluster runs measures 1 (convergence), 3 (memory) and 2 (idle
-// writes) against one manager, in that order: idle is counted with every
-// FluxConfig of the convergence runs in place.
+// measureCluster runs measures 1 (convergence) and 2 (idle writes) against
+// one manager, in that order: idle is counted with every FluxConfig of the
+// convergence runs in place.
 func measureCluster(o options, rep *report) error {
 	c, err := startCluster()
 	if err != nil {
@@ -232,26 +304,16 @@ func measureCluster(o options, rep *report) error {
 		return err
 	}
 	defer r.stop()
-	conv := &convergence{rig: r, o: o, memory: map[int][2]float64{}}
+	conv := &convergence{rig: r, o: o}
 	if o.measures["converge"] {
 		for _, n := range o.sizes {
 			if err := conv.size(n, n == slices.Max(o.sizes), rep); err != nil {
 				return err
 			}
 		}
+		conv.growth(rep)
 	}
-	memory, total, m := conv.memory, conv.total, r.m
-	if len(memory) >= 2 {
-		var counts []int
-		for c := range memory {
-			counts = append(counts, c)
-		}
-		slices.Sort(counts)
-		// Between the last two counts: the manager's fixed cost is out of it.
-		lo, hi := counts[len(counts)-2], counts[len(counts)-1]
-		per := (memory[hi][1] - memory[lo][1]) / float64(hi-lo)
-		rep.add(row{name: fmt.Sprintf("3. live heap per FluxConfig (%d -> %d)", lo, hi), value: fmt.Sprintf("%.1f KiB", per/1024)})
-	}
+	total, m := conv.total, r.m
 
 	if !o.measures["idle"] {
 		return nil
@@ -272,28 +334,45 @@ func measureCluster(o options, rep *report) error {
 	return nil
 }
 
-// convergence runs measures 1 and 3 on a rig, size after size; the
-// FluxConfigs of every run stay, so total grows.
+// convergence runs measure 1 on a rig, size after size; the FluxConfigs of
+// every run stay, so total grows.
 type convergence struct {
 	*rig
-	o      options
-	total  int
-	memory map[int][2]float64 // FluxConfigs -> RSS, live heap
+	o     options
+	total int
+	// byKind are the rows of requests by kind, one per size.
+	byKind []row
+	// per are each size's median time and kube-apiserver CPU per
+	// FluxConfig, the operator's and the floor's.
+	per []perConfig
 }
 
-// size converges n FluxConfigs o.reps times against the floor and adds the
-// rows of measure 1, and of measure 3 after the first and last repetition.
-// The largest size is profiled (with --profile-dir).
+type perConfig struct {
+	n                    int
+	op, fl, opCPU, flCPU time.Duration
+}
+
+// reps is how often n FluxConfigs are converged: o.reps times up to 1,000,
+// once above (a run of 5,000 takes minutes, and varies less).
+func (c *convergence) reps(n int) int {
+	if n > 1000 {
+		return 1
+	}
+	return c.o.reps
+}
+
+// size converges n FluxConfigs against the floor and adds the rows of
+// measure 1. The largest size is profiled (with --profile-dir).
 func (c *convergence) size(n int, largest bool, rep *report) error {
 	var op, fl []time.Duration
 	var opCPU, flCPU time.Duration
-	var memRows []row
 	before, err := c.m.counters()
 	if err != nil {
 		return err
 	}
-	for i := 0; i < c.o.reps; i++ {
-		progress("1. Converge N=%d, repetition %d of %d", n, i+1, c.o.reps)
+	reps := c.reps(n)
+	for i := 0; i < reps; i++ {
+		progress("1. Converge N=%d, repetition %d of %d", n, i+1, reps)
 		d, cpu, err := c.operator(n, i, largest && i == 0)
 		if err != nil {
 			return err
@@ -303,34 +382,48 @@ func (c *convergence) size(n int, largest bool, rep *report) error {
 			return err
 		}
 		fl, flCPU = append(fl, d), flCPU+cpu
-		// Memory after the first and the last repetition of each size.
-		if i == 0 || i == c.o.reps-1 {
-			r, err := c.measureMemory()
-			if err != nil {
-				return err
-			}
-			memRows = append(memRows, r)
-		}
 	}
 	after, err := c.m.counters()
 	if err != nil {
 		return err
 	}
 	mo, mf := median(op), median(fl)
-	rep.add(row{name: fmt.Sprintf("1. converge N=%d (median of %d)", n, c.o.reps), value: secs(mo), floor: secs(mf),
+	rep.add(row{name: fmt.Sprintf("1. converge N=%d (median of %d)", n, reps), value: secs(mo), floor: secs(mf),
 		ratio: fmt.Sprintf("%.2f", mo.Seconds()/mf.Seconds()), target: "<= 1.5 at N=1000"})
-	per := float64(n * c.o.reps)
+	per := float64(n * reps)
 	rep.add(row{name: fmt.Sprintf("1. work per FluxConfig at N=%d", n),
 		value: fmt.Sprintf("%.2f reconciles, %.1f API requests (%.1f writes)", (after.reconciles-before.reconciles)/per,
 			(after.requests-before.requests)/per, (after.writes-before.writes)/per),
-		floor: "8 writes"})
-	rep.add(row{name: fmt.Sprintf("1. kube-apiserver CPU per FluxConfig at N=%d", n), value: ms(opCPU / time.Duration(n*c.o.reps)),
-		floor: ms(flCPU / time.Duration(n*c.o.reps)), ratio: fmt.Sprintf("%.2f", opCPU.Seconds()/flCPU.Seconds())})
-	for _, r := range memRows {
+		floor: "8 writes (its FluxConfig creation included; the bench creates the operator's)"})
+	rep.add(row{name: fmt.Sprintf("1. kube-apiserver CPU per FluxConfig at N=%d", n), value: ms(opCPU / time.Duration(n*reps)),
+		floor: ms(flCPU / time.Duration(n*reps)), ratio: fmt.Sprintf("%.2f", opCPU.Seconds()/flCPU.Seconds())})
+	for _, r := range c.byKind {
 		rep.add(r)
 	}
+	c.byKind = nil
+	c.per = append(c.per, perConfig{n: n, op: mo / time.Duration(n), fl: mf / time.Duration(n),
+		opCPU: opCPU / time.Duration(n*reps), flCPU: flCPU / time.Duration(n*reps)})
 	return nil
 }
+
+// growth adds the row of measure 1 that shows whether the cost of a
+// FluxConfig stays flat as N grows.
+func (c *convergence) growth(rep *report) {
+	if len(c.per) < 2 {
+		return
+	}
+	var ns, t, cpu, ft, fcpu []string
+	for _, p := range c.per {
+		ns = append(ns, strconv.Itoa(p.n))
+		t, cpu = append(t, fmt.Sprintf("%.1f", ms64(p.op))), append(cpu, fmt.Sprintf("%.1f", ms64(p.opCPU)))
+		ft, fcpu = append(ft, fmt.Sprintf("%.1f", ms64(p.fl))), append(fcpu, fmt.Sprintf("%.1f", ms64(p.flCPU)))
+	}
+	rep.add(row{name: "1. growth, per FluxConfig at N=" + strings.Join(ns, " / "),
+		value: fmt.Sprintf("converge %s ms, kube-apiserver CPU %s ms", strings.Join(t, " / "), strings.Join(cpu, " / ")),
+		floor: fmt.Sprintf("%s ms, CPU %s ms", strings.Join(ft, " / "), strings.Join(fcpu, " / "))})
+}
+
+func ms64(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // operator times repetition i of the manager converging n FluxConfigs, and
 // the kube-apiserver CPU it took; with profile, CPU profiles of the manager
@@ -347,11 +440,25 @@ func (c *convergence) operator(n, i int, profile bool) (time.Duration, time.Dura
 		}()
 	}
 	cpu0, _ := cpuTime(c.apiserver)
+	req0, err := c.requests()
+	if err != nil {
+		return 0, 0, err
+	}
 	d, err := converge(c.ctx, c.env.Client, c.w, fmt.Sprintf("op-%d-%d", n, i), n)
 	if err != nil {
 		return 0, 0, err
 	}
 	cpu1, _ := cpuTime(c.apiserver)
+	if i == 0 {
+		// Wait for the second reconciles' reads to land in the count.
+		time.Sleep(2 * time.Second)
+		req1, err := c.requests()
+		if err != nil {
+			return 0, 0, err
+		}
+		c.byKind = append(c.byKind, row{name: fmt.Sprintf("1. kube-apiserver requests per FluxConfig at N=%d (the bench's create included, watches not)", n),
+			value: perConfigRequests(req0, req1, n)})
+	}
 	for j := 0; profiled != nil && j < 2; j++ {
 		if err := <-profiled; err != nil {
 			return 0, 0, fmt.Errorf("CPU profile: %w", err)
@@ -375,21 +482,6 @@ func (c *convergence) floor(n, i int) (time.Duration, time.Duration, error) {
 	}
 	cpu1, _ := cpuTime(c.apiserver)
 	return d, cpu1 - cpu0, nil
-}
-
-// measureMemory records the manager's memory with c.total FluxConfigs.
-func (c *convergence) measureMemory() (row, error) {
-	profile := ""
-	if c.o.profile != "" {
-		profile = filepath.Join(c.o.profile, fmt.Sprintf("manager-heap-%d.pprof", c.total))
-	}
-	rssBytes, heap, err := c.m.memory(profile)
-	if err != nil {
-		return row{}, err
-	}
-	c.memory[c.total] = [2]float64{rssBytes, heap}
-	return row{name: fmt.Sprintf("3. manager memory with %d FluxConfigs (and their %d Secrets)", c.total, 2*c.total),
-		value: fmt.Sprintf("RSS %.0f MiB, live heap %.0f MiB", rssBytes/(1<<20), heap/(1<<20)), target: "< 300 MiB at 5000"}, nil
 }
 
 // spec is one benchmark configuration: SSH with a generated key, three
@@ -459,19 +551,24 @@ func converged(fc *v1alpha1.FluxConfig) bool {
 		(fc.Status.RepositoryPublicKey != "" || !auth.NeedsGeneratedKey(&fc.Spec, nil))
 }
 
-// converge creates n FluxConfigs at once and times until every one has all
-// its objects and a status for its generation.
+// agentFluxConfig is FluxConfig i of a run with prefix, as the agent creates
+// it: with the controller's finalizer from the start.
+func agentFluxConfig(prefix string, i int) *v1alpha1.FluxConfig {
+	return &v1alpha1.FluxConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("%s-%d", prefix, i%namespaces), Name: fmt.Sprintf("c%d", i),
+			Finalizers: []string{v1alpha1.FluxConfigFinalizer}},
+		Spec: spec(),
+	}
+}
+
+// converge creates n FluxConfigs at once, as the agent does, and times
+// until every one has all its objects and a status for its generation.
 func converge(ctx context.Context, k client.Client, w *watcher, prefix string, n int) (time.Duration, error) {
 	if err := createNamespaces(ctx, k, prefix); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	err := parallel(n, 8, func(i int) error {
-		return k.Create(ctx, &v1alpha1.FluxConfig{
-			ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("%s-%d", prefix, i%namespaces), Name: fmt.Sprintf("c%d", i)},
-			Spec:       spec(),
-		})
-	})
+	err := parallel(n, 8, func(i int) error { return k.Create(ctx, agentFluxConfig(prefix, i)) })
 	if err != nil {
 		return 0, err
 	}
@@ -611,6 +708,7 @@ func floor(ctx context.Context, k client.Client, prefix string, n, workers int, 
 		fc.SetGroupVersionKind(schema.GroupVersionKind{Group: floorGroup, Version: v1alpha1.GroupVersion.Version, Kind: "FluxConfig"})
 		fc.SetNamespace(ns)
 		fc.SetName(name)
+		fc.SetFinalizers([]string{v1alpha1.FluxConfigFinalizer}) // the operator's end state has it
 		objs := []client.Object{
 			fc,
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ssh-key"}, Data: kp.SecretData()},

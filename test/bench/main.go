@@ -2,9 +2,9 @@
 // as in the sections of docs/benchmarks.md, which it writes:
 //
 //  1. convergence of N FluxConfigs against a floor (a plain client creating
-//     the same objects),
+//     the same objects), and how its cost per configuration grows with N,
 //  2. write requests while idle,
-//  3. the manager's memory,
+//  3. the manager's memory, with Ed25519 and RSA-4096 key Secrets,
 //  4. the status round trip (a Flux object's Ready change -> the data
 //     plane's GET),
 //  5. propagation (an ARM PUT -> the FluxConfig in the cluster),
@@ -61,9 +61,13 @@ type options struct {
 	// hubAgents are the agents of measure 12's replica kill; hubLoadAgents
 	// those of its comparison of bbolt and etcd (0: none).
 	hubAgents, hubLoadAgents int
+	// memorySizes are the FluxConfig counts of measure 3, memoryLimit the
+	// manager's container limit there.
+	memorySizes []int
+	memoryLimit string
 }
 
-var allMeasures = []string{"keys", "converge", "idle", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal", "hub"}
+var allMeasures = []string{"keys", "converge", "idle", "memory", "roundtrip", "propagation", "capacity", "burst", "arm", "policy", "graph", "portal", "hub"}
 
 func main() {
 	if loadMode() {
@@ -72,8 +76,10 @@ func main() {
 	// The bench's own watches log nothing.
 	ctrllog.SetLogger(logr.Discard())
 	var o options
-	sizes := flag.String("sizes", "100,1000", "Comma-separated numbers of FluxConfigs to converge (measures 1 and 3).")
-	flag.IntVar(&o.reps, "reps", 5, "Repetitions of each convergence; the median is reported.")
+	sizes := flag.String("sizes", "100,1000,5000", "Comma-separated numbers of FluxConfigs to converge (measure 1).")
+	flag.IntVar(&o.reps, "reps", 5, "Repetitions of each convergence of up to 1,000 FluxConfigs (larger ones run once); the median is reported.")
+	memorySizes := flag.String("memory-sizes", "1000,5000,10000", "FluxConfig counts the manager's memory is measured at, with Ed25519 and with RSA-4096 key Secrets (measure 3).")
+	flag.StringVar(&o.memoryLimit, "memory-limit", "512Mi", "The manager's --memory-limit in measure 3 (the chart's default container limit).")
 	flag.DurationVar(&o.idle, "idle", 5*time.Minute, "How long to count the manager's writes while nothing changes (measure 2).")
 	flag.IntVar(&o.samples, "samples", 100, "Samples of the status round trip and of propagation (measures 4 and 5).")
 	agents := flag.String("agents", "10000,15000,19000", "Simulated agent counts for the data plane's capacity (measure 6); the first is the target's 10,000, the rest look for the largest held with p99 under 100 ms. Each agent holds a connection, so a count needs about that many open files (ulimit -n) in the data plane and in the load process; counts that do not fit are skipped.")
@@ -101,6 +107,9 @@ func main() {
 	var err error
 	if o.sizes, err = positiveInts(*sizes); err != nil {
 		fail(2, "--sizes %q: use numbers such as 100,1000", *sizes)
+	}
+	if o.memorySizes, err = positiveInts(*memorySizes); err != nil || !slices.IsSorted(o.memorySizes) {
+		fail(2, "--memory-sizes %q: use growing numbers such as 1000,5000,10000", *memorySizes)
 	}
 	if o.agents, err = positiveInts(*agents); err != nil {
 		fail(2, "--agents %q: use numbers such as 10000,15000", *agents)
@@ -175,6 +184,11 @@ func run(o options) error {
 	}
 	if o.measures["converge"] || o.measures["idle"] {
 		if err := measureCluster(o, &rep); err != nil {
+			return err
+		}
+	}
+	if o.measures["memory"] {
+		if err := measureMemory(o, &rep); err != nil {
 			return err
 		}
 	}
@@ -290,7 +304,7 @@ func render(o options, rep report, took time.Duration) string {
 }
 
 // measureNumbers are the numbers each measure's rows start with.
-var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1", "3"}, "idle": {"2"}, "roundtrip": {"4"},
+var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1"}, "idle": {"2"}, "memory": {"3"}, "roundtrip": {"4"},
 	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}, "portal": {"11"}, "hub": {"12"}}
 
 // keptRows are the table rows of --out that belong to measures not run
