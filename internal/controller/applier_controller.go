@@ -26,9 +26,10 @@ import (
 
 // ApplierReconciler keeps the flux-applier ServiceAccount and bindings that
 // the configurations of a namespace share. Its queue has one key per
-// namespace and one for the cluster-wide ClusterRoleBinding, so every shared
-// object has a single writer, computed from all configurations at once:
-// two configurations created or deleted together cannot race.
+// namespace and one for the cluster-wide ClusterRoleBinding (its drift), and
+// one worker, so every shared object has a single writer, computed from all
+// configurations at once: two configurations created or deleted together
+// cannot race.
 type ApplierReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
@@ -41,41 +42,77 @@ var clusterBindingKey = types.NamespacedName{Name: rbac.BindingName}
 // Reconcile applies or deletes the shared RBAC of one namespace, or the
 // ClusterRoleBinding.
 func (r *ApplierReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var list v1alpha1.FluxConfigList
-	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
-	if req.NamespacedName != clusterBindingKey {
-		opts = append(opts, client.InNamespace(req.Namespace))
+	if req.NamespacedName == clusterBindingKey {
+		return ctrl.Result{}, r.reconcileClusterBinding(ctx)
 	}
-	if err := r.List(ctx, &list, opts...); err != nil {
+	var list v1alpha1.FluxConfigList
+	if err := r.List(ctx, &list, client.InNamespace(req.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to list FluxConfigs: %w", err)
 	}
 	w := objectWriter{client: r.Client, scheme: r.Scheme}
-
-	if req.NamespacedName == clusterBindingKey {
-		crb := rbac.ClusterRoleBinding(rbac.ClusterScopeNamespaces(list.Items))
-		if crb == nil {
-			return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.ClusterRoleBinding{})
-		}
-		_, err := w.apply(ctx, crb)
-		return ctrl.Result{}, err
-	}
-
 	ns := req.Namespace
 	scope, live := rbac.NamespaceScopes(list.Items)[ns]
 	if !live {
 		if err := r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteIfExists(ctx, &corev1.ServiceAccount{}, ns)
+		if err := r.deleteIfExists(ctx, &corev1.ServiceAccount{}, ns); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else {
+		if _, err := w.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
+			return ctrl.Result{}, err
+		}
+		if scope == v1alpha1.ScopeNamespace {
+			if _, err := w.apply(ctx, rbac.RoleBinding(ns)); err != nil {
+				return ctrl.Result{}, err
+			}
+		} else if err := r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
-	if _, err := w.apply(ctx, rbac.ServiceAccount(ns)); err != nil {
+	// The ClusterRoleBinding is computed from every configuration, so it is
+	// recomputed only when this namespace's place in it changes: a new
+	// configuration in a namespace already bound (or not) lists nothing
+	// more. (One worker: no other reconcile writes it meanwhile.)
+	bound, err := r.clusterBound(ctx, ns)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if scope == v1alpha1.ScopeNamespace {
-		_, err := w.apply(ctx, rbac.RoleBinding(ns))
-		return ctrl.Result{}, err
+	if bound != (live && scope == v1alpha1.ScopeCluster) {
+		return ctrl.Result{}, r.reconcileClusterBinding(ctx)
 	}
-	return ctrl.Result{}, r.deleteIfExists(ctx, &rbacv1.RoleBinding{}, ns)
+	return ctrl.Result{}, nil
+}
+
+// clusterBound reports whether the ClusterRoleBinding (as cached) binds the
+// flux-applier of namespace.
+func (r *ApplierReconciler) clusterBound(ctx context.Context, namespace string) (bool, error) {
+	crb := &rbacv1.ClusterRoleBinding{}
+	if err := r.Get(ctx, clusterBindingKey, crb); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	for _, s := range crb.Subjects {
+		if s.Kind == rbacv1.ServiceAccountKind && s.Name == rbac.ServiceAccountName && s.Namespace == namespace {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// reconcileClusterBinding applies or deletes the ClusterRoleBinding, from
+// every configuration in the cluster.
+func (r *ApplierReconciler) reconcileClusterBinding(ctx context.Context) error {
+	var list v1alpha1.FluxConfigList
+	if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("failed to list FluxConfigs: %w", err)
+	}
+	crb := rbac.ClusterRoleBinding(rbac.ClusterScopeNamespaces(list.Items))
+	if crb == nil {
+		return r.deleteIfExists(ctx, &rbacv1.ClusterRoleBinding{})
+	}
+	_, err := objectWriter{client: r.Client, scheme: r.Scheme}.apply(ctx, crb)
+	return err
 }
 
 // deleteIfExists deletes the shared object of this kind in namespace (the
@@ -103,11 +140,12 @@ func (r *ApplierReconciler) deleteIfExists(ctx context.Context, obj client.Objec
 // SetupWithManager watches FluxConfigs (any change of a namespace's set of
 // configurations) and the shared objects themselves (drift).
 func (r *ApplierReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	opts.MaxConcurrentReconciles = 1 // the single writer of the shared objects
+	// A configuration's change is its namespace's; the namespace's
+	// reconcile recomputes the ClusterRoleBinding when its place there
+	// changes.
 	configToKeys := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
-		return []reconcile.Request{
-			{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: rbac.ServiceAccountName}},
-			{NamespacedName: clusterBindingKey},
-		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: rbac.ServiceAccountName}}}
 	})
 	sharedToKey := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		if obj.GetNamespace() == "" {

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,16 @@ func TestGitOverSSHWithGeneratedKey(t *testing.T) {
 		crb := &rbacv1.ClusterRoleBinding{}
 		g.Expect(k.Get(ctx, key("", "flux-applier-binding"), crb)).To(Succeed())
 		g.Expect(crb.RoleRef.Name).To(Equal("cluster-admin"))
+		g.Expect(crb.Subjects).To(ContainElement(rbacv1.Subject{Kind: "ServiceAccount", Name: "flux-applier", Namespace: ns}))
+	}, timeout, interval).Should(Succeed())
+	// The binding is recomputed from every configuration when it drifts,
+	// though no configuration changed.
+	crb := &rbacv1.ClusterRoleBinding{}
+	g.Expect(k.Get(ctx, key("", "flux-applier-binding"), crb)).To(Succeed())
+	crb.Subjects = slices.DeleteFunc(crb.Subjects, func(s rbacv1.Subject) bool { return s.Namespace == ns })
+	g.Expect(k.Update(ctx, crb)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k.Get(ctx, key("", "flux-applier-binding"), crb)).To(Succeed())
 		g.Expect(crb.Subjects).To(ContainElement(rbacv1.Subject{Kind: "ServiceAccount", Name: "flux-applier", Namespace: ns}))
 	}, timeout, interval).Should(Succeed())
 

@@ -71,6 +71,20 @@ func measureCapacity(o options, rep *report) error {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
 		return err
 	}
+	// Each agent holds a connection, an open file in the data plane and in
+	// the load process (which inherit this process's limit): raise it when
+	// the counts need more, as root may.
+	if need := uint64(slices.Max(o.agents)) + fdHeadroom; limit.Cur < need {
+		raised := syscall.Rlimit{Cur: need, Max: max(need, limit.Max)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
+			rep.note("6. The open-files limit was raised from %d to %d for the data plane and the load process (one connection per agent in each).", limit.Cur, raised.Cur)
+			limit = raised
+		} else {
+			rep.note("6. The open-files limit (%d) could not be raised to %d (%v): counts above it are skipped.", limit.Cur, need, err)
+		}
+	}
+	type usage struct{ rss, heap, stacks, goroutines float64 }
+	used := map[int]usage{}
 	largest := 0
 	for step, n := range o.agents {
 		if uint64(n)+fdHeadroom > limit.Cur {
@@ -89,6 +103,7 @@ func measureCapacity(o options, rep *report) error {
 		if res.FirstError != "" {
 			rep.note("6. With %d agents, the first error was: %s", n, res.FirstError)
 		}
+		used[n] = usage{rssBytes, res.Heap, res.Stacks, res.Goroutines}
 		if res.Errors == 0 && time.Duration(res.StatusP99*float64(time.Millisecond)) < capacityP99 {
 			largest = max(largest, n)
 		}
@@ -98,6 +113,19 @@ func measureCapacity(o options, rep *report) error {
 		value = "none of the counts tried"
 	}
 	rep.add(row{name: fmt.Sprintf("6. largest agent count held with p99 < 100 ms (of %v)", o.agents), value: value})
+	var counts []int
+	for n := range used {
+		counts = append(counts, n)
+	}
+	slices.Sort(counts)
+	if len(counts) >= 2 {
+		// Between the smallest and largest count: the fixed cost is out.
+		lo, hi := used[counts[0]], used[counts[len(counts)-1]]
+		d := float64(counts[len(counts)-1]-counts[0]) / 1024
+		rep.add(row{name: fmt.Sprintf("6. data plane memory per agent (%d -> %d agents)", counts[0], counts[len(counts)-1]),
+			value: fmt.Sprintf("RSS %.1f KiB: heap in use %.1f KiB, goroutine stacks %.1f KiB (%.2f goroutines per agent)",
+				(hi.rss-lo.rss)/d/1024, (hi.heap-lo.heap)/d/1024, (hi.stacks-lo.stacks)/d/1024, (hi.goroutines-lo.goroutines)/d/1024)})
+	}
 	return nil
 }
 
@@ -140,6 +168,12 @@ func runLoadProcess(self string, d *dataPlane, agentsFile string, n int, window 
 			return nil, 0, 0, err
 		}
 		if res.Heap, err = metric(d.url+"/metrics", "go_memstats_heap_inuse_bytes", nil); err != nil {
+			return nil, 0, 0, err
+		}
+		if res.Stacks, err = metric(d.url+"/metrics", "go_memstats_stack_inuse_bytes", nil); err != nil {
+			return nil, 0, 0, err
+		}
+		if res.Goroutines, err = metric(d.url+"/metrics", "go_goroutines", nil); err != nil {
 			return nil, 0, 0, err
 		}
 		if profileDir != "" {

@@ -378,7 +378,7 @@ func (c *convergence) size(n int, largest bool, rep *report) error {
 			return err
 		}
 		op, opCPU, c.total = append(op, d), opCPU+cpu, c.total+n
-		if d, cpu, err = c.floor(n, i); err != nil {
+		if d, cpu, err = c.floor(n, i, largest && i == 0); err != nil {
 			return err
 		}
 		fl, flCPU = append(fl, d), flCPU+cpu
@@ -468,12 +468,20 @@ func (c *convergence) operator(n, i int, profile bool) (time.Duration, time.Dura
 }
 
 // floor times the plain client reaching the state of repetition i of the
-// operator, and the kube-apiserver CPU it took.
-func (c *convergence) floor(n, i int) (time.Duration, time.Duration, error) {
+// operator, and the kube-apiserver CPU it took; with profile, a CPU profile
+// of the API server is taken meanwhile, to set beside the operator's.
+func (c *convergence) floor(n, i int, profile bool) (time.Duration, time.Duration, error) {
 	k := c.env.Client
 	template, err := statusTemplate(c.ctx, k, fmt.Sprintf("op-%d-%d", n, i))
 	if err != nil {
 		return 0, 0, err
+	}
+	var profiled chan error
+	if profile && c.o.profile != "" {
+		profiled = make(chan error, 1)
+		go func() {
+			profiled <- c.profile("profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("apiserver-cpu-floor-N%d.pprof", n)))
+		}()
 	}
 	cpu0, _ := cpuTime(c.apiserver)
 	d, err := floor(c.ctx, k, fmt.Sprintf("fl-%d-%d", n, i), n, c.o.floorPar, template)
@@ -481,6 +489,11 @@ func (c *convergence) floor(n, i int) (time.Duration, time.Duration, error) {
 		return 0, 0, err
 	}
 	cpu1, _ := cpuTime(c.apiserver)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return 0, 0, fmt.Errorf("CPU profile: %w", err)
+		}
+	}
 	return d, cpu1 - cpu0, nil
 }
 

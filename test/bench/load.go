@@ -41,8 +41,9 @@ type loadResult struct {
 	StatusP99    float64 `json:"statusP99ms"`
 	OvershootP99 float64 `json:"listOvershootP99ms"`
 	FirstError   string  `json:"firstError,omitempty"`
-	// Heap is the data plane's, filled in by the bench.
-	Heap float64 `json:"-"`
+	// Heap, Stacks (bytes in use) and Goroutines are the data plane's,
+	// filled in by the bench.
+	Heap, Stacks, Goroutines float64 `json:"-"`
 }
 
 // loadMode runs the load process when the first argument is "load".
