@@ -117,8 +117,13 @@ func run() error {
 	flag.DurationVar(&opts.ActivityLogRetention, "activity-log-retention", opts.ActivityLogRetention, "How long activity log events are kept (Azure: 90 days); 0 keeps them forever.")
 	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's /debug/pprof/ profiling endpoints bind to, e.g. 127.0.0.1:8092; empty (the default) turns them off.")
 	verbose := flag.Bool("access-log", true, "Log one line per request (method, path, status, duration).")
+	memoryLimit := flag.String("memory-limit", os.Getenv(cmdutil.MemoryLimitEnv), "The container's memory limit, e.g. 2Gi or a number of bytes (default: $MEMORY_LIMIT, which the hub's Helm chart sets from the container's resources.limits.memory); Go's garbage collector then keeps the data plane under --memory-limit-ratio of it (a soft limit, as GOMEMLIMIT; GOMEMLIMIT, when set, wins). Empty: no soft limit.")
+	memoryRatio := flag.Float64("memory-limit-ratio", 0.9, "The share of --memory-limit the heap is kept under, above 0 and at most 1.")
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
+	if _, err := cmdutil.SetMemoryLimit(*memoryLimit, *memoryRatio); err != nil {
+		return err
+	}
 
 	cfg := zap.NewProductionConfig()
 	if *verbose {

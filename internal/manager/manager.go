@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	goruntime "runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -38,6 +37,7 @@ import (
 	"github.com/arcgitops/arcgitops/internal/agent"
 	"github.com/arcgitops/arcgitops/internal/agentapi"
 	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/cmdutil"
 	fccontroller "github.com/arcgitops/arcgitops/internal/controller"
 	"github.com/arcgitops/arcgitops/internal/tlsutil"
 )
@@ -90,7 +90,7 @@ func DefaultOptions() Options {
 		SSHKeyAlgorithm:  "rsa-4096",
 		SSHKeyWorkers:    max(1, goruntime.GOMAXPROCS(0)/2),
 		Agent:            agent.DefaultOptions(),
-		MemoryLimit:      os.Getenv(MemoryLimitEnv),
+		MemoryLimit:      os.Getenv(cmdutil.MemoryLimitEnv),
 		MemoryLimitRatio: 0.9,
 	}
 }
@@ -285,12 +285,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // config) and blocks until SIGINT or SIGTERM.
 func Run(o Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
-	soft, err := softMemoryLimit(o.MemoryLimit, o.MemoryLimitRatio, os.Getenv("GOMEMLIMIT"))
+	soft, err := cmdutil.SetMemoryLimit(o.MemoryLimit, o.MemoryLimitRatio)
 	if err != nil {
 		return err
 	}
 	if soft > 0 {
-		debug.SetMemoryLimit(soft)
 		ctrl.Log.WithName("setup").Info("Soft memory limit set", "bytes", soft, "memoryLimit", o.MemoryLimit, "ratio", o.MemoryLimitRatio)
 	}
 	cfg, err := ctrl.GetConfig()

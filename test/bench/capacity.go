@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,7 +98,7 @@ func measureCapacity(o options, rep *report) error {
 			return err
 		}
 		rep.add(row{name: fmt.Sprintf("6. data plane with %d agents (long-poll 30 s, status every 30 s)", n),
-			value: fmt.Sprintf("%.0f requests/s, status p99 %.1f ms (p50 %.1f ms), long-poll overshoot p99 %.1f ms, %d errors; RSS %.0f MiB (heap %.0f MiB), CPU %.2f cores",
+			value: fmt.Sprintf("%.0f requests/s, status p99 %.1f ms (p50 %.1f ms), long-poll overshoot p99 %.1f ms, %d errors; RSS %.0f MiB (live heap %.0f MiB), CPU %.2f cores",
 				float64(res.Requests)/res.Window, res.StatusP99, res.StatusP50, res.OvershootP99, res.Errors, rssBytes/(1<<20), res.Heap/(1<<20), cpu),
 			target: "p99 < 100 ms"})
 		if res.FirstError != "" {
@@ -121,10 +122,10 @@ func measureCapacity(o options, rep *report) error {
 	if len(counts) >= 2 {
 		// Between the smallest and largest count: the fixed cost is out.
 		lo, hi := used[counts[0]], used[counts[len(counts)-1]]
-		d := float64(counts[len(counts)-1]-counts[0]) / 1024
-		rep.add(row{name: fmt.Sprintf("6. data plane memory per agent (%d -> %d agents)", counts[0], counts[len(counts)-1]),
-			value: fmt.Sprintf("RSS %.1f KiB: heap in use %.1f KiB, goroutine stacks %.1f KiB (%.2f goroutines per agent)",
-				(hi.rss-lo.rss)/d/1024, (hi.heap-lo.heap)/d/1024, (hi.stacks-lo.stacks)/d/1024, (hi.goroutines-lo.goroutines)/d/1024)})
+		d := float64(counts[len(counts)-1] - counts[0])
+		rep.add(row{name: fmt.Sprintf("6. data plane memory per connected agent (%d -> %d agents)", counts[0], counts[len(counts)-1]),
+			value: fmt.Sprintf("RSS %.1f KiB: live heap %.1f KiB, goroutine stacks %.1f KiB (%.2f goroutines)",
+				(hi.rss-lo.rss)/d/1024, (hi.heap-lo.heap)/d/1024, (hi.stacks-lo.stacks)/d/1024, (hi.goroutines-lo.goroutines)/d)})
 	}
 	return nil
 }
@@ -144,47 +145,61 @@ func runLoadProcess(self string, d *dataPlane, agentsFile string, n int, window 
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, 0, 0, err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	s := bufio.NewScanner(out)
-	var cpu0 time.Duration
-	var t0 time.Time
+	var cpu0, cpu1 time.Duration
+	var t0, t1 time.Time
+	var sample loadResult
+	var rssBytes float64
 	for s.Scan() {
 		line := s.Text()
-		if line == "window" {
+		switch line {
+		case "window":
 			cpu0, _ = cpuTime(d.pid())
 			t0 = time.Now()
+			continue
+		case "sample":
+			// Every agent is still connected: what the data plane holds for
+			// them, the live heap after a collection.
+			cpu1, _ = cpuTime(d.pid())
+			t1 = time.Now()
+			profile := os.DevNull
+			if profileDir != "" {
+				profile = filepath.Join(profileDir, fmt.Sprintf("dataplane-heap-%d.pprof", n))
+				if err := download(d.pprof+"goroutine", filepath.Join(profileDir, fmt.Sprintf("dataplane-goroutine-%d.pprof", n))); err != nil {
+					return nil, 0, 0, err
+				}
+			}
+			if err := download(d.pprof+"heap?gc=1", profile); err != nil {
+				return nil, 0, 0, err
+			}
+			if rssBytes, err = rss(d.pid()); err != nil {
+				return nil, 0, 0, err
+			}
+			for name, v := range map[string]*float64{"go_memstats_heap_alloc_bytes": &sample.Heap,
+				"go_memstats_stack_inuse_bytes": &sample.Stacks, "go_goroutines": &sample.Goroutines} {
+				if *v, err = metric(d.url+"/metrics", name, nil); err != nil {
+					return nil, 0, 0, err
+				}
+			}
+			if _, err := io.WriteString(in, "done\n"); err != nil {
+				return nil, 0, 0, err
+			}
 			continue
 		}
 		var res loadResult
 		if err := json.Unmarshal([]byte(line), &res); err != nil {
 			return nil, 0, 0, fmt.Errorf("load process: %q: %w", line, err)
 		}
-		cpu1, _ := cpuTime(d.pid())
-		rssBytes, err := rss(d.pid())
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if res.Heap, err = metric(d.url+"/metrics", "go_memstats_heap_inuse_bytes", nil); err != nil {
-			return nil, 0, 0, err
-		}
-		if res.Stacks, err = metric(d.url+"/metrics", "go_memstats_stack_inuse_bytes", nil); err != nil {
-			return nil, 0, 0, err
-		}
-		if res.Goroutines, err = metric(d.url+"/metrics", "go_goroutines", nil); err != nil {
-			return nil, 0, 0, err
-		}
-		if profileDir != "" {
-			if err := download(d.pprof+"heap?gc=1", filepath.Join(profileDir, fmt.Sprintf("dataplane-heap-%d.pprof", n))); err != nil {
-				return nil, 0, 0, err
-			}
-			if err := download(d.pprof+"goroutine", filepath.Join(profileDir, fmt.Sprintf("dataplane-goroutine-%d.pprof", n))); err != nil {
-				return nil, 0, 0, err
-			}
-		}
-		return &res, (cpu1 - cpu0).Seconds() / time.Since(t0).Seconds(), rssBytes, nil
+		res.Heap, res.Stacks, res.Goroutines = sample.Heap, sample.Stacks, sample.Goroutines
+		return &res, (cpu1 - cpu0).Seconds() / t1.Sub(t0).Seconds(), rssBytes, nil
 	}
 	b, _ := os.ReadFile(log.Name())
 	return nil, 0, 0, fmt.Errorf("the load process with %d agents ended without a result: %s", n, strings.TrimSpace(string(b)))

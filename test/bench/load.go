@@ -26,7 +26,9 @@ import (
 // reports the status of its configuration every period, over its own
 // connection, as real agents in separate clusters would. It prints
 // "window" when every agent has started and the measurement window opens,
-// then one JSON line of loadResult when it closes.
+// "sample" when it closes (then waits for a line on stdin, while the bench
+// samples the data plane with every agent connected), then one JSON line of
+// loadResult.
 
 // loadResult is what the load process measured in its window.
 type loadResult struct {
@@ -159,6 +161,10 @@ func runLoad(url, agentsFile string, n int, period, window time.Duration, source
 	l.measuring.Store(true)
 	time.Sleep(window)
 	l.measuring.Store(false)
+	// The bench samples the data plane's memory with every agent still
+	// connected, and says when it is done (a line on stdin).
+	fmt.Println("sample")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	return l.result(n, window), nil
 }
 

@@ -82,7 +82,7 @@ func main() {
 	flag.StringVar(&o.memoryLimit, "memory-limit", "512Mi", "The manager's --memory-limit in measure 3 (the chart's default container limit).")
 	flag.DurationVar(&o.idle, "idle", 5*time.Minute, "How long to count the manager's writes while nothing changes (measure 2).")
 	flag.IntVar(&o.samples, "samples", 100, "Samples of the status round trip and of propagation (measures 4 and 5).")
-	agents := flag.String("agents", "10000,15000,20000,25000", "Simulated agent counts for the data plane's capacity (measure 6); the first is the target's 10,000, the rest look for the largest held with p99 under 100 ms. Each agent holds a connection, so a count needs about that many open files (ulimit -n) in the data plane and in the load process: the bench raises its limit, which they inherit, when it may (as root); counts that do not fit are skipped. A count's agents share two source addresses, so at most about 28,000 (the ephemeral ports).")
+	agents := flag.String("agents", "10000,15000,19000", "Simulated agent counts for the data plane's capacity (measure 6); the first is the target's 10,000, the rest look for the largest held with p99 under 100 ms. Each agent holds a connection, so a count needs about that many open files (ulimit -n) in the data plane and in the load process: the bench raises its limit, which they inherit, when it may (as root); counts that do not fit are skipped. A count's agents share two source addresses, so at most about 28,000 (the ephemeral ports).")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "How long each agent count is measured, after its agents have started (measure 6).")
 	flag.IntVar(&o.burst, "burst", 1000, "SSH configurations with RSA-4096 keys created at once (measure 7).")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "The manager binary.")
@@ -133,6 +133,11 @@ func main() {
 	}
 	if o.reps < 1 || o.samples < 2 || o.burst < 1 || o.window < 10*time.Second {
 		fail(2, "--reps and --burst must be at least 1, --samples at least 2, --window at least 10s")
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fail(2, "--profile-dir: %v", err)
+		}
 	}
 	if err := run(o); err != nil {
 		fail(1, "%v", err)

@@ -1,17 +1,29 @@
-package manager
+package cmdutil
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// MemoryLimitEnv is the environment variable the chart fills with the
+// MemoryLimitEnv is the environment variable the charts fill with the
 // container's memory limit (the downward API's limits.memory), the default
-// of --memory-limit.
+// of --memory-limit (the manager's and the data plane's).
 const MemoryLimitEnv = "MEMORY_LIMIT"
 
-// softMemoryLimit is the Go soft memory limit, in bytes, for a manager
+// SetMemoryLimit sets Go's soft memory limit to ratio of the container's
+// memory limit (softMemoryLimit) and returns it in bytes, 0 when none is set.
+func SetMemoryLimit(limit string, ratio float64) (int64, error) {
+	soft, err := softMemoryLimit(limit, ratio, os.Getenv("GOMEMLIMIT"))
+	if err == nil && soft > 0 {
+		debug.SetMemoryLimit(soft)
+	}
+	return soft, err
+}
+
+// softMemoryLimit is the Go soft memory limit, in bytes, for a process
 // whose container may use limit (a quantity such as 512Mi or a number of
 // bytes): ratio of it, so that the garbage collector works harder before
 // the container is killed instead of letting the heap double. It is 0 (no
