@@ -69,7 +69,7 @@ ci: lint verify test ## What CI runs (.ci/run): lint, verify, every test, then f
 	hack/clean-tree.sh
 
 .PHONY: test
-test: test-unit test-e2e ## Run every test: unit, envtest integration and end-to-end (builds what they need on first use; rewrites no file).
+test: test-unit test-e2e test-e2e-external-local ## Run every test: unit, envtest integration and end-to-end, the last in both modes (builds what they need on first use; rewrites no file).
 
 .PHONY: test-unit
 test-unit: fmt-check vet helm kustomize ## Run the unit and envtest integration tests (builds kube-apiserver and etcd on first use).
@@ -88,8 +88,15 @@ LOCALENV = KUBEBUILDER_ASSETS="$$(hack/envtest.sh etcd kube-apiserver kube-contr
 	BIN_DIR="$(LOCALBIN)"
 
 .PHONY: test-e2e
-test-e2e: binaries ## Run the end-to-end suite against real Flux controllers (starts the local environment).
-	$(LOCALENV) go test -count=1 -timeout 25m -v ./test/e2e/...
+test-e2e: binaries helm ## Run the end-to-end suite against real Flux controllers: in the local environment it starts, or with E2E_KUBECONFIG=<file> against that cluster, installing the chart with Helm (E2E_HOST: this machine's address as the cluster reaches it; E2E_IMAGE: the manager image; E2E_RECEIVER_ADDR: notification-controller's receiver as this machine reaches it; test/e2e/kind.sh sets them).
+	$(LOCALENV) HELM="$(HELM)" go test -count=1 -timeout 30m -v ./test/e2e/...
+
+E2E_CLUSTER_DIR ?= $(CURDIR)/.local/e2e-cluster
+
+.PHONY: test-e2e-external-local
+test-e2e-external-local: binaries helm ## Run the end-to-end suite in external mode against a cluster-only local environment (its own install of the chart, removed after; the Deployment run as a process, there being no kubelets).
+	go build -o $(LOCALBIN)/localenv ./hack/localenv
+	$(LOCALENV) HELM="$(HELM)" hack/e2e-external-local.sh $(LOCALBIN)/localenv $(E2E_CLUSTER_DIR)
 
 .PHONY: portal-screenshots
 portal-screenshots: ## Refresh docs/portal's screenshots with the portal's browser test (installs Chromium when missing).

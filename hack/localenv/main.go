@@ -26,6 +26,34 @@ func main() {
 	}
 }
 
+// serveCluster writes where the cluster-only environment is and waits.
+func serveCluster(ctx context.Context, env *localenv.Env, dir string) error {
+	file := filepath.Join(dir, "cluster.env")
+	vars := fmt.Sprintf("E2E_KUBECONFIG=%s\nE2E_RECEIVER_ADDR=%s\n", env.Kubeconfig, env.ReceiverAddr)
+	if err := os.WriteFile(file, []byte(vars), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf(`
+The cluster is running (no operator in it). Everything listens on 127.0.0.1.
+
+  kubectl:   export KUBECONFIG=%s
+  e2e:       make test-e2e E2E_KUBECONFIG=%[1]s E2E_RECEIVER_ADDR=%s
+  (both in %s)
+
+Press Ctrl-C to stop every component.
+`, env.Kubeconfig, env.ReceiverAddr, file)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+			if name := env.Exited(); name != "" {
+				return fmt.Errorf("%s stopped; its log: %s\n%s", name, env.Components()[name], env.LogTail(name, 20))
+			}
+		}
+	}
+}
+
 func run() error {
 	dir := flag.String("dir", ".local/run", "Directory for the environment's state and logs (wiped at start).")
 	var settings []string
@@ -34,6 +62,7 @@ func run() error {
 	var managerArgs []string
 	flag.Func("manager-arg", "An extra flag for the manager, e.g. --memory-limit=1Gi (repeat for more; `bin/manager -h` lists them). The manager runs with --memory-limit=512Mi, the chart's default container limit, unless told otherwise.",
 		func(v string) error { managerArgs = append(managerArgs, v); return nil })
+	clusterOnly := flag.Bool("cluster-only", false, "Start the cluster alone (kube-apiserver, etcd, kube-controller-manager and Flux; no FluxConfig CRD, Git server, data plane or manager), as a stand-in for someone else's cluster: `make test-e2e E2E_KUBECONFIG=<dir>/kubeconfig` then installs the chart into it. Writes <dir>/cluster.env (E2E_KUBECONFIG, E2E_RECEIVER_ADDR) once ready.")
 	flag.Parse()
 	cmdutil.MustNoArgs(flag.CommandLine, os.Exit)
 	abs, err := filepath.Abs(*dir)
@@ -48,7 +77,8 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout, FluxSettings: settings, ManagerArgs: managerArgs})
+	env, err := localenv.Start(ctx, localenv.Options{Dir: abs, Bins: bins, CRDPaths: crds, Progress: os.Stdout, FluxSettings: settings,
+		ManagerArgs: managerArgs, ClusterOnly: *clusterOnly})
 	if err != nil {
 		return err
 	}
@@ -56,6 +86,9 @@ func run() error {
 		fmt.Println("==> Stopping every component")
 		env.Stop()
 	}()
+	if *clusterOnly {
+		return serveCluster(ctx, env, abs)
+	}
 
 	fmt.Println("==> Creating the sample repository and configuration")
 	if err := env.CreateSample(abs); err != nil {

@@ -48,11 +48,17 @@ type Server struct {
 	deployKeys map[string]bool      // authorized keys, marshalled
 	basicAuth  map[string][2]string // repo -> user, token
 	webhooks   map[string][]webhook // repo -> where its pushes are announced
+	host       string               // the address both servers listen on
 	deliveries []Delivery
 }
 
 // Start serves root on two free ports of 127.0.0.1.
-func Start(root string) (*Server, error) {
+func Start(root string) (*Server, error) { return StartOn(root, "127.0.0.1") }
+
+// StartOn serves root on two free ports of host, an address of this
+// machine that the cluster can reach (for kind, its Docker network's
+// gateway); its HTTPS certificate names host.
+func StartOn(root, host string) (*Server, error) {
 	git, err := exec.LookPath("git")
 	if err != nil {
 		return nil, errors.New("the git server needs the git command: install git")
@@ -61,7 +67,7 @@ func Start(root string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Root: root, git: git, deployKeys: map[string]bool{}, basicAuth: map[string][2]string{},
-		webhooks: map[string][]webhook{}}
+		webhooks: map[string][]webhook{}, host: host}
 	if err := s.startHTTPS(); err != nil {
 		return nil, err
 	}
@@ -81,7 +87,7 @@ func (s *Server) Close() {
 func (s *Server) startHTTPS() error {
 	// The same local CA the data plane makes, in a directory no repository
 	// path can reach (repositories end in .git).
-	certFile, keyFile, caFile, err := tlsutil.EnsureLocalCA(filepath.Join(s.Root, ".tls"))
+	certFile, keyFile, caFile, err := tlsutil.EnsureLocalCA(filepath.Join(s.Root, ".tls"), s.host)
 	if err != nil {
 		return err
 	}
@@ -92,7 +98,7 @@ func (s *Server) startHTTPS() error {
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(s.host, "0"))
 	if err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func (s *Server) startSSH() error {
 		},
 	}
 	s.sshConfig.AddHostKey(signer)
-	s.sshLn, err = net.Listen("tcp", "127.0.0.1:0")
+	s.sshLn, err = net.Listen("tcp", net.JoinHostPort(s.host, "0"))
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,14 @@ type Options struct {
 	// (key=value) the Flux controllers and the manager run with
 	// (internal/fluxsettings); none gives Azure's defaults.
 	FluxSettings []string
+	// ClusterOnly starts the cluster alone: kube-apiserver, etcd,
+	// kube-controller-manager and Flux, without the FluxConfig CRD, the Git
+	// server, the data plane or the manager: a stand-in for someone else's
+	// cluster, for External.
+	ClusterOnly bool
+	// External attaches to an existing cluster instead of starting one
+	// (external.go).
+	External *External
 }
 
 // Env is a running environment.
@@ -82,6 +90,7 @@ type Env struct {
 	Bins         Binaries
 
 	api      *testenv.Env
+	external *attached
 	mu       sync.Mutex
 	procs    []*proc
 	progress io.Writer
@@ -118,10 +127,18 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		}
 	}()
 
+	if o.External != nil {
+		return e, e.attach(ctx, o)
+	}
+
 	e.step("Starting kube-apiserver and etcd")
 	_ = os.Setenv("KUBEBUILDER_ASSETS", o.Bins.Assets)
 	_ = os.Setenv("FLUX_CRDS", strings.Join(o.CRDPaths, ":"))
-	if e.api, err = testenv.Start(); err != nil {
+	var apiOpts []testenv.Option
+	if o.ClusterOnly {
+		apiOpts = append(apiOpts, testenv.WithoutFluxConfigCRD())
+	}
+	if e.api, err = testenv.Start(apiOpts...); err != nil {
 		return nil, fmt.Errorf("kube-apiserver: %w", err)
 	}
 	e.Client = e.api.Client
@@ -140,11 +157,6 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		"--kubeconfig="+e.Kubeconfig, "--controllers=garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller",
 		"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false"); err != nil {
 		return nil, err
-	}
-
-	e.step("Starting the Git server (HTTPS and SSH)")
-	if e.Git, err = gitserver.Start(filepath.Join(o.Dir, "git")); err != nil {
-		return nil, fmt.Errorf("git server: %w", err)
 	}
 
 	if err := os.MkdirAll(filepath.Join(o.Dir, "flux-storage"), 0o755); err != nil {
@@ -190,29 +202,11 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		}
 	}
 
-	dpAddr, _ := freePort()
-	e.DataPlaneURL = "https://" + dpAddr
-	// The data plane serves HTTPS with a local CA it makes in its data
-	// directory; the manager and the CLI trust that CA.
-	e.DataPlaneCAFile = filepath.Join(o.Dir, "dataplane", "tls", tlsutil.CAFile)
-	e.step("Starting the data plane on %s", e.DataPlaneURL)
-	if err := e.startProc("dataplane", o.Bins.Dataplane, nil, "--listen="+dpAddr, "--data-dir="+filepath.Join(o.Dir, "dataplane")); err != nil {
+	if o.ClusterOnly {
+		return e, nil
+	}
+	if err := e.startHub(ctx, o, "127.0.0.1"); err != nil {
 		return nil, err
-	}
-	if err := e.waitHTTP(ctx, "dataplane", e.DataPlaneURL+"/healthz"); err != nil {
-		return nil, err
-	}
-	e.OwnerFile = filepath.Join(o.Dir, "dataplane", dataplane.OwnerCredentialsFile)
-	owner, err := dataplane.ReadCredentials(e.OwnerFile)
-	if err != nil {
-		return nil, fmt.Errorf("the data plane's owner: %w", err)
-	}
-	e.Owner = owner
-
-	e.step("Registering the cluster (connectedk8s connect)")
-	e.TokenFile = filepath.Join(o.Dir, "agent.token")
-	if out, err := e.CLI("connectedk8s", "connect", "-n", "local", "-g", "local", "-l", "local", "--agent-token-file", e.TokenFile, "-o", "none"); err != nil {
-		return nil, fmt.Errorf("registering the cluster: %w: %s", err, out)
 	}
 
 	mgrHealth, _ := freePort()
@@ -234,6 +228,42 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// startHub starts what the cluster syncs from, listening on host: the Git
+// server, and the data plane with the cluster registered in it.
+func (e *Env) startHub(ctx context.Context, o Options, host string) (err error) {
+	e.step("Starting the Git server (HTTPS and SSH) on %s", host)
+	if e.Git, err = gitserver.StartOn(filepath.Join(o.Dir, "git"), host); err != nil {
+		return fmt.Errorf("git server: %w", err)
+	}
+
+	dpAddr, err := freePortOn(host)
+	if err != nil {
+		return err
+	}
+	e.DataPlaneURL = "https://" + dpAddr
+	// The data plane serves HTTPS with a local CA it makes in its data
+	// directory; the manager and the CLI trust that CA.
+	e.DataPlaneCAFile = filepath.Join(o.Dir, "dataplane", "tls", tlsutil.CAFile)
+	e.step("Starting the data plane on %s", e.DataPlaneURL)
+	if err := e.startProc("dataplane", o.Bins.Dataplane, nil, "--listen="+dpAddr, "--data-dir="+filepath.Join(o.Dir, "dataplane")); err != nil {
+		return err
+	}
+	if err := e.waitHTTP(ctx, "dataplane", e.DataPlaneURL+"/healthz"); err != nil {
+		return err
+	}
+	e.OwnerFile = filepath.Join(o.Dir, "dataplane", dataplane.OwnerCredentialsFile)
+	if e.Owner, err = dataplane.ReadCredentials(e.OwnerFile); err != nil {
+		return fmt.Errorf("the data plane's owner: %w", err)
+	}
+
+	e.step("Registering the cluster (connectedk8s connect)")
+	e.TokenFile = filepath.Join(o.Dir, "agent.token")
+	if out, err := e.CLI("connectedk8s", "connect", "-n", "local", "-g", "local", "-l", "local", "--agent-token-file", e.TokenFile, "-o", "none"); err != nil {
+		return fmt.Errorf("registering the cluster: %w: %s", err, out)
+	}
+	return nil
 }
 
 // cliTimeout bounds one CLI command, so that a hung one fails its test
@@ -267,9 +297,12 @@ func freePorts(n int) ([]string, error) {
 	return out, nil
 }
 
-func freePort() (string, error) {
+func freePort() (string, error) { return freePortOn("127.0.0.1") }
+
+// freePortOn is a free address of host.
+func freePortOn(host string) (string, error) {
 	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", err
 	}
@@ -343,6 +376,17 @@ func (e *Env) waitHTTP(ctx context.Context, name, url string) error {
 	return fmt.Errorf("%s did not become ready at %s within 2 minutes; its log: %s", name, url, e.logPath(name))
 }
 
+// stop ends p with SIGTERM, and SIGKILL after 10 seconds.
+func (p *proc) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
 func (e *Env) find(name string) *proc {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -395,20 +439,19 @@ func (e *Env) LogTail(name string, n int) string {
 }
 
 // Stop stops every process (SIGTERM, then SIGKILL), the Git server and the
-// API server.
+// API server; attached to an external cluster, it first removes what it
+// installed there (Cleanup).
 func (e *Env) Stop() {
+	if e.external != nil {
+		if err := e.Cleanup(context.Background()); err != nil {
+			e.step("Cleaning up the cluster: %v", err)
+		}
+	}
 	e.mu.Lock()
 	procs := append([]*proc(nil), e.procs...)
 	e.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
+		procs[i].stop()
 	}
 	if e.Git != nil {
 		e.Git.Close()

@@ -66,7 +66,12 @@ type Env struct {
 // Option changes what Start sets up.
 type Option func(*settings)
 
-type settings struct{ withoutFlux bool }
+type settings struct{ withoutFlux, withoutFluxConfig bool }
+
+// WithoutFluxConfigCRD starts an API server with Flux's CRDs only, as a
+// cluster the operator has yet to be installed in (its chart brings the
+// FluxConfig CRD).
+func WithoutFluxConfigCRD() Option { return func(s *settings) { s.withoutFluxConfig = true } }
 
 // WithoutFluxCRDs starts an API server with the FluxConfig CRD only, as a
 // cluster where Flux is not installed (yet).
@@ -100,7 +105,10 @@ func Start(opts ...Option) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	crdPaths := []string{filepath.Join(root, "config", "crd", "bases")}
+	var crdPaths []string
+	if !set.withoutFluxConfig {
+		crdPaths = append(crdPaths, filepath.Join(root, "config", "crd", "bases"))
+	}
 	if !set.withoutFlux {
 		flux, err := FluxCRDPaths()
 		if err != nil {

@@ -1,12 +1,22 @@
 // Package e2e runs the whole path on real Flux controllers: data plane and
 // CLI -> agent -> FluxConfig -> Flux objects -> the cluster, and status back.
-// It starts the local environment (internal/localenv) through `make test-e2e`.
+//
+// It runs in one of two modes (`make test-e2e`):
+//   - local (the default): it starts the local environment
+//     (internal/localenv), the manager a process beside Flux;
+//   - external (E2E_KUBECONFIG set): against an existing cluster where Flux
+//     runs, as a user would: the Git server and the data plane on this
+//     machine at E2E_HOST, the operator installed with its Helm chart
+//     (the image E2E_IMAGE; without one, for a cluster with no kubelets,
+//     the chart's Deployment run here as its pod), and everything it made
+//     or installed removed at the end, which is checked.
 package e2e
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +34,7 @@ import (
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/localenv"
+	"github.com/arcgitops/arcgitops/internal/testenv"
 )
 
 var (
@@ -31,6 +42,9 @@ var (
 	k      client.Client
 	caFile string
 	ctx    = context.Background()
+	// host is the address the cluster reaches this machine at: the
+	// suite's own servers (webhook receivers) listen there.
+	host = "127.0.0.1"
 )
 
 const (
@@ -40,32 +54,88 @@ const (
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
+// clusterScopeNamespaces are the namespaces the suite places cluster-scope
+// configurations in: an installed chart allows cluster scope there only.
+var clusterScopeNamespaces = []string{"flux-system", "sample", "e2e-ssh-config", "e2e-https", "e2e-plain", "e2e-policy",
+	"e2e-helm", "e2e-alerts", "e2e-receiver", "e2e-rotation", "e2e-lockdown"}
+
+// external is the cluster the suite attaches to (E2E_KUBECONFIG), or nil.
+func external() (*localenv.External, error) {
+	kubeconfig := os.Getenv("E2E_KUBECONFIG")
+	if kubeconfig == "" {
+		return nil, nil
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	x := &localenv.External{Kubeconfig: kubeconfig, Host: os.Getenv("E2E_HOST"), ReceiverAddr: os.Getenv("E2E_RECEIVER_ADDR"),
+		Helm: os.Getenv("HELM"), Chart: filepath.Join(root, "charts", "fluxconfig"), Image: os.Getenv("E2E_IMAGE"),
+		ClusterScopeNamespaces: clusterScopeNamespaces}
+	if x.Host == "" {
+		x.Host = "127.0.0.1"
+	}
+	if x.Helm == "" {
+		return nil, errors.New("HELM is not set: run the suite through make test-e2e, which installs helm into bin/")
+	}
+	return x, nil
+}
+
 func run(m *testing.M) int {
 	bins, crds, err := localenv.BinariesFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	dir, _ := os.MkdirTemp("", "arcgitops-e2e-")
-	start := time.Now()
-	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Bins: bins, CRDPaths: crds, Progress: os.Stdout})
+	x, err := external()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "local environment:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("==> Local environment ready in %s (state in %s)\n", time.Since(start).Round(time.Second), dir)
-	defer env.Stop()
+	mode := "Local environment"
+	if x != nil {
+		mode = "External cluster " + x.Kubeconfig
+		host = x.Host
+	}
+	dir, _ := os.MkdirTemp("", "arcgitops-e2e-")
+	start := time.Now()
+	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Bins: bins, CRDPaths: crds, Progress: os.Stdout, External: x})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", mode, err)
+		return 1
+	}
+	fmt.Printf("==> %s ready in %s (state in %s)\n", mode, time.Since(start).Round(time.Second), dir)
 	k = env.Client
+	code := suite(m, dir)
+	env.Stop()
+	if x != nil {
+		// Nothing the suite made or installed may stay in someone's cluster.
+		left, err := env.Leftovers(ctx)
+		switch {
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "checking the cluster for leftovers:", err)
+			code = 1
+		case len(left) > 0:
+			fmt.Fprintf(os.Stderr, "FAIL: the suite left behind in the cluster:\n  %s\n", strings.Join(left, "\n  "))
+			code = 1
+		default:
+			fmt.Println("==> Nothing left behind in the cluster: no release, FluxConfig CRD, namespace, lease, or labelled object of the suite's")
+		}
+	}
+	if code == 0 {
+		_ = os.RemoveAll(dir)
+	}
+	return code
+}
+
+// suite runs the tests with the environment up.
+func suite(m *testing.M, dir string) int {
 	caFile = filepath.Join(dir, "git-ca.pem")
 	if err := os.WriteFile(caFile, env.Git.CACert, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	code := m.Run()
-	if code == 0 {
-		_ = os.RemoveAll(dir)
-	}
-	return code
+	return m.Run()
 }
 
 // dumpOnFailure prints FluxConfigs, Flux objects, events and every

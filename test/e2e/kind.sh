@@ -1,51 +1,82 @@
 #!/usr/bin/env bash
-# Runs the end-to-end suite's environment on a kind cluster, for machines
-# with Docker: creates the cluster, installs Flux and the operator with Helm,
-# runs the data plane on the host, and registers the cluster.
+# Runs the end-to-end suite against a kind cluster, in external mode: creates
+# the cluster, installs Flux's four controllers at the versions the suite
+# pins (hack/tools/flux) with Azure's default multi-tenancy flags, builds the
+# manager image and loads it into the cluster, port-forwards
+# notification-controller's receiver, and runs `make test-e2e` against the
+# cluster; the suite installs the chart with Helm, runs every scenario, and
+# removes what it installed (checked). The cluster is deleted afterwards
+# unless KEEP_CLUSTER=1.
 #
 # Usage: test/e2e/kind.sh [CLUSTER_NAME]
-# Needs docker, kind, kubectl, helm and flux on PATH.
+# Needs Docker (a running daemon) and network access to ghcr.io and
+# github.com; kind (v0.33.0) and kubectl are built into bin/ when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=${1:-arcgitops-e2e}
-for tool in docker kind kubectl helm flux; do
-	command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
-done
+KIND_VERSION=v0.33.0
+
+die() { echo "error: $*" >&2; exit 1; }
+command -v docker >/dev/null ||
+	die "test/e2e/kind.sh needs Docker, and there is no docker command: install Docker, or run make test-e2e-external-local, which runs the same external mode against a local cluster without Docker"
+docker info >/dev/null 2>&1 || die "docker cannot reach its daemon: start Docker (docker info says why)"
+
+mkdir -p bin
+kind=bin/kind-$KIND_VERSION
+if [ ! -x "$kind" ]; then
+	echo "==> Building kind $KIND_VERSION into bin/"
+	GOBIN="$PWD/bin/.kind" go install "sigs.k8s.io/kind@$KIND_VERSION" || die "could not build kind $KIND_VERSION"
+	mv bin/.kind/kind "$kind" && rmdir bin/.kind
+fi
+kubectl="$(hack/envtest.sh kubectl)/kubectl"
+[ -x "$kubectl" ] || die "hack/envtest.sh kubectl did not build kubectl"
 
 echo "==> Creating kind cluster $name"
-kind create cluster --name "$name" --wait 120s
-echo "==> Installing Flux (source-, kustomize-, helm- and notification-controller, as Azure's extension does)"
-flux install --components=source-controller,kustomize-controller,helm-controller,notification-controller
+"$kind" create cluster --name "$name" --wait 180s
+kubeconfig=$PWD/.local/kind-$name.kubeconfig
+mkdir -p .local
+"$kind" get kubeconfig --name "$name" >"$kubeconfig"
+k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
+cleanup() {
+	[ -n "${pf_pid:-}" ] && kill "$pf_pid" 2>/dev/null || true
+	if [ "${KEEP_CLUSTER:-0}" != 1 ]; then "$kind" delete cluster --name "$name"; fi
+}
+trap cleanup EXIT
 
-echo "==> Building and loading the manager image"
+echo "==> Installing Flux's controllers (the versions in hack/tools/flux), with the extension's multi-tenancy defaults"
+k create namespace flux-system
+for c in source-controller kustomize-controller helm-controller notification-controller; do
+	v=$(sed -n "s|.*github.com/fluxcd/$c \(v[0-9.]*\).*|\1|p" "hack/tools/flux/$c/go.mod" | head -1)
+	[ -n "$v" ] || die "no version of $c in hack/tools/flux/$c/go.mod"
+	base=https://github.com/fluxcd/$c/releases/download/$v
+	k apply --server-side -f "$base/$c.crds.yaml"
+	k -n flux-system create serviceaccount "$c"
+	k -n flux-system apply -f "$base/$c.deployment.yaml"
+	# A throw-away test cluster: the controllers run as cluster-admin.
+	k create clusterrolebinding "$c" --clusterrole=cluster-admin --serviceaccount="flux-system:$c"
+done
+# Azure's defaults (multiTenancy.enforce=true): internal/fluxsettings.
+add_args() {
+	local ops="" a
+	for a in "${@:2}"; do ops+="{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"$a\"},"; done
+	k -n flux-system patch deployment "$1" --type=json -p "[${ops%,}]"
+}
+add_args kustomize-controller --no-cross-namespace-refs=true --default-service-account=flux-applier
+add_args helm-controller --no-cross-namespace-refs=true --default-service-account=flux-applier
+add_args notification-controller --no-cross-namespace-refs=true
+k -n flux-system rollout status deployment --timeout=300s
+
+echo "==> Building the manager image and loading it into the cluster"
 make docker-build IMG=fluxconfig-manager:e2e
-kind load docker-image fluxconfig-manager:e2e --name "$name"
+"$kind" load docker-image fluxconfig-manager:e2e --name "$name"
 
-echo "==> Starting the data plane on the host"
-make binaries
-host_ip=$(docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}')
-bin/dataplane --listen "$host_ip:8090" --data-dir ".local/kind-dataplane" &
-dp_pid=$!
-trap 'kill $dp_pid' EXIT
-export ARCGITOPS_DATAPLANE="https://$host_ip:8090"
-# The data plane serves HTTPS with a local CA it makes in its data directory.
-for _ in $(seq 50); do [ -f .local/kind-dataplane/tls/ca.crt ] && break; sleep 0.2; done
-export ARCGITOPS_CA_FILE=.local/kind-dataplane/tls/ca.crt
-sleep 2
-# Sign in as the owner the data plane made at its first start.
-owner=.local/kind-dataplane/owner-credentials.json
-cred() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$owner" "$1"; }
-bin/arcgitops login --service-principal -u "$(cred appId)" -p "$(cred password)" -o none
-bin/arcgitops connectedk8s connect -n "$name" -g kind --agent-token-file .local/kind-agent.token -o none
-cluster_id="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/kind/providers/Microsoft.Kubernetes/connectedClusters/$name"
+# The Git server and the data plane run on this machine; pods reach it at
+# the kind network's gateway. The Git server announces pushes to
+# notification-controller's receiver through a port-forward.
+host_ip=$(docker network inspect kind -f '{{range .IPAM.Config}}{{if .Gateway}}{{.Gateway}} {{end}}{{end}}' | tr ' ' '\n' | grep -m1 '\.')
+[ -n "$host_ip" ] || die "no IPv4 gateway on Docker network kind"
+k -n flux-system port-forward svc/webhook-receiver 19292:80 >.local/kind-port-forward.log 2>&1 &
+pf_pid=$!
 
-echo "==> Installing the operator with Helm"
-helm upgrade --install fluxconfig charts/fluxconfig -n flux-system \
-	--set image.repository=fluxconfig-manager --set image.tag=e2e --set image.pullPolicy=Never \
-	--set agent.dataplaneURL="$ARCGITOPS_DATAPLANE" --set agent.clusterResourceID="$cluster_id" \
-	--set-file agent.caCert="$ARCGITOPS_CA_FILE" \
-	--set-file agent.token=.local/kind-agent.token --wait
-
-echo "==> Ready: KUBECONFIG is kind's, ARCGITOPS_DATAPLANE=$ARCGITOPS_DATAPLANE"
-echo "    Try: bin/arcgitops k8s-configuration flux create -g kind -c $name -n demo --namespace flux-system -u https://github.com/Azure/gitops-flux2-kustomize-helm-mt --branch main --kustomization name=infra path=./infrastructure"
-wait $dp_pid
+echo "==> The end-to-end suite against kind cluster $name (this machine at $host_ip)"
+make test-e2e E2E_KUBECONFIG="$kubeconfig" E2E_HOST="$host_ip" E2E_IMAGE=fluxconfig-manager:e2e E2E_RECEIVER_ADDR=127.0.0.1:19292

@@ -36,9 +36,14 @@ func TestMultiTenancyLockdown(t *testing.T) {
 			"and multi-tenancy refuses references across namespaces"))
 	}, wait, poll).Should(Succeed())
 	// The configuration says so from the release's spec, possibly before
-	// helm-controller has tried it; it does refuse it.
-	g.Eventually(func() string { return env.LogTail("helm-controller", 200) }, wait, poll).Should(
-		ContainSubstring("cross-namespace references are not allowed"), "helm-controller refuses it")
+	// helm-controller has tried it; it does refuse it (its log says so,
+	// which the suite reads when it runs helm-controller itself).
+	if _, ours := env.Components()["helm-controller"]; ours {
+		g.Eventually(func() string { return env.LogTail("helm-controller", 200) }, wait, poll).Should(
+			ContainSubstring("cross-namespace references are not allowed"), "helm-controller refuses it")
+	} else {
+		t.Log("helm-controller runs in the cluster, not here: its log's refusal is not checked, the configuration's message is")
+	}
 	t.Logf("refused as: %s", show(g, "lockdown")["errorMessage"])
 
 	tenant.namespace = "e2e-lockdown"
