@@ -433,9 +433,11 @@ func (c *convergence) operator(n, i int, profile bool) (time.Duration, time.Dura
 	if profile && c.o.profile != "" {
 		profiled = make(chan error, 2)
 		go func() {
+			time.Sleep(c.o.profileAfter)
 			profiled <- download(c.m.pprof+"profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("manager-cpu-N%d.pprof", n)))
 		}()
 		go func() {
+			time.Sleep(c.o.profileAfter)
 			profiled <- c.profile("profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("apiserver-cpu-N%d.pprof", n)))
 		}()
 	}
@@ -480,6 +482,7 @@ func (c *convergence) floor(n, i int, profile bool) (time.Duration, time.Duratio
 	if profile && c.o.profile != "" {
 		profiled = make(chan error, 1)
 		go func() {
+			time.Sleep(c.o.profileAfter)
 			profiled <- c.profile("profile?seconds=30", filepath.Join(c.o.profile, fmt.Sprintf("apiserver-cpu-floor-N%d.pprof", n)))
 		}()
 	}

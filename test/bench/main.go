@@ -46,9 +46,11 @@ type options struct {
 	dataplane string
 	out       string
 	profile   string
-	floorPar  int
-	mgrArgs   []string
-	measures  map[string]bool
+	// profileAfter delays the convergence's CPU profiles.
+	profileAfter time.Duration
+	floorPar     int
+	mgrArgs      []string
+	measures     map[string]bool
 	// policyClusters are the fleet sizes of measure 9; policyRule the
 	// corrected baseline's rule; policyIdle the rest window.
 	policyClusters []int
@@ -88,7 +90,8 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "bin/manager", "The manager binary.")
 	flag.StringVar(&o.dataplane, "dataplane", "bin/dataplane", "The data plane binary.")
 	flag.StringVar(&o.out, "out", "", "Also write the results as Markdown to this file.")
-	flag.StringVar(&o.profile, "profile-dir", "", "Write pprof profiles of the manager here: CPU during the first convergence of the largest N, heap after it.")
+	flag.StringVar(&o.profile, "profile-dir", "", "Write pprof profiles here: of the manager and kube-apiserver, CPU for 30 s during the first convergence of the largest N (and kube-apiserver's during its floor), the manager's heap after each memory row, the data plane's heap and goroutines at each agent count.")
+	flag.DurationVar(&o.profileAfter, "profile-after", 0, "How long into a convergence its CPU profiles start (0: at once, where the creates of the run dominate them).")
 	flag.IntVar(&o.floorPar, "floor-workers", 8, "Concurrent requests of the floor's plain client.")
 	mgrArgs := flag.String("manager-args", "", "Extra flags for the manager, space-separated, e.g. --concurrent=8.")
 	policyClusters := flag.String("policy-clusters", "1000,10000", "Registered clusters the baseline policy is assigned over, one fresh data plane each (measure 9).")
