@@ -10,6 +10,8 @@ set -euo pipefail
 localenv=$1
 dir=$2
 mkdir -p "$(dirname "$dir")"
+# A cluster.env of an earlier run must not be taken for this one's.
+rm -rf "$dir"
 log="$dir.log"
 echo "==> Starting a cluster-only local environment in $dir (log: $log)"
 "$localenv" -cluster-only -dir "$dir" >"$log" 2>&1 &

@@ -353,16 +353,8 @@ func keyPoolKey(key types.NamespacedName) string { return key.String() }
 func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, fc *v1alpha1.FluxConfig, name string, data map[string][]byte) error {
 	if data == nil {
 		secret := SecretMetadata()
-		if err := r.secretCache().Get(ctx, client.ObjectKey{Namespace: fc.Namespace, Name: name}, secret); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-		if !secret.DeletionTimestamp.IsZero() {
-			return nil
-		}
-		if err := r.Delete(ctx, secret); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to delete Secret %s/%s: %w", fc.Namespace, name, err)
-		}
-		return nil
+		secret.Namespace, secret.Name = fc.Namespace, name
+		return r.deleteCached(ctx, r.secretCache(), secret)
 	}
 	secret := &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -387,7 +379,12 @@ func (r *FluxConfigReconciler) secretCache() client.Reader {
 
 // deleteIfExists deletes obj when the cache has it.
 func (r *FluxConfigReconciler) deleteIfExists(ctx context.Context, obj client.Object) error {
-	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+	return r.deleteCached(ctx, r.Client, obj)
+}
+
+// deleteCached deletes obj when cache has it and it is not being deleted.
+func (r *FluxConfigReconciler) deleteCached(ctx context.Context, cache client.Reader, obj client.Object) error {
+	if err := cache.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {

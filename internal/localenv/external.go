@@ -179,11 +179,7 @@ func (a *attached) snapshot(ctx context.Context, c client.Client) error {
 	for _, ns := range nss.Items {
 		a.namespaces[ns.Name] = true
 	}
-	for name, obj := range map[string]client.Object{
-		fluxConfigCRD:  &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: fluxConfigCRD}},
-		applierBinding: &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: applierBinding}},
-		leaseName:      &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: leaseName}},
-	} {
+	for name, obj := range namedObjects() {
 		err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("looking up %s: %w", name, err)
@@ -200,6 +196,17 @@ func (a *attached) snapshot(ctx context.Context, c client.Client) error {
 		}
 	}
 	return nil
+}
+
+// namedObjects are the cluster-wide objects the suite may bring by name:
+// the CRD the chart installs, the binding the operator makes and the
+// manager's Lease, keyed by name.
+func namedObjects() map[string]client.Object {
+	return map[string]client.Object{
+		fluxConfigCRD:  &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: fluxConfigCRD}},
+		applierBinding: &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: applierBinding}},
+		leaseName:      &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: leaseName}},
+	}
 }
 
 // runDeployment runs the chart's Deployment on this machine, as a kubelet
@@ -519,11 +526,7 @@ func (e *Env) Leftovers(ctx context.Context) ([]string, error) {
 			left = append(left, "Namespace "+ns.Name)
 		}
 	}
-	for name, obj := range map[string]client.Object{
-		fluxConfigCRD:  &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: fluxConfigCRD}},
-		applierBinding: &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: applierBinding}},
-		leaseName:      &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: releaseNamespace, Name: leaseName}},
-	} {
+	for name, obj := range namedObjects() {
 		err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		if err == nil && !a.had[name] {
 			left = append(left, fmt.Sprintf("%T %s", obj, name))
