@@ -41,7 +41,7 @@ type objectWriter struct {
 // apiVersion and kind set, and returns the live object: from the cache when
 // nothing had to be written, from the API server's answer otherwise.
 func (a objectWriter) apply(ctx context.Context, desired client.Object) (client.Object, error) {
-	if err := withAppliedHash(desired); err != nil {
+	if err := WithAppliedHash(desired); err != nil {
 		return nil, err
 	}
 	u, err := toUnstructured(desired)
@@ -112,9 +112,10 @@ func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
 	return u, nil
 }
 
-// withAppliedHash sets the applied-hash annotation of desired to the hash of
-// its content, so that content the operator stops setting is noticed.
-func withAppliedHash(desired client.Object) error {
+// WithAppliedHash sets the applied-hash annotation of desired to the hash
+// of its content, so that content the operator stops setting is noticed.
+// (Exported for the benchmark's floor, which writes the same objects.)
+func WithAppliedHash(desired client.Object) error {
 	u, err := toUnstructured(desired)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func (v *secretVersions) forget(keys ...types.NamespacedName) {
 // means nothing changed. Otherwise (changed by someone else since, or not
 // seen since the manager started) the Secret is read whole and compared.
 func (a objectWriter) applySecret(ctx context.Context, desired *corev1.Secret) error {
-	if err := withAppliedHash(desired); err != nil {
+	if err := WithAppliedHash(desired); err != nil {
 		return err
 	}
 	key := client.ObjectKeyFromObject(desired)

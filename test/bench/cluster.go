@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -30,6 +29,8 @@ import (
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
 	"github.com/arcgitops/arcgitops/internal/auth"
+	"github.com/arcgitops/arcgitops/internal/builder"
+	fccontroller "github.com/arcgitops/arcgitops/internal/controller"
 	"github.com/arcgitops/arcgitops/internal/testenv"
 )
 
@@ -497,7 +498,79 @@ func (c *convergence) floor(n, i int, profile bool) (time.Duration, time.Duratio
 			return 0, 0, fmt.Errorf("CPU profile: %w", err)
 		}
 	}
+	if err := sameObjects(c.ctx, k, fmt.Sprintf("op-%d-%d", n, i), fmt.Sprintf("fl-%d-%d", n, i)); err != nil {
+		return 0, 0, err
+	}
 	return d, cpu1 - cpu0, nil
+}
+
+// sameObjects checks that the floor wrote what the operator wrote: the
+// objects of configuration c0 in the runs with the two prefixes, apart from
+// what names the run or the moment (namespace, UIDs, key, hash, times).
+func sameObjects(ctx context.Context, k client.Client, op, fl string) error {
+	kinds := []struct {
+		gvk  schema.GroupVersionKind
+		name string
+	}{
+		{corev1.SchemeGroupVersion.WithKind("Secret"), builder.KeySecretName("c0")},
+		{corev1.SchemeGroupVersion.WithKind("Secret"), builder.AuthSecretName("c0")},
+		{schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"}, "c0"},
+	}
+	for _, name := range []string{"infra", "apps", "tests"} {
+		kinds = append(kinds, struct {
+			gvk  schema.GroupVersionKind
+			name string
+		}{kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), "c0-" + name})
+	}
+	for _, kd := range kinds {
+		var objs [2]string
+		for j, prefix := range []string{op, fl} {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(kd.gvk)
+			if err := k.Get(ctx, client.ObjectKey{Namespace: prefix + "-0", Name: kd.name}, u); err != nil {
+				return fmt.Errorf("comparing the floor's objects with the operator's: %w", err)
+			}
+			raw, err := json.Marshal(withoutRunDetails(u).Object)
+			if err != nil {
+				return err
+			}
+			objs[j] = strings.ReplaceAll(string(raw), prefix, "<run>")
+		}
+		if objs[0] != objs[1] {
+			return fmt.Errorf("the floor's %s %s is not the operator's:\noperator: %s\nfloor:    %s", kd.gvk.Kind, kd.name, objs[0], objs[1])
+		}
+	}
+	return nil
+}
+
+// withoutRunDetails is u without what differs between two runs by design, but
+// for the run's prefix in names (the caller replaces it).
+func withoutRunDetails(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "finalizers"} {
+		unstructured.RemoveNestedField(u.Object, "metadata", f)
+	}
+	delete(u.Object, "status")
+	labels := u.GetLabels()
+	delete(labels, v1alpha1.LabelIsManaged) // "none" in the floor, on purpose
+	u.SetLabels(labels)
+	if ann := u.GetAnnotations(); ann != nil {
+		for k := range ann {
+			ann[k] = "" // hashes and times; the keys must match
+		}
+		u.SetAnnotations(ann)
+	}
+	refs := u.GetOwnerReferences()
+	for j := range refs {
+		refs[j].UID, refs[j].APIVersion = "", ""
+	}
+	u.SetOwnerReferences(refs)
+	if data, ok := u.Object["data"].(map[string]any); ok {
+		for k := range data {
+			data[k] = "" // another key pair; the keys must match
+		}
+	}
+	return u
 }
 
 // spec is one benchmark configuration: SSH with a generated key, three
@@ -691,10 +764,15 @@ func statusTemplate(ctx context.Context, k client.Client, prefix string) (map[st
 
 // floor reaches the operator's end state directly, as fast as a plain
 // client can: per configuration it creates the FluxConfig (in the floor's
-// copy of the CRD), the key and auth Secrets (with a generated key), the
-// GitRepository and three Kustomizations, then writes the FluxConfig's
-// status once; per namespace it creates the applier's ServiceAccount and
-// binding.
+// copy of the CRD), then the operator's own objects for it, byte for byte
+// what the builder and the reconciler make (labels, owner reference,
+// applied-hash, Azure's patches): the key Secret (with a generated key), the
+// auth Secret, the GitRepository and three Kustomizations; then it writes
+// the FluxConfig's status once. Per namespace it creates the applier's
+// ServiceAccount and binding. Two differences, neither of size: owner
+// references name the floor's group, and the is-managed label says "none"
+// instead of "true", so that the manager's label-filtered watches do not
+// count the floor's objects as the operator's work.
 func floor(ctx context.Context, k client.Client, prefix string, n, workers int, status map[string]any) (time.Duration, error) {
 	if err := createNamespaces(ctx, k, prefix); err != nil {
 		return 0, err
@@ -712,32 +790,21 @@ func floor(ctx context.Context, k client.Client, prefix string, n, workers int, 
 		}
 	}
 	err := parallel(n, workers, func(i int) error {
-		ns, name := fmt.Sprintf("%s-%d", prefix, i%namespaces), fmt.Sprintf("c%d", i)
 		kp, err := auth.GenerateKeyPair("ed25519")
 		if err != nil {
 			return err
 		}
 		fc := &unstructured.Unstructured{}
-		if fc.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(&v1alpha1.FluxConfig{Spec: spec()}); err != nil {
+		if fc.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(agentFluxConfig(prefix, i)); err != nil {
 			return err
 		}
 		fc.SetGroupVersionKind(schema.GroupVersionKind{Group: floorGroup, Version: v1alpha1.GroupVersion.Version, Kind: "FluxConfig"})
-		fc.SetNamespace(ns)
-		fc.SetName(name)
-		fc.SetFinalizers([]string{v1alpha1.FluxConfigFinalizer}) // the operator's end state has it
-		objs := []client.Object{
-			fc,
-			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-ssh-key"}, Data: kp.SecretData()},
-			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-auth"}, Data: map[string][]byte{
-				"identity": kp.PrivateKey, "identity.pub": kp.PublicKey, "known_hosts": []byte(auth.BuiltinKnownHosts)}},
-			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: sourcev1.GitRepositorySpec{
-				URL: "ssh://git@github.com/org/fleet", Interval: metav1.Duration{Duration: 10 * time.Minute},
-				Reference: &sourcev1.GitRepositoryRef{Branch: "main"}, SecretRef: &meta.LocalObjectReference{Name: name + "-auth"}}},
+		if err := k.Create(ctx, fc); err != nil {
+			return err
 		}
-		for _, kn := range []string{"infra", "apps", "tests"} {
-			objs = append(objs, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-" + kn},
-				Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./" + kn,
-					SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: name}, ServiceAccountName: "flux-applier"}})
+		objs, err := floorObjects(fc, kp)
+		if err != nil {
+			return err
 		}
 		for _, o := range objs {
 			if err := k.Create(ctx, o); err != nil {
@@ -750,4 +817,47 @@ func floor(ctx context.Context, k client.Client, prefix string, n, workers int, 
 		return k.Status().Update(ctx, fc)
 	})
 	return time.Since(start), err
+}
+
+// floorObjects are the objects the operator writes for the floor's
+// FluxConfig fc (as the API server returned it, defaulted and with its
+// UID), with kp as its generated key.
+func floorObjects(fc *unstructured.Unstructured, kp *auth.KeyPair) ([]client.Object, error) {
+	typed := &v1alpha1.FluxConfig{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(fc.Object, typed); err != nil {
+		return nil, err
+	}
+	built, err := builder.Build(typed, builder.Options{MultiTenancy: true, HasAuthSecret: true})
+	if err != nil {
+		return nil, err
+	}
+	authData, err := auth.SecretData(auth.Input{Spec: &typed.Spec, Generated: kp})
+	if err != nil {
+		return nil, err
+	}
+	state := auth.KeyState{Current: kp, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: typed.Namespace, Name: name, Labels: builder.Labels(typed),
+			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(typed)}}
+	}
+	keySecret := &corev1.Secret{ObjectMeta: meta(builder.KeySecretName(typed.Name)), Type: corev1.SecretTypeOpaque, Data: state.SecretData()}
+	keySecret.Annotations = state.Annotations()
+	authSecret := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: meta(builder.AuthSecretName(typed.Name)), Type: corev1.SecretTypeOpaque, Data: authData}
+	objs := []client.Object{keySecret, authSecret, built.Source}
+	for _, ks := range built.Kustomizations {
+		objs = append(objs, ks)
+	}
+	for _, o := range objs[1:] { // the key Secret has no applied-hash
+		if err := fccontroller.WithAppliedHash(o); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range objs {
+		refs := o.GetOwnerReferences()
+		refs[0].APIVersion = floorGroup + "/" + v1alpha1.GroupVersion.Version
+		o.SetOwnerReferences(refs)
+		o.GetLabels()[v1alpha1.LabelIsManaged] = "none"
+	}
+	return objs, nil
 }
