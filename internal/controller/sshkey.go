@@ -36,12 +36,16 @@ type keySecret struct {
 // pair.
 func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.FluxConfig) (*keySecret, error) {
 	key := client.ObjectKey{Namespace: fc.Namespace, Name: builder.KeySecretName(fc.Name)}
-	// The manager's client reads whole Secrets from the API server (the
-	// cache holds their metadata only). Should a read still miss a Secret
+	// The cache holds Secrets' metadata only: a key Secret it has is read
+	// whole from the API server; one it has not is created without a read
+	// (a new configuration's case). Should the cache still miss a Secret
 	// created a moment ago, the create fails with AlreadyExists, and the
 	// real key is read uncached.
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
+	err := r.secretCache().Get(ctx, key, SecretMetadata())
+	if err == nil {
+		err = r.Get(ctx, key, secret)
+	}
 	if err == nil {
 		return readKeySecret(secret)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -220,4 +222,47 @@ func TestKeyRotationReadStaleTriesAgain(t *testing.T) {
 	g.Expect(after.Status.RepositoryPublicKey).To(Equal(before.Status.RepositoryPublicKey))
 	g.Expect(after.Status.SSHKey.PendingPublicKey).To(Equal(before.Status.SSHKey.PendingPublicKey), "the pending pair was not replaced")
 	g.Expect(conditions.IsFalse(after, v1alpha1.ReadyCondition) && conditions.GetReason(after, v1alpha1.ReadyCondition) == v1alpha1.ReasonApplyFailed).To(BeFalse())
+}
+
+// TestKeySecretTheCacheMissesIsKept: a reconcile whose cache has not seen
+// the key Secret yet (it is created without a read when missing there)
+// keeps the key that exists: the create fails, the key is read instead,
+// and neither the Secret nor the published key changes.
+func TestKeySecretTheCacheMissesIsKept(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "unseen", func(fc *v1alpha1.FluxConfig) {
+		fc.Spec.GitRepository.URL = "ssh://git@github.com/o/r"
+	}))).To(Succeed())
+	var before *v1alpha1.FluxConfig
+	g.Eventually(func(g Gomega) {
+		before = getFC(g, ns, "unseen")
+		g.Expect(before.Status.RepositoryPublicKey).NotTo(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+	keyBefore := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "unseen-ssh-key"), keyBefore)).To(Succeed())
+
+	blind := &controller.FluxConfigReconciler{Client: mgrClient, APIReader: k, Scheme: mgrScheme,
+		SecretCache: noSecretsCached{mgrClient}, KeyAlgorithm: "ecdsa-p256", MultiTenancy: true}
+	_, err := blind.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "unseen")})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	keyAfter := &corev1.Secret{}
+	g.Expect(k.Get(ctx, key(ns, "unseen-ssh-key"), keyAfter)).To(Succeed())
+	g.Expect(keyAfter.ResourceVersion).To(Equal(keyBefore.ResourceVersion), "the key Secret was not written")
+	g.Expect(keyAfter.Data).To(Equal(keyBefore.Data))
+	after := getFC(g, ns, "unseen")
+	g.Expect(after.Status.RepositoryPublicKey).To(Equal(before.Status.RepositoryPublicKey))
+	g.Expect(conditions.IsReady(after) || conditions.GetReason(after, v1alpha1.ReadyCondition) != v1alpha1.ReasonApplyFailed).To(BeTrue(),
+		"the configuration did not fail")
+}
+
+// noSecretsCached is a Secret metadata cache that has seen none yet.
+type noSecretsCached struct{ client.Reader }
+
+func (c noSecretsCached) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && m.Kind == "Secret" {
+		return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+	}
+	return c.Reader.Get(ctx, key, obj, opts...)
 }
