@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/runtime/predicates"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/arcgitops/arcgitops/api/v1alpha1"
+	"github.com/arcgitops/arcgitops/internal/builder"
 	"github.com/arcgitops/arcgitops/internal/rbac"
 	"github.com/arcgitops/arcgitops/internal/status"
 )
@@ -54,13 +56,44 @@ func (r *FluxConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts controlle
 			predicate.GenerationChangedPredicate{},
 			predicates.ReconcileRequestedPredicate{},
 		))).
-		Owns(&sourcev1.GitRepository{}).
-		Owns(&sourcev1.Bucket{}).
-		Owns(&sourcev1.OCIRepository{}).
-		Owns(&kustomizev1.Kustomization{}).
-		WatchesMetadata(SecretMetadata(), handler.EnqueueRequestsFromMapFunc(configOfLabels)).
+		Owns(&sourcev1.GitRepository{}, ownPredicates).
+		Owns(&sourcev1.Bucket{}, ownPredicates).
+		Owns(&sourcev1.OCIRepository{}, ownPredicates).
+		Owns(&kustomizev1.Kustomization{}, ownPredicates).
+		WatchesMetadata(SecretMetadata(), handler.EnqueueRequestsFromMapFunc(configOfLabels),
+			ctrlbuilder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !writtenByReconcile(e.Object) }})).
 		WithOptions(opts).
 		Complete(r)
+}
+
+// ownPredicates drop the creation of an owned Flux object that no
+// controller has reported on yet: the reconcile that created it read the
+// API server's answer, so the event would only run a second reconcile that
+// finds nothing to do (one per new configuration). Objects that arrive
+// with a status, as after a relist, still enqueue; so do all updates and
+// deletions.
+var ownPredicates = ctrlbuilder.WithPredicates(predicate.Funcs{CreateFunc: ownCreate})
+
+func ownCreate(e event.CreateEvent) bool {
+	g, ok := e.Object.(conditions.Getter)
+	return !ok || len(g.GetConditions()) > 0
+}
+
+// writtenByReconcile reports whether obj, a Secret, is one the reconcile
+// writes for the configuration its labels name (key, auth, verification):
+// its creation tells that reconcile nothing. Other labelled Secrets, such as
+// the protected settings the agent writes, enqueue on creation.
+func writtenByReconcile(obj client.Object) bool {
+	l := obj.GetLabels()
+	config := l[v1alpha1.LabelName]
+	if config == "" || l[v1alpha1.LabelNamespace] != obj.GetNamespace() {
+		return false
+	}
+	switch obj.GetName() {
+	case builder.KeySecretName(config), builder.AuthSecretName(config), builder.VerifySecretName(config):
+		return true
+	}
+	return false
 }
 
 // DeployedKinds are the kinds a configuration's Kustomizations apply whose
@@ -107,13 +140,32 @@ func (r *FluxConfigReconciler) configOfApplier(ctx context.Context, obj client.O
 // other scope instead of all of them on every reconcile.
 const scopeIndex = "spec.scope"
 
+// configIndex indexes the Flux objects of configurations by the name of
+// their FluxConfig (in the object's namespace), so that a reconcile lists
+// its own few objects, not every one of its namespace.
+const configIndex = "clusterconfig.azure.com/config"
+
 func indexFields(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FluxConfig{}, scopeIndex, func(obj client.Object) []string {
 		return []string{string(rbac.Scope(obj.(*v1alpha1.FluxConfig)))}
 	}); err != nil {
 		return fmt.Errorf("failed to index FluxConfigs: %w", err)
 	}
+	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.Bucket{}, &sourcev1.OCIRepository{}, &kustomizev1.Kustomization{}} {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, configIndex, configOf); err != nil {
+			return fmt.Errorf("failed to index %T: %w", obj, err)
+		}
+	}
 	return nil
+}
+
+// configOf is the name of the FluxConfig obj belongs to, by its labels.
+func configOf(obj client.Object) []string {
+	l := obj.GetLabels()
+	if l[v1alpha1.LabelName] == "" || l[v1alpha1.LabelNamespace] != obj.GetNamespace() {
+		return nil
+	}
+	return []string{l[v1alpha1.LabelName]}
 }
 
 // configOfLabels maps an object carrying the clusterconfig.azure.com/name
