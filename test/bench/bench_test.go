@@ -124,13 +124,16 @@ func TestOutKeepsTheHandWrittenPart(t *testing.T) {
 func TestOutKeepsTheRowsOfMeasuresNotRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "benchmarks.md")
 	old := "# Benchmarks\n\n| measure | value | floor | ratio | target |\n|---|---|---|---|---|\n" +
-		"| 6. capacity | old | - | - | - |\n| 9. policy | old | - | - | - |\n"
+		"| 6. capacity | old | - | - | - |\n| 9. policy | old | - | - | - |\n\n" +
+		"- 6. With 19000 agents, the first error was: too many open files\n- 9. an old policy note\n\n" +
+		handWritten + " -->\n\n- 6. a line of the reading, not a note\n"
 	if err := os.WriteFile(out, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	o := options{out: out, measures: map[string]bool{"policy": true}}
 	rep := report{}
 	rep.add(row{name: "9. policy", value: "new"})
+	rep.note("9. a new policy note")
 	if err := writeOut(o, render(o, rep, time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -138,5 +141,10 @@ func TestOutKeepsTheRowsOfMeasuresNotRun(t *testing.T) {
 	if !strings.Contains(string(b), "| 6. capacity | old |") || strings.Contains(string(b), "| 9. policy | old |") ||
 		!strings.Contains(string(b), "| 9. policy | new |") || !strings.Contains(string(b), "kept from the run before") {
 		t.Errorf("--out wrote:\n%s", b)
+	}
+	table, _, _ := strings.Cut(string(b), handWritten)
+	if !strings.Contains(table, "- 6. With 19000 agents, the first error was") || strings.Contains(table, "old policy note") ||
+		!strings.Contains(table, "- 9. a new policy note") || strings.Contains(table, "a line of the reading") {
+		t.Errorf("the notes of the measures not run are kept, the others replaced; --out wrote:\n%s", b)
 	}
 }

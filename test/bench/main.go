@@ -286,9 +286,9 @@ func render(o options, rep report, took time.Duration) string {
 			ran = append(ran, m)
 		}
 	}
-	var kept []string
+	var kept, keptNotes []string
 	if len(ran) < len(allMeasures) {
-		kept = keptRows(o)
+		kept, keptNotes = keptRows(o)
 		fmt.Fprintf(&b, "Measures run: %s.", strings.Join(ran, ", "))
 		if len(kept) > 0 {
 			b.WriteString(" The other rows are kept from the run before.")
@@ -302,8 +302,11 @@ func render(o options, rep report, took time.Duration) string {
 	for _, r := range rep.rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.name, r.value, orDash(r.floor), orDash(r.ratio), orDash(r.target))
 	}
-	if len(rep.notes) > 0 {
+	if len(keptNotes)+len(rep.notes) > 0 {
 		b.WriteString("\n")
+		for _, n := range keptNotes {
+			b.WriteString(n + "\n")
+		}
 		for _, n := range rep.notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
@@ -315,15 +318,19 @@ func render(o options, rep report, took time.Duration) string {
 var measureNumbers = map[string][]string{"keys": {"7"}, "converge": {"1"}, "idle": {"2"}, "memory": {"3"}, "roundtrip": {"4"},
 	"propagation": {"5"}, "capacity": {"6"}, "burst": {"7"}, "arm": {"8"}, "policy": {"9"}, "graph": {"10"}, "portal": {"11"}, "hub": {"12"}}
 
-// keptRows are the table rows of --out that belong to measures not run
-// this time, so that a run of some measures updates only their rows.
-func keptRows(o options) []string {
+// keptRows are the table rows of --out, and the notes under the table,
+// that belong to measures not run this time, so that a run of some
+// measures updates only their rows and notes.
+func keptRows(o options) (rows, notes []string) {
 	if o.out == "" {
-		return nil
+		return nil, nil
 	}
 	old, err := os.ReadFile(o.out)
 	if err != nil {
-		return nil
+		return nil, nil
+	}
+	if i := strings.Index(string(old), handWritten); i >= 0 {
+		old = old[:i]
 	}
 	replaced := map[string]bool{}
 	for m, run := range o.measures {
@@ -331,15 +338,23 @@ func keptRows(o options) []string {
 			replaced[n] = run || replaced[n]
 		}
 	}
-	var out []string
 	for _, line := range strings.Split(string(old), "\n") {
-		if i := strings.Index(line, ". "); strings.HasPrefix(line, "| ") && i > 2 && !replaced[line[2:i]] {
-			if _, err := strconv.Atoi(line[2:i]); err == nil {
-				out = append(out, line)
+		kind := line[:min(2, len(line))]
+		if kind != "| " && kind != "- " {
+			continue
+		}
+		if i := strings.Index(line, ". "); i > 2 && !replaced[line[2:i]] {
+			if _, err := strconv.Atoi(line[2:i]); err != nil {
+				continue
+			}
+			if kind == "| " {
+				rows = append(rows, line)
+			} else {
+				notes = append(notes, line)
 			}
 		}
 	}
-	return out
+	return rows, notes
 }
 
 func orDash(s string) string {
