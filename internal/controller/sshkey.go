@@ -54,8 +54,20 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 	}
 
 	kp, err := r.generateKeyPair(fc)
-	if kp == nil || err != nil {
+	if err != nil {
 		return nil, err
+	}
+	if kp == nil {
+		// Before saying a key is being generated, make sure the cache is
+		// not merely behind a key Secret that exists (one read per new
+		// configuration with a slow algorithm, while its key is made).
+		if err := r.APIReader.Get(ctx, key, secret); err == nil {
+			r.forgetKey(client.ObjectKeyFromObject(fc))
+			return readKeySecret(secret)
+		} else if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("failed to get SSH key Secret %s: %w", key, err)
+		}
+		return nil, nil
 	}
 	state := auth.KeyState{Current: kp, CreatedAt: r.now().UTC().Truncate(time.Second)}
 	secret = &corev1.Secret{

@@ -255,6 +255,23 @@ func TestKeySecretTheCacheMissesIsKept(t *testing.T) {
 	g.Expect(after.Status.RepositoryPublicKey).To(Equal(before.Status.RepositoryPublicKey))
 	g.Expect(conditions.IsReady(after) || conditions.GetReason(after, v1alpha1.ReadyCondition) != v1alpha1.ReasonApplyFailed).To(BeTrue(),
 		"the configuration did not fail")
+
+	// With a slow algorithm, whose pairs come from the key pool, the same
+	// reconcile does not report a key being generated for it either.
+	pool := &auth.KeyPool{Workers: 1, Generate: func() (*auth.KeyPair, error) { return auth.GenerateKeyPair("ecdsa-p256") }}
+	slow := &controller.FluxConfigReconciler{Client: mgrClient, APIReader: k, Scheme: mgrScheme,
+		SecretCache: noSecretsCached{mgrClient}, KeyAlgorithm: "rsa-4096", Keys: pool, MultiTenancy: true}
+	_, err = slow.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "unseen")})
+	g.Expect(err).NotTo(HaveOccurred())
+	after = getFC(g, ns, "unseen")
+	g.Expect(conditions.GetReason(after, v1alpha1.ReadyCondition)).NotTo(Equal(v1alpha1.ReasonGeneratingKey))
+	g.Expect(after.Status.RepositoryPublicKey).To(Equal(before.Status.RepositoryPublicKey))
+	g.Expect(k.Get(ctx, key(ns, "unseen-ssh-key"), keyAfter)).To(Succeed())
+	g.Expect(keyAfter.ResourceVersion).To(Equal(keyBefore.ResourceVersion), "the key Secret was not written")
+	g.Eventually(pool.Pending, timeout, interval).Should(BeZero())
+	left, err := pool.Take(ns + "/unseen")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(left).To(BeNil(), "the pair generated for the request was dropped, not kept for a key that exists")
 }
 
 // noSecretsCached is a Secret metadata cache that has seen none yet.
