@@ -396,23 +396,18 @@ func (r *FluxConfigReconciler) deleteCached(ctx context.Context, cache client.Re
 	return nil
 }
 
-// ownedBy selects the objects of fc by their labels. In the cache, such a
-// read scans the namespace's objects of that kind; the Flux kinds, which
-// the controller watches anyway, are read through an index instead
-// (ownedFluxBy). No index is registered for other kinds: that would start
-// their informer with the manager, and without RBAC for it the cache never
-// syncs; controller-runtime v0.24.1 then spins on shutdown (found by
-// test/install).
+// ownedBy selects the objects of fc by their labels, in the cache: each
+// such read scans the namespace's objects of that kind. An index would not,
+// but registering one starts that kind's informer with the manager, and
+// without RBAC for it the cache never syncs; controller-runtime v0.24.1
+// then spins on shutdown (found by test/install; for the Flux kinds too,
+// although the controller watches them anyway: with an index on them its
+// run without the kustomizations rule hung on shutdown).
 func ownedBy(fc *v1alpha1.FluxConfig) []client.ListOption {
 	return []client.ListOption{
 		client.InNamespace(fc.Namespace),
 		client.MatchingLabels{v1alpha1.LabelName: fc.Name, v1alpha1.LabelNamespace: fc.Namespace},
 	}
-}
-
-// ownedFluxBy lists the Flux objects of fc through configIndex.
-func ownedFluxBy(fc *v1alpha1.FluxConfig) []client.ListOption {
-	return append(ownedBy(fc), client.MatchingFields{configIndex: fc.Name})
 }
 
 // sourceLists are the kinds a configuration's source may have been.
@@ -426,11 +421,7 @@ func sourceLists() []client.ObjectList {
 func (r *FluxConfigReconciler) deleteOwned(ctx context.Context, fc *v1alpha1.FluxConfig, keep client.Object, lists ...client.ObjectList) (int, error) {
 	found := 0
 	for _, list := range lists {
-		opts := ownedFluxBy(fc)
-		if _, secrets := list.(*corev1.SecretList); secrets {
-			opts = ownedBy(fc) // read from the API server: no index there
-		}
-		if err := r.List(ctx, list, opts...); err != nil {
+		if err := r.List(ctx, list, ownedBy(fc)...); err != nil {
 			return found, fmt.Errorf("failed to list %ss: %w", strings.TrimSuffix(kindOf(r.Scheme, list), "List"), err)
 		}
 		items, err := meta.ExtractList(list)
@@ -458,7 +449,7 @@ func (r *FluxConfigReconciler) deleteOwned(ctx context.Context, fc *v1alpha1.Flu
 // longer in its spec.
 func (r *FluxConfigReconciler) deleteStaleKustomizations(ctx context.Context, fc *v1alpha1.FluxConfig, keep []*kustomizev1.Kustomization) error {
 	var list kustomizev1.KustomizationList
-	if err := r.List(ctx, &list, ownedFluxBy(fc)...); err != nil {
+	if err := r.List(ctx, &list, ownedBy(fc)...); err != nil {
 		return fmt.Errorf("failed to list Kustomizations: %w", err)
 	}
 	for i := range list.Items {

@@ -140,32 +140,13 @@ func (r *FluxConfigReconciler) configOfApplier(ctx context.Context, obj client.O
 // other scope instead of all of them on every reconcile.
 const scopeIndex = "spec.scope"
 
-// configIndex indexes the Flux objects of configurations by the name of
-// their FluxConfig (in the object's namespace), so that a reconcile lists
-// its own few objects, not every one of its namespace.
-const configIndex = "clusterconfig.azure.com/config"
-
 func indexFields(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FluxConfig{}, scopeIndex, func(obj client.Object) []string {
 		return []string{string(rbac.Scope(obj.(*v1alpha1.FluxConfig)))}
 	}); err != nil {
 		return fmt.Errorf("failed to index FluxConfigs: %w", err)
 	}
-	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.Bucket{}, &sourcev1.OCIRepository{}, &kustomizev1.Kustomization{}} {
-		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, configIndex, configOf); err != nil {
-			return fmt.Errorf("failed to index %T: %w", obj, err)
-		}
-	}
 	return nil
-}
-
-// configOf is the name of the FluxConfig obj belongs to, by its labels.
-func configOf(obj client.Object) []string {
-	l := obj.GetLabels()
-	if l[v1alpha1.LabelName] == "" || l[v1alpha1.LabelNamespace] != obj.GetNamespace() {
-		return nil
-	}
-	return []string{l[v1alpha1.LabelName]}
 }
 
 // configOfLabels maps an object carrying the clusterconfig.azure.com/name
