@@ -356,7 +356,14 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, 
 		secret.Namespace, secret.Name = fc.Namespace, name
 		return r.deleteCached(ctx, r.secretCache(), secret)
 	}
-	secret := &corev1.Secret{
+	return w.applySecret(ctx, OwnSecret(fc, name, data))
+}
+
+// OwnSecret is the Secret name of fc with data, as the controller applies
+// it (the auth and verification Secrets). (Exported for the benchmark's
+// floor, which writes the same objects.)
+func OwnSecret(fc *v1alpha1.FluxConfig, name string, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: fc.Namespace,
@@ -366,7 +373,6 @@ func (r *FluxConfigReconciler) applySecret(ctx context.Context, w objectWriter, 
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
 	}
-	return w.applySecret(ctx, secret)
 }
 
 // secretCache reads the cached metadata of Secrets.

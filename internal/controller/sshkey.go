@@ -70,16 +70,7 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 		return nil, nil
 	}
 	state := auth.KeyState{Current: kp, CreatedAt: r.now().UTC().Truncate(time.Second)}
-	secret = &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: key.Name, Namespace: key.Namespace,
-			Labels:          builder.Labels(fc),
-			Annotations:     state.Annotations(),
-			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(fc)},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: state.SecretData(),
-	}
+	secret = KeySecret(fc, state)
 	if err := r.Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			if err := r.APIReader.Get(ctx, key, secret); err != nil {
@@ -92,6 +83,22 @@ func (r *FluxConfigReconciler) ensureKeyPair(ctx context.Context, fc *v1alpha1.F
 	r.event(fc, corev1.EventTypeNormal, "SSHKeyGenerated",
 		"Generated an %s SSH key pair: add status.repositoryPublicKey to the repository as a deploy key", r.KeyAlgorithm)
 	return &keySecret{secret: secret, state: state}, nil
+}
+
+// KeySecret is the key Secret of fc holding state, as the controller
+// creates it. (Exported for the benchmark's floor, which writes the same
+// objects.)
+func KeySecret(fc *v1alpha1.FluxConfig, state auth.KeyState) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: builder.KeySecretName(fc.Name), Namespace: fc.Namespace,
+			Labels:          builder.Labels(fc),
+			Annotations:     state.Annotations(),
+			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(fc)},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: state.SecretData(),
+	}
 }
 
 func readKeySecret(secret *corev1.Secret) (*keySecret, error) {

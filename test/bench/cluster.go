@@ -850,15 +850,7 @@ func floorObjects(fc *unstructured.Unstructured, kp *auth.KeyPair) ([]client.Obj
 		return nil, err
 	}
 	state := auth.KeyState{Current: kp, CreatedAt: time.Now().UTC().Truncate(time.Second)}
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Namespace: typed.Namespace, Name: name, Labels: builder.Labels(typed),
-			OwnerReferences: []metav1.OwnerReference{builder.OwnerReference(typed)}}
-	}
-	keySecret := &corev1.Secret{ObjectMeta: meta(builder.KeySecretName(typed.Name)), Type: corev1.SecretTypeOpaque, Data: state.SecretData()}
-	keySecret.Annotations = state.Annotations()
-	authSecret := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: meta(builder.AuthSecretName(typed.Name)), Type: corev1.SecretTypeOpaque, Data: authData}
-	objs := []client.Object{keySecret, authSecret, built.Source}
+	objs := []client.Object{fccontroller.KeySecret(typed, state), fccontroller.OwnSecret(typed, builder.AuthSecretName(typed.Name), authData), built.Source}
 	for _, ks := range built.Kustomizations {
 		objs = append(objs, ks)
 	}
