@@ -472,8 +472,9 @@ func (r *FluxConfigReconciler) deleteStaleKustomizations(ctx context.Context, fc
 }
 
 // finalize deletes what fc created, Kustomizations first (Flux prunes with
-// flux-applier, which stays until the finalizer is gone), then removes the
-// finalizer.
+// flux-applier, which stays until the finalizer is gone), waits for what
+// they pruned that Flux still deletes as flux-applier (finalizing), then
+// deletes the rest and removes the finalizer.
 func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxConfig) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(fc, v1alpha1.FluxConfigFinalizer) {
 		return ctrl.Result{}, nil
@@ -490,11 +491,69 @@ func (r *FluxConfigReconciler) finalize(ctx context.Context, fc *v1alpha1.FluxCo
 		// Wait for Flux to prune; their deletion is watched, the requeue is a safety net.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
+	pending, watched, err := r.finalizing(ctx, fc.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if pending != "" {
+		markWaiting(fc, v1alpha1.ReasonDeleting, "waiting for Flux to finish deleting %s, which it does as flux-applier", pending)
+		if watched {
+			return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+		}
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	if _, err := r.deleteOwned(ctx, fc, nil, append(sourceLists(), &corev1.SecretList{})...); err != nil {
 		return ctrl.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(fc, v1alpha1.FluxConfigFinalizer)
 	return ctrl.Result{}, nil
+}
+
+// finalizing names what Flux is still deleting in namespace as that
+// namespace's flux-applier ("" when nothing): HelmReleases that
+// helm-controller uninstalls and Kustomizations applied by others whose
+// objects kustomize-controller prunes, once a configuration's
+// Kustomizations pruned them. The configuration waits for them, for its end
+// may take flux-applier away, and without it helm-controller skips the
+// uninstall and kustomize-controller the pruning: the workloads would stay.
+// watched says whether a watch reports their end (HelmReleases are in the
+// cache; such Kustomizations are read from the API server, the cache holding
+// only the operator's own).
+func (r *FluxConfigReconciler) finalizing(ctx context.Context, namespace string) (pending string, watched bool, err error) {
+	var names []string
+	collect := func(kind string, list *metav1.PartialObjectMetadataList) {
+		for _, it := range list.Items {
+			if !it.DeletionTimestamp.IsZero() {
+				names = append(names, kind+" "+namespace+"/"+it.Name)
+			}
+		}
+	}
+	for _, gvk := range r.WatchDeployed {
+		if gvk.Kind != status.HelmReleaseKind {
+			continue
+		}
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.List(ctx, list, client.InNamespace(namespace)); err != nil {
+			return "", false, fmt.Errorf("failed to list HelmReleases: %w", err)
+		}
+		collect(gvk.Kind, list)
+	}
+	watched = len(names) > 0
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(kustomizev1.GroupVersion.WithKind("KustomizationList"))
+	if err := r.APIReader.List(ctx, list, client.InNamespace(namespace), client.HasLabels{AppliedByKustomize}); err != nil {
+		return "", false, fmt.Errorf("failed to list Kustomizations: %w", err)
+	}
+	collect("Kustomization", list)
+	slices.Sort(names)
+	switch len(names) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return names[0], watched, nil
+	}
+	return fmt.Sprintf("%s and %d more", names[0], len(names)-1), watched, nil
 }
 
 func kindOf(s *runtime.Scheme, obj runtime.Object) string {

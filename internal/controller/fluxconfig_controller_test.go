@@ -780,6 +780,73 @@ func TestDeleteFaultIsReportedAndRecovers(t *testing.T) {
 
 // TestHelmReleasesInStatuses reports the HelmReleases a Kustomization
 // applied, as Azure's statuses[] do, with appliedBy and Helm properties.
+// TestDeletionWaitsForWhatFluxStillDeletes: what a configuration's
+// Kustomizations pruned and Flux still deletes as flux-applier (a
+// HelmRelease helm-controller uninstalls, a Kustomization applied by one
+// whose objects kustomize-controller prunes) keeps the configuration, and so
+// flux-applier, until it is gone. Here the controllers' finalizers are
+// stand-ins that the test removes, as they would when done.
+func TestDeletionWaitsForWhatFluxStillDeletes(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	g.Expect(k.Create(ctx, fluxConfig(ns, "pruned"))).To(Succeed())
+	g.Eventually(func() error { return k.Get(ctx, key(ns, "flux-applier"), &corev1.ServiceAccount{}) }, timeout, interval).Should(Succeed())
+
+	const flux = "test.arcgitops/flux-still-deleting"
+	hr := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"interval": "5m",
+		"chart": map[string]any{"spec": map[string]any{"chart": "podinfo", "sourceRef": map[string]any{"kind": "HelmRepository", "name": "podinfo"}}}}}}
+	hr.SetGroupVersionKind(schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"})
+	hr.SetNamespace(ns)
+	hr.SetName("podinfo")
+	hr.SetLabels(map[string]string{"kustomize.toolkit.fluxcd.io/name": "pruned-apps", "kustomize.toolkit.fluxcd.io/namespace": ns})
+	hr.SetFinalizers([]string{flux})
+	nested := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nested", Finalizers: []string{flux},
+		Labels: map[string]string{"kustomize.toolkit.fluxcd.io/name": "pruned-infra", "kustomize.toolkit.fluxcd.io/namespace": ns}},
+		Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: time.Minute}, Prune: true,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "pruned"}}}
+	for _, obj := range []client.Object{hr, nested} {
+		g.Expect(k.Create(ctx, obj)).To(Succeed())
+		// As the Kustomization that applied it prunes it.
+		g.Expect(k.Delete(ctx, obj)).To(Succeed())
+	}
+	release := func(obj client.Object) {
+		g.Expect(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		obj.SetFinalizers(nil)
+		g.Expect(k.Update(ctx, obj)).To(Succeed())
+	}
+
+	g.Expect(k.Delete(ctx, getFC(g, ns, "pruned"))).To(Succeed())
+	waiting := func(what string) {
+		g.Eventually(func(g Gomega) {
+			ready := condition(getFC(g, ns, "pruned"), "Ready")
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(v1alpha1.ReasonDeleting))
+			g.Expect(ready.Message).To(Equal("waiting for Flux to finish deleting " + what + ", which it does as flux-applier"))
+		}, timeout, interval).Should(Succeed())
+		for _, obj := range []client.Object{
+			&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pruned-apps"}},
+			&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pruned-infra"}},
+		} {
+			g.Expect(apierrors.IsNotFound(k.Get(ctx, client.ObjectKeyFromObject(obj), obj))).To(BeTrue(), "%s pruned first", obj.GetName())
+		}
+		g.Expect(k.Get(ctx, key(ns, "flux-applier"), &corev1.ServiceAccount{})).To(Succeed(), "flux-applier stays while Flux needs it")
+	}
+	waiting("HelmRelease " + ns + "/podinfo and 1 more")
+	release(hr)
+	waiting("Kustomization " + ns + "/nested")
+	release(nested)
+	g.Eventually(func(g Gomega) {
+		for _, obj := range []client.Object{
+			&v1alpha1.FluxConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pruned"}},
+			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pruned"}},
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "flux-applier"}},
+		} {
+			err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", obj, obj.GetName())
+		}
+	}, timeout, interval).Should(Succeed())
+}
+
 func TestHelmReleasesInStatuses(t *testing.T) {
 	g := NewWithT(t)
 	// helm-controller's own CRD is installed (FLUX_CRDS): the objects are

@@ -121,18 +121,39 @@ func DeployedMetadata(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata
 }
 
 // configOfApplier maps an object a Kustomization applied to the FluxConfig
-// of that Kustomization, if a FluxConfig made it.
+// of that Kustomization, if a FluxConfig made it. An object being deleted
+// also maps to the FluxConfigs being deleted in its namespace: they wait
+// for it (finalizing), and its Kustomization may be gone already.
 func (r *FluxConfigReconciler) configOfApplier(ctx context.Context, obj client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	if !obj.GetDeletionTimestamp().IsZero() {
+		out = r.configsDeletedIn(ctx, obj.GetNamespace())
+	}
 	l := obj.GetLabels()
 	name, ns := l[AppliedByKustomize], l[appliedByKustomizeNamespace]
 	if name == "" || ns == "" {
-		return nil
+		return out
 	}
 	ks := &kustomizev1.Kustomization{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ks); err != nil {
-		return nil // not one of ours (the cache holds only managed ones), or gone
+		return out // not one of ours (the cache holds only managed ones), or gone
 	}
-	return configOfLabels(ctx, ks)
+	return append(out, configOfLabels(ctx, ks)...)
+}
+
+// configsDeletedIn lists the FluxConfigs of namespace being deleted.
+func (r *FluxConfigReconciler) configsDeletedIn(ctx context.Context, namespace string) []reconcile.Request {
+	var list v1alpha1.FluxConfigList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if fc := &list.Items[i]; !fc.DeletionTimestamp.IsZero() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(fc)})
+		}
+	}
+	return out
 }
 
 // scopeIndex indexes FluxConfigs by their (defaulted) spec.scope, so that

@@ -530,7 +530,7 @@ func withChart(files map[string]string) map[string]string {
 // released from the configuration's GitRepository; a chart value the
 // chart refuses makes it
 // Non-Compliant with Helm's own message, in the HelmRelease's status and
-// in errorMessage.
+// in errorMessage; deleting the configuration uninstalls both releases.
 func TestHelmRelease(t *testing.T) {
 	dumpOnFailure(t)
 	g := NewWithT(t)
@@ -567,6 +567,23 @@ func TestHelmRelease(t *testing.T) {
 	}, wait, poll).Should(Succeed())
 	props = show(g, "helm")
 	t.Logf("a refused chart value reported as: errorMessage %q; the HelmRelease's conditions %q", props["errorMessage"], helmMessages(props))
+
+	// Deleting the configuration uninstalls both releases (prune=true, the
+	// failing one too): helm-controller does it as flux-applier, which the
+	// configuration keeps until the releases are gone.
+	cli(g, append(flux("delete", "-n", "helm"), "--yes")...)
+	g.Eventually(func(g Gomega) {
+		for _, name := range []string{"hello", "managed"} {
+			err := k.Get(ctx, client.ObjectKey{Namespace: "e2e-helm", Name: name}, &corev1.ConfigMap{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "release %s is uninstalled: its ConfigMap is gone", name)
+		}
+		var records corev1.SecretList
+		g.Expect(k.List(ctx, &records, client.InNamespace("e2e-helm"), client.MatchingLabels{"owner": "helm"})).To(Succeed())
+		g.Expect(records.Items).To(BeEmpty(), "Helm's release records are gone")
+		out, err := env.CLI(flux("show", "-n", "helm")...)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(out).To(ContainSubstring("ResourceNotFound"))
+	}, wait, poll).Should(Succeed())
 }
 
 // helmMessages joins the condition messages of the HelmReleases among a
