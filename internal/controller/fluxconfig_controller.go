@@ -528,24 +528,21 @@ func (r *FluxConfigReconciler) finalizing(ctx context.Context, namespace string)
 			}
 		}
 	}
-	for _, gvk := range r.WatchDeployed {
-		if gvk.Kind != status.HelmReleaseKind {
-			continue
-		}
+	if hr := deployedGVKs[status.HelmReleaseKind]; slices.Contains(r.WatchDeployed, hr) {
 		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		list.SetGroupVersionKind(hr.GroupVersion().WithKind(hr.Kind + "List"))
 		if err := r.List(ctx, list, client.InNamespace(namespace)); err != nil {
 			return "", false, fmt.Errorf("failed to list HelmReleases: %w", err)
 		}
-		collect(gvk.Kind, list)
+		collect(hr.Kind, list)
 	}
 	watched = len(names) > 0
 	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(kustomizev1.GroupVersion.WithKind("KustomizationList"))
+	list.SetGroupVersionKind(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind + "List"))
 	if err := r.APIReader.List(ctx, list, client.InNamespace(namespace), client.HasLabels{AppliedByKustomize}); err != nil {
 		return "", false, fmt.Errorf("failed to list Kustomizations: %w", err)
 	}
-	collect("Kustomization", list)
+	collect(kustomizev1.KustomizationKind, list)
 	slices.Sort(names)
 	switch len(names) {
 	case 0:

@@ -508,19 +508,17 @@ func (c *convergence) floor(n, i int, profile bool) (time.Duration, time.Duratio
 // objects of configuration c0 in the runs with the two prefixes, apart from
 // what names the run or the moment (namespace, UIDs, key, hash, times).
 func sameObjects(ctx context.Context, k client.Client, op, fl string) error {
-	kinds := []struct {
+	type object struct {
 		gvk  schema.GroupVersionKind
 		name string
-	}{
+	}
+	kinds := []object{
 		{corev1.SchemeGroupVersion.WithKind("Secret"), builder.KeySecretName("c0")},
 		{corev1.SchemeGroupVersion.WithKind("Secret"), builder.AuthSecretName("c0")},
 		{schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"}, "c0"},
 	}
 	for _, name := range []string{"infra", "apps", "tests"} {
-		kinds = append(kinds, struct {
-			gvk  schema.GroupVersionKind
-			name string
-		}{kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), "c0-" + name})
+		kinds = append(kinds, object{kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), "c0-" + name})
 	}
 	for _, kd := range kinds {
 		var objs [2]string
